@@ -1,0 +1,72 @@
+//! The writer's claim: an exclusive `flock(2)` on `.account-journal.lock`,
+//! exactly as the engine takes it (`fs2::FileExt::lock_exclusive`). Every
+//! process that appends, truncates or deletes segments holds it for the whole
+//! operation; readers never take it.
+//!
+//! Acquisition waits a bounded time and then fails with
+//! [`JournalError::ClaimHeld`]: a cron job must never hang on a live writer.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::journal::error::JournalError;
+use crate::journal::segment::LOCK_FILE_NAME;
+
+/// A held claim; released when dropped (closing the descriptor drops the flock).
+#[derive(Debug)]
+pub struct Claim {
+    _file: File,
+    path: PathBuf,
+}
+
+impl Claim {
+    /// Takes the claim on the journal in `dir`, waiting up to `wait`.
+    /// The lock file is created if missing, as the engine does.
+    pub fn acquire(dir: &Path, wait: Duration) -> Result<Claim, JournalError> {
+        let path = dir.join(LOCK_FILE_NAME);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| JournalError::io(&path, e))?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Claim { _file: file, path }),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(JournalError::io(&path, e)),
+            }
+            let waited = started.elapsed();
+            if waited >= wait {
+                return Err(JournalError::ClaimHeld { path, waited });
+            }
+            thread::sleep(pause.min(wait - waited));
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_claim_waits_then_fails_naming_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Claim::acquire(dir.path(), Duration::ZERO).unwrap();
+        let err = Claim::acquire(dir.path(), Duration::from_millis(30)).unwrap_err();
+        assert!(matches!(err, JournalError::ClaimHeld { ref path, .. } if path == first.path()));
+        assert!(err.to_string().contains(".account-journal.lock"), "{err}");
+        drop(first);
+        Claim::acquire(dir.path(), Duration::ZERO).unwrap();
+    }
+}

@@ -1,0 +1,154 @@
+//! Every kind of damage a journal can hold, as a value with an exact place.
+//!
+//! Commands never print damage themselves from the core: they receive
+//! [`Defect`]s and the renderer decides how to show them. The kind names
+//! (`kebab-case`) are part of the JSON output and stable.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::journal::lines::Line;
+use crate::journal::record::LineFault;
+use crate::journal::segment::file_name_lossy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefectKind {
+    /// The newest segment ends in a partial line with no `\n`.
+    TornTail,
+    /// A closed (not newest) segment ends in a partial line with no `\n`.
+    TornLine,
+    /// The newest segment holds no complete valid line.
+    NoCompleteLine,
+    /// A run of NUL bytes.
+    NulBytes,
+    InvalidUtf8,
+    NotJson,
+    /// JSON, but not an object with an unsigned integer `seq`.
+    NoSeq,
+    /// A line longer than the reader's line cap.
+    LineTooLong,
+    SeqRepeated,
+    SeqBackwards,
+    SeqGap,
+    /// A segment's first seq differs from the number in its name.
+    NameMismatch,
+    EmptySegment,
+    /// An entry named like a segment that is not a regular file.
+    NotRegularFile,
+    /// A valid record whose event type the engine does not know: it skips it.
+    EngineUnknownType,
+    /// A valid record missing a field the engine requires: it skips it.
+    EngineMissingField,
+}
+
+impl DefectKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DefectKind::TornTail => "torn-tail",
+            DefectKind::TornLine => "torn-line",
+            DefectKind::NoCompleteLine => "no-complete-line",
+            DefectKind::NulBytes => "nul-bytes",
+            DefectKind::InvalidUtf8 => "invalid-utf8",
+            DefectKind::NotJson => "not-json",
+            DefectKind::NoSeq => "no-seq",
+            DefectKind::LineTooLong => "line-too-long",
+            DefectKind::SeqRepeated => "seq-repeated",
+            DefectKind::SeqBackwards => "seq-backwards",
+            DefectKind::SeqGap => "seq-gap",
+            DefectKind::NameMismatch => "name-mismatch",
+            DefectKind::EmptySegment => "empty-segment",
+            DefectKind::NotRegularFile => "not-regular-file",
+            DefectKind::EngineUnknownType => "engine-unknown-type",
+            DefectKind::EngineMissingField => "engine-missing-field",
+        }
+    }
+
+    /// How bad the kind is by default; `verify --strict` raises warnings.
+    pub fn default_severity(self) -> Severity {
+        match self {
+            DefectKind::TornTail
+            | DefectKind::EngineUnknownType
+            | DefectKind::EngineMissingField => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One defect, located exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Defect {
+    pub kind: DefectKind,
+    pub severity: Severity,
+    /// The segment's path.
+    #[serde(serialize_with = "ser_file_name")]
+    pub segment: PathBuf,
+    /// 1-based line number, where known.
+    pub line: Option<u64>,
+    /// Byte offset of the damage in the segment.
+    pub offset: u64,
+    /// Length in bytes of the damaged region.
+    pub len: u64,
+    /// The last good seq before the damage, and the first after, where known.
+    pub seq_before: Option<u64>,
+    pub seq_after: Option<u64>,
+    /// What exactly is wrong, for a person.
+    pub detail: String,
+}
+
+fn ser_file_name<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&file_name_lossy(p))
+}
+
+impl Defect {
+    pub fn new(kind: DefectKind, segment: &Path, offset: u64, len: u64, detail: String) -> Self {
+        Defect {
+            kind,
+            severity: kind.default_severity(),
+            segment: segment.to_owned(),
+            line: None,
+            offset,
+            len,
+            seq_before: None,
+            seq_after: None,
+            detail,
+        }
+    }
+
+    /// The defect for a complete line that failed to parse.
+    pub fn from_fault(segment: &Path, line: &Line<'_>, fault: &LineFault) -> Self {
+        let (kind, offset, len) = match fault {
+            LineFault::Nul { at, run } => {
+                (DefectKind::NulBytes, line.offset + *at as u64, *run as u64)
+            }
+            LineFault::InvalidUtf8 { at } => (
+                DefectKind::InvalidUtf8,
+                line.offset + *at as u64,
+                line.len - *at as u64,
+            ),
+            LineFault::NotJson { .. } => (DefectKind::NotJson, line.offset, line.len),
+            LineFault::NoSeq { .. } => (DefectKind::NoSeq, line.offset, line.len),
+        };
+        Defect {
+            line: line.number,
+            ..Defect::new(kind, segment, offset, len, fault.describe())
+        }
+    }
+
+    /// `file:line:offset` (line omitted where unknown), as compilers print places.
+    pub fn place(&self) -> String {
+        let name = file_name_lossy(&self.segment);
+        match self.line {
+            Some(line) => format!("{name}:{line}: byte {}", self.offset),
+            None => format!("{name}: byte {}", self.offset),
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! Forward and backward line readers over one segment.
+//!
+//! Both read the file in chunks through one reused buffer and find newlines
+//! with memchr. Memory is bounded by the chunk size plus the longest line, and
+//! a line longer than [`ReadOptions::max_line`] is never buffered: it is
+//! returned as [`LineBody::TooLong`] with its exact offset and length.
+//!
+//! Both readers stop at a fixed end offset (the segment length when the scan
+//! started) so that bytes a live writer appends meanwhile are not read as a
+//! torn line. A line is "terminated" when a `\n` follows it; the last line of a
+//! file without a final `\n` is returned with `terminated == false` (a torn
+//! tail) by both readers, or held back by a follower (see
+//! [`ForwardLines::next_complete`]).
+//!
+//! No mmap: a writer or repair may truncate a segment under the reader, which
+//! mmap would turn into SIGBUS. A file that shrinks under a reader ends the
+//! read early instead.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// Tuning for the readers.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Bytes read per system call; the buffer starts at this size. Default 256 KiB.
+    pub chunk: usize,
+    /// Longest line kept in memory; longer lines are reported, not buffered.
+    /// Default 256 MiB.
+    pub max_line: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            chunk: 256 * 1024,
+            max_line: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// One line of a segment.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    /// Byte offset of the line's first byte in the segment.
+    pub offset: u64,
+    /// 1-based line number, when the reader knows it (forward readers do).
+    pub number: Option<u64>,
+    /// Length of the line in the file, without its `\n` (but with any `\r`).
+    pub len: u64,
+    /// Whether a `\n` ends the line.
+    pub terminated: bool,
+    pub body: LineBody<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum LineBody<'a> {
+    /// The bytes of the line without its `\n` (a trailing `\r` is kept).
+    Bytes(&'a [u8]),
+    /// The line was longer than `max_line` and was skipped without buffering.
+    TooLong,
+}
+
+impl<'a> Line<'a> {
+    /// The line as stored, without `\n`; `None` for a too-long line.
+    pub fn raw(&self) -> Option<&'a [u8]> {
+        match self.body {
+            LineBody::Bytes(b) => Some(b),
+            LineBody::TooLong => None,
+        }
+    }
+
+    /// The line with a trailing `\r` removed (CRLF journals), for parsing.
+    pub fn content(&self) -> Option<&'a [u8]> {
+        self.raw().map(strip_cr)
+    }
+
+    /// Offset just past the line and its `\n`.
+    pub fn end_offset(&self) -> u64 {
+        self.offset + self.len + u64::from(self.terminated)
+    }
+}
+
+pub fn strip_cr(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+/// Reads lines from the start of a segment (or from any line start) forwards.
+pub struct ForwardLines {
+    file: File,
+    opts: ReadOptions,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_offset: u64,
+    /// Start of the unconsumed bytes in `buf`.
+    pos: usize,
+    /// End of valid bytes in `buf`.
+    filled: usize,
+    /// The reader never reads at or past this offset.
+    limit: u64,
+    next_number: u64,
+    /// Inside a too-long line: its start offset; bytes are dropped until `\n`.
+    skipping_from: Option<u64>,
+}
+
+impl ForwardLines {
+    /// Opens `path` and reads it from offset 0 up to `limit` (use the listed length).
+    pub fn open(path: &Path, limit: u64, opts: ReadOptions) -> io::Result<Self> {
+        Ok(Self::new(File::open(path)?, 0, 1, limit, opts))
+    }
+
+    /// Reads `file` from `offset` (which must be a line start) with line
+    /// numbers starting at `first_number`.
+    pub fn new(file: File, offset: u64, first_number: u64, limit: u64, opts: ReadOptions) -> Self {
+        ForwardLines {
+            file,
+            opts,
+            buf: Vec::new(),
+            buf_offset: offset,
+            pos: 0,
+            filled: 0,
+            limit,
+            next_number: first_number,
+            skipping_from: None,
+        }
+    }
+
+    /// Offset of the first byte not yet returned (start of any held partial line).
+    pub fn position(&self) -> u64 {
+        self.skipping_from
+            .unwrap_or(self.buf_offset + self.pos as u64)
+    }
+
+    /// The line number the next line will get.
+    pub fn next_number(&self) -> u64 {
+        self.next_number
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Moves the end the reader stops at (a follower calls this as the file grows).
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+    }
+
+    /// The next line, including an unterminated last line at the limit.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.next_impl(true)
+    }
+
+    /// The next `\n`-terminated line; an unterminated remainder at the limit is
+    /// held (not consumed) until more bytes arrive: a follower never prints
+    /// half a line.
+    pub fn next_complete(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.next_impl(false)
+    }
+
+    fn next_impl(&mut self, yield_partial: bool) -> io::Result<Option<Line<'_>>> {
+        loop {
+            let found = memchr::memchr(b'\n', &self.buf[self.pos..self.filled]);
+            if let Some(i) = found {
+                let start = self.pos;
+                let end = start + i;
+                self.pos = end + 1;
+                return Ok(Some(self.make_line(start, end, true)));
+            }
+            // No newline buffered: a too-long line is dropped instead of buffered.
+            if self.skipping_from.is_none() && self.filled - self.pos > self.opts.max_line {
+                self.skipping_from = Some(self.buf_offset + self.pos as u64);
+            }
+            if self.skipping_from.is_some() {
+                self.buf_offset += self.filled as u64;
+                self.pos = 0;
+                self.filled = 0;
+            }
+            if self.read_more()? == 0 {
+                // At the limit (or the file shrank): whatever remains is unterminated.
+                let have_partial = self.filled > self.pos || self.skipping_from.is_some();
+                if !have_partial || !yield_partial {
+                    return Ok(None);
+                }
+                let (start, end) = (self.pos, self.filled);
+                self.pos = self.filled;
+                return Ok(Some(self.make_line(start, end, false)));
+            }
+        }
+    }
+
+    fn make_line(&mut self, start: usize, end: usize, terminated: bool) -> Line<'_> {
+        let number = self.next_number;
+        self.next_number += 1;
+        let end_abs = self.buf_offset + end as u64;
+        if let Some(from) = self.skipping_from.take() {
+            return Line {
+                offset: from,
+                number: Some(number),
+                len: end_abs - from,
+                terminated,
+                body: LineBody::TooLong,
+            };
+        }
+        Line {
+            offset: self.buf_offset + start as u64,
+            number: Some(number),
+            len: (end - start) as u64,
+            terminated,
+            body: LineBody::Bytes(&self.buf[start..end]),
+        }
+    }
+
+    /// Reads the next chunk after the buffered bytes; 0 at the limit or EOF.
+    fn read_more(&mut self) -> io::Result<usize> {
+        let file_pos = self.buf_offset + self.filled as u64;
+        if file_pos >= self.limit {
+            return Ok(0);
+        }
+        // Compact: keep only the unconsumed part of the current line.
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.buf_offset += self.pos as u64;
+            self.filled -= self.pos;
+            self.pos = 0;
+        }
+        let want = (self.limit - file_pos).min(self.opts.chunk as u64) as usize;
+        let need = self.filled + want;
+        if self.buf.len() < need {
+            // Doubling: a long line is buffered in O(len) total copying.
+            let new_len = need.max(self.buf.len() * 2);
+            self.buf.resize(new_len, 0);
+        }
+        let n = read_at_full(
+            &self.file,
+            &mut self.buf[self.filled..self.filled + want],
+            file_pos,
+        )?;
+        self.filled += n;
+        Ok(n)
+    }
+}
+
+/// Reads lines from the end of a segment backwards: the newest line first.
+///
+/// Line numbers are unknown (`None`) as counting them needs a forward pass.
+pub struct BackwardLines {
+    file: File,
+    opts: ReadOptions,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`; `buf` holds file bytes `[buf_offset, buf_offset + buf.len())`.
+    buf_offset: u64,
+    /// Exclusive end of the next line to return (file offset), or `None` when done.
+    line_end: Option<u64>,
+    /// Whether the next line to return is followed by `\n`.
+    terminated: bool,
+    started: bool,
+    limit: u64,
+}
+
+impl BackwardLines {
+    /// Opens `path` and reads its lines from `limit` (use the listed length) backwards.
+    pub fn open(path: &Path, limit: u64, opts: ReadOptions) -> io::Result<Self> {
+        Ok(Self::new(File::open(path)?, limit, opts))
+    }
+
+    pub fn new(file: File, limit: u64, opts: ReadOptions) -> Self {
+        BackwardLines {
+            file,
+            opts,
+            buf: Vec::new(),
+            buf_offset: limit,
+            line_end: None,
+            terminated: false,
+            started: false,
+            limit,
+        }
+    }
+
+    /// The previous line (the last one first), including an unterminated last line.
+    pub fn prev_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        if !self.started {
+            self.started = true;
+            if self.limit == 0 {
+                return Ok(None);
+            }
+            self.fill_back(1)?;
+            // A file that shrank below the limit reads short: trust what is there.
+            let last = self.buf.last().copied();
+            match last {
+                None => return Ok(None),
+                Some(b'\n') => {
+                    self.line_end = Some(self.buf_offset + self.buf.len() as u64 - 1);
+                    self.terminated = true;
+                }
+                Some(_) => {
+                    self.line_end = Some(self.buf_offset + self.buf.len() as u64);
+                    self.terminated = false;
+                }
+            }
+        }
+        let Some(line_end) = self.line_end else {
+            return Ok(None);
+        };
+        let mut window = self.opts.chunk;
+        loop {
+            let rel_end = (line_end - self.buf_offset) as usize;
+            if let Some(i) = memchr::memrchr(b'\n', &self.buf[..rel_end]) {
+                return Ok(Some(self.emit(i + 1, rel_end, line_end, true)));
+            }
+            if self.buf_offset == 0 {
+                return Ok(Some(self.emit(0, rel_end, line_end, false)));
+            }
+            if rel_end > self.opts.max_line {
+                return self.skip_too_long(line_end).map(Some);
+            }
+            // Growing windows: a long line costs O(len), not O(len^2).
+            self.buf.truncate(rel_end);
+            self.fill_back(window)?;
+            window = window.saturating_mul(2);
+        }
+    }
+
+    /// Builds the line `buf[start..end]` and moves to the line before it.
+    /// `has_prev` says whether a `\n` precedes `start` (so another line exists).
+    fn emit(&mut self, start: usize, end: usize, line_end: u64, has_prev: bool) -> Line<'_> {
+        let offset = self.buf_offset + start as u64;
+        let terminated = self.terminated;
+        self.line_end = has_prev.then(|| offset - 1);
+        self.terminated = true;
+        Line {
+            offset,
+            number: None,
+            len: line_end - offset,
+            terminated,
+            body: LineBody::Bytes(&self.buf[start..end]),
+        }
+    }
+
+    /// Finds the start of a line longer than `max_line` by scanning back in
+    /// chunks it does not keep.
+    fn skip_too_long(&mut self, line_end: u64) -> io::Result<Line<'static>> {
+        let terminated = self.terminated;
+        let mut scan_end = self.buf_offset;
+        let mut chunk = vec![0u8; self.opts.chunk];
+        let start = loop {
+            if scan_end == 0 {
+                break 0;
+            }
+            let from = scan_end.saturating_sub(self.opts.chunk as u64);
+            let n = (scan_end - from) as usize;
+            read_at_full(&self.file, &mut chunk[..n], from)?;
+            if let Some(i) = memchr::memrchr(b'\n', &chunk[..n]) {
+                break from + i as u64 + 1;
+            }
+            scan_end = from;
+        };
+        self.buf.clear();
+        // An empty window ending at the `\n` before the line: the next call
+        // reads backwards from there.
+        self.buf_offset = start.saturating_sub(1);
+        self.line_end = (start > 0).then(|| start - 1);
+        self.terminated = true;
+        Ok(Line {
+            offset: start,
+            number: None,
+            len: line_end - start,
+            terminated,
+            body: LineBody::TooLong,
+        })
+    }
+
+    /// Prepends up to `want` bytes before `buf_offset` to the buffer.
+    fn fill_back(&mut self, want: usize) -> io::Result<()> {
+        let want = want.max(self.opts.chunk);
+        let from = self.buf_offset.saturating_sub(want as u64);
+        let n = (self.buf_offset - from) as usize;
+        let mut fresh = Vec::with_capacity(n + self.buf.len());
+        fresh.resize(n, 0);
+        let got = read_at_full(&self.file, &mut fresh, from)?;
+        if got < n {
+            // The file shrank under us: keep what was read, as if it ended there.
+            fresh.truncate(got);
+            self.buf.clear();
+        }
+        fresh.extend_from_slice(&self.buf);
+        self.buf = fresh;
+        self.buf_offset = from;
+        Ok(())
+    }
+}
+
+/// Reads until `buf` is full or EOF; returns the bytes read.
+fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Reads `len` bytes at `offset` (fewer at EOF): for small targeted reads.
+pub fn read_range(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut out = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::Write;
+
+    /// (offset, len, terminated, bytes or None when too long), per the naive split.
+    type Expected = Vec<(u64, u64, bool, Option<Vec<u8>>)>;
+
+    fn naive(data: &[u8], max_line: usize) -> Expected {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < data.len() {
+            let (end, terminated) = match memchr::memchr(b'\n', &data[start..]) {
+                Some(i) => (start + i, true),
+                None => (data.len(), false),
+            };
+            let len = end - start;
+            // Forward and backward readers may disagree on *exactly* where the
+            // cap bites (they buffer different windows), so lines near the cap
+            // are compared by place only; see `agree`.
+            let body = (len <= max_line).then(|| data[start..end].to_vec());
+            out.push((start as u64, len as u64, terminated, body));
+            start = end + 1;
+        }
+        out
+    }
+
+    fn collect_forward(path: &Path, len: u64, opts: ReadOptions) -> Expected {
+        let mut r = ForwardLines::open(path, len, opts).unwrap();
+        let mut out = Vec::new();
+        let mut n = 1;
+        while let Some(l) = r.next_line().unwrap() {
+            assert_eq!(l.number, Some(n));
+            n += 1;
+            out.push((l.offset, l.len, l.terminated, l.raw().map(<[u8]>::to_vec)));
+        }
+        out
+    }
+
+    fn collect_backward(path: &Path, len: u64, opts: ReadOptions) -> Expected {
+        let mut r = BackwardLines::open(path, len, opts).unwrap();
+        let mut out = Vec::new();
+        while let Some(l) = r.prev_line().unwrap() {
+            out.push((l.offset, l.len, l.terminated, l.raw().map(<[u8]>::to_vec)));
+        }
+        out.reverse();
+        out
+    }
+
+    /// Same places; bodies equal wherever both readers kept them, and a body
+    /// is only dropped for a line longer than the cap.
+    fn agree(got: &Expected, want: &Expected, max_line: usize) {
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "line count\n got {got:?}\nwant {want:?}"
+        );
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0, g.1, g.2), (w.0, w.1, w.2));
+            match (&g.3, &w.3) {
+                (Some(a), Some(b)) => assert_eq!(a, b),
+                (None, _) => assert!(
+                    g.1 as usize > max_line,
+                    "dropped a line within the cap: {g:?}"
+                ),
+                (Some(_), None) => {} // kept a slightly-over-cap line: allowed, memory still bounded
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn readers_agree_with_naive_split(
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'a'), Just(b'\r'), Just(0u8)], 0..400),
+            chunk in 1usize..40,
+            max_line in 1usize..60,
+        ) {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(&data).unwrap();
+            let opts = ReadOptions { chunk, max_line };
+            let want = naive(&data, max_line);
+            agree(&collect_forward(f.path(), data.len() as u64, opts), &want, max_line);
+            agree(&collect_backward(f.path(), data.len() as u64, opts), &want, max_line);
+        }
+    }
+
+    #[test]
+    fn limit_hides_bytes_appended_later_and_follower_holds_partial_lines() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"one\ntw").unwrap();
+        let opts = ReadOptions {
+            chunk: 2,
+            max_line: 100,
+        };
+        let mut r = ForwardLines::new(File::open(f.path()).unwrap(), 0, 1, 6, opts);
+        assert_eq!(r.next_complete().unwrap().unwrap().raw(), Some(&b"one"[..]));
+        assert!(r.next_complete().unwrap().is_none());
+        assert_eq!(r.position(), 4);
+        f.write_all(b"o\nthree\n").unwrap();
+        assert!(r.next_complete().unwrap().is_none(), "limit not moved yet");
+        r.set_limit(14);
+        let l = r.next_complete().unwrap().unwrap();
+        assert_eq!(
+            (l.raw(), l.offset, l.number),
+            (Some(&b"two"[..]), 4, Some(2))
+        );
+        assert_eq!(
+            r.next_complete().unwrap().unwrap().raw(),
+            Some(&b"three"[..])
+        );
+        assert!(r.next_complete().unwrap().is_none());
+    }
+}

@@ -1,0 +1,11 @@
+//! The journal core: segments, line readers, records, defects, the claim,
+//! and the operations built on them. No printing, no colours, no clap.
+
+pub mod claim;
+pub mod defect;
+pub mod error;
+pub mod lines;
+pub mod record;
+pub mod recover;
+pub mod scan;
+pub mod segment;

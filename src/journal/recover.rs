@@ -1,0 +1,134 @@
+//! `recover`: the max seq a restarting writer must continue from.
+//!
+//! Like the engine, it reads only the tail of the newest segment, backwards in
+//! growing windows, and takes the seq of the last complete (`\n`-terminated),
+//! parseable line. Unlike the engine's plain open, when the newest segment
+//! holds no such line (a crash right after rotation, a NUL tail, a torn first
+//! line) it falls back to the previous segments instead of answering 0.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::journal::error::JournalError;
+use crate::journal::lines::{BackwardLines, ReadOptions};
+use crate::journal::record::parse_line;
+use crate::journal::segment::{Listing, file_name_lossy};
+
+/// Where the last valid line is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastValid {
+    #[serde(serialize_with = "ser_name")]
+    pub segment: PathBuf,
+    /// Offset of the line's first byte.
+    pub offset: u64,
+    /// Offset just past its `\n`: a writer continues here.
+    pub end: u64,
+    pub seq: u64,
+}
+
+/// Bytes after the last complete valid line of a segment that a restarting
+/// writer would cut (a partial line, a NUL run, unparseable lines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TornTail {
+    #[serde(serialize_with = "ser_name")]
+    pub segment: PathBuf,
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovery {
+    /// Seq of the last complete valid line; 0 for a journal with no event.
+    pub max_seq: u64,
+    /// The seq the next append gets.
+    pub next_seq: u64,
+    /// Start seq of the oldest segment (from its name), if any.
+    pub oldest_seq: Option<u64>,
+    pub segments: usize,
+    #[serde(serialize_with = "ser_opt_name")]
+    pub newest_segment: Option<PathBuf>,
+    pub last_valid: Option<LastValid>,
+    /// Damage at the end of the journal: in the newest segment, and in any
+    /// newer segment that held no valid line at all.
+    pub torn_tail: Option<TornTail>,
+    /// Newest segments passed over because they hold no complete valid line.
+    #[serde(serialize_with = "ser_names")]
+    pub segments_without_valid_line: Vec<PathBuf>,
+}
+
+pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, JournalError> {
+    let mut passed_over = Vec::new();
+    let mut last_valid = None;
+    for seg in listing.segments.iter().rev() {
+        let mut lines = match BackwardLines::open(&seg.path, seg.len, opts) {
+            Ok(lines) => lines,
+            // Pruned since the listing: it held nothing newer than what remains.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(JournalError::io(&seg.path, source)),
+        };
+        while let Some(line) = lines
+            .prev_line()
+            .map_err(|e| JournalError::io(&seg.path, e))?
+        {
+            if !line.terminated {
+                continue;
+            }
+            let Some(bytes) = line.content() else {
+                continue;
+            };
+            if let Ok(rec) = parse_line(bytes) {
+                last_valid = Some(LastValid {
+                    segment: seg.path.clone(),
+                    offset: line.offset,
+                    end: line.end_offset(),
+                    seq: rec.seq,
+                });
+                break;
+            }
+        }
+        if last_valid.is_some() {
+            break;
+        }
+        passed_over.push(seg.path.clone());
+    }
+    let newest = listing.newest();
+    let torn_tail = newest.and_then(|newest| {
+        let offset = match &last_valid {
+            Some(lv) if lv.segment == newest.path => lv.end,
+            _ => 0,
+        };
+        (newest.len > offset).then(|| TornTail {
+            segment: newest.path.clone(),
+            offset,
+            bytes: newest.len - offset,
+        })
+    });
+    let max_seq = last_valid.as_ref().map_or(0, |lv| lv.seq);
+    passed_over.reverse();
+    Ok(Recovery {
+        max_seq,
+        next_seq: max_seq.saturating_add(1),
+        oldest_seq: listing.segments.first().map(|s| s.start_seq),
+        segments: listing.segments.len(),
+        newest_segment: newest.map(|s| s.path.clone()),
+        last_valid,
+        torn_tail,
+        segments_without_valid_line: passed_over,
+    })
+}
+
+fn ser_name<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&file_name_lossy(p))
+}
+
+fn ser_opt_name<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(&file_name_lossy(p)),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_names<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ps.iter().map(|p| file_name_lossy(p)))
+}

@@ -1,0 +1,157 @@
+//! The one reading loop every command uses: visit the lines of a listing's
+//! segments oldest-first or newest-first, each segment read forwards or
+//! backwards through the chunked readers, stopping as soon as the visitor says so.
+//!
+//! Classification of each line happens here so every command agrees on it:
+//! blank lines are skipped; an unterminated last line is a torn tail (newest
+//! segment) or a torn line (closed segment) and is never handed out as data.
+
+use std::io;
+use std::ops::ControlFlow;
+
+use crate::journal::defect::{Defect, DefectKind};
+use crate::journal::error::JournalError;
+use crate::journal::lines::{BackwardLines, ForwardLines, Line, LineBody, ReadOptions};
+use crate::journal::segment::{Listing, Segment};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// What the scan hands the visitor.
+pub enum Visit<'s, 'l> {
+    /// A complete, non-blank line (not parsed yet: the visitor parses late).
+    Line {
+        segment: &'s Segment,
+        line: Line<'l>,
+    },
+    /// A line that cannot be data whatever it holds (torn, too long).
+    Damage(Defect),
+}
+
+/// Visits the lines of the segments at `indexes` (positions in
+/// `listing.segments`, ascending) in `direction`.
+///
+/// A segment deleted since the listing (a concurrent prune) is passed over:
+/// it is gone, not damaged.
+pub fn scan<F>(
+    listing: &Listing,
+    indexes: &[usize],
+    direction: Direction,
+    opts: ReadOptions,
+    mut visit: F,
+) -> Result<ControlFlow<()>, JournalError>
+where
+    F: FnMut(Visit<'_, '_>) -> ControlFlow<()>,
+{
+    let newest = listing.segments.len().checked_sub(1);
+    let mut order: Vec<usize> = indexes.to_vec();
+    if direction == Direction::NewestFirst {
+        order.reverse();
+    }
+    for i in order {
+        let seg = &listing.segments[i];
+        let is_newest = Some(i) == newest;
+        let flow = match direction {
+            Direction::OldestFirst => scan_forward(seg, is_newest, opts, &mut visit),
+            Direction::NewestFirst => scan_backward(seg, is_newest, opts, &mut visit),
+        };
+        match flow {
+            Ok(ControlFlow::Continue(())) => {}
+            Ok(ControlFlow::Break(())) => return Ok(ControlFlow::Break(())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(JournalError::io(&seg.path, source)),
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+fn scan_forward<F>(
+    seg: &Segment,
+    is_newest: bool,
+    opts: ReadOptions,
+    visit: &mut F,
+) -> io::Result<ControlFlow<()>>
+where
+    F: FnMut(Visit<'_, '_>) -> ControlFlow<()>,
+{
+    let mut lines = ForwardLines::open(&seg.path, seg.len, opts)?;
+    while let Some(line) = lines.next_line()? {
+        if visit_line(seg, is_newest, line, visit).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+fn scan_backward<F>(
+    seg: &Segment,
+    is_newest: bool,
+    opts: ReadOptions,
+    visit: &mut F,
+) -> io::Result<ControlFlow<()>>
+where
+    F: FnMut(Visit<'_, '_>) -> ControlFlow<()>,
+{
+    let mut lines = BackwardLines::open(&seg.path, seg.len, opts)?;
+    while let Some(line) = lines.prev_line()? {
+        if visit_line(seg, is_newest, line, visit).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
+
+fn visit_line<F>(seg: &Segment, is_newest: bool, line: Line<'_>, visit: &mut F) -> ControlFlow<()>
+where
+    F: FnMut(Visit<'_, '_>) -> ControlFlow<()>,
+{
+    if let Some(defect) = structural_defect(seg, is_newest, &line) {
+        return visit(Visit::Damage(defect));
+    }
+    if line
+        .content()
+        .is_some_and(|c| c.iter().all(u8::is_ascii_whitespace))
+    {
+        return ControlFlow::Continue(());
+    }
+    visit(Visit::Line { segment: seg, line })
+}
+
+/// Damage a line has whatever its bytes: no `\n`, or too long to hold.
+pub fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>) -> Option<Defect> {
+    if !line.terminated {
+        let (kind, what) = if is_newest {
+            (
+                DefectKind::TornTail,
+                "the newest segment ends in a partial line (no newline)",
+            )
+        } else {
+            (
+                DefectKind::TornLine,
+                "a closed segment ends in a partial line (no newline)",
+            )
+        };
+        let detail = format!("{what}: {} bytes", line.len);
+        return Some(Defect {
+            line: line.number,
+            ..Defect::new(kind, &seg.path, line.offset, line.len, detail)
+        });
+    }
+    if let LineBody::TooLong = line.body {
+        let detail = format!("line of {} bytes is longer than the reader's cap", line.len);
+        return Some(Defect {
+            line: line.number,
+            ..Defect::new(
+                DefectKind::LineTooLong,
+                &seg.path,
+                line.offset,
+                line.len,
+                detail,
+            )
+        });
+    }
+    None
+}

@@ -1,0 +1,282 @@
+//! Naming and listing of the segments of a journal directory.
+//!
+//! A segment is a file named `events-<start-seq>.jsonl` where `<start-seq>` is
+//! an unsigned integer (the engine pads it to 20 digits). Anything else in the
+//! directory is not part of the journal: it is never returned as a segment,
+//! so no caller can read, truncate or delete it by mistake.
+//!
+//! Guarantees:
+//! - segments are sorted by the *numeric* start seq, never lexically;
+//! - an entry whose name parses but which is not a regular file (a directory,
+//!   a FIFO, any symlink, dangling or not) is listed apart as [`Irregular`]:
+//!   symlinks are never followed, so nothing outside the directory is touched;
+//! - each segment's length is captured once, when the listing is taken; readers
+//!   use it as their end so bytes appended later are not mistaken for damage.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::journal::error::JournalError;
+
+/// The writer's claim file (`flock(2)` target) inside a journal directory.
+pub const LOCK_FILE_NAME: &str = ".account-journal.lock";
+
+const PREFIX: &str = "events-";
+const SUFFIX: &str = ".jsonl";
+/// Width of the zero-padded start seq in the names the engine writes.
+pub const NAME_DIGITS: usize = 20;
+
+/// Parses `events-<digits>.jsonl` into its start seq. Anything else is `None`:
+/// a name that does not parse is not a segment and is left alone.
+pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
+    let name = name.to_str()?;
+    let digits = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    if digits.is_empty()
+        || digits.len() > NAME_DIGITS
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The file name the engine gives the segment starting at `start_seq`.
+pub fn segment_file_name(start_seq: u64) -> String {
+    format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
+}
+
+/// A regular file named like a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The start seq parsed from the file name.
+    pub start_seq: u64,
+    /// Full path of the file.
+    pub path: PathBuf,
+    /// Length in bytes when the listing was taken.
+    pub len: u64,
+}
+
+impl Segment {
+    /// The file name, for messages.
+    pub fn file_name(&self) -> String {
+        file_name_lossy(&self.path)
+    }
+}
+
+/// What kind of non-regular entry carries a segment's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrregularKind {
+    Directory,
+    Symlink,
+    DanglingSymlink,
+    Fifo,
+    Other,
+}
+
+impl IrregularKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            IrregularKind::Directory => "a directory",
+            IrregularKind::Symlink => "a symbolic link (not followed)",
+            IrregularKind::DanglingSymlink => "a dangling symbolic link",
+            IrregularKind::Fifo => "a FIFO",
+            IrregularKind::Other => "not a regular file",
+        }
+    }
+}
+
+/// An entry named like a segment that is not a regular file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Irregular {
+    pub start_seq: u64,
+    pub path: PathBuf,
+    pub kind: IrregularKind,
+}
+
+/// The segments of a journal directory, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub dir: PathBuf,
+    /// Regular segment files sorted by start seq.
+    pub segments: Vec<Segment>,
+    /// Entries named like segments that are not regular files.
+    pub irregular: Vec<Irregular>,
+    /// Whether the writer's claim file exists (a journal the engine has opened).
+    pub has_lock_file: bool,
+}
+
+impl Listing {
+    /// Lists `dir`. A missing directory or a path that is not a directory is an
+    /// error; a directory without segments is an empty listing (callers decide
+    /// whether that is an error: see [`Listing::require_journal`]).
+    pub fn read(dir: &Path) -> Result<Listing, JournalError> {
+        let meta = fs::metadata(dir).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => JournalError::DirNotFound {
+                dir: dir.to_owned(),
+            },
+            _ => JournalError::Io {
+                path: dir.to_owned(),
+                source,
+            },
+        })?;
+        if !meta.is_dir() {
+            return Err(JournalError::NotADirectory {
+                dir: dir.to_owned(),
+            });
+        }
+        let io_err = |source| JournalError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        let mut listing = Listing {
+            dir: dir.to_owned(),
+            ..Listing::default()
+        };
+        for entry in fs::read_dir(dir).map_err(io_err)? {
+            let entry = entry.map_err(io_err)?;
+            let name = entry.file_name();
+            if name == LOCK_FILE_NAME {
+                listing.has_lock_file = true;
+                continue;
+            }
+            let Some(start_seq) = parse_segment_name(&name) else {
+                continue;
+            };
+            let path = entry.path();
+            // symlink_metadata: a symlink is reported as such, never followed.
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                // Deleted between read_dir and stat (a concurrent prune): not there.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(JournalError::Io { path, source }),
+            };
+            let ft = meta.file_type();
+            if ft.is_file() {
+                listing.segments.push(Segment {
+                    start_seq,
+                    path,
+                    len: meta.len(),
+                });
+            } else {
+                let kind = irregular_kind(&path, ft);
+                listing.irregular.push(Irregular {
+                    start_seq,
+                    path,
+                    kind,
+                });
+            }
+        }
+        listing.segments.sort_by_key(|s| s.start_seq);
+        listing.irregular.sort_by_key(|s| s.start_seq);
+        Ok(listing)
+    }
+
+    /// Like [`Listing::read`], but a directory that holds no segment and no
+    /// claim file is not a journal and is an error rather than a silent "empty".
+    pub fn read_journal(dir: &Path) -> Result<Listing, JournalError> {
+        let listing = Listing::read(dir)?;
+        listing.require_journal()?;
+        Ok(listing)
+    }
+
+    /// Errors when nothing in the directory says it is a journal.
+    pub fn require_journal(&self) -> Result<(), JournalError> {
+        if self.segments.is_empty() && self.irregular.is_empty() && !self.has_lock_file {
+            return Err(JournalError::NoSegments {
+                dir: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The newest segment (the only one a writer may still append to).
+    pub fn newest(&self) -> Option<&Segment> {
+        self.segments.last()
+    }
+
+    /// The seqs segment `i` should hold according to the names: from its start
+    /// seq up to one before the next segment's start (unbounded for the newest).
+    pub fn name_range(&self, i: usize) -> (u64, Option<u64>) {
+        let start = self.segments[i].start_seq;
+        let end = self
+            .segments
+            .get(i + 1)
+            .map(|next| next.start_seq.saturating_sub(1));
+        (start, end)
+    }
+
+    /// Total bytes of all segments as listed.
+    pub fn total_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum()
+    }
+}
+
+fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        IrregularKind::Directory
+    } else if ft.is_symlink() {
+        if fs::metadata(path).is_ok() {
+            IrregularKind::Symlink
+        } else {
+            IrregularKind::DanglingSymlink
+        }
+    } else if ft.is_fifo() {
+        IrregularKind::Fifo
+    } else {
+        IrregularKind::Other
+    }
+}
+
+/// The last component of a path, for messages.
+pub fn file_name_lossy(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_engine_names_and_rejects_lookalikes() {
+        assert_eq!(
+            parse_segment_name(OsStr::new("events-00000000000000000001.jsonl")),
+            Some(1)
+        );
+        assert_eq!(
+            parse_segment_name(OsStr::new("events-286.jsonl")),
+            Some(286)
+        );
+        assert_eq!(
+            parse_segment_name(OsStr::new("events-18446744073709551615.jsonl")),
+            Some(u64::MAX)
+        );
+        for bad in [
+            "events-.jsonl",
+            "events-1.jsonl.bak",
+            "events-1.json",
+            "events--1.jsonl",
+            "events-+1.jsonl",
+            "events-99999999999999999999.jsonl",
+            "events-000000000000000000001.jsonl",
+            "xevents-1.jsonl",
+            ".account-journal.lock",
+        ] {
+            assert_eq!(parse_segment_name(OsStr::new(bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(segment_file_name(286), "events-00000000000000000286.jsonl");
+        assert_eq!(
+            parse_segment_name(OsStr::new(&segment_file_name(u64::MAX))),
+            Some(u64::MAX)
+        );
+    }
+}

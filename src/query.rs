@@ -1,0 +1,466 @@
+//! Filters shared by `inspect` and `tail`: seq and time ranges, session,
+//! event type, field match, and a regular expression on the raw line.
+//!
+//! Every filter is applied in two steps. [`Query::prefilter`] tests the raw
+//! bytes only (the leading seq and ts, which the engine always writes first,
+//! and a literal each filter needs, searched with memchr's memmem); only the
+//! lines it passes are parsed and tested exactly by [`Query::matches`]. The
+//! prefilter never rejects a line the exact test would accept: a literal is
+//! required only in the form serde_json writes it, and a line with a `\u`
+//! escape (where that form could differ) is always passed on to the parser.
+//!
+//! All bounds are inclusive.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use memchr::memmem;
+use regex::bytes::Regex;
+use serde_json::Value;
+
+use crate::journal::record::{Record, fast_seq, fast_ts, parse_ts};
+use crate::journal::segment::Listing;
+
+/// An inclusive seq range; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeqRange {
+    pub lo: Option<u64>,
+    pub hi: Option<u64>,
+}
+
+impl SeqRange {
+    pub fn contains(&self, seq: u64) -> bool {
+        self.lo.is_none_or(|lo| seq >= lo) && self.hi.is_none_or(|hi| seq <= hi)
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.lo.is_none() && self.hi.is_none()
+    }
+
+    /// Whether `[start, end]` (`end` open when `None`) meets this range.
+    pub fn overlaps(&self, start: u64, end: Option<u64>) -> bool {
+        self.hi.is_none_or(|hi| start <= hi)
+            && self.lo.is_none_or(|lo| end.is_none_or(|end| end >= lo))
+    }
+}
+
+impl std::str::FromStr for SeqRange {
+    type Err = String;
+
+    /// `A..B`, `A..`, `..B`, or a single `N`; both ends inclusive.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let num = |t: &str| -> Result<Option<u64>, String> {
+            let t = t.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("'{t}' is not a seq (an unsigned integer)"))
+        };
+        let range = match s.split_once("..") {
+            Some((a, b)) => SeqRange {
+                lo: num(a)?,
+                hi: num(b.strip_prefix('=').unwrap_or(b))?,
+            },
+            None => {
+                let n = num(s)?.ok_or_else(|| "empty seq range".to_string())?;
+                SeqRange {
+                    lo: Some(n),
+                    hi: Some(n),
+                }
+            }
+        };
+        if let (Some(lo), Some(hi)) = (range.lo, range.hi)
+            && lo > hi
+        {
+            return Err(format!(
+                "the range {lo}..{hi} is empty: its start is after its end"
+            ));
+        }
+        Ok(range)
+    }
+}
+
+/// `field.path=value`: a path into the record, compared with a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldMatch {
+    /// Path from the record's root (`seq`, `ts`, `session_id`, `event`);
+    /// a path starting with any other key is looked up inside `event`.
+    pub path: Vec<String>,
+    /// Compared with a string field as is, with any other value as its JSON text.
+    pub value: String,
+    /// The value as it must appear in the raw line (JSON-escaped).
+    literal: Vec<u8>,
+}
+
+impl std::str::FromStr for FieldMatch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (path, value) = s
+            .split_once('=')
+            .ok_or_else(|| format!("'{s}' is not of the form field.path=value"))?;
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(format!(
+                "'{path}' is not a field path (like event.role or role)"
+            ));
+        }
+        let mut path: Vec<String> = path.split('.').map(str::to_owned).collect();
+        if !matches!(path[0].as_str(), "seq" | "ts" | "session_id" | "event") {
+            path.insert(0, "event".to_owned());
+        }
+        let escaped = serde_json::to_string(value).expect("a string serialises");
+        let literal = escaped.as_bytes()[1..escaped.len() - 1].to_vec();
+        Ok(FieldMatch {
+            path,
+            value: value.to_owned(),
+            literal,
+        })
+    }
+}
+
+impl FieldMatch {
+    fn matches(&self, root: &Value) -> bool {
+        let mut v = root;
+        for key in &self.path {
+            v = match v {
+                Value::Object(map) => match map.get(key) {
+                    Some(v) => v,
+                    None => return false,
+                },
+                Value::Array(items) => match key.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                    Some(v) => v,
+                    None => return false,
+                },
+                _ => return false,
+            };
+        }
+        match v {
+            Value::String(s) => *s == self.value,
+            other => other.to_string() == self.value,
+        }
+    }
+}
+
+impl fmt::Display for FieldMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.path.join("."), self.value)
+    }
+}
+
+/// Parses `--since`/`--until` values: RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` (UTC),
+/// `now`, `today`, `yesterday`, or a duration ago (`90s`, `15m`, `2h`, `3days`).
+pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let t = s.trim();
+    if let Some(ts) = parse_ts(t) {
+        return Ok(ts);
+    }
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    match t {
+        "now" => return Ok(now),
+        "today" => return Ok(midnight(now.date_naive())),
+        "yesterday" => return Ok(midnight(now.date_naive()) - chrono::Duration::days(1)),
+        _ => {}
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(midnight(d));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(dt.and_utc());
+        }
+    }
+    let ago = t.strip_suffix(" ago").unwrap_or(t);
+    if let Ok(d) = humantime::parse_duration(ago) {
+        let d = chrono::Duration::from_std(d).map_err(|_| format!("'{s}': duration too large"))?;
+        return now
+            .checked_sub_signed(d)
+            .ok_or_else(|| format!("'{s}': duration too large"));
+    }
+    Err(format!(
+        "'{s}' is not a time: use RFC 3339 (2026-11-22T10:15:03Z), a date (2026-11-22), \
+         'today', 'yesterday', or a duration ago (2h, 30m, 7days)"
+    ))
+}
+
+/// A validated query. All conditions must hold; repeated `sessions`, `types`
+/// match any of their values.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Inclusive seq range. Default: all.
+    pub seq: SeqRange,
+    /// Inclusive lower time bound on `ts`. Default: none.
+    pub since: Option<DateTime<Utc>>,
+    /// Inclusive upper time bound on `ts`. Default: none.
+    pub until: Option<DateTime<Utc>>,
+    /// Any of these `session_id`s. Default: any session (and none).
+    pub sessions: Vec<String>,
+    /// Any of these `event.type`s. Default: any type.
+    pub types: Vec<String>,
+    /// All of these field matches. Default: none.
+    pub fields: Vec<FieldMatch>,
+    /// A regular expression that must match the line as stored. Default: none.
+    pub grep: Option<Regex>,
+}
+
+/// Cheap checks compiled from a [`Query`].
+struct Literals {
+    sessions: Vec<memmem::Finder<'static>>,
+    types: Vec<memmem::Finder<'static>>,
+    fields: Vec<memmem::Finder<'static>>,
+    escape: memmem::Finder<'static>,
+}
+
+/// A query ready to run: the query and its prefilter.
+pub struct Matcher {
+    query: Query,
+    literals: Literals,
+}
+
+fn quoted_finder(s: &str) -> memmem::Finder<'static> {
+    memmem::Finder::new(
+        serde_json::to_string(s)
+            .expect("a string serialises")
+            .as_bytes(),
+    )
+    .into_owned()
+}
+
+impl Query {
+    /// Errors when the conditions cannot all hold at once.
+    pub fn validate(&self) -> Result<(), String> {
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && since > until
+        {
+            return Err(format!(
+                "--since {} is after --until {}: nothing can match",
+                since.to_rfc3339(),
+                until.to_rfc3339()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn matcher(self) -> Matcher {
+        let literals = Literals {
+            sessions: self.sessions.iter().map(|s| quoted_finder(s)).collect(),
+            types: self.types.iter().map(|s| quoted_finder(s)).collect(),
+            fields: self
+                .fields
+                .iter()
+                .map(|f| memmem::Finder::new(&f.literal).into_owned())
+                .collect(),
+            escape: memmem::Finder::new(b"\\u").into_owned(),
+        };
+        Matcher {
+            query: self,
+            literals,
+        }
+    }
+
+    /// The positions in `listing.segments` that can hold a matching seq,
+    /// judged by the seqs in the names alone (no file is opened).
+    pub fn candidate_segments(&self, listing: &Listing) -> Vec<usize> {
+        (0..listing.segments.len())
+            .filter(|&i| {
+                let (start, end) = listing.name_range(i);
+                self.seq.overlaps(start, end)
+            })
+            .collect()
+    }
+
+    fn has_time(&self) -> bool {
+        self.since.is_some() || self.until.is_some()
+    }
+
+    fn time_ok(&self, ts: DateTime<Utc>) -> bool {
+        self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts <= u)
+    }
+}
+
+impl Matcher {
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// `false` only when the raw line cannot match; `true` means "parse it".
+    pub fn prefilter(&self, raw: &[u8]) -> bool {
+        let q = &self.query;
+        if !q.seq.is_full()
+            && let Some(seq) = fast_seq(raw)
+            && !q.seq.contains(seq)
+        {
+            return false;
+        }
+        if q.has_time()
+            && let Some(ts) = fast_ts(raw).and_then(parse_ts)
+            && !q.time_ok(ts)
+        {
+            return false;
+        }
+        if let Some(re) = &q.grep
+            && !re.is_match(raw)
+        {
+            return false;
+        }
+        let l = &self.literals;
+        let needs_literal = !l.sessions.is_empty() || !l.types.is_empty() || !l.fields.is_empty();
+        if needs_literal && l.escape.find(raw).is_none() {
+            let any =
+                |fs: &[memmem::Finder]| fs.is_empty() || fs.iter().any(|f| f.find(raw).is_some());
+            if !any(&l.sessions)
+                || !any(&l.types)
+                || !l.fields.iter().all(|f| f.find(raw).is_some())
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The exact test on a parsed record.
+    pub fn matches(&self, rec: &Record<'_>) -> bool {
+        let q = &self.query;
+        if !q.seq.contains(rec.seq) {
+            return false;
+        }
+        if q.has_time() && !rec.timestamp().is_some_and(|ts| q.time_ok(ts)) {
+            return false;
+        }
+        if !q.sessions.is_empty()
+            && !rec
+                .session_id
+                .as_deref()
+                .is_some_and(|s| q.sessions.iter().any(|q| q == s))
+        {
+            return false;
+        }
+        if !q.types.is_empty()
+            && !rec
+                .event_type
+                .as_deref()
+                .is_some_and(|t| q.types.iter().any(|q| q == t))
+        {
+            return false;
+        }
+        if let Some(re) = &q.grep
+            && !re.is_match(rec.raw)
+        {
+            return false;
+        }
+        if !q.fields.is_empty() {
+            let value = rec.value();
+            if !q.fields.iter().all(|f| f.matches(&value)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::record::parse_line;
+
+    #[test]
+    fn seq_ranges_parse_inclusive_and_reject_empty() {
+        assert_eq!(
+            "5..9".parse(),
+            Ok(SeqRange {
+                lo: Some(5),
+                hi: Some(9)
+            })
+        );
+        assert_eq!(
+            "5..".parse(),
+            Ok(SeqRange {
+                lo: Some(5),
+                hi: None
+            })
+        );
+        assert_eq!(
+            "..9".parse(),
+            Ok(SeqRange {
+                lo: None,
+                hi: Some(9)
+            })
+        );
+        assert_eq!(
+            "7".parse(),
+            Ok(SeqRange {
+                lo: Some(7),
+                hi: Some(7)
+            })
+        );
+        assert!("9..5".parse::<SeqRange>().is_err());
+        assert!("x..5".parse::<SeqRange>().is_err());
+        let r: SeqRange = "5..9".parse().unwrap();
+        assert!(r.contains(5) && r.contains(9) && !r.contains(10));
+        assert!(r.overlaps(9, Some(20)) && !r.overlaps(10, None) && !r.overlaps(1, Some(4)));
+    }
+
+    #[test]
+    fn field_paths_default_to_the_event() {
+        let m: FieldMatch = "role=user".parse().unwrap();
+        assert_eq!(m.path, ["event", "role"]);
+        let m: FieldMatch = "session_id=a=b".parse().unwrap();
+        assert_eq!((m.path.len(), m.value.as_str()), (1, "a=b"));
+        assert!("=x".parse::<FieldMatch>().is_err());
+        assert!("a..b=x".parse::<FieldMatch>().is_err());
+    }
+
+    #[test]
+    fn prefilter_never_rejects_what_matches() {
+        let line = br#"{"seq":3,"ts":"2026-11-20T09:00:05Z","session_id":"s\u0031","event":{"type":"error","message":"boom","n":[1,{"k":true}]}}"#;
+        let rec = parse_line(line).unwrap();
+        let q = Query {
+            sessions: vec!["s1".into()],
+            types: vec!["error".into()],
+            fields: vec![
+                "n.1.k=true".parse().unwrap(),
+                "message=boom".parse().unwrap(),
+            ],
+            ..Query::default()
+        };
+        let m = q.matcher();
+        assert!(m.prefilter(line) && m.matches(&rec));
+        let q = Query {
+            types: vec!["complete".into()],
+            ..Query::default()
+        };
+        assert!(!q.matcher().matches(&rec));
+    }
+
+    #[test]
+    fn times_parse_in_every_documented_form() {
+        let now = parse_ts("2026-11-23T12:00:00Z").unwrap();
+        assert_eq!(
+            parse_time("2h", now).unwrap(),
+            parse_ts("2026-11-23T10:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("2026-11-22", now).unwrap(),
+            parse_ts("2026-11-22T00:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("yesterday", now).unwrap(),
+            parse_ts("2026-11-22T00:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("2026-11-22 10:15", now).unwrap(),
+            parse_ts("2026-11-22T10:15:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time("2026-11-22T10:15:03+02:00", now).unwrap(),
+            parse_ts("2026-11-22T08:15:03Z").unwrap()
+        );
+        assert!(parse_time("last tuesday", now).is_err());
+    }
+}
