@@ -1,1 +1,51 @@
-fn main() {}
+//! The `journal` binary: parse arguments, run a subcommand, map errors to exit
+//! codes. Everything else is in the library (`journal::`) or in `cmd/`.
+
+#[macro_use]
+mod exit_codes;
+mod cli;
+mod cmd;
+mod render;
+
+use std::io;
+
+use clap::Parser;
+
+use crate::exit_codes::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            // `journal inspect | head -1`: the reader went away; that is success.
+            if is_broken_pipe(&err) {
+                return ExitCode::Success.into();
+            }
+            eprintln!("journal: {err:#}");
+            exit_code_for(&err).into()
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn exit_code_for(err: &anyhow::Error) -> ExitCode {
+    let claim_held = err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<journal::JournalError>(),
+            Some(journal::JournalError::ClaimHeld { .. })
+        )
+    });
+    if claim_held {
+        ExitCode::ClaimHeld
+    } else {
+        ExitCode::CouldNotRun
+    }
+}

@@ -1,0 +1,182 @@
+//! Every clap definition, and nothing else: the one source for `--help`, the
+//! shell completions in `completions/` and the man pages in `man/`.
+//! Subcommands turn these into the core's plain option structs once (`cmd/`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit_codes::EXIT_CODES_HELP;
+
+const DIR_HELP: &str = "The journal directory [default: $JOURNAL_DIR, else $BAMBOO_DATA_DIR/events, \
+                        else ~/.bamboo/events]";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "journal",
+    version,
+    about = "Read, follow, verify, repair and prune append-only event journals",
+    long_about = "Read, follow, verify, repair and prune the append-only event journals that \
+                  agent runtimes keep on disk: a directory of events-<seq>.jsonl segments.",
+    after_long_help = EXIT_CODES_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// When to use colours: auto means on a terminal and without NO_COLOR.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List events newest first, with filters, as a table or JSON
+    #[command(after_long_help = INSPECT_AFTER_HELP)]
+    Inspect(InspectArgs),
+    /// Print the max seq a restarting writer must continue from
+    #[command(after_long_help = RECOVER_AFTER_HELP)]
+    Recover(RecoverArgs),
+    /// Write the shell completions and man pages (for maintainers)
+    #[command(hide = true)]
+    GenerateDocs(GenerateDocsArgs),
+}
+
+/// Where the journal is.
+#[derive(Debug, Args)]
+pub struct DirArg {
+    #[arg(value_name = "DIR", env = "JOURNAL_DIR", help = DIR_HELP)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Filters shared by inspect and tail. All given conditions must hold.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Filters")]
+pub struct FilterArgs {
+    /// Only seqs in this inclusive range: A..B, A.., ..B, or N
+    #[arg(long, value_name = "RANGE")]
+    pub seq: Option<String>,
+
+    /// Only events with ts at or after TIME: RFC 3339, a date (UTC), today,
+    /// yesterday, or a duration ago (2h, 30m, 7days)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only events with ts at or before TIME (same forms as --since)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only this session_id (repeat for any of several)
+    #[arg(long = "session", value_name = "ID")]
+    pub sessions: Vec<String>,
+
+    /// Only this event type (repeat for any of several)
+    #[arg(short = 't', long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+
+    /// Only events whose field equals VALUE (repeatable, all must hold).
+    /// The path starts at the record (seq, ts, session_id, event) or else
+    /// inside the event: role=user is event.role=user; items.0.id indexes arrays
+    #[arg(short = 'w', long = "where", value_name = "PATH=VALUE")]
+    pub fields: Vec<String>,
+
+    /// Only lines matching this regular expression, tested on the line as stored
+    /// (JSON escapes included)
+    #[arg(short = 'g', long, value_name = "REGEX")]
+    pub grep: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Columns for people: seq, time, session, type, summary
+    Table,
+    /// The stored lines, byte for byte
+    Raw,
+    /// One JSON array of the records
+    Json,
+    /// One record per line, as compact JSON
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// How many matching events to show
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Show every matching event (no limit)
+    #[arg(short = 'a', long, conflicts_with = "limit")]
+    pub all: bool,
+
+    /// Start from the oldest event instead of the newest
+    #[arg(long)]
+    pub oldest_first: bool,
+
+    /// Output format [default: table on a terminal, raw otherwise]
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Print max_seq, next_seq, oldest_seq, segment count, newest segment,
+    /// last valid line and any torn tail as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateDocsArgs {
+    /// Where to write completions/ and man/ (the repository root)
+    #[arg(value_name = "OUT_DIR")]
+    pub out_dir: PathBuf,
+}
+
+const INSPECT_AFTER_HELP: &str = concat!(
+    "\
+Events are read newest first (segments from the newest, each backwards) and
+reading stops as soon as the limit is met. Bounds of --seq, --since and --until
+are inclusive. A --seq range skips whole segments by the seqs in their names.
+Damaged lines met on the way are skipped and counted on stderr; run
+`journal verify` for the full list.
+
+Examples:
+  journal inspect -n 50 -t error
+  journal inspect --session sess-7 --seq ..300
+  journal inspect --since 1h -o json
+  journal inspect -w role=user -g 'deploy(ed)?'
+
+",
+    exit_codes_help!()
+);
+
+const RECOVER_AFTER_HELP: &str = concat!(
+    "\
+Reads only the tail of the newest segment, like the engine. Where the newest
+segment holds no complete valid line (a crash right after rotation, a NUL tail,
+a torn first line), falls back to the previous segments instead of answering 0.
+A journal with segments but no event answers 0; a directory that is not a
+journal is an error (exit 2). Bytes after the last complete valid line of the
+newest segment are a torn tail: noted on stderr, and in --json.
+
+",
+    exit_codes_help!()
+);

@@ -1,0 +1,106 @@
+//! `journal inspect`: events newest first (or oldest first), filtered, stopping
+//! as soon as the limit is met.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+
+use anyhow::Result;
+use journal::journal::defect::Defect;
+use journal::journal::lines::ReadOptions;
+use journal::journal::record::parse_line;
+use journal::journal::scan::{Direction, Visit, scan};
+
+use crate::cli::{InspectArgs, OutputFormat};
+use crate::cmd::{Context, DamageTally, open_listing};
+use crate::exit_codes::ExitCode;
+use crate::render::{RenderOptions, Renderer};
+
+/// The plain options `inspect` runs with.
+struct InspectOptions {
+    /// Stop after this many matching events; `None` for all. Default 20.
+    limit: Option<usize>,
+    /// Read from the oldest event forwards. Default: newest first.
+    direction: Direction,
+    /// Default: table on a terminal, raw otherwise.
+    format: OutputFormat,
+}
+
+impl InspectOptions {
+    fn new(args: &InspectArgs, ctx: &Context) -> Self {
+        InspectOptions {
+            limit: (!args.all).then_some(args.limit),
+            direction: if args.oldest_first {
+                Direction::OldestFirst
+            } else {
+                Direction::NewestFirst
+            },
+            format: args.output.unwrap_or(if ctx.stdout_tty {
+                OutputFormat::Table
+            } else {
+                OutputFormat::Raw
+            }),
+        }
+    }
+}
+
+pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
+    let opts = InspectOptions::new(&args, ctx);
+    let matcher = args.filters.to_query()?.matcher();
+    let listing = open_listing(&args.dir)?;
+    let candidates = matcher.query().candidate_segments(&listing);
+
+    let mut out = ctx.stdout(false);
+    let mut renderer = Renderer::new(RenderOptions::for_context(opts.format, ctx));
+    let mut damage = DamageTally::default();
+    let mut shown = 0usize;
+    let mut write_error = None;
+    if opts.limit != Some(0) {
+        let _stopped = scan(
+            &listing,
+            &candidates,
+            opts.direction,
+            ReadOptions::default(),
+            |visit| {
+                let (segment, line) = match visit {
+                    Visit::Damage(d) => {
+                        damage.note(d);
+                        return ControlFlow::Continue(());
+                    }
+                    Visit::Line { segment, line } => (segment, line),
+                };
+                let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
+                    return ControlFlow::Continue(());
+                };
+                if !matcher.prefilter(content) {
+                    return ControlFlow::Continue(());
+                }
+                let record = match parse_line(content) {
+                    Ok(record) => record,
+                    Err(fault) => {
+                        damage.note(Defect::from_fault(&segment.path, &line, &fault));
+                        return ControlFlow::Continue(());
+                    }
+                };
+                if !matcher.matches(&record) {
+                    return ControlFlow::Continue(());
+                }
+                if let Err(e) = renderer.record(&mut out, &record, stored) {
+                    write_error = Some(e);
+                    return ControlFlow::Break(());
+                }
+                shown += 1;
+                if opts.limit.is_some_and(|limit| shown >= limit) {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            },
+        )?;
+    }
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    renderer.finish(&mut out)?;
+    out.flush()?;
+    damage.report(&listing.dir);
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,185 @@
+//! One module per subcommand, plus what they share: where the journal is,
+//! how stdout is buffered, and how damage met while reading is reported.
+
+mod generate_docs;
+mod inspect;
+mod recover;
+
+use std::env;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+use journal::journal::defect::{Defect, DefectKind};
+use journal::journal::segment::{Listing, file_name_lossy};
+use journal::query::{FieldMatch, Query, SeqRange, parse_time};
+use regex::bytes::Regex;
+
+use crate::cli::{ColorChoice, Command, DirArg, FilterArgs};
+use crate::exit_codes::ExitCode;
+
+/// What every command knows about where it prints.
+pub struct Context {
+    /// stdout is a terminal.
+    pub stdout_tty: bool,
+    /// Colours are on (terminal, no NO_COLOR, or --color always).
+    pub color: bool,
+}
+
+impl Context {
+    fn new(choice: ColorChoice) -> Self {
+        let stdout_tty = io::stdout().is_terminal();
+        let no_color = env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && !no_color,
+        };
+        Context { stdout_tty, color }
+    }
+
+    /// stdout, line-buffered on a terminal (or while following) so people see
+    /// lines as they come, block-buffered otherwise for throughput.
+    pub fn stdout(&self, line_buffered: bool) -> Box<dyn Write> {
+        let out = io::stdout().lock();
+        if self.stdout_tty || line_buffered {
+            Box::new(io::LineWriter::new(out))
+        } else {
+            Box::new(io::BufWriter::with_capacity(64 * 1024, out))
+        }
+    }
+}
+
+pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
+    let ctx = Context::new(cli.color);
+    match cli.command {
+        Command::Inspect(args) => inspect::run(args, &ctx),
+        Command::Recover(args) => recover::run(args, &ctx),
+        Command::GenerateDocs(args) => generate_docs::run(&args),
+    }
+}
+
+/// DIR, else $JOURNAL_DIR (through clap), else the engine's defaults.
+pub fn resolve_dir(arg: &DirArg) -> Result<PathBuf> {
+    if let Some(dir) = &arg.dir {
+        return Ok(dir.clone());
+    }
+    if let Some(data) = env::var_os("BAMBOO_DATA_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(data).join("events"));
+    }
+    if let Some(home) = env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(home).join(".bamboo").join("events"));
+    }
+    anyhow::bail!("no journal directory: pass DIR, or set JOURNAL_DIR or BAMBOO_DATA_DIR")
+}
+
+/// Lists the journal and warns about entries named like segments that are
+/// not regular files (they are skipped by every reader).
+pub fn open_listing(arg: &DirArg) -> Result<Listing> {
+    let dir = resolve_dir(arg)?;
+    let listing = Listing::read_journal(&dir)?;
+    for irr in &listing.irregular {
+        eprintln!(
+            "journal: warning: {} is named like a segment but is {}: skipped",
+            irr.path.display(),
+            irr.kind.describe()
+        );
+    }
+    Ok(listing)
+}
+
+impl FilterArgs {
+    /// Validates the filters into the core's query. Contradictions are errors.
+    pub fn to_query(&self) -> Result<Query> {
+        let now = Utc::now();
+        let seq = match &self.seq {
+            Some(s) => s
+                .parse::<SeqRange>()
+                .map_err(|e| anyhow::anyhow!("--seq: {e}"))?,
+            None => SeqRange::default(),
+        };
+        let time = |flag: &str, v: &Option<String>| -> Result<_> {
+            v.as_deref()
+                .map(|s| parse_time(s, now).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+                .transpose()
+        };
+        let fields = self
+            .fields
+            .iter()
+            .map(|f| {
+                f.parse::<FieldMatch>()
+                    .map_err(|e| anyhow::anyhow!("--where: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let grep = self
+            .grep
+            .as_deref()
+            .map(|g| {
+                Regex::new(g).with_context(|| format!("--grep: invalid regular expression '{g}'"))
+            })
+            .transpose()?;
+        let query = Query {
+            seq,
+            since: time("--since", &self.since)?,
+            until: time("--until", &self.until)?,
+            sessions: self.sessions.clone(),
+            types: self.types.clone(),
+            fields,
+            grep,
+        };
+        query.validate().map_err(anyhow::Error::msg)?;
+        Ok(query)
+    }
+}
+
+/// Damage met while reading, reported once on stderr after the output.
+#[derive(Default)]
+pub struct DamageTally {
+    /// The newest segment's partial last line: normal while a writer is mid-append.
+    torn_tail: Option<Defect>,
+    damaged: Vec<Defect>,
+    damaged_count: usize,
+}
+
+const SHOWN_PLACES: usize = 5;
+
+impl DamageTally {
+    pub fn note(&mut self, defect: Defect) {
+        if defect.kind == DefectKind::TornTail {
+            self.torn_tail = Some(defect);
+            return;
+        }
+        self.damaged_count += 1;
+        if self.damaged.len() < SHOWN_PLACES {
+            self.damaged.push(defect);
+        }
+    }
+
+    pub fn report(&self, dir: &std::path::Path) {
+        if let Some(t) = &self.torn_tail {
+            eprintln!(
+                "journal: note: {} ends in a partial line of {} bytes at byte {} (a writer \
+                 mid-append, or a crash); not shown",
+                file_name_lossy(&t.segment),
+                t.len,
+                t.offset
+            );
+        }
+        if self.damaged_count == 0 {
+            return;
+        }
+        let s = if self.damaged_count == 1 { "" } else { "s" };
+        eprintln!("journal: skipped {} damaged line{s}:", self.damaged_count);
+        for d in &self.damaged {
+            eprintln!("  {}: {}: {}", d.place(), d.kind.name(), d.detail);
+        }
+        if self.damaged_count > self.damaged.len() {
+            eprintln!("  ... and {} more", self.damaged_count - self.damaged.len());
+        }
+        eprintln!(
+            "journal: run `journal verify {}` for the full list",
+            dir.display()
+        );
+    }
+}

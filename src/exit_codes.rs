@@ -1,0 +1,38 @@
+//! The exit codes of every subcommand, documented once here and rendered into
+//! `--help`, the man pages and the README from [`EXIT_CODES_HELP`].
+
+use std::process;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Done; for `verify`, no error (warnings allowed).
+    Success = 0,
+    /// The journal has errors (`verify`; `--strict` counts warnings too).
+    JournalErrors = 1,
+    /// Could not run: bad usage, I/O error, no journal at the path.
+    CouldNotRun = 2,
+    /// The writer's claim is held by another process (prune, repair, append).
+    ClaimHeld = 3,
+}
+
+impl From<ExitCode> for process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        process::ExitCode::from(code as u8)
+    }
+}
+
+/// The exit-code table, as a literal so `concat!` can append it to each
+/// subcommand's help.
+macro_rules! exit_codes_help {
+    () => {
+        "\
+Exit status:
+  0  success (for verify: no error; warnings allowed)
+  1  the journal has errors (verify; with --strict, warnings too)
+  2  could not run: bad usage, an I/O error, no journal at the path
+  3  the writer's claim (.account-journal.lock) is held by another process
+     (prune, repair, append)"
+    };
+}
+
+pub const EXIT_CODES_HELP: &str = exit_codes_help!();

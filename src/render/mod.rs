@@ -1,0 +1,116 @@
+//! Renderers for records: a table for people, the stored lines, JSON.
+//!
+//! Every format that can reach a terminal goes through [`escape`], so event
+//! text never sends raw control characters or escape sequences to it.
+
+pub mod escape;
+mod table;
+
+use std::io::{self, Write};
+
+use journal::journal::record::Record;
+
+use crate::cli::OutputFormat;
+use crate::cmd::Context;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions {
+    pub format: OutputFormat,
+    /// Colours in the table.
+    pub color: bool,
+    /// Output is a terminal: escape what JSON allows raw, fit the table to its width.
+    pub terminal: bool,
+    /// Terminal width in columns, where known.
+    pub width: Option<u16>,
+}
+
+impl RenderOptions {
+    pub fn for_context(format: OutputFormat, ctx: &Context) -> Self {
+        let width = terminal_width(ctx.stdout_tty);
+        RenderOptions {
+            format,
+            color: ctx.color,
+            terminal: ctx.stdout_tty,
+            width,
+        }
+    }
+}
+
+/// $COLUMNS when set (also for a table forced onto a pipe), else the
+/// terminal's width; `None` on a pipe: nothing is cut.
+fn terminal_width(tty: bool) -> Option<u16> {
+    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(cols);
+    }
+    if tty {
+        comfy_table::Table::new().width()
+    } else {
+        None
+    }
+}
+
+/// Streams records in one format. The table buffers its rows (its columns
+/// are sized from them); every other format writes each record at once.
+pub struct Renderer {
+    opts: RenderOptions,
+    table: table::TableBuilder,
+    json_items: usize,
+}
+
+impl Renderer {
+    pub fn new(opts: RenderOptions) -> Self {
+        Renderer {
+            opts,
+            table: table::TableBuilder::new(opts),
+            json_items: 0,
+        }
+    }
+
+    /// `stored` is the line as read (with any `\r`), for `raw`.
+    pub fn record(
+        &mut self,
+        out: &mut dyn Write,
+        rec: &Record<'_>,
+        stored: &[u8],
+    ) -> io::Result<()> {
+        match self.opts.format {
+            OutputFormat::Table => {
+                self.table.push(rec);
+                Ok(())
+            }
+            OutputFormat::Raw => {
+                self.write_json_line(out, stored)?;
+                out.write_all(b"\n")
+            }
+            OutputFormat::Jsonl => {
+                self.write_json_line(out, rec.raw.trim_ascii())?;
+                out.write_all(b"\n")
+            }
+            OutputFormat::Json => {
+                out.write_all(if self.json_items == 0 { b"[\n" } else { b",\n" })?;
+                self.json_items += 1;
+                self.write_json_line(out, rec.raw.trim_ascii())
+            }
+        }
+    }
+
+    fn write_json_line(&self, out: &mut dyn Write, line: &[u8]) -> io::Result<()> {
+        if self.opts.terminal {
+            out.write_all(&escape::escape_json_line(line))
+        } else {
+            out.write_all(line)
+        }
+    }
+
+    pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        match self.opts.format {
+            OutputFormat::Table => self.table.finish(out),
+            OutputFormat::Json => out.write_all(if self.json_items == 0 {
+                b"[]\n"
+            } else {
+                b"\n]\n"
+            }),
+            OutputFormat::Raw | OutputFormat::Jsonl => Ok(()),
+        }
+    }
+}
