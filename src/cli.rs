@@ -180,3 +180,13 @@ newest segment are a torn tail: noted on stderr, and in --json.
 ",
     exit_codes_help!()
 );
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
