@@ -30,11 +30,15 @@ pub fn event_line(seq: u64) -> String {
             r#""session_id":"{session}","message_id":"m-{seq}","role":"{}","content":"message {seq}: caf\u00e9 \"q\" 🚀","created_at":"{ts}""#,
             if seq % 2 == 0 { "user" } else { "assistant" }
         ),
-        "execution_started" => format!(r#""run_id":"run-{seq}","session_id":"{session}","started_at":"{ts}""#),
+        "execution_started" => {
+            format!(r#""run_id":"run-{seq}","session_id":"{session}","started_at":"{ts}""#)
+        }
         "error" => format!(r#""message":"boom {seq}""#),
         _ => r#""usage":{"prompt_tokens":1}"#.to_string(),
     };
-    format!(r#"{{"seq":{seq},"ts":"{ts}","session_id":"{session}","event":{{"type":"{ty}",{body}}}}}"#)
+    format!(
+        r#"{{"seq":{seq},"ts":"{ts}","session_id":"{session}","event":{{"type":"{ty}",{body}}}}}"#
+    )
 }
 
 /// One event a minute from 2026-11-20T09:00:00Z, with nanoseconds on odd seqs.
@@ -100,13 +104,20 @@ impl TestJournal {
         let first = *seqs.start();
         for seq in seqs {
             let start = first + (seq - first) / per_segment * per_segment;
-            self.append_raw(&segment_name(start), format!("{}\n", event_line(seq)).as_bytes());
+            self.append_raw(
+                &segment_name(start),
+                format!("{}\n", event_line(seq)).as_bytes(),
+            );
         }
     }
 
     /// Appends raw bytes to a segment (created if missing): torn lines, NULs, garbage.
     pub fn append_raw(&self, segment: &str, bytes: &[u8]) {
-        let mut f = fs::OpenOptions::new().create(true).append(true).open(self.dir.join(segment)).unwrap();
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(segment))
+            .unwrap();
         f.write_all(bytes).unwrap();
     }
 
@@ -137,7 +148,12 @@ impl TestJournal {
             .unwrap()
             .map(|e| e.unwrap())
             .filter(|e| e.file_type().unwrap().is_file())
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
             .collect();
         files.sort();
         files
@@ -147,7 +163,9 @@ impl TestJournal {
 /// The binary with an environment that cannot leak the developer's settings.
 pub fn journal_cmd() -> Command {
     let mut cmd = Command::cargo_bin("journal").unwrap();
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", "/nonexistent");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent");
     cmd
 }
 
@@ -172,7 +190,8 @@ pub fn seqs_of(output: &str) -> Vec<u64> {
     output
         .lines()
         .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            let v: Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
             v["seq"].as_u64().unwrap()
         })
         .collect()

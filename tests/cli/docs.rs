@@ -9,11 +9,18 @@ use crate::common::*;
 #[test]
 fn completions_and_man_pages_are_current() {
     let tmp = tempfile::tempdir().unwrap();
-    journal_cmd().arg("generate-docs").arg(tmp.path()).assert().success();
+    journal_cmd()
+        .arg("generate-docs")
+        .arg(tmp.path())
+        .assert()
+        .success();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for sub in ["completions", "man"] {
         let fresh = tmp.path().join(sub);
-        let mut names: Vec<_> = fs::read_dir(&fresh).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let mut names: Vec<_> = fs::read_dir(&fresh)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         names.sort();
         assert!(!names.is_empty());
         for name in names {
@@ -31,15 +38,28 @@ fn completions_and_man_pages_are_current() {
 #[test]
 fn help_and_man_page_document_the_exit_codes() {
     let out = stdout_of(journal_cmd().arg("--help"));
-    for code in ["0  success", "1  the journal has errors", "2  could not run", "3  the writer's claim"] {
+    for code in [
+        "0  success",
+        "1  the journal has errors",
+        "2  could not run",
+        "3  the writer's claim",
+    ] {
         assert!(out.contains(code), "--help lacks '{code}':\n{out}");
     }
-    let man = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/journal-inspect.1")).unwrap();
-    assert!(man.contains("could not run"), "journal-inspect.1 lacks the exit codes");
+    let man =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("man/journal-inspect.1"))
+            .unwrap();
+    assert!(
+        man.contains("could not run"),
+        "journal-inspect.1 lacks the exit codes"
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    journal_cmd().args(["inspect", "--no-such-flag"]).assert().code(2);
+    journal_cmd()
+        .args(["inspect", "--no-such-flag"])
+        .assert()
+        .code(2);
     journal_cmd().args(["frobnicate"]).assert().code(2);
 }

@@ -12,12 +12,21 @@ fn recover_json(j: &TestJournal) -> Value {
 #[test]
 fn corpus_journals_recover_to_the_engines_max_seq() {
     for (name, max, segments, newest) in [
-        ("bamboo-clean", 2000, 22, "events-00000000000000001903.jsonl"),
+        (
+            "bamboo-clean",
+            2000,
+            22,
+            "events-00000000000000001903.jsonl",
+        ),
         ("bamboo-torn", 300, 12, "events-00000000000000000286.jsonl"),
         ("bamboo-sink", 220, 8, "events-00000000000000000200.jsonl"),
     ] {
         let j = TestJournal::corpus(name);
-        assert_eq!(stdout_of(&mut j.cmd(&["recover"])), format!("{max}\n"), "{name}");
+        assert_eq!(
+            stdout_of(&mut j.cmd(&["recover"])),
+            format!("{max}\n"),
+            "{name}"
+        );
         let v = recover_json(&j);
         assert_eq!(v["max_seq"], max, "{name}");
         assert_eq!(v["next_seq"], max + 1, "{name}");
@@ -32,17 +41,27 @@ fn torn_corpus_tail_is_located_exactly() {
     let j = TestJournal::corpus("bamboo-torn");
     let before = j.snapshot();
     let v = recover_json(&j);
-    assert_eq!(v["torn_tail"]["segment"], "events-00000000000000000286.jsonl");
+    assert_eq!(
+        v["torn_tail"]["segment"],
+        "events-00000000000000000286.jsonl"
+    );
     assert_eq!(v["torn_tail"]["offset"], 7630);
     assert_eq!(v["torn_tail"]["bytes"], 279);
-    j.cmd(&["recover"]).assert().success().stdout("300\n").stderr(predicate::str::contains("7630"));
+    j.cmd(&["recover"])
+        .assert()
+        .success()
+        .stdout("300\n")
+        .stderr(predicate::str::contains("7630"));
     assert_eq!(j.snapshot(), before, "recover must not modify the journal");
 }
 
 #[test]
 fn newest_segment_with_only_a_partial_line_falls_back_to_the_previous_one() {
     let j = TestJournal::with_events(30, 10);
-    j.append_raw(&segment_name(31), br#"{"seq":31,"ts":"2026-11-20T09:31:00Z","ev"#);
+    j.append_raw(
+        &segment_name(31),
+        br#"{"seq":31,"ts":"2026-11-20T09:31:00Z","ev"#,
+    );
     let v = recover_json(&j);
     assert_eq!(v["max_seq"], 30);
     assert_eq!(v["segments_without_valid_line"][0], segment_name(31));
@@ -59,7 +78,13 @@ fn nul_tail_and_invalid_utf8_tail_are_passed_over() {
     j.append_raw(&newest, &[0u8; 4096]);
     assert_eq!(stdout_of(&mut j.cmd(&["recover"])), "12\n");
     let v = recover_json(&j);
-    assert_eq!((v["torn_tail"]["offset"].as_u64(), v["torn_tail"]["bytes"].as_u64()), (Some(len_before), Some(4096)));
+    assert_eq!(
+        (
+            v["torn_tail"]["offset"].as_u64(),
+            v["torn_tail"]["bytes"].as_u64()
+        ),
+        (Some(len_before), Some(4096))
+    );
 
     let j = TestJournal::with_events(12, 5);
     j.append_raw(&segment_name(11), b"{\"seq\":13,\"x\":\"\xff\xfe\"}\n");
@@ -76,7 +101,10 @@ fn newest_segment_entirely_nul_falls_back() {
 #[test]
 fn crlf_lines_recover() {
     let j = TestJournal::new();
-    j.append_raw(&segment_name(1), format!("{}\r\n{}\r\n", event_line(1), event_line(2)).as_bytes());
+    j.append_raw(
+        &segment_name(1),
+        format!("{}\r\n{}\r\n", event_line(1), event_line(2)).as_bytes(),
+    );
     assert_eq!(stdout_of(&mut j.cmd(&["recover"])), "2\n");
 }
 
@@ -99,9 +127,14 @@ fn missing_directory_and_non_journal_are_errors_with_exit_2() {
         .assert()
         .code(2)
         .stdout("")
-        .stderr(predicate::str::contains("nope").and(predicate::str::contains("no such directory")));
+        .stderr(
+            predicate::str::contains("nope").and(predicate::str::contains("no such directory")),
+        );
     j.write("notes.txt", b"hello");
-    j.cmd(&["recover"]).assert().code(2).stderr(predicate::str::contains("not a journal"));
+    j.cmd(&["recover"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a journal"));
 }
 
 #[test]
@@ -109,7 +142,10 @@ fn numeric_order_beats_lexical_order() {
     // Unpadded names sort lexically as 10 < 9; numerically 9 < 10.
     let j = TestJournal::new();
     j.append_raw("events-9.jsonl", format!("{}\n", event_line(9)).as_bytes());
-    j.append_raw("events-10.jsonl", format!("{}\n", event_line(10)).as_bytes());
+    j.append_raw(
+        "events-10.jsonl",
+        format!("{}\n", event_line(10)).as_bytes(),
+    );
     assert_eq!(stdout_of(&mut j.cmd(&["recover"])), "10\n");
     assert_eq!(recover_json(&j)["newest_segment"], "events-10.jsonl");
 }
@@ -117,9 +153,21 @@ fn numeric_order_beats_lexical_order() {
 #[test]
 fn dir_from_environment() {
     let j = TestJournal::with_events(5, 10);
-    let out = journal_cmd().arg("recover").env("JOURNAL_DIR", &j.dir).output().unwrap();
+    let out = journal_cmd()
+        .arg("recover")
+        .env("JOURNAL_DIR", &j.dir)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "5\n");
     let data = j.tmp.path();
-    let out = journal_cmd().arg("recover").env("BAMBOO_DATA_DIR", data).output().unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "5\n", "BAMBOO_DATA_DIR/events");
+    let out = journal_cmd()
+        .arg("recover")
+        .env("BAMBOO_DATA_DIR", data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "5\n",
+        "BAMBOO_DATA_DIR/events"
+    );
 }

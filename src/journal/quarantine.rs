@@ -1,0 +1,79 @@
+//! Quarantine: every byte a mutation removes from a segment is first copied
+//! here, durably, so nothing is ever lost.
+//!
+//! A quarantine file lives in the journal directory, is named
+//! `quarantine-<segment file name>-at-<offset>-<utc time>.bin` (it never
+//! parses as a segment, so no reader, prune or repair ever touches it), has the
+//! segment's permissions, and is fsynced (file and directory) before the
+//! caller may truncate or delete anything.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::journal::claim::Claim;
+use crate::journal::error::JournalError;
+use crate::journal::segment::file_name_lossy;
+
+pub const QUARANTINE_PREFIX: &str = "quarantine-";
+
+/// Copies bytes `[offset, offset + len)` of `segment` into a new quarantine
+/// file in `dir` and makes it durable. Holding the claim is required.
+pub fn quarantine_range(
+    _claim: &Claim,
+    dir: &Path,
+    segment: &Path,
+    offset: u64,
+    len: u64,
+) -> Result<PathBuf, JournalError> {
+    let src = File::open(segment).map_err(|e| JournalError::io(segment, e))?;
+    let mode = src
+        .metadata()
+        .map_err(|e| JournalError::io(segment, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
+    let path = dir.join(format!(
+        "{QUARANTINE_PREFIX}{}-at-{offset}-{stamp}.bin",
+        file_name_lossy(segment)
+    ));
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&path)
+        .map_err(|e| JournalError::io(&path, e))?;
+    // The umask may have narrowed the mode: set it exactly.
+    dst.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| JournalError::io(&path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < len {
+        let want = (len - done).min(buf.len() as u64) as usize;
+        let n = src
+            .read_at(&mut buf[..want], offset + done)
+            .map_err(|e| JournalError::io(segment, e))?;
+        if n == 0 {
+            let e = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment shrank while being quarantined",
+            );
+            return Err(JournalError::io(segment, e));
+        }
+        dst.write_all(&buf[..n])
+            .map_err(|e| JournalError::io(&path, e))?;
+        done += n as u64;
+    }
+    dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
+    sync_dir(dir)?;
+    Ok(path)
+}
+
+/// fsyncs a directory so a created, renamed or deleted entry is durable.
+pub fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalError::io(dir, e))
+}

@@ -1,0 +1,163 @@
+//! Cutting a damaged tail, as the engine does when a writer restarts: the
+//! newest segment is truncated to the end of its last complete valid line,
+//! and newest segments holding no valid line at all are deleted. Used by
+//! `repair` (default mode) and by the writer when it opens a journal.
+//!
+//! Every removed byte goes to quarantine first (see [`quarantine`]), the
+//! quarantine is durable before the segment changes, and each step is a
+//! single truncate or unlink, so a process killed at any point leaves each
+//! segment as before or as after, and the quarantine complete.
+//!
+//! [`quarantine`]: crate::journal::quarantine
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::journal::claim::Claim;
+use crate::journal::error::JournalError;
+use crate::journal::lines::ReadOptions;
+use crate::journal::quarantine::{quarantine_range, sync_dir};
+use crate::journal::recover::{Recovery, recover};
+use crate::journal::segment::Listing;
+
+/// What cutting the tail will do (or did).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TailCutPlan {
+    /// Newest segments with no complete valid line, to delete (newest first).
+    pub delete: Vec<PathBuf>,
+    /// The segment to truncate, its new length and the bytes removed.
+    pub truncate: Option<(PathBuf, u64, u64)>,
+    /// The max seq before and after (the cut never removes a valid line, so they agree).
+    pub max_seq: u64,
+}
+
+impl TailCutPlan {
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.truncate.is_none()
+    }
+}
+
+/// Plans the cut from a recovery of `listing` (a pure read).
+pub fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), JournalError> {
+    let recovery = recover(listing, ReadOptions::default())?;
+    let mut delete: Vec<PathBuf> = recovery.segments_without_valid_line.clone();
+    delete.reverse();
+    let truncate = recovery.last_valid.as_ref().and_then(|lv| {
+        let seg = listing.segments.iter().find(|s| s.path == lv.segment)?;
+        (seg.len > lv.end).then(|| (seg.path.clone(), lv.end, seg.len - lv.end))
+    });
+    Ok((
+        TailCutPlan {
+            delete,
+            truncate,
+            max_seq: recovery.max_seq,
+        },
+        recovery,
+    ))
+}
+
+/// The quarantine files written, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TailCutDone {
+    pub quarantined: Vec<PathBuf>,
+}
+
+/// Applies `plan` under the claim. The segments must not have changed since
+/// the plan was made (true while the claim has been held throughout).
+pub fn apply_tail_cut(
+    claim: &Claim,
+    listing: &Listing,
+    plan: &TailCutPlan,
+) -> Result<TailCutDone, JournalError> {
+    let mut done = TailCutDone::default();
+    for path in &plan.delete {
+        let len = std::fs::metadata(path)
+            .map_err(|e| JournalError::io(path, e))?
+            .len();
+        done.quarantined
+            .push(quarantine_range(claim, &listing.dir, path, 0, len)?);
+        std::fs::remove_file(path).map_err(|e| JournalError::io(path, e))?;
+        sync_dir(&listing.dir)?;
+    }
+    if let Some((path, new_len, removed)) = &plan.truncate {
+        done.quarantined.push(quarantine_range(
+            claim,
+            &listing.dir,
+            path,
+            *new_len,
+            *removed,
+        )?);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| JournalError::io(path, e))?;
+        file.set_len(*new_len)
+            .map_err(|e| JournalError::io(path, e))?;
+        file.sync_all().map_err(|e| JournalError::io(path, e))?;
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::time::Duration;
+
+    #[test]
+    fn cut_moves_every_removed_byte_to_quarantine() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let line = |seq: u64| {
+            format!(
+                "{{\"seq\":{seq},\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{{\"type\":\"x\"}}}}\n"
+            )
+        };
+        fs::write(
+            dir.join("events-00000000000000000001.jsonl"),
+            line(1) + &line(2),
+        )
+        .unwrap();
+        let torn = format!("{}{{\"seq\":4,\"ts\"", line(3));
+        fs::write(
+            dir.join("events-00000000000000000003.jsonl"),
+            format!("{torn}\0\0"),
+        )
+        .unwrap();
+        fs::write(dir.join("events-00000000000000000005.jsonl"), "{\"seq\":5").unwrap();
+
+        let claim = Claim::acquire(dir, Duration::ZERO).unwrap();
+        let listing = Listing::read(dir).unwrap();
+        let (plan, _) = plan_tail_cut(&listing).unwrap();
+        assert_eq!(plan.max_seq, 3);
+        assert_eq!(plan.delete, [dir.join("events-00000000000000000005.jsonl")]);
+        let cut_at = line(3).len() as u64;
+        assert_eq!(
+            plan.truncate,
+            Some((
+                dir.join("events-00000000000000000003.jsonl"),
+                cut_at,
+                torn.len() as u64 - cut_at + 2
+            ))
+        );
+
+        let done = apply_tail_cut(&claim, &listing, &plan).unwrap();
+        assert_eq!(fs::read(&done.quarantined[0]).unwrap(), b"{\"seq\":5");
+        assert_eq!(
+            fs::read(&done.quarantined[1]).unwrap(),
+            format!("{{\"seq\":4,\"ts\"\0\0").as_bytes()
+        );
+        assert_eq!(
+            fs::read_to_string(dir.join("events-00000000000000000003.jsonl")).unwrap(),
+            line(3)
+        );
+        assert!(!dir.join("events-00000000000000000005.jsonl").exists());
+        let (again, _) = plan_tail_cut(&Listing::read(dir).unwrap()).unwrap();
+        assert!(
+            again.is_empty(),
+            "a second cut has nothing to do: {again:?}"
+        );
+    }
+}
