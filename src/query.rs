@@ -138,7 +138,12 @@ impl FieldMatch {
         }
         match v {
             Value::String(s) => *s == self.value,
-            other => other.to_string() == self.value,
+            // Numbers, booleans, null, objects: compared as their JSON text
+            // (Value's own PartialEq<String> would only ever match strings).
+            other => {
+                let text = other.to_string();
+                text == self.value
+            }
         }
     }
 }

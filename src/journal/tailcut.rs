@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(fs::read(&done.quarantined[0]).unwrap(), b"{\"seq\":5");
         assert_eq!(
             fs::read(&done.quarantined[1]).unwrap(),
-            format!("{{\"seq\":4,\"ts\"\0\0").as_bytes()
+            b"{\"seq\":4,\"ts\"\0\0"
         );
         assert_eq!(
             fs::read_to_string(dir.join("events-00000000000000000003.jsonl")).unwrap(),

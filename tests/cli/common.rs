@@ -28,7 +28,11 @@ pub fn event_line(seq: u64) -> String {
     let body = match ty {
         "message_appended" => format!(
             r#""session_id":"{session}","message_id":"m-{seq}","role":"{}","content":"message {seq}: caf\u00e9 \"q\" 🚀","created_at":"{ts}""#,
-            if seq % 2 == 0 { "user" } else { "assistant" }
+            if seq.is_multiple_of(2) {
+                "user"
+            } else {
+                "assistant"
+            }
         ),
         "execution_started" => {
             format!(r#""run_id":"run-{seq}","session_id":"{session}","started_at":"{ts}""#)
@@ -195,4 +199,14 @@ pub fn seqs_of(output: &str) -> Vec<u64> {
             v["seq"].as_u64().unwrap()
         })
         .collect()
+}
+
+/// The binary as a plain `std::process::Command` (for spawning and streaming),
+/// with the same cleared environment as [`journal_cmd`].
+pub fn journal_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("journal"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent");
+    cmd
 }

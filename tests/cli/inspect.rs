@@ -1,1 +1,464 @@
-//! `journal inspect`
+//! `journal inspect`: newest first, limits, every filter, every output format,
+//! and damaged journals.
+
+use std::process::Stdio;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn seqs(j: &TestJournal, args: &[&str]) -> Vec<u64> {
+    let mut full = vec!["inspect", "-o", "jsonl"];
+    full.extend_from_slice(args);
+    seqs_of(&stdout_of(&mut j.cmd(&full)))
+}
+
+fn range(a: u64, b: u64) -> Vec<u64> {
+    (a..=b).collect()
+}
+
+fn rev(a: u64, b: u64) -> Vec<u64> {
+    (a..=b).rev().collect()
+}
+
+#[test]
+fn corpus_journals_list_every_event_the_engine_reads() {
+    for (name, events) in [
+        ("bamboo-clean", 2000u64),
+        ("bamboo-torn", 300),
+        ("bamboo-sink", 220),
+    ] {
+        let j = TestJournal::corpus(name);
+        assert_eq!(seqs(&j, &["--all"]), rev(1, events), "{name}");
+        assert_eq!(
+            seqs(&j, &["--all", "--oldest-first"]),
+            range(1, events),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn raw_output_is_the_stored_lines_byte_for_byte() {
+    let j = TestJournal::corpus("bamboo-clean");
+    let out = j
+        .cmd(&["inspect", "--all", "--oldest-first"])
+        .output()
+        .unwrap();
+    let mut stored = Vec::new();
+    for seg in j.segments() {
+        stored.extend(std::fs::read(j.path(&seg)).unwrap());
+    }
+    assert!(
+        out.stdout == stored,
+        "raw output differs from the concatenated segments"
+    );
+}
+
+#[test]
+fn default_limit_is_20_newest_first() {
+    let j = TestJournal::with_events(100, 30);
+    assert_eq!(seqs(&j, &[]), rev(81, 100));
+    assert_eq!(seqs(&j, &["-n", "3"]), rev(98, 100));
+    assert_eq!(seqs(&j, &["-n", "3", "--oldest-first"]), range(1, 3));
+    assert_eq!(seqs(&j, &["-n", "0"]), Vec::<u64>::new());
+}
+
+#[test]
+fn seq_ranges_are_inclusive_with_open_ends() {
+    let j = TestJournal::with_events(100, 10);
+    assert_eq!(seqs(&j, &["--all", "--seq", "15..25"]), rev(15, 25));
+    assert_eq!(seqs(&j, &["--all", "--seq", "95.."]), rev(95, 100));
+    assert_eq!(seqs(&j, &["--all", "--seq", "..4"]), rev(1, 4));
+    assert_eq!(seqs(&j, &["--all", "--seq", "42"]), vec![42]);
+    assert_eq!(seqs(&j, &["--all", "--seq", "500.."]), Vec::<u64>::new());
+    j.cmd(&["inspect", "--seq", "9..5"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--seq"));
+    j.cmd(&["inspect", "--seq", "x"]).assert().code(2);
+}
+
+#[test]
+fn seq_range_skips_segments_by_name_without_opening_them() {
+    let j = TestJournal::with_events(100, 10);
+    // A segment outside the range that is unreadable proves it is never opened.
+    let far = j.path(&segment_name(1));
+    std::fs::write(&far, b"garbage that is not json\n").unwrap();
+    j.cmd(&["inspect", "-o", "jsonl", "--all", "--seq", "50..60"])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
+    j.cmd(&["inspect", "-o", "jsonl", "--all"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("not-json"));
+}
+
+#[test]
+fn time_filters_are_inclusive_and_accept_dates_and_durations() {
+    let j = TestJournal::with_events(100, 25);
+    // seq N is stamped 2026-11-20T09:00Z + N minutes (nanoseconds on odd seqs).
+    assert_eq!(seqs(&j, &["--all", "--since", &ts_for(90)]), rev(90, 100));
+    assert_eq!(seqs(&j, &["--all", "--until", &ts_for(3)]), rev(1, 3));
+    assert_eq!(
+        seqs(
+            &j,
+            &[
+                "--all",
+                "--since",
+                "2026-11-20 10:00",
+                "--until",
+                "2026-11-20T10:02:00Z"
+            ]
+        ),
+        rev(60, 62)
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "--since", "2026-11-21"]),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "--until", "2026-11-20"]),
+        Vec::<u64>::new()
+    );
+    // The journal is in the past: anything within the last hour is empty, within 100 years everything.
+    assert_eq!(seqs(&j, &["--all", "--since", "1h"]), Vec::<u64>::new());
+    assert_eq!(seqs(&j, &["--all", "--since", "100years"]).len(), 100);
+    j.cmd(&["inspect", "--since", "2026-11-21", "--until", "2026-11-20"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing can match"));
+    j.cmd(&["inspect", "--since", "last tuesday"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--since"));
+}
+
+#[test]
+fn session_and_type_filters_repeat_as_any_of() {
+    let j = TestJournal::with_events(60, 25);
+    // session = SESSIONS[seq % 3], type = TYPES[seq % 4]
+    let want = |f: &dyn Fn(u64) -> bool| (1..=60).rev().filter(|&s| f(s)).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(&j, &["--all", "--session", "sess-7"]),
+        want(&|s| s % 3 == 2)
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "--session", "sess-7", "--session", "sess-1"]),
+        want(&|s| s % 3 != 1)
+    );
+    assert_eq!(seqs(&j, &["--all", "-t", "error"]), want(&|s| s % 4 == 2));
+    assert_eq!(
+        seqs(&j, &["--all", "-t", "error", "--type", "complete"]),
+        want(&|s| s % 4 >= 2)
+    );
+    assert_eq!(
+        seqs(&j, &["-n", "2", "-t", "error", "--session", "sess-7"]),
+        vec![50, 38]
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "-t", "no_such_type"]),
+        Vec::<u64>::new()
+    );
+}
+
+#[test]
+fn where_matches_fields_in_the_event_and_the_record() {
+    let j = TestJournal::with_events(40, 25);
+    // message_appended when seq % 4 == 0; role user when seq is even.
+    assert_eq!(
+        seqs(&j, &["--all", "-w", "role=user"]),
+        vec![40, 36, 32, 28, 24, 20, 16, 12, 8, 4]
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "-w", "event.message_id=m-12"]),
+        vec![12]
+    );
+    assert_eq!(seqs(&j, &["--all", "-w", "seq=7"]), vec![7]);
+    assert_eq!(
+        seqs(
+            &j,
+            &["--all", "-w", "usage.prompt_tokens=1", "--seq", "..10"]
+        ),
+        vec![7, 3]
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "-w", "role=user", "-w", "session_id=sess-1"]),
+        vec![36, 24, 12]
+    );
+    j.cmd(&["inspect", "-w", "noequals"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--where"));
+}
+
+#[test]
+fn grep_is_a_regex_on_the_stored_line() {
+    let j = TestJournal::with_events(40, 25);
+    assert_eq!(
+        seqs(&j, &["--all", "-g", "boom (1|2)[04]\\b"]),
+        vec![14, 10]
+    );
+    assert_eq!(
+        seqs(
+            &j,
+            &["--all", "-g", r#"caf\\u00e9 \\"q\\""#, "--seq", "..8"]
+        ),
+        vec![8, 4]
+    );
+    j.cmd(&["inspect", "-g", "("])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--grep"));
+}
+
+#[test]
+fn contradictory_flags_are_rejected() {
+    let j = TestJournal::with_events(5, 10);
+    j.cmd(&["inspect", "--all", "-n", "5"]).assert().code(2);
+    j.cmd(&["inspect", "-o", "yaml"]).assert().code(2);
+}
+
+#[test]
+fn json_and_jsonl_outputs_are_the_records() {
+    let j = TestJournal::corpus("bamboo-sink");
+    let out = stdout_of(&mut j.cmd(&["inspect", "-n", "3", "-o", "json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let seqs: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![220, 219, 218]);
+    // Each element is the stored record, field for field.
+    let newest = std::fs::read_to_string(j.path(j.segments().last().unwrap())).unwrap();
+    let stored: Value = serde_json::from_str(newest.lines().last().unwrap()).unwrap();
+    assert_eq!(v[0], stored);
+    let empty = stdout_of(&mut j.cmd(&["inspect", "-o", "json", "-t", "nothing"]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&empty).unwrap(),
+        Value::Array(vec![])
+    );
+}
+
+#[test]
+fn table_escapes_control_characters_and_has_no_colour_on_a_pipe() {
+    let j = TestJournal::new();
+    let evil = r#"{"seq":1,"ts":"2026-11-20T09:00:00Z","session_id":"s\u001b]0;pwned\u0007","event":{"type":"error","message":"red \u001b[31mALERT\u001b[0m\r\nfake line \u009b2J \u202egnp.exe"}}"#;
+    j.append_raw(&segment_name(1), format!("{evil}\n").as_bytes());
+    let out = stdout_of(&mut j.cmd(&["inspect", "-o", "table"]));
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control character in: {out:?}"
+    );
+    assert!(!out.contains('\u{202e}'));
+    assert!(
+        out.contains(r"\u{1b}[31mALERT")
+            && out.contains(r"\r\nfake line")
+            && out.contains(r"\u{9b}2J"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 3, "header, rule, one row: {out}");
+    let colored = stdout_of(&mut j.cmd(&["inspect", "-o", "table", "--color", "always"]));
+    assert!(colored.contains("\u{1b}["), "--color always colours");
+}
+
+#[test]
+fn damaged_lines_are_skipped_and_counted_on_stderr() {
+    let j = TestJournal::with_events(20, 10);
+    j.append_raw(&segment_name(1), b"this is not json\n");
+    j.append_raw(&segment_name(11), b"{\"seq\":21,\"x\":\"\xff\"}\n");
+    j.append_raw(
+        &segment_name(11),
+        b"{\"seq\":22,\"ts\":\"2026-11-20T09:22:00Z\",\"ev",
+    );
+    let assert = j
+        .cmd(&["inspect", "-o", "jsonl", "--all"])
+        .assert()
+        .success();
+    let out = assert.get_output();
+    assert_eq!(seqs_of(&String::from_utf8_lossy(&out.stdout)), rev(1, 20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("skipped 2 damaged lines"), "{err}");
+    // Newest-first reading knows byte offsets, not line numbers (verify gives both).
+    let garbage_at = std::fs::metadata(j.path(&segment_name(1))).unwrap().len() as usize - 17;
+    assert!(
+        err.contains(&format!("{}: byte {garbage_at}: not-json", segment_name(1))),
+        "{err}"
+    );
+    assert!(err.contains("invalid-utf8"), "{err}");
+    assert!(
+        err.contains("partial line") && err.contains("journal verify"),
+        "{err}"
+    );
+}
+
+#[test]
+fn torn_nul_and_invalid_utf8_tails_are_never_shown() {
+    for tail in [
+        &b"{\"seq\":11,\"ts\":\"2026"[..],
+        &[0u8; 64][..],
+        &b"\xff\xfe\xfd"[..],
+    ] {
+        let j = TestJournal::with_events(10, 4);
+        j.append_raw(&segment_name(9), tail);
+        assert_eq!(seqs(&j, &["-n", "3"]), vec![10, 9, 8]);
+    }
+}
+
+#[test]
+fn newest_segment_holding_only_a_partial_line() {
+    let j = TestJournal::with_events(10, 5);
+    j.append_raw(&segment_name(11), b"{\"seq\":11,");
+    assert_eq!(seqs(&j, &["-n", "2"]), vec![10, 9]);
+}
+
+#[test]
+fn crlf_and_blank_lines() {
+    let j = TestJournal::new();
+    let text = format!(
+        "\n{}\r\n\r\n\n{}\r\n   \n{}\n",
+        event_line(1),
+        event_line(2),
+        event_line(3)
+    );
+    j.append_raw(&segment_name(1), text.as_bytes());
+    let out = j
+        .cmd(&["inspect", "-o", "jsonl", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        seqs_of(&String::from_utf8(out.stdout).unwrap()),
+        vec![3, 2, 1]
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let raw = stdout_of(&mut j.cmd(&["inspect", "-o", "raw", "-n", "2"]));
+    assert_eq!(raw, format!("{}\n{}\r\n", event_line(3), event_line(2)));
+}
+
+#[test]
+fn a_20_mib_single_line_is_read_both_ways() {
+    let j = TestJournal::with_events(3, 10);
+    let big = "x".repeat(20 << 20);
+    let line = format!(
+        r#"{{"seq":4,"ts":"2026-11-20T09:04:00Z","event":{{"type":"error","message":"{big}"}}}}"#
+    );
+    j.append_raw(&segment_name(1), format!("{line}\n").as_bytes());
+    j.append_raw(&segment_name(1), format!("{}\n", event_line(5)).as_bytes());
+    assert_eq!(seqs(&j, &["--all", "--seq", "3..5"]), vec![5, 4, 3]);
+    assert_eq!(
+        seqs(&j, &["--all", "--seq", "3..5", "--oldest-first"]),
+        vec![3, 4, 5]
+    );
+    let out = stdout_of(&mut j.cmd(&["inspect", "-o", "raw", "--seq", "4"]));
+    assert_eq!(out.len(), line.len() + 1);
+}
+
+#[test]
+fn segments_are_read_in_numeric_order_and_other_files_are_left_alone() {
+    let j = TestJournal::new();
+    j.append_raw("events-9.jsonl", format!("{}\n", event_line(9)).as_bytes());
+    j.append_raw(
+        "events-10.jsonl",
+        format!("{}\n", event_line(10)).as_bytes(),
+    );
+    j.append_raw(
+        "events-100.jsonl",
+        format!("{}\n", event_line(100)).as_bytes(),
+    );
+    j.write("events-11.jsonl.bak", b"{\"seq\":999}\n");
+    j.write("notes.txt", b"{\"seq\":998}\n");
+    j.write(
+        "quarantine-events-00000000000000000005.jsonl-at-0-x.bin",
+        b"{\"seq\":997}\n",
+    );
+    std::fs::create_dir(j.path("events-50.jsonl")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", j.path("events-60.jsonl")).unwrap();
+    let before = j.snapshot();
+    let out = j
+        .cmd(&["inspect", "-o", "jsonl", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        seqs_of(&String::from_utf8(out.stdout).unwrap()),
+        vec![100, 10, 9]
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("events-50.jsonl is named like a segment but is a directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("events-60.jsonl is named like a segment but is a symbolic link"),
+        "{err}"
+    );
+    assert_eq!(j.snapshot(), before);
+}
+
+#[test]
+fn missing_directory_is_exit_2_naming_it() {
+    let j = TestJournal::new();
+    journal_cmd()
+        .arg("inspect")
+        .arg(j.dir.join("missing"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing: no such directory"));
+    journal_cmd()
+        .args(["inspect", "/etc/hostname"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a directory"));
+}
+
+#[test]
+fn piping_into_head_ends_quietly() {
+    let j = TestJournal::corpus("bamboo-clean");
+    let mut child = journal_process()
+        .args(["inspect", "--all", "-o", "raw"])
+        .arg(&j.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `| head -1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And through a real shell pipeline.
+    let sh = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; '{}' inspect --all '{}' | head -1",
+            assert_cmd::cargo::cargo_bin("journal").display(),
+            j.dir.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        sh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sh.stderr)
+    );
+    assert_eq!(seqs_of(&String::from_utf8(sh.stdout).unwrap()), vec![2000]);
+    assert!(
+        sh.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&sh.stderr)
+    );
+}
