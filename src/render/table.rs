@@ -14,11 +14,15 @@ use super::escape::escape_text;
 /// Session ids are cut to this many columns when the terminal is narrow.
 const SHORT_SESSION: usize = 9;
 /// The summary keeps at least this many columns, however narrow the terminal.
-const MIN_SUMMARY: usize = 24;
+const MIN_SUMMARY: usize = 16;
+/// Below this many columns for the summary, times and session ids are shortened.
+const ROOMY_SUMMARY: usize = 48;
 
 struct Row {
     seq: u64,
     time: String,
+    /// The time without year and sub-seconds, for narrow terminals.
+    short_time: String,
     session: String,
     event_type: String,
     summary: String,
@@ -55,13 +59,17 @@ impl TableBuilder {
     pub fn push(&mut self, rec: &Record<'_>) {
         let value = rec.value();
         let event = value.get("event").and_then(Value::as_object);
+        let ts = rec.timestamp();
+        let as_stored = || {
+            rec.ts
+                .as_deref()
+                .map(|s| escape_text(s).into_owned())
+                .unwrap_or_default()
+        };
         self.rows.push(Row {
             seq: rec.seq,
-            time: rec
-                .timestamp()
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
-                .or_else(|| rec.ts.as_deref().map(|s| escape_text(s).into_owned()))
-                .unwrap_or_default(),
+            time: ts.map_or_else(as_stored, |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
+            short_time: ts.map_or_else(as_stored, |t| t.format("%m-%d %H:%M:%S").to_string()),
             session: rec
                 .session_id
                 .as_deref()
@@ -93,11 +101,12 @@ impl TableBuilder {
             table.force_no_tty();
         }
         table.set_header(["SEQ", "TIME", "SESSION", "TYPE", "SUMMARY"].map(|h| self.header(h)));
-        let shorten_sessions = self.session_width_needed();
-        let summary_width = self.summary_width(shorten_sessions);
+        let narrow = self.is_narrow();
+        let summary_width = self.summary_width(narrow);
         for mut row in self.rows.drain(..) {
-            if shorten_sessions {
+            if narrow {
                 row.session = truncate(&row.session, Some(SHORT_SESSION));
+                row.time = std::mem::take(&mut row.short_time);
             }
             let summary = truncate(&row.summary, summary_width);
             let type_cell = match (self.opts.color, type_color(&row.event_type)) {
@@ -128,38 +137,44 @@ impl TableBuilder {
         self.rows.iter().map(f).max().unwrap_or(0)
     }
 
-    /// Columns used by everything but the summary (with one space of padding
-    /// each side of each of the 5 columns).
-    fn fixed_width(&self, session_width: usize) -> usize {
+    /// Columns used by everything but the summary: one space of padding each
+    /// side of each of the 5 columns, the 4 separators, and the terminal's last
+    /// column left free (writing there makes some terminals wrap).
+    fn fixed_width(&self, narrow: bool) -> usize {
+        let (time, session) = if narrow {
+            (
+                self.widest(|r| r.short_time.width()),
+                self.widest(|r| r.session.width()).min(SHORT_SESSION),
+            )
+        } else {
+            (
+                self.widest(|r| r.time.width()),
+                self.widest(|r| r.session.width()),
+            )
+        };
         self.widest(|r| r.seq.to_string().len())
-            + self.widest(|r| r.time.width())
-            + session_width
+            + time
+            + session
             + self.widest(|r| r.event_type.width())
             + 5 * 2
+            + 4
+            + 1
     }
 
-    /// Whether long session ids must be shortened to leave the summary room.
-    fn session_width_needed(&self) -> bool {
+    /// Whether times and session ids must be shortened to leave the summary room.
+    fn is_narrow(&self) -> bool {
         let Some(width) = self.opts.width else {
             return false;
         };
-        let session = self.widest(|r| r.session.width());
-        session > SHORT_SESSION
-            && width as usize - self.fixed_width(session).min(width as usize) < MIN_SUMMARY * 2
+        (width as usize).saturating_sub(self.fixed_width(false)) < ROOMY_SUMMARY
     }
 
     /// What is left of the terminal for the summary after the other columns.
-    fn summary_width(&self, shorten_sessions: bool) -> Option<usize> {
+    fn summary_width(&self, narrow: bool) -> Option<usize> {
         let width = self.opts.width? as usize;
-        let session = self.widest(|r| r.session.width());
-        let session = if shorten_sessions {
-            session.min(SHORT_SESSION)
-        } else {
-            session
-        };
         Some(
             width
-                .saturating_sub(self.fixed_width(session))
+                .saturating_sub(self.fixed_width(narrow))
                 .max(MIN_SUMMARY),
         )
     }
