@@ -86,6 +86,24 @@ pub fn strip_cr(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
+/// A reader that hands out one line at a time, in its own direction.
+pub trait LineReader {
+    /// The next line in reading order, including an unterminated last line.
+    fn read_line(&mut self) -> io::Result<Option<Line<'_>>>;
+}
+
+impl LineReader for ForwardLines {
+    fn read_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.next_line()
+    }
+}
+
+impl LineReader for BackwardLines {
+    fn read_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.prev_line()
+    }
+}
+
 /// Reads lines from the start of a segment (or from any line start) forwards.
 pub struct ForwardLines {
     file: File,

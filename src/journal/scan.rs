@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
-use crate::journal::lines::{BackwardLines, ForwardLines, Line, LineBody, ReadOptions};
+use crate::journal::lines::{BackwardLines, ForwardLines, Line, LineBody, LineReader, ReadOptions};
 use crate::journal::segment::{Listing, Segment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,10 @@ where
         let seg = &listing.segments[i];
         let is_newest = Some(i) == newest;
         let flow = match direction {
-            Direction::OldestFirst => scan_forward(seg, is_newest, opts, &mut visit),
-            Direction::NewestFirst => scan_backward(seg, is_newest, opts, &mut visit),
+            Direction::OldestFirst => ForwardLines::open(&seg.path, seg.len, opts)
+                .and_then(|lines| scan_segment(lines, seg, is_newest, &mut visit)),
+            Direction::NewestFirst => BackwardLines::open(&seg.path, seg.len, opts)
+                .and_then(|lines| scan_segment(lines, seg, is_newest, &mut visit)),
         };
         match flow {
             Ok(ControlFlow::Continue(())) => {}
@@ -68,35 +70,16 @@ where
     Ok(ControlFlow::Continue(()))
 }
 
-fn scan_forward<F>(
+fn scan_segment<F>(
+    mut lines: impl LineReader,
     seg: &Segment,
     is_newest: bool,
-    opts: ReadOptions,
     visit: &mut F,
 ) -> io::Result<ControlFlow<()>>
 where
     F: FnMut(Visit<'_, '_>) -> ControlFlow<()>,
 {
-    let mut lines = ForwardLines::open(&seg.path, seg.len, opts)?;
-    while let Some(line) = lines.next_line()? {
-        if visit_line(seg, is_newest, line, visit).is_break() {
-            return Ok(ControlFlow::Break(()));
-        }
-    }
-    Ok(ControlFlow::Continue(()))
-}
-
-fn scan_backward<F>(
-    seg: &Segment,
-    is_newest: bool,
-    opts: ReadOptions,
-    visit: &mut F,
-) -> io::Result<ControlFlow<()>>
-where
-    F: FnMut(Visit<'_, '_>) -> ControlFlow<()>,
-{
-    let mut lines = BackwardLines::open(&seg.path, seg.len, opts)?;
-    while let Some(line) = lines.prev_line()? {
+    while let Some(line) = lines.read_line()? {
         if visit_line(seg, is_newest, line, visit).is_break() {
             return Ok(ControlFlow::Break(()));
         }
