@@ -192,6 +192,8 @@ pub struct Writer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
     pub seq: u64,
+    /// Bytes of the line, with its `\n`.
+    pub len: u64,
 }
 
 impl Writer {
@@ -319,7 +321,7 @@ impl Writer {
                 self.unsynced_closed.push(cur.file);
             }
         }
-        Ok(Appended { seq })
+        Ok(Appended { seq, len: line_len })
     }
 
     /// Writes buffered lines and, with `fsync`, makes everything appended so
@@ -446,11 +448,10 @@ mod tests {
             r#"{ "type": "message_appended", "session_id": "s \"1\"", "role":"user",
             "content": "caf\u00e9 🚀\r\n x" , "b": [1, {"z":1,"a":2}] }"#,
         );
-        assert_eq!(
-            w.append_at(ts("2026-11-20T09:00:00.123456789Z"), Some("s \"1\""), &e)
-                .unwrap(),
-            Appended { seq: 1 }
-        );
+        let first = w
+            .append_at(ts("2026-11-20T09:00:00.123456789Z"), Some("s \"1\""), &e)
+            .unwrap();
+        assert_eq!(first, Appended { seq: 1, len: 199 });
         let e2 = ev(r#"{"type":"config.changed","section":"providers","revision":1}"#);
         w.append_at(ts("2026-11-20T09:00:01Z"), None, &e2).unwrap();
         w.commit().unwrap();
@@ -464,6 +465,11 @@ mod tests {
                 r#"{"seq":2,"ts":"2026-11-20T09:00:01Z","event":{"type":"config.changed","section":"providers","revision":1}}"#,
                 "\n"
             )
+        );
+        assert_eq!(
+            text.find('\n'),
+            Some(198),
+            "len counts the line and its newline"
         );
         assert_eq!(
             names(tmp.path()),
