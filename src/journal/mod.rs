@@ -11,3 +11,4 @@ pub mod recover;
 pub mod scan;
 pub mod segment;
 pub mod tailcut;
+pub mod writer;
