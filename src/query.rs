@@ -18,8 +18,10 @@ use memchr::memmem;
 use regex::bytes::Regex;
 use serde_json::Value;
 
+use crate::journal::lines::WindowFilter;
 use crate::journal::record::{Record, fast_seq, fast_ts, parse_ts};
 use crate::journal::segment::Listing;
+use std::sync::Arc;
 
 /// An inclusive seq range; either end may be open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -215,6 +217,7 @@ pub struct Query {
 }
 
 /// Cheap checks compiled from a [`Query`].
+#[derive(Clone)]
 struct Literals {
     sessions: Vec<memmem::Finder<'static>>,
     types: Vec<memmem::Finder<'static>>,
@@ -222,10 +225,47 @@ struct Literals {
     escape: memmem::Finder<'static>,
 }
 
-/// A query ready to run: the query and its prefilter.
+impl Literals {
+    fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.types.is_empty() && self.fields.is_empty()
+    }
+
+    /// `false` only when `bytes` (a line or a window of lines) lacks a literal
+    /// every match must contain. Literals are searched in the form serde_json
+    /// writes them (the engine's writer), which escapes only characters below
+    /// U+0020, as `\u00XX`; any other `\u` escape means another writer, whose
+    /// text may spell a literal differently, so the answer is then `true`.
+    fn may_match(&self, bytes: &[u8]) -> bool {
+        if self.is_empty() || self.has_foreign_escape(bytes) {
+            return true;
+        }
+        let any =
+            |fs: &[memmem::Finder]| fs.is_empty() || fs.iter().any(|f| f.find(bytes).is_some());
+        any(&self.sessions)
+            && any(&self.types)
+            && self.fields.iter().all(|f| f.find(bytes).is_some())
+    }
+
+    /// A `\u` escape serde_json would not write (anything but `\u000X`/`\u001X`).
+    fn has_foreign_escape(&self, bytes: &[u8]) -> bool {
+        self.escape.find_iter(bytes).any(|at| {
+            let hex = &bytes[at + 2..(at + 6).min(bytes.len())];
+            !(hex.len() == 4
+                && hex.starts_with(b"00")
+                && matches!(hex[2], b'0' | b'1')
+                && hex[3].is_ascii_hexdigit())
+        })
+    }
+}
+
+/// A query ready to run: the query and its prefilters.
 pub struct Matcher {
     query: Query,
     literals: Literals,
+    /// `--grep` compiled to test a window of many lines: `^`/`$` at line
+    /// ends (CRLF-aware); `None` when the pattern could behave differently on
+    /// a window than on one line (`\A`, `\z`, inline flags).
+    window_grep: Option<Regex>,
 }
 
 fn quoted_finder(s: &str) -> memmem::Finder<'static> {
@@ -263,9 +303,19 @@ impl Query {
                 .collect(),
             escape: memmem::Finder::new(b"\\u").into_owned(),
         };
+        let window_grep = self.grep.as_ref().and_then(|re| {
+            let p = re.as_str();
+            let unsafe_on_window = p.contains("\\A") || p.contains("\\z") || p.contains("(?");
+            if unsafe_on_window {
+                None
+            } else {
+                Regex::new(&format!("(?mR){p}")).ok()
+            }
+        });
         Matcher {
             query: self,
             literals,
+            window_grep,
         }
     }
 
@@ -314,19 +364,24 @@ impl Matcher {
         {
             return false;
         }
-        let l = &self.literals;
-        let needs_literal = !l.sessions.is_empty() || !l.types.is_empty() || !l.fields.is_empty();
-        if needs_literal && l.escape.find(raw).is_none() {
-            let any =
-                |fs: &[memmem::Finder]| fs.is_empty() || fs.iter().any(|f| f.find(raw).is_some());
-            if !any(&l.sessions)
-                || !any(&l.types)
-                || !l.fields.iter().all(|f| f.find(raw).is_some())
-            {
-                return false;
-            }
+        self.literals.may_match(raw)
+    }
+
+    /// A filter the line readers apply to whole windows of lines, so that a
+    /// rare match costs about one memchr pass over the journal; `None` when
+    /// the query has nothing such a test could use (or could not use safely).
+    pub fn window_filter(&self) -> Option<WindowFilter> {
+        if self.query.grep.is_some() && self.window_grep.is_none() {
+            return None; // an unsafe grep: only the line prefilter applies
         }
-        true
+        if self.window_grep.is_none() && self.literals.is_empty() {
+            return None;
+        }
+        let grep = self.window_grep.clone();
+        let literals = self.literals.clone();
+        Some(Arc::new(move |window: &[u8]| {
+            grep.as_ref().is_none_or(|re| re.is_match(window)) && literals.may_match(window)
+        }))
     }
 
     /// The exact test on a parsed record.
@@ -441,6 +496,28 @@ mod tests {
             ..Query::default()
         };
         assert!(!q.matcher().matches(&rec));
+    }
+
+    #[test]
+    fn only_escapes_serde_json_never_writes_defeat_the_literal_prefilter() {
+        let q = Query {
+            types: vec!["error".into()],
+            ..Query::default()
+        };
+        let m = q.matcher();
+        let plain = br#"{"seq":1,"event":{"type":"complete","text":"bell \u0007 esc \u001b"}}"#;
+        assert!(
+            !m.prefilter(plain),
+            "serde_json's own escapes cannot hide the literal"
+        );
+        let foreign = br#"{"seq":1,"event":{"type":"\u0065rror"}}"#;
+        assert!(
+            m.prefilter(foreign),
+            "another writer's escape may spell the literal"
+        );
+        assert!(m.matches(&parse_line(foreign).unwrap()));
+        let backslash_u = br#"{"seq":1,"event":{"type":"x","path":"C:\\users"}}"#;
+        assert!(m.prefilter(backslash_u), "unsure is allowed, never wrong");
     }
 
     #[test]

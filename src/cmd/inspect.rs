@@ -60,6 +60,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
             &candidates,
             opts.direction,
             ReadOptions::default(),
+            matcher.window_filter(),
             |visit| {
                 let (segment, line) = match visit {
                     Visit::Damage(d) => {

@@ -86,6 +86,11 @@ pub fn strip_cr(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
+/// A test on a window of whole lines: `false` means no line in it can be
+/// wanted, so the reader may pass over all of them without handing them out.
+/// It must never answer `false` for a window holding a wanted line.
+pub type WindowFilter = std::sync::Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
 /// A reader that hands out one line at a time, in its own direction.
 pub trait LineReader {
     /// The next line in reading order, including an unterminated last line.
@@ -120,6 +125,9 @@ pub struct ForwardLines {
     next_number: u64,
     /// Inside a too-long line: its start offset; bytes are dropped until `\n`.
     skipping_from: Option<u64>,
+    filter: Option<WindowFilter>,
+    /// Bytes from `buf[pos..]` read since the filter last looked.
+    window_unchecked: bool,
 }
 
 impl ForwardLines {
@@ -141,6 +149,32 @@ impl ForwardLines {
             limit,
             next_number: first_number,
             skipping_from: None,
+            filter: None,
+            window_unchecked: false,
+        }
+    }
+
+    /// Passes over whole windows of lines that `filter` rejects (line numbers
+    /// stay exact). Only complete lines are ever passed over.
+    pub fn with_window_filter(mut self, filter: Option<WindowFilter>) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Applies the window filter to the complete lines buffered at `pos`.
+    fn skip_unwanted_window(&mut self) {
+        let Some(filter) = &self.filter else { return };
+        if !self.window_unchecked || self.skipping_from.is_some() {
+            return;
+        }
+        self.window_unchecked = false;
+        let Some(last_nl) = memchr::memrchr(b'\n', &self.buf[self.pos..self.filled]) else {
+            return;
+        };
+        let window = &self.buf[self.pos..=self.pos + last_nl];
+        if !filter(window) {
+            self.next_number += memchr::memchr_iter(b'\n', window).count() as u64;
+            self.pos += last_nl + 1;
         }
     }
 
@@ -178,6 +212,7 @@ impl ForwardLines {
 
     fn next_impl(&mut self, yield_partial: bool) -> io::Result<Option<Line<'_>>> {
         loop {
+            self.skip_unwanted_window();
             let found = memchr::memchr(b'\n', &self.buf[self.pos..self.filled]);
             if let Some(i) = found {
                 let start = self.pos;
@@ -255,6 +290,7 @@ impl ForwardLines {
             file_pos,
         )?;
         self.filled += n;
+        self.window_unchecked = n > 0;
         Ok(n)
     }
 }
@@ -265,7 +301,7 @@ impl ForwardLines {
 pub struct BackwardLines {
     file: File,
     opts: ReadOptions,
-    buf: Vec<u8>,
+    buf: BackBuffer,
     /// File offset of `buf[0]`; `buf` holds file bytes `[buf_offset, buf_offset + buf.len())`.
     buf_offset: u64,
     /// Exclusive end of the next line to return (file offset), or `None` when done.
@@ -274,6 +310,9 @@ pub struct BackwardLines {
     terminated: bool,
     started: bool,
     limit: u64,
+    filter: Option<WindowFilter>,
+    /// Bytes were read since the filter last looked.
+    window_unchecked: bool,
 }
 
 impl BackwardLines {
@@ -286,12 +325,56 @@ impl BackwardLines {
         BackwardLines {
             file,
             opts,
-            buf: Vec::new(),
+            buf: BackBuffer::default(),
             buf_offset: limit,
             line_end: None,
             terminated: false,
             started: false,
             limit,
+            filter: None,
+            window_unchecked: false,
+        }
+    }
+
+    /// Passes over whole windows of lines that `filter` rejects. Only complete
+    /// lines are ever passed over (a torn last line is always handed out).
+    pub fn with_window_filter(mut self, filter: Option<WindowFilter>) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Applies the window filter to the complete lines buffered before
+    /// `line_end`: all of them when rejected, keeping only the partial first
+    /// line whose start is not read yet. Returns `false` when nothing is left.
+    fn skip_unwanted_window(&mut self, line_end: u64) -> bool {
+        let Some(filter) = &self.filter else {
+            return true;
+        };
+        if !self.window_unchecked || !self.terminated {
+            return true;
+        }
+        self.window_unchecked = false;
+        let rel_end = (line_end - self.buf_offset) as usize;
+        let first_nl = memchr::memchr(b'\n', &self.buf.data()[..rel_end]);
+        let start = match first_nl {
+            Some(i) => i + 1,
+            None if self.buf_offset == 0 => 0,
+            None => return true, // one partial line: nothing whole to judge
+        };
+        // The window: whole lines, each with its `\n`.
+        let window_end = (rel_end + 1).min(self.buf.data().len());
+        if filter(&self.buf.data()[start..window_end]) {
+            return true;
+        }
+        match first_nl {
+            Some(i) => {
+                self.line_end = Some(self.buf_offset + i as u64);
+                true
+            }
+            None => {
+                self.line_end = None;
+                false
+            }
         }
     }
 
@@ -304,26 +387,32 @@ impl BackwardLines {
             }
             self.fill_back(1)?;
             // A file that shrank below the limit reads short: trust what is there.
-            let last = self.buf.last().copied();
+            let last = self.buf.data().last().copied();
             match last {
                 None => return Ok(None),
                 Some(b'\n') => {
-                    self.line_end = Some(self.buf_offset + self.buf.len() as u64 - 1);
+                    self.line_end = Some(self.buf_offset + self.buf.data().len() as u64 - 1);
                     self.terminated = true;
                 }
                 Some(_) => {
-                    self.line_end = Some(self.buf_offset + self.buf.len() as u64);
+                    self.line_end = Some(self.buf_offset + self.buf.data().len() as u64);
                     self.terminated = false;
                 }
             }
         }
-        let Some(line_end) = self.line_end else {
-            return Ok(None);
-        };
-        let mut window = self.opts.chunk;
+        let window = self.opts.chunk;
         loop {
+            let Some(line_end) = self.line_end else {
+                return Ok(None);
+            };
+            if !self.skip_unwanted_window(line_end) {
+                return Ok(None);
+            }
+            let Some(line_end) = self.line_end else {
+                return Ok(None);
+            };
             let rel_end = (line_end - self.buf_offset) as usize;
-            if let Some(i) = memchr::memrchr(b'\n', &self.buf[..rel_end]) {
+            if let Some(i) = memchr::memrchr(b'\n', &self.buf.data()[..rel_end]) {
                 return Ok(Some(self.emit(i + 1, rel_end, line_end, true)));
             }
             if self.buf_offset == 0 {
@@ -332,10 +421,10 @@ impl BackwardLines {
             if rel_end > self.opts.max_line {
                 return self.skip_too_long(line_end).map(Some);
             }
-            // Growing windows: a long line costs O(len), not O(len^2).
+            // Growing windows: a long line costs O(len), not O(len^2); short
+            // lines are read a chunk at a time.
             self.buf.truncate(rel_end);
-            self.fill_back(window)?;
-            window = window.saturating_mul(2);
+            self.fill_back(window.max(rel_end))?;
         }
     }
 
@@ -351,7 +440,7 @@ impl BackwardLines {
             number: None,
             len: line_end - offset,
             terminated,
-            body: LineBody::Bytes(&self.buf[start..end]),
+            body: LineBody::Bytes(&self.buf.data()[start..end]),
         }
     }
 
@@ -393,18 +482,73 @@ impl BackwardLines {
         let want = want.max(self.opts.chunk);
         let from = self.buf_offset.saturating_sub(want as u64);
         let n = (self.buf_offset - from) as usize;
-        let mut fresh = Vec::with_capacity(n + self.buf.len());
-        fresh.resize(n, 0);
-        let got = read_at_full(&self.file, &mut fresh, from)?;
+        let room = self.buf.make_room(n);
+        let got = read_at_full(&self.file, room, from)?;
         if got < n {
             // The file shrank under us: keep what was read, as if it ended there.
-            fresh.truncate(got);
-            self.buf.clear();
+            self.buf.keep_prepended(n, got);
+        } else {
+            self.buf.commit_prepended(n);
         }
-        fresh.extend_from_slice(&self.buf);
-        self.buf = fresh;
         self.buf_offset = from;
+        self.window_unchecked = true;
         Ok(())
+    }
+}
+
+/// A buffer that grows at the front: the backward reader prepends each chunk
+/// it reads before the bytes it holds. One allocation, reused for the whole
+/// segment (allocating per chunk cost more than the reading).
+#[derive(Default)]
+struct BackBuffer {
+    buf: Vec<u8>,
+    /// The held bytes are `buf[head..tail]`.
+    head: usize,
+    tail: usize,
+}
+
+impl BackBuffer {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.head..self.tail]
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.tail = self.head + len.min(self.tail - self.head);
+    }
+
+    fn clear(&mut self) {
+        self.head = self.buf.len();
+        self.tail = self.buf.len();
+    }
+
+    /// The `n` bytes just before the held ones, to be filled by the caller.
+    fn make_room(&mut self, n: usize) -> &mut [u8] {
+        let held = self.tail - self.head;
+        if self.head < n {
+            if self.buf.len() < n + held {
+                let mut bigger = vec![0u8; (n + held).max(self.buf.len() * 2)];
+                let at = bigger.len() - held;
+                bigger[at..].copy_from_slice(&self.buf[self.head..self.tail]);
+                self.buf = bigger;
+            } else {
+                let at = self.buf.len() - held;
+                self.buf.copy_within(self.head..self.tail, at);
+            }
+            self.tail = self.buf.len();
+            self.head = self.tail - held;
+        }
+        &mut self.buf[self.head - n..self.head]
+    }
+
+    /// The room was filled: the held bytes now start `n` earlier.
+    fn commit_prepended(&mut self, n: usize) {
+        self.head -= n;
+    }
+
+    /// Only `got` of the `n` bytes could be read: hold just those.
+    fn keep_prepended(&mut self, n: usize, got: usize) {
+        self.head -= n;
+        self.tail = self.head + got;
     }
 }
 
@@ -516,6 +660,94 @@ mod tests {
             let want = naive(&data, max_line);
             agree(&collect_forward(f.path(), data.len() as u64, opts), &want, max_line);
             agree(&collect_backward(f.path(), data.len() as u64, opts), &want, max_line);
+        }
+    }
+
+    fn wants_b() -> Option<WindowFilter> {
+        Some(std::sync::Arc::new(|w: &[u8]| w.contains(&b'b')))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// With a window filter, readers hand out a subset of the lines, exactly
+        /// placed and numbered, that holds every wanted line and the torn tail.
+        #[test]
+        fn window_filter_never_drops_a_wanted_line(
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'a'), Just(b'b'), Just(b'\r')], 0..400),
+            chunk in 1usize..40,
+        ) {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(&data).unwrap();
+            let opts = ReadOptions { chunk, max_line: 1000 };
+            let want = naive(&data, 1000);
+            let len = data.len() as u64;
+            let mut fwd = ForwardLines::open(f.path(), len, opts).unwrap().with_window_filter(wants_b());
+            let mut got_fwd = Vec::new();
+            while let Some(l) = fwd.next_line().unwrap() {
+                got_fwd.push((l.offset, l.len, l.terminated, l.raw().map(<[u8]>::to_vec), l.number));
+            }
+            let mut bwd = BackwardLines::open(f.path(), len, opts).unwrap().with_window_filter(wants_b());
+            let mut got_bwd = Vec::new();
+            while let Some(l) = bwd.prev_line().unwrap() {
+                got_bwd.push((l.offset, l.len, l.terminated, l.raw().map(<[u8]>::to_vec), None));
+            }
+            got_bwd.reverse();
+            for got in [&got_fwd, &got_bwd] {
+                let mut it = want.iter().enumerate();
+                for g in got.iter() {
+                    // Every line handed out is a real line, in order, exactly placed.
+                    let (i, w) = it.by_ref().find(|(_, w)| w.0 == g.0).expect("a line the file does not have");
+                    prop_assert_eq!((g.1, g.2, &g.3), (w.1, w.2, &w.3));
+                    if let Some(n) = g.4 {
+                        prop_assert_eq!(n, i as u64 + 1);
+                    }
+                }
+                for w in &want {
+                    let wanted = w.3.as_ref().is_some_and(|b| b.contains(&b'b')) || !w.2;
+                    if wanted {
+                        prop_assert!(got.iter().any(|g| g.0 == w.0), "dropped wanted line {:?}", w);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_rejected_window_is_passed_over_in_both_directions() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        for i in 0..20_000 {
+            writeln!(f, "line {i} aaaaaaaaaaaaaaaaaaaaaaaa").unwrap();
+        }
+        write!(f, "torn").unwrap();
+        let len = f.as_file().metadata().unwrap().len();
+        let opts = ReadOptions {
+            chunk: 4096,
+            max_line: 1 << 20,
+        };
+        let none: Option<WindowFilter> = Some(std::sync::Arc::new(|_: &[u8]| false));
+        let mut fwd = ForwardLines::open(f.path(), len, opts)
+            .unwrap()
+            .with_window_filter(none.clone());
+        let mut n = 0;
+        while let Some(l) = fwd.next_line().unwrap() {
+            n += 1;
+            assert!(
+                n < 200,
+                "forward reader handed out too many lines, at {}",
+                l.offset
+            );
+        }
+        let mut bwd = BackwardLines::open(f.path(), len, opts)
+            .unwrap()
+            .with_window_filter(none);
+        let mut n = 0;
+        while let Some(l) = bwd.prev_line().unwrap() {
+            n += 1;
+            assert!(
+                n < 200,
+                "backward reader handed out too many lines, at {}",
+                l.offset
+            );
         }
     }
 

@@ -11,7 +11,9 @@ use std::ops::ControlFlow;
 
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
-use crate::journal::lines::{BackwardLines, ForwardLines, Line, LineBody, LineReader, ReadOptions};
+use crate::journal::lines::{
+    BackwardLines, ForwardLines, Line, LineBody, LineReader, ReadOptions, WindowFilter,
+};
 use crate::journal::segment::{Listing, Segment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +38,16 @@ pub enum Visit<'s, 'l> {
 ///
 /// A segment deleted since the listing (a concurrent prune) is passed over:
 /// it is gone, not damaged.
+///
+/// With a `window_filter`, whole windows of complete lines it rejects are
+/// passed over unseen (see [`WindowFilter`]): the visitor only meets lines that
+/// may be wanted, plus every torn tail.
 pub fn scan<F>(
     listing: &Listing,
     indexes: &[usize],
     direction: Direction,
     opts: ReadOptions,
+    window_filter: Option<WindowFilter>,
     mut visit: F,
 ) -> Result<ControlFlow<()>, JournalError>
 where
@@ -55,10 +62,26 @@ where
         let seg = &listing.segments[i];
         let is_newest = Some(i) == newest;
         let flow = match direction {
-            Direction::OldestFirst => ForwardLines::open(&seg.path, seg.len, opts)
-                .and_then(|lines| scan_segment(lines, seg, is_newest, &mut visit)),
-            Direction::NewestFirst => BackwardLines::open(&seg.path, seg.len, opts)
-                .and_then(|lines| scan_segment(lines, seg, is_newest, &mut visit)),
+            Direction::OldestFirst => {
+                ForwardLines::open(&seg.path, seg.len, opts).and_then(|lines| {
+                    scan_segment(
+                        lines.with_window_filter(window_filter.clone()),
+                        seg,
+                        is_newest,
+                        &mut visit,
+                    )
+                })
+            }
+            Direction::NewestFirst => {
+                BackwardLines::open(&seg.path, seg.len, opts).and_then(|lines| {
+                    scan_segment(
+                        lines.with_window_filter(window_filter.clone()),
+                        seg,
+                        is_newest,
+                        &mut visit,
+                    )
+                })
+            }
         };
         match flow {
             Ok(ControlFlow::Continue(())) => {}

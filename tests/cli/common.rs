@@ -179,7 +179,11 @@ pub fn journal_cmd() -> Command {
 pub fn corpus_dir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = root.join("../shared/corpus");
-    if shared.join("README.md").is_file() { shared } else { root.join("tests/corpus") }
+    if shared.join("README.md").is_file() {
+        shared
+    } else {
+        root.join("tests/corpus")
+    }
 }
 
 pub fn stdout_of(cmd: &mut Command) -> String {

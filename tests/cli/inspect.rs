@@ -462,3 +462,44 @@ fn piping_into_head_ends_quietly() {
         String::from_utf8_lossy(&sh.stderr)
     );
 }
+
+#[test]
+fn grep_anchors_and_flags_mean_the_same_on_every_line() {
+    // Lines are tested whole windows at a time first: anchors must still mean
+    // line start and end, CRLF included, and inline flags must still work.
+    let j = TestJournal::new();
+    for seq in 1..=3000 {
+        let end = if seq % 7 == 0 { "\r\n" } else { "\n" };
+        j.append_raw(
+            &segment_name(1 + (seq - 1) / 1000 * 1000),
+            format!("{}{end}", event_line(seq)).as_bytes(),
+        );
+    }
+    assert_eq!(
+        seqs(&j, &["--all", "-g", r#"^\{"seq":12[0-2],"#]),
+        vec![122, 121, 120]
+    );
+    assert_eq!(
+        seqs(
+            &j,
+            &["--all", "--oldest-first", "-g", r#"^\{"seq":12[0-2],"#]
+        ),
+        vec![120, 121, 122]
+    );
+    assert_eq!(seqs(&j, &["--all", "-g", r#""boom 14"\}\}$"#]), vec![14]);
+    assert_eq!(
+        seqs(&j, &["--all", "-g", r#""boom 2llll8"\}\}$"#]),
+        Vec::<u64>::new()
+    );
+    // 2058 = 7 * 294: a CRLF line, matched with `$` before its `\r`.
+    assert_eq!(
+        seqs(&j, &["--all", "-g", r#""boom 2058"\}\}$"#]),
+        vec![2058]
+    );
+    assert_eq!(seqs(&j, &["--all", "-g", r"(?i)BOOM 2998\b"]), vec![2998]);
+    assert_eq!(seqs(&j, &["--all", "-g", r"\Anever"]), Vec::<u64>::new());
+    assert_eq!(
+        seqs(&j, &["--all", "-g", "run-2993\"", "--session", "sess-7"]),
+        vec![2993]
+    );
+}
