@@ -405,3 +405,68 @@ fn a_closed_stdout_ends_the_follower_cleanly() {
     // The first write after the close failed: the cursor stays at seq 3.
     assert_eq!(fs::read_to_string(&cursor).unwrap(), "3\n");
 }
+
+/// One writer appends `events` with a tiny rotation threshold (hundreds of
+/// segments) while, with `prune`, another thread keeps deleting all but the
+/// 4 newest, and `journal tail -f` follows. Returns the follower's seqs.
+fn follow_a_busy_journal(events: u64, prune: bool) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let j = TestJournal::with_events(10, 100);
+    let tail = j.follow(&["-n", "10"]);
+    tail.wait_for_seq(10);
+    let done = Arc::new(AtomicBool::new(false));
+    let pruner = prune.then(|| {
+        let (dir, done) = (j.dir.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut pruned = 0;
+            while !done.load(Ordering::SeqCst) {
+                pruned += prune_keep(&dir, 4);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            pruned
+        })
+    });
+    let mut w = EngineWriter::resume(&j.dir, 100 * 200, 11);
+    // ~100 events of ~200 bytes per segment.
+    while w.next_seq <= events {
+        w.append();
+    }
+    tail.wait_for_seq(events);
+    done.store(true, Ordering::SeqCst);
+    if let Some(p) = pruner {
+        assert!(p.join().unwrap() > 0, "the pruner deleted nothing");
+    }
+    let (status, out, err) = tail.stop();
+    assert!(status.success(), "{status:?}\n{err}");
+    let seqs = check_stream_with_prunes(&out, &err);
+    // Every stderr line is a pruned-before-read warning for one skip in stdout.
+    let skips = seqs.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    let warnings = err
+        .lines()
+        .filter(|l| l.contains("were pruned before they could be read"))
+        .count();
+    assert_eq!(err.lines().count(), warnings, "{err}");
+    assert_eq!(warnings, skips, "{err}");
+    assert_eq!(seqs.first(), Some(&1));
+    assert_eq!(seqs.last(), Some(&events));
+    if !prune {
+        assert_eq!(seqs, range(1, events));
+        assert!(
+            j.segments().len() as u64 >= events / 200,
+            "{}",
+            j.segments().len()
+        );
+    }
+}
+
+// The full size runs in a few seconds (release or debug), so it is in the default suite.
+#[test]
+fn busy_journal_with_pruning_prints_exactly_the_contiguous_seqs_it_could_read() {
+    follow_a_busy_journal(50_000, true);
+}
+
+#[test]
+fn busy_journal_without_pruning_prints_every_seq() {
+    follow_a_busy_journal(50_000, false);
+}
