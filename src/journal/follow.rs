@@ -472,3 +472,134 @@ where
     }
     Ok(ControlFlow::Continue(()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::journal::segment::segment_file_name;
+
+    fn line(seq: u64, tag: &str) -> String {
+        format!(
+            "{{\"seq\":{seq},\"ts\":\"2026-11-22T10:00:00Z\",\"event\":{{\"type\":\"{tag}\"}}}}\n"
+        )
+    }
+
+    fn append(dir: &Path, start: u64, bytes: &str) {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(segment_file_name(start)))
+            .unwrap();
+        f.write_all(bytes.as_bytes()).unwrap();
+    }
+
+    /// One poll: the lines (seq, line) and the notices it handed out.
+    fn poll(f: &mut Follower) -> (Vec<(u64, String)>, Vec<Notice>) {
+        let (mut lines, mut notices) = (Vec::new(), Vec::new());
+        let status = f
+            .poll(|item| {
+                match item {
+                    Item::Line { seq, line, .. } => lines.push((
+                        seq,
+                        String::from_utf8(line.raw().unwrap().to_vec()).unwrap(),
+                    )),
+                    Item::Notice(n) => notices.push(n),
+                }
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(status, PollStatus::CaughtUp);
+        (lines, notices)
+    }
+
+    fn seqs(lines: &[(u64, String)]) -> Vec<u64> {
+        lines.iter().map(|(s, _)| *s).collect()
+    }
+
+    #[test]
+    fn held_partial_is_reread_from_the_file_after_a_cut() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        append(dir, 1, &line(1, "a"));
+        append(dir, 1, "{\"seq\":2,\"ts\":\"torn");
+        let mut f = Follower::new(dir, FollowOptions::default());
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![1]);
+        assert!(notices.is_empty());
+        // Cut the torn bytes and append a longer line in their place.
+        let path = dir.join(segment_file_name(1));
+        let good = line(1, "a").len() as u64;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(good)
+            .unwrap();
+        append(dir, 1, &line(2, "the-rewritten-line-is-longer"));
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(
+            lines,
+            vec![(
+                2,
+                line(2, "the-rewritten-line-is-longer")
+                    .trim_end()
+                    .to_owned()
+            )]
+        );
+        assert!(notices.is_empty(), "{notices:?}");
+    }
+
+    #[test]
+    fn a_finished_segment_is_closed_and_a_replaced_one_is_reread_without_repeats() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        append(dir, 1, &(line(1, "a") + &line(2, "a")));
+        append(dir, 3, &line(3, "a"));
+        let mut f = Follower::new(dir, FollowOptions::default());
+        assert_eq!(seqs(&poll(&mut f).0), vec![1, 2, 3]);
+        assert_eq!(
+            f.open_segment(),
+            Some(dir.join(segment_file_name(3)).as_path())
+        );
+        // A new file under the newest segment's name, holding seq 3 again and 4.
+        let path = dir.join(segment_file_name(3));
+        fs::remove_file(&path).unwrap();
+        append(dir, 3, &(line(3, "b") + &line(4, "b")));
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![4]);
+        assert_eq!(notices, vec![Notice::Replaced { segment: path }]);
+    }
+
+    #[test]
+    fn start_below_the_oldest_segment_is_a_prune_and_a_hole_is_a_gap() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        append(dir, 10, &(line(10, "a") + &line(11, "a")));
+        append(dir, 15, &line(15, "a"));
+        let mut f = Follower::new(
+            dir,
+            FollowOptions {
+                after: Some(3),
+                ..FollowOptions::default()
+            },
+        );
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![10, 11, 15]);
+        assert_eq!(
+            notices,
+            vec![
+                Notice::Pruned { first: 4, last: 9 },
+                Notice::Gap {
+                    segment: dir.join(segment_file_name(15)),
+                    offset: 0,
+                    expected: 12,
+                    found: 15,
+                    segment_start: true,
+                }
+            ]
+        );
+        assert_eq!(f.last_seq(), Some(15));
+    }
+}
