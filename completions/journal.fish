@@ -31,6 +31,7 @@ complete -c journal -n "__fish_journal_needs_command" -s h -l help -d 'Print hel
 complete -c journal -n "__fish_journal_needs_command" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_needs_command" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
 complete -c journal -n "__fish_journal_needs_command" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_needs_command" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show' -r
@@ -58,12 +59,35 @@ never\t''"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE (from the oldest event when FILE does not exist), and rewrite FILE atomically with the last seq processed once its events are written to stdout' -r -F
+complete -c journal -n "__fish_journal_using_subcommand tail" -l poll -d 'Check for changes every DURATION (500ms, 2s) instead of watching the directory: for file systems without change notification (network mounts)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
+raw\t'The stored lines, byte for byte'
+json\t'One JSON array of the records'
+jsonl\t'One record per line, as compact JSON'"
+complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
+complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

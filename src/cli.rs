@@ -46,6 +46,9 @@ pub enum Command {
     /// Print the max seq a restarting writer must continue from
     #[command(after_long_help = RECOVER_AFTER_HELP)]
     Recover(RecoverArgs),
+    /// Print the last events, then follow new ones as they are appended (-f)
+    #[command(after_long_help = TAIL_AFTER_HELP)]
+    Tail(TailArgs),
     /// Write the shell completions and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -176,6 +179,72 @@ a torn first line), falls back to the previous segments instead of answering 0.
 A journal with segments but no event answers 0; a directory that is not a
 journal is an error (exit 2). Bytes after the last complete valid line of the
 newest segment are a torn tail: noted on stderr, and in --json.
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// How many of the last matching events to print before following
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+    pub lines: usize,
+
+    /// Keep printing new events as they are appended, across rotation,
+    /// pruning and writer restarts, until interrupted
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+
+    /// Start after this seq instead of with the last N events
+    #[arg(long, value_name = "SEQ", conflicts_with_all = ["lines", "cursor_file"])]
+    pub from_seq: Option<u64>,
+
+    /// Start after the seq stored in FILE (from the oldest event when FILE
+    /// does not exist), and rewrite FILE atomically with the last seq
+    /// processed once its events are written to stdout
+    #[arg(long, value_name = "FILE", conflicts_with = "lines")]
+    pub cursor_file: Option<PathBuf>,
+
+    /// Check for changes every DURATION (500ms, 2s) instead of watching the
+    /// directory: for file systems without change notification (network mounts)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "follow")]
+    pub poll: Option<std::time::Duration>,
+
+    /// Keep trying when the journal directory does not exist yet, or is
+    /// removed and recreated while following (like tail -F)
+    #[arg(long, requires = "follow")]
+    pub retry: bool,
+
+    /// Output format [default: table on a terminal, raw otherwise]
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+const TAIL_AFTER_HELP: &str = concat!(
+    "\
+Without --follow, prints the last N matching events oldest first (or, with
+--from-seq / --cursor-file, every event after the start) and exits.
+
+With --follow, new events are printed as soon as their line is complete; a
+partial line is never printed. The directory is watched (inotify); where that
+is not possible the follower says so and polls. Segments are read in seq
+order; a segment is closed once read and a newer one exists, so pruning frees
+the space. Every seq must follow the previous one: a skip is reported on
+stderr, as \"seqs A..B were pruned before they could be read\" when the
+segments holding them were deleted first. SIGINT, SIGTERM and a closed stdout
+end it cleanly with status 0, with the cursor file matching what was printed.
+
+Examples:
+  journal tail -f -t error
+  journal tail -n 50 --session sess-7
+  journal tail -f -o raw --cursor-file /var/lib/shipper/cursor
+  journal tail -f --retry --poll 2s /mnt/nfs/events
 
 ",
     exit_codes_help!()

@@ -4,6 +4,7 @@
 mod generate_docs;
 mod inspect;
 mod recover;
+mod tail;
 
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -56,6 +57,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &ctx),
         Command::Recover(args) => recover::run(args, &ctx),
+        Command::Tail(args) => tail::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
     }
 }

@@ -4,6 +4,7 @@
 pub mod claim;
 pub mod defect;
 pub mod error;
+pub mod follow;
 pub mod lines;
 pub mod quarantine;
 pub mod record;

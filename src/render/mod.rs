@@ -50,11 +50,14 @@ fn terminal_width(tty: bool) -> Option<u16> {
 }
 
 /// Streams records in one format. The table buffers its rows (its columns
-/// are sized from them); every other format writes each record at once.
+/// are sized from them) unless made with [`Renderer::streaming`]; every other
+/// format writes each record at once.
 pub struct Renderer {
     opts: RenderOptions,
     table: table::TableBuilder,
     json_items: usize,
+    /// Table rows are written at once, in fixed columns (for a follower).
+    stream_rows: bool,
 }
 
 impl Renderer {
@@ -63,6 +66,17 @@ impl Renderer {
             opts,
             table: table::TableBuilder::new(opts),
             json_items: 0,
+            stream_rows: false,
+        }
+    }
+
+    /// A renderer that never holds a record back: the table becomes one
+    /// aligned line per record, in fixed-width columns (a follower cannot
+    /// wait for the rows that would size them).
+    pub fn streaming(opts: RenderOptions) -> Self {
+        Renderer {
+            stream_rows: true,
+            ..Renderer::new(opts)
         }
     }
 
@@ -74,6 +88,7 @@ impl Renderer {
         stored: &[u8],
     ) -> io::Result<()> {
         match self.opts.format {
+            OutputFormat::Table if self.stream_rows => self.table.write_row(out, rec),
             OutputFormat::Table => {
                 self.table.push(rec);
                 Ok(())

@@ -31,7 +31,17 @@ struct Row {
 pub struct TableBuilder {
     opts: RenderOptions,
     rows: Vec<Row>,
+    /// The streaming header has been written.
+    header_written: bool,
 }
+
+/// Column widths of the streaming table: a row is printed before the rows
+/// that would size the columns exist, so they are fixed (longer values are
+/// cut, except the seq, which only grows the line).
+const STREAM_SEQ: usize = 8;
+const STREAM_TIME: usize = 23;
+const STREAM_SESSION: usize = 12;
+const STREAM_TYPE: usize = 20;
 
 /// Fields that say what an event is about, in the order they are preferred.
 const SUMMARY_KEYS: &[&str] = &[
@@ -53,37 +63,88 @@ impl TableBuilder {
         TableBuilder {
             opts,
             rows: Vec::new(),
+            header_written: false,
         }
     }
 
     pub fn push(&mut self, rec: &Record<'_>) {
-        let value = rec.value();
-        let event = value.get("event").and_then(Value::as_object);
-        let ts = rec.timestamp();
-        let as_stored = || {
-            rec.ts
-                .as_deref()
-                .map(|s| escape_text(s).into_owned())
-                .unwrap_or_default()
-        };
-        self.rows.push(Row {
-            seq: rec.seq,
-            time: ts.map_or_else(as_stored, |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
-            short_time: ts.map_or_else(as_stored, |t| t.format("%m-%d %H:%M:%S").to_string()),
-            session: rec
-                .session_id
-                .as_deref()
-                .map(|s| escape_text(s).into_owned())
-                .unwrap_or_default(),
-            event_type: rec
-                .event_type
-                .as_deref()
-                .map(|s| escape_text(s).into_owned())
-                .unwrap_or_default(),
-            summary: event.map(summarize).unwrap_or_default(),
-        });
+        let row = make_row(rec);
+        self.rows.push(row);
     }
 
+    /// Writes one row at once in the fixed streaming columns (the header
+    /// before the first), cut to the terminal width where known.
+    pub fn write_row(&mut self, out: &mut dyn Write, rec: &Record<'_>) -> io::Result<()> {
+        let bold = |s: &str| {
+            if self.opts.color {
+                format!("\x1b[1m{s}\x1b[0m")
+            } else {
+                s.to_owned()
+            }
+        };
+        if !self.header_written {
+            self.header_written = true;
+            let header = format!(
+                "{:>STREAM_SEQ$}  {:<STREAM_TIME$}  {:<STREAM_SESSION$}  {:<STREAM_TYPE$}  SUMMARY",
+                "SEQ", "TIME", "SESSION", "TYPE"
+            );
+            let rule = "─".repeat(header.width());
+            writeln!(out, "{}\n{rule}", bold(&header))?;
+        }
+        let row = make_row(rec);
+        let fixed = STREAM_SEQ + STREAM_TIME + STREAM_SESSION + STREAM_TYPE + 4 * 2;
+        let summary_width = self
+            .opts
+            .width
+            .map(|w| (w as usize).saturating_sub(fixed).max(MIN_SUMMARY));
+        let event_type = pad(&truncate(&row.event_type, Some(STREAM_TYPE)), STREAM_TYPE);
+        let event_type = match (self.opts.color, type_color(&row.event_type)) {
+            (true, Some(color)) => format!("\x1b[{}m{event_type}\x1b[0m", ansi_code(color)),
+            _ => event_type,
+        };
+        let line = format!(
+            "{:>STREAM_SEQ$}  {}  {}  {event_type}  {}",
+            row.seq,
+            pad(&truncate(&row.time, Some(STREAM_TIME)), STREAM_TIME),
+            pad(
+                &truncate(&row.session, Some(STREAM_SESSION)),
+                STREAM_SESSION
+            ),
+            truncate(&row.summary, summary_width),
+        );
+        writeln!(out, "{}", line.trim_end())
+    }
+}
+
+fn make_row(rec: &Record<'_>) -> Row {
+    let value = rec.value();
+    let event = value.get("event").and_then(Value::as_object);
+    let ts = rec.timestamp();
+    let as_stored = || {
+        rec.ts
+            .as_deref()
+            .map(|s| escape_text(s).into_owned())
+            .unwrap_or_default()
+    };
+    Row {
+        seq: rec.seq,
+        time: ts.map_or_else(as_stored, |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
+        short_time: ts.map_or_else(as_stored, |t| t.format("%m-%d %H:%M:%S").to_string()),
+        session: rec
+            .session_id
+            .as_deref()
+            .map(|s| escape_text(s).into_owned())
+            .unwrap_or_default(),
+        event_type: rec
+            .event_type
+            .as_deref()
+            .map(|s| escape_text(s).into_owned())
+            .unwrap_or_default(),
+        summary: event.map(summarize).unwrap_or_default(),
+    }
+}
+
+impl TableBuilder {
     pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
         if self.rows.is_empty() {
             return Ok(());
@@ -177,6 +238,25 @@ impl TableBuilder {
                 .saturating_sub(self.fixed_width(narrow))
                 .max(MIN_SUMMARY),
         )
+    }
+}
+
+/// Pads `s` with spaces to `width` terminal columns.
+fn pad(s: &str, width: usize) -> String {
+    let w = s.width();
+    if w >= width {
+        s.to_owned()
+    } else {
+        format!("{s}{}", " ".repeat(width - w))
+    }
+}
+
+fn ansi_code(color: Color) -> u8 {
+    match color {
+        Color::Red => 31,
+        Color::Green => 32,
+        Color::Yellow => 33,
+        _ => 39,
     }
 }
 

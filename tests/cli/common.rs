@@ -219,3 +219,274 @@ pub fn journal_process() -> std::process::Command {
         .env("HOME", "/nonexistent");
     cmd
 }
+
+// ---- Following: a spawned `journal tail -f`, an engine-like writer and pruner ----
+
+/// A running `journal <args> DIR` whose stdout and stderr are collected by
+/// threads, so a test can wait for output with a timeout, then stop it.
+pub struct Spawned {
+    pub child: std::process::Child,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl Spawned {
+    /// Spawns the binary with a cleared environment (as `journal_cmd`).
+    pub fn new(args: &[&std::ffi::OsStr]) -> Self {
+        use std::process::{Command as StdCommand, Stdio};
+        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("journal"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", "/nonexistent")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
+        for (pipe, sink) in [
+            (
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                stdout.clone(),
+            ),
+            (Box::new(child.stderr.take().unwrap()), stderr.clone()),
+        ] {
+            readers.push(std::thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buf = [0u8; 64 * 1024];
+                loop {
+                    match std::io::Read::read(&mut pipe, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    }
+                }
+            }));
+        }
+        Spawned {
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8(self.stdout.lock().unwrap().clone()).unwrap()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `done(stdout, stderr)` holds; panics with both after `WAIT`.
+    pub fn wait_for(&self, what: &str, done: impl Fn(&str, &str) -> bool) {
+        let start = std::time::Instant::now();
+        loop {
+            let (out, err) = (self.stdout(), self.stderr());
+            if done(&out, &err) {
+                return;
+            }
+            if start.elapsed() > WAIT {
+                panic!("timed out waiting for {what}\nstdout:\n{out}\nstderr:\n{err}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until the last complete stdout line is the record of `seq`.
+    pub fn wait_for_seq(&self, seq: u64) {
+        self.wait_for(&format!("seq {seq}"), |out, _| {
+            out.ends_with('\n') && seqs_of(out).last() == Some(&seq)
+        });
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit by itself (within `WAIT`).
+    pub fn wait_exit(mut self) -> (std::process::ExitStatus, String, String) {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > WAIT {
+                let _ = self.child.kill();
+                panic!(
+                    "the process did not exit\nstdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        for r in self.readers.drain(..) {
+            r.join().unwrap();
+        }
+        (status, self.stdout(), self.stderr())
+    }
+
+    /// SIGTERM, then the exit status and everything printed.
+    pub fn stop(self) -> (std::process::ExitStatus, String, String) {
+        self.signal("TERM");
+        self.wait_exit()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl TestJournal {
+    /// `journal tail -f <args> DIR`, spawned.
+    pub fn follow(&self, args: &[&str]) -> Spawned {
+        let mut all: Vec<&std::ffi::OsStr> = vec!["tail".as_ref(), "-f".as_ref()];
+        all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
+        all.push(self.dir.as_os_str());
+        Spawned::new(&all)
+    }
+}
+
+/// Appends like the engine: one `write` per line, a new segment (named by
+/// its first seq) created lazily by the first append after the current one
+/// reached `threshold` bytes.
+pub struct EngineWriter {
+    dir: PathBuf,
+    threshold: u64,
+    current: Option<(fs::File, u64)>,
+    pub next_seq: u64,
+}
+
+impl EngineWriter {
+    pub fn new(dir: &Path, threshold: u64, next_seq: u64) -> Self {
+        EngineWriter {
+            dir: dir.to_owned(),
+            threshold,
+            current: None,
+            next_seq,
+        }
+    }
+
+    /// Continues the newest segment of `dir` if it is below the threshold.
+    pub fn resume(dir: &Path, threshold: u64, next_seq: u64) -> Self {
+        let mut w = Self::new(dir, threshold, next_seq);
+        let newest = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("events-"))
+            .max();
+        if let Some(name) = newest {
+            let f = fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join(name))
+                .unwrap();
+            let len = f.metadata().unwrap().len();
+            if len < threshold {
+                w.current = Some((f, len));
+            }
+        }
+        w
+    }
+
+    pub fn append(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.append_line(&format!("{}\n", event_line(seq)));
+        seq
+    }
+
+    /// Appends `line` (which must hold seq `next_seq`) in one write.
+    pub fn append_line(&mut self, line: &str) {
+        if self
+            .current
+            .as_ref()
+            .is_none_or(|(_, len)| *len >= self.threshold)
+        {
+            let f = fs::OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(self.dir.join(segment_name(self.next_seq)))
+                .unwrap();
+            self.current = Some((f, 0));
+        }
+        let (f, len) = self.current.as_mut().unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+        *len += line.len() as u64;
+        self.next_seq += 1;
+    }
+}
+
+/// Deletes the oldest segments until `keep` remain (never the newest), like
+/// the engine's retention; returns how many it deleted.
+pub fn prune_keep(dir: &Path, keep: usize) -> usize {
+    let mut names: Vec<(u64, PathBuf)> = fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let seq = name
+                .strip_prefix("events-")?
+                .strip_suffix(".jsonl")?
+                .parse()
+                .ok()?;
+            Some((seq, e.path()))
+        })
+        .collect();
+    names.sort();
+    let excess = names.len().saturating_sub(keep.max(1));
+    for (_, path) in &names[..excess] {
+        let _ = fs::remove_file(path);
+    }
+    excess
+}
+
+/// The file descriptors of `pid` that point at deleted files.
+pub fn deleted_fds(pid: u32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|rd| {
+            rd.filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| p.ends_with("(deleted)"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Splits tail's output and stderr into the runs of contiguous seqs and
+/// checks the stream: strictly increasing, every skip announced on stderr by
+/// the pruned-before-read warning for exactly the missing seqs.
+pub fn check_stream_with_prunes(out: &str, err: &str) -> Vec<u64> {
+    let seqs = seqs_of(out);
+    for w in seqs.windows(2) {
+        assert!(w[1] > w[0], "not increasing: {} then {}\n{err}", w[0], w[1]);
+        if w[1] != w[0] + 1 {
+            let msg = format!(
+                "seqs {}..{} were pruned before they could be read",
+                w[0] + 1,
+                w[1] - 1
+            );
+            assert!(
+                err.contains(&msg),
+                "skip {} -> {} without '{msg}'\nstderr:\n{err}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+    seqs
+}

@@ -5,3 +5,4 @@ mod common;
 mod docs;
 mod inspect;
 mod recover;
+mod tail;

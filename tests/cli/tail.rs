@@ -1,0 +1,472 @@
+//! `journal tail`: the last N events, and `-f` following a live journal
+//! through rotation, partial lines, writer restarts, pruning, a directory that
+//! appears later, and a cursor file across restarts.
+
+use std::fs;
+use std::time::Duration;
+
+use crate::common::*;
+
+fn range(a: u64, b: u64) -> Vec<u64> {
+    (a..=b).collect()
+}
+
+fn pause() {
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn last_n_events_oldest_first() {
+    let j = TestJournal::with_events(30, 7);
+    assert_eq!(seqs_of(&stdout_of(&mut j.cmd(&["tail"]))), range(21, 30));
+    assert_eq!(
+        seqs_of(&stdout_of(&mut j.cmd(&["tail", "-n", "3"]))),
+        range(28, 30)
+    );
+    assert_eq!(
+        seqs_of(&stdout_of(&mut j.cmd(&["tail", "-n", "0"]))),
+        Vec::<u64>::new()
+    );
+    // The same filters as inspect: type error is seq % 4 == 2.
+    assert_eq!(
+        seqs_of(&stdout_of(&mut j.cmd(&["tail", "-n", "3", "-t", "error"]))),
+        vec![22, 26, 30]
+    );
+    // Raw output is the stored line, byte for byte.
+    assert_eq!(
+        stdout_of(&mut j.cmd(&["tail", "-n", "1"])),
+        format!("{}\n", event_line(30))
+    );
+}
+
+#[test]
+fn from_seq_without_follow_prints_everything_after() {
+    let j = TestJournal::with_events(30, 7);
+    assert_eq!(
+        seqs_of(&stdout_of(&mut j.cmd(&["tail", "--from-seq", "12"]))),
+        range(13, 30)
+    );
+    assert_eq!(
+        seqs_of(&stdout_of(&mut j.cmd(&["tail", "--from-seq", "30"]))),
+        Vec::<u64>::new()
+    );
+}
+
+#[test]
+fn follow_prints_new_events_across_rotation() {
+    let j = TestJournal::with_events(5, 5);
+    let tail = j.follow(&["-n", "2"]);
+    tail.wait_for_seq(5);
+    let mut w = EngineWriter::new(&j.dir, 300, 6);
+    for _ in 6..=40 {
+        w.append();
+    }
+    tail.wait_for_seq(40);
+    assert!(j.segments().len() > 5, "{:?}", j.segments());
+    let (status, out, err) = tail.stop();
+    assert!(status.success(), "{status:?} {err}");
+    assert_eq!(seqs_of(&out), range(4, 40));
+    assert_eq!(err, "");
+}
+
+#[test]
+fn rotation_in_a_burst_keeps_seq_order() {
+    // The old segment's last line and the new segment's creation land in the
+    // same instant, many times over: lines must still come out in seq order.
+    let j = TestJournal::new();
+    j.touch_lock();
+    let tail = j.follow(&[]);
+    pause();
+    let mut w = EngineWriter::new(&j.dir, 1, 1); // every line its own segment
+    for _ in 0..300 {
+        w.append();
+    }
+    tail.wait_for_seq(300);
+    let (status, out, err) = tail.stop();
+    assert!(status.success());
+    assert_eq!(seqs_of(&out), range(1, 300));
+    assert_eq!(err, "");
+}
+
+#[test]
+fn a_partial_line_is_held_until_its_newline() {
+    let j = TestJournal::with_events(3, 10);
+    let tail = j.follow(&[]);
+    tail.wait_for_seq(3);
+    let line = event_line(4);
+    let (head, rest) = line.split_at(40);
+    j.append_raw(&segment_name(1), head.as_bytes());
+    pause();
+    assert_eq!(
+        seqs_of(&tail.stdout()),
+        range(1, 3),
+        "half a line was printed"
+    );
+    j.append_raw(&segment_name(1), format!("{rest}\n").as_bytes());
+    tail.wait_for_seq(4);
+    let (_, out, err) = tail.stop();
+    assert_eq!(out.lines().last().unwrap(), line);
+    assert_eq!(err, "");
+}
+
+#[test]
+fn torn_tail_cut_by_a_restarting_writer_prints_nothing_of_the_torn_bytes() {
+    let j = TestJournal::with_events(3, 10);
+    // A crash mid-append left 60 torn bytes of what would have been seq 4.
+    let torn = &event_line(4)[..60];
+    j.append_raw(&segment_name(1), torn.as_bytes());
+    let tail = j.follow(&[]);
+    tail.wait_for_seq(3);
+    pause();
+    // The restart: cut to the end of the last complete line, append after it.
+    // The new line is longer than the torn bytes, so a reader gluing its old
+    // buffer to the new bytes would print garbage.
+    let path = j.path(&segment_name(1));
+    let good_len = fs::read(&path).unwrap().len() - torn.len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(good_len as u64)
+        .unwrap();
+    let mut w = EngineWriter::resume(&j.dir, 1 << 20, 4);
+    w.append();
+    w.append();
+    tail.wait_for_seq(5);
+    let (status, out, err) = tail.stop();
+    assert!(status.success());
+    let expected: String = (1..=5).map(|s| format!("{}\n", event_line(s))).collect();
+    assert_eq!(out, expected);
+    assert_eq!(err, "");
+}
+
+#[test]
+fn a_file_cut_below_the_read_position_is_read_on_from_the_cut() {
+    let j = TestJournal::with_events(5, 10);
+    let tail = j.follow(&[]);
+    tail.wait_for_seq(5);
+    // A repair cut seqs 4 and 5; the writer then goes on with 6.
+    let path = j.path(&segment_name(1));
+    let text = fs::read_to_string(&path).unwrap();
+    let cut: usize = text.lines().take(3).map(|l| l.len() + 1).sum();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut as u64)
+        .unwrap();
+    pause();
+    let mut w = EngineWriter::resume(&j.dir, 1 << 20, 6);
+    w.append();
+    tail.wait_for_seq(6);
+    let (_, out, err) = tail.stop();
+    assert_eq!(seqs_of(&out), range(1, 6));
+    assert!(
+        err.contains(&format!("was cut from {} to {cut} bytes", text.len())),
+        "{err}"
+    );
+}
+
+#[test]
+fn segments_pruned_under_the_reader_lose_nothing_and_hold_no_descriptor() {
+    let j = TestJournal::with_events(10, 5);
+    let tail = j.follow(&["-n", "1"]);
+    tail.wait_for_seq(10);
+    let mut w = EngineWriter::new(&j.dir, 400, 11);
+    for _ in 11..=60 {
+        w.append();
+    }
+    tail.wait_for_seq(60);
+    // Everything but the newest goes, including the ones the reader finished.
+    assert!(prune_keep(&j.dir, 1) > 3);
+    for _ in 61..=70 {
+        w.append();
+    }
+    tail.wait_for_seq(70);
+    assert_eq!(deleted_fds(tail.child.id()), Vec::<String>::new());
+    let (_, out, err) = tail.stop();
+    assert_eq!(seqs_of(&out), range(10, 70));
+    assert_eq!(err, "");
+}
+
+#[test]
+fn a_segment_pruned_while_being_read_is_read_to_its_end() {
+    let j = TestJournal::with_events(5, 5);
+    let tail = j.follow(&["-n", "1"]);
+    tail.wait_for_seq(5);
+    // Freeze the reader, fill its segment and the next ones, prune all but
+    // the newest: the open segment is still read through its descriptor.
+    tail.signal("STOP");
+    let mut w = EngineWriter::resume(&j.dir, 2000, 6);
+    for _ in 6..=40 {
+        w.append();
+    }
+    let segments = j.segments().len();
+    assert!(segments >= 3, "{segments}");
+    prune_keep(&j.dir, 1);
+    tail.signal("CONT");
+    let newest_start: u64 = j.segments()[0][7..27].parse().unwrap();
+    tail.wait_for_seq(40);
+    let (_, out, err) = tail.stop();
+    let seqs = check_stream_with_prunes(&out, &err);
+    // Seqs 5.. of the open segment were read; the segments in between were not.
+    let first_segment_end = seqs
+        .iter()
+        .copied()
+        .take_while(|s| *s < newest_start)
+        .max()
+        .unwrap();
+    assert!(first_segment_end > 5, "{seqs:?}");
+    assert_eq!(
+        err,
+        format!(
+            "journal: warning: seqs {}..{} were pruned before they could be read\n",
+            first_segment_end + 1,
+            newest_start - 1
+        )
+    );
+}
+
+#[test]
+fn a_cursor_below_the_oldest_segment_warns_of_the_pruned_seqs() {
+    let j = TestJournal::with_events(30, 10);
+    prune_keep(&j.dir, 1);
+    let out = j.cmd(&["tail", "--from-seq", "5"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        seqs_of(&String::from_utf8(out.stdout).unwrap()),
+        range(21, 30)
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "journal: warning: seqs 6..20 were pruned before they could be read\n"
+    );
+}
+
+#[test]
+fn a_gap_in_the_journal_is_reported_not_papered_over() {
+    let j = TestJournal::with_events(10, 5);
+    let tail = j.follow(&["-n", "1"]);
+    tail.wait_for_seq(10);
+    // The next segment starts at 14: 11..13 never existed (nothing was pruned).
+    j.append_events(14..=15, 5);
+    tail.wait_for_seq(15);
+    let (_, out, err) = tail.stop();
+    assert_eq!(seqs_of(&out), vec![10, 14, 15]);
+    assert!(
+        err.contains("events-00000000000000000014.jsonl starts at seq 14 (byte 0) where seq 11 was due: seqs 11..13 are missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn retry_waits_for_the_directory_and_survives_its_recreation() {
+    let j = TestJournal::new();
+    fs::remove_dir(&j.dir).unwrap();
+    let tail = j.follow(&["--retry"]);
+    tail.wait_for("the waiting note", |_, err| {
+        err.contains("waiting for it to appear")
+    });
+    fs::create_dir(&j.dir).unwrap();
+    j.append_events(1..=3, 10);
+    tail.wait_for_seq(3);
+    // Removed and recreated (a restore): following goes on in the new one.
+    fs::remove_dir_all(&j.dir).unwrap();
+    pause();
+    fs::create_dir(&j.dir).unwrap();
+    j.append_events(4..=6, 10);
+    tail.wait_for_seq(6);
+    let (status, out, _) = tail.stop();
+    assert!(status.success());
+    assert_eq!(seqs_of(&out), range(1, 6));
+}
+
+#[test]
+fn without_retry_a_missing_directory_is_an_error() {
+    let j = TestJournal::new();
+    fs::remove_dir(&j.dir).unwrap();
+    j.cmd(&["tail", "-f"]).assert().code(2);
+}
+
+#[test]
+fn from_seq_while_following() {
+    let j = TestJournal::with_events(20, 6);
+    let tail = j.follow(&["--from-seq", "15"]);
+    tail.wait_for_seq(20);
+    j.append_events(21..=22, 6);
+    tail.wait_for_seq(22);
+    let (_, out, err) = tail.stop();
+    assert_eq!(seqs_of(&out), range(16, 22));
+    assert_eq!(err, "");
+}
+
+#[test]
+fn polling_mode_follows_too() {
+    let j = TestJournal::with_events(3, 10);
+    let tail = j.follow(&["--poll", "50ms", "-n", "1"]);
+    tail.wait_for_seq(3);
+    j.append_events(4..=5, 10);
+    tail.wait_for_seq(5);
+    let (_, out, _) = tail.stop();
+    assert_eq!(seqs_of(&out), range(3, 5));
+}
+
+#[test]
+fn follow_with_a_filter_and_a_streaming_table() {
+    let j = TestJournal::with_events(4, 10);
+    let tail = j.follow(&["-o", "table", "-t", "error", "-n", "5"]);
+    tail.wait_for("the first row", |out, _| out.lines().count() == 3);
+    j.append_events(5..=6, 10);
+    tail.wait_for("the second row", |out, _| out.lines().count() == 4);
+    let (_, out, _) = tail.stop();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "     SEQ  TIME                     SESSION       TYPE                  SUMMARY"
+    );
+    assert_eq!(
+        lines[2],
+        "       2  2026-11-20 09:02:00.000  sess-7        error                 message=boom 2"
+    );
+    assert_eq!(
+        lines[3],
+        "       6  2026-11-20 09:06:00.000  sess-1        error                 message=boom 6"
+    );
+}
+
+#[test]
+fn cursor_file_resumes_after_sigterm_without_loss_or_duplicate() {
+    let j = TestJournal::with_events(1, 10);
+    let cursor = j.tmp.path().join("cursor");
+    let cursor_arg = cursor.to_str().unwrap();
+    let tail = j.follow(&["--cursor-file", cursor_arg]);
+    // A writer keeps appending while the follower is stopped mid-stream.
+    let dir = j.dir.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = EngineWriter::resume(&dir, 2000, 2);
+        for _ in 2..=3000 {
+            w.append();
+            if w.next_seq.is_multiple_of(50) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    tail.wait_for("a few hundred events", |out, _| out.lines().count() > 300);
+    let (status, first, err) = tail.stop();
+    assert!(status.success(), "{status:?} {err}");
+    writer.join().unwrap();
+    let first = seqs_of(&first);
+    let saved: u64 = fs::read_to_string(&cursor).unwrap().trim().parse().unwrap();
+    assert_eq!(
+        first,
+        range(1, saved),
+        "the cursor must name the last seq printed"
+    );
+    // The restarted shipper prints exactly the rest.
+    let rest = stdout_of(&mut j.cmd(&["tail", "--cursor-file", cursor_arg]));
+    assert_eq!(seqs_of(&rest), range(saved + 1, 3000));
+    assert_eq!(fs::read_to_string(&cursor).unwrap(), "3000\n");
+}
+
+#[test]
+fn a_closed_stdout_ends_the_follower_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let j = TestJournal::with_events(3, 10);
+    let cursor = j.tmp.path().join("cursor");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("journal"))
+        .args(["tail", "-f", "--cursor-file"])
+        .arg(&cursor)
+        .arg(&j.dir)
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // `journal tail -f | head -3`: read three lines, then the reader goes away.
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    for seq in 1..=3 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line.trim_end(), event_line(seq));
+    }
+    drop(reader);
+    let mut w = EngineWriter::resume(&j.dir, 1 << 20, 4);
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < WAIT, "the follower did not exit");
+        w.append();
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    // The first write after the close failed: the cursor stays at seq 3.
+    assert_eq!(fs::read_to_string(&cursor).unwrap(), "3\n");
+}
+
+/// One writer appends `events` with a tiny rotation threshold (hundreds of
+/// segments) while, with `prune`, another thread keeps deleting all but the
+/// 4 newest, and `journal tail -f` follows. Returns the follower's seqs.
+fn follow_a_busy_journal(events: u64, prune: bool) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let j = TestJournal::with_events(10, 100);
+    let tail = j.follow(&["-n", "10"]);
+    tail.wait_for_seq(10);
+    let done = Arc::new(AtomicBool::new(false));
+    let pruner = prune.then(|| {
+        let (dir, done) = (j.dir.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut pruned = 0;
+            while !done.load(Ordering::SeqCst) {
+                pruned += prune_keep(&dir, 4);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            pruned
+        })
+    });
+    let mut w = EngineWriter::resume(&j.dir, 100 * 200, 11);
+    // ~100 events of ~200 bytes per segment.
+    while w.next_seq <= events {
+        w.append();
+    }
+    tail.wait_for_seq(events);
+    done.store(true, Ordering::SeqCst);
+    if let Some(p) = pruner {
+        assert!(p.join().unwrap() > 0, "the pruner deleted nothing");
+    }
+    let (status, out, err) = tail.stop();
+    assert!(status.success(), "{status:?}\n{err}");
+    let seqs = check_stream_with_prunes(&out, &err);
+    // Every stderr line is a pruned-before-read warning for one skip in stdout.
+    let skips = seqs.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    let warnings = err
+        .lines()
+        .filter(|l| l.contains("were pruned before they could be read"))
+        .count();
+    assert_eq!(err.lines().count(), warnings, "{err}");
+    assert_eq!(warnings, skips, "{err}");
+    assert_eq!(seqs.first(), Some(&1));
+    assert_eq!(seqs.last(), Some(&events));
+    if !prune {
+        assert_eq!(seqs, range(1, events));
+        assert!(
+            j.segments().len() as u64 >= events / 200,
+            "{}",
+            j.segments().len()
+        );
+    }
+}
+
+// The full size runs in a few seconds (release or debug), so it is in the default suite.
+#[test]
+fn busy_journal_with_pruning_prints_exactly_the_contiguous_seqs_it_could_read() {
+    follow_a_busy_journal(50_000, true);
+}
+
+#[test]
+fn busy_journal_without_pruning_prints_every_seq() {
+    follow_a_busy_journal(50_000, false);
+}
