@@ -16,6 +16,9 @@ _journal() {
             ",$1")
                 cmd="journal"
                 ;;
+            journal,append)
+                cmd="journal__subcmd__append"
+                ;;
             journal,generate-docs)
                 cmd="journal__subcmd__generate__subcmd__docs"
                 ;;
@@ -27,6 +30,9 @@ _journal() {
                 ;;
             journal,recover)
                 cmd="journal__subcmd__recover"
+                ;;
+            journal__subcmd__help,append)
+                cmd="journal__subcmd__help__subcmd__append"
                 ;;
             journal__subcmd__help,generate-docs)
                 cmd="journal__subcmd__help__subcmd__generate__subcmd__docs"
@@ -47,12 +53,42 @@ _journal() {
 
     case "${cmd}" in
         journal)
-            opts="-h -V --color --help --version inspect recover generate-docs help"
+            opts="-h -V --color --help --version inspect recover append generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__append)
+            opts="-h -V --session --records --skip-invalid --any-type --rotate-bytes --fsync --wait --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rotate-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -83,8 +119,22 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help)
-            opts="inspect recover generate-docs help"
+            opts="inspect recover append generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__help__subcmd__append)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -31,6 +31,7 @@ complete -c journal -n "__fish_journal_needs_command" -s h -l help -d 'Print hel
 complete -c journal -n "__fish_journal_needs_command" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_needs_command" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
 complete -c journal -n "__fish_journal_needs_command" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_needs_command" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
 complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show' -r
@@ -58,12 +59,25 @@ never\t''"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1G)' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand append" -l records -d 'Each input line is a whole record ({"session_id":..,"event":{..}}) whose seq and ts are replaced, instead of an event'
+complete -c journal -n "__fish_journal_using_subcommand append" -l skip-invalid -d 'Append the valid lines and report the invalid ones (default: append nothing when any line is invalid)'
+complete -c journal -n "__fish_journal_using_subcommand append" -l any-type -d 'Accept events the engine cannot read back (an unknown type, a missing required field); it skips such lines silently'
+complete -c journal -n "__fish_journal_using_subcommand append" -l fsync -d 'Make the batch durable (fsync file data, and the directory when a segment was created) before reporting success'
+complete -c journal -n "__fish_journal_using_subcommand append" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand append" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append generate-docs help" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

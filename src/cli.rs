@@ -46,6 +46,9 @@ pub enum Command {
     /// Print the max seq a restarting writer must continue from
     #[command(after_long_help = RECOVER_AFTER_HELP)]
     Recover(RecoverArgs),
+    /// Append events from stdin (one JSON value per line), as the engine writes them
+    #[command(after_long_help = APPEND_AFTER_HELP)]
+    Append(AppendArgs),
     /// Write the shell completions and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -176,6 +179,65 @@ a torn first line), falls back to the previous segments instead of answering 0.
 A journal with segments but no event answers 0; a directory that is not a
 journal is an error (exit 2). Bytes after the last complete valid line of the
 newest segment are a torn tail: noted on stderr, and in --json.
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Set session_id to ID on every appended record
+    #[arg(long, value_name = "ID", conflicts_with = "records")]
+    pub session: Option<String>,
+
+    /// Each input line is a whole record ({"session_id":..,"event":{..}}) whose
+    /// seq and ts are replaced, instead of an event
+    #[arg(long)]
+    pub records: bool,
+
+    /// Append the valid lines and report the invalid ones (default: append
+    /// nothing when any line is invalid)
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// Accept events the engine cannot read back (an unknown type, a missing
+    /// required field); it skips such lines silently
+    #[arg(long)]
+    pub any_type: bool,
+
+    /// Start a new segment once one reaches SIZE (512K, 8M, 1G)
+    #[arg(long, value_name = "SIZE", default_value = "8M")]
+    pub rotate_bytes: String,
+
+    /// Make the batch durable (fsync file data, and the directory when a
+    /// segment was created) before reporting success
+    #[arg(long)]
+    pub fsync: bool,
+
+    /// How long to wait for the writer's claim before giving up (exit 3)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub wait: String,
+}
+
+const APPEND_AFTER_HELP: &str = concat!(
+    "\
+Reads stdin to the end, checks every line, then appends the whole batch under
+the writer's claim with seq = max + 1, ts = now, in the engine's field order
+(the event's own field order is kept). A torn tail left by a crash is cut
+first, its bytes saved to a quarantine-*.bin file. Prints the seq range
+appended (FIRST..LAST) on stdout; nothing when the input held no event.
+
+Each input line is an event object with a string \"type\". Events the engine
+could not read back are rejected unless --any-type. An invalid line is
+reported with its line number; by default nothing is appended then (exit 2).
+
+Examples:
+  echo '{\"type\":\"error\",\"message\":\"disk full\"}' | journal append
+  journal append --session sess-7 --fsync < events.jsonl
+  journal inspect -o jsonl --all old/ | journal append --records new/
 
 ",
     exit_codes_help!()

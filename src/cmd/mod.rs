@@ -1,9 +1,11 @@
 //! One module per subcommand, plus what they share: where the journal is,
 //! how stdout is buffered, and how damage met while reading is reported.
 
+mod append;
 mod generate_docs;
 mod inspect;
 mod recover;
+mod units;
 
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -56,6 +58,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &ctx),
         Command::Recover(args) => recover::run(args, &ctx),
+        Command::Append(args) => append::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
     }
 }

@@ -1,6 +1,7 @@
 //! The journal core: segments, line readers, records, defects, the claim,
 //! and the operations built on them. No printing, no colours, no clap.
 
+pub mod append;
 pub mod claim;
 pub mod defect;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod quarantine;
 pub mod record;
 pub mod recover;
 pub mod scan;
+pub mod schema;
 pub mod segment;
 pub mod tailcut;
 pub mod writer;
