@@ -28,6 +28,9 @@ _journal() {
             journal,inspect)
                 cmd="journal__subcmd__inspect"
                 ;;
+            journal,prune)
+                cmd="journal__subcmd__prune"
+                ;;
             journal,recover)
                 cmd="journal__subcmd__recover"
                 ;;
@@ -43,6 +46,9 @@ _journal() {
             journal__subcmd__help,inspect)
                 cmd="journal__subcmd__help__subcmd__inspect"
                 ;;
+            journal__subcmd__help,prune)
+                cmd="journal__subcmd__help__subcmd__prune"
+                ;;
             journal__subcmd__help,recover)
                 cmd="journal__subcmd__help__subcmd__recover"
                 ;;
@@ -53,7 +59,7 @@ _journal() {
 
     case "${cmd}" in
         journal)
-            opts="-h -V --color --help --version inspect recover append generate-docs help"
+            opts="-h -V --color --help --version inspect recover append prune generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,7 +125,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help)
-            opts="inspect recover append generate-docs help"
+            opts="inspect recover append prune generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +181,20 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -262,6 +282,40 @@ _journal() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__prune)
+            opts="-n -q -h -V --keep --max-bytes --max-age --dry-run --quiet --json --wait --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,9 @@ pub enum Command {
     /// Append events from stdin (one JSON value per line), as the engine writes them
     #[command(after_long_help = APPEND_AFTER_HELP)]
     Append(AppendArgs),
+    /// Delete the oldest segments (retention), safely, under the writer's claim
+    #[command(after_long_help = PRUNE_AFTER_HELP)]
+    Prune(PruneArgs),
     /// Write the shell completions and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -238,6 +241,61 @@ Examples:
   echo '{\"type\":\"error\",\"message\":\"disk full\"}' | journal append
   journal append --session sess-7 --fsync < events.jsonl
   journal inspect -o jsonl --all old/ | journal append --records new/
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Keep at most N segments (the engine keeps 64); at least 1
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub keep: usize,
+
+    /// Also delete the oldest segments until the journal is at most SIZE (512M, 2G)
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes: Option<String>,
+
+    /// Also delete the oldest segments whose newest event is older than
+    /// DURATION (12h, 7days)
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
+
+    /// Print what would be deleted, delete nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print nothing on success (for cron)
+    #[arg(short = 'q', long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// How long to wait for the writer's claim before giving up (exit 3)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub wait: String,
+}
+
+const PRUNE_AFTER_HELP: &str = concat!(
+    "\
+Deletes a contiguous run of the oldest segments: as many as the strictest of
+--keep, --max-bytes and --max-age asks for. The newest segment is never
+deleted, nor anything that is not a regular file named events-<seq>.jsonl
+(quarantine files, symlinks, the lock file). Deletion goes oldest first, the
+directory fsynced after each file, so a crash never leaves a hole.
+A segment's age is that of its newest event; a timestamp in the future is
+warned about and the segment kept. --dry-run makes the same plan under the
+same claim and stops before deleting. Nothing to delete is success.
+
+Examples:
+  journal prune                          # keep the 64 newest segments
+  journal prune --max-bytes 2G -q        # for cron: quiet on success
+  journal prune --max-age 30days --dry-run
 
 ",
     exit_codes_help!()

@@ -4,6 +4,7 @@
 mod append;
 mod generate_docs;
 mod inspect;
+mod prune;
 mod recover;
 mod units;
 
@@ -59,6 +60,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
         Command::Inspect(args) => inspect::run(args, &ctx),
         Command::Recover(args) => recover::run(args, &ctx),
         Command::Append(args) => append::run(args, &ctx),
+        Command::Prune(args) => prune::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
     }
 }

@@ -6,6 +6,7 @@ pub mod claim;
 pub mod defect;
 pub mod error;
 pub mod lines;
+pub mod prune;
 pub mod quarantine;
 pub mod record;
 pub mod recover;

@@ -5,4 +5,5 @@ mod append;
 mod common;
 mod docs;
 mod inspect;
+mod prune;
 mod recover;
