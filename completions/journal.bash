@@ -34,6 +34,9 @@ _journal() {
             journal,recover)
                 cmd="journal__subcmd__recover"
                 ;;
+            journal,stats)
+                cmd="journal__subcmd__stats"
+                ;;
             journal__subcmd__help,append)
                 cmd="journal__subcmd__help__subcmd__append"
                 ;;
@@ -52,6 +55,9 @@ _journal() {
             journal__subcmd__help,recover)
                 cmd="journal__subcmd__help__subcmd__recover"
                 ;;
+            journal__subcmd__help,stats)
+                cmd="journal__subcmd__help__subcmd__stats"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +65,7 @@ _journal() {
 
     case "${cmd}" in
         journal)
-            opts="-h -V --color --help --version inspect recover append prune generate-docs help"
+            opts="-h -V --color --help --version inspect recover append prune stats generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,7 +131,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help)
-            opts="inspect recover append prune generate-docs help"
+            opts="inspect recover append prune stats generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +215,20 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -337,6 +357,32 @@ _journal() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__stats)
+            opts="-h -V --json --rotate-bytes --buckets --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rotate-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --buckets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

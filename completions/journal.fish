@@ -33,6 +33,7 @@ complete -c journal -n "__fish_journal_needs_command" -f -a "inspect" -d 'List e
 complete -c journal -n "__fish_journal_needs_command" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
 complete -c journal -n "__fish_journal_needs_command" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
 complete -c journal -n "__fish_journal_needs_command" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
+complete -c journal -n "__fish_journal_needs_command" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
 complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show' -r
@@ -84,14 +85,23 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -s q -l quiet -d 
 complete -c journal -n "__fish_journal_using_subcommand prune" -l json -d 'Print the report as JSON'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
+complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune generate-docs help" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune generate-docs help" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover append prune stats generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -52,6 +52,9 @@ pub enum Command {
     /// Delete the oldest segments (retention), safely, under the writer's claim
     #[command(after_long_help = PRUNE_AFTER_HELP)]
     Prune(PruneArgs),
+    /// Summarise a journal: sizes, events per type, sessions, time range, activity
+    #[command(after_long_help = STATS_AFTER_HELP)]
+    Stats(StatsArgs),
     /// Write the shell completions and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -296,6 +299,40 @@ Examples:
   journal prune                          # keep the 64 newest segments
   journal prune --max-bytes 2G -q        # for cron: quiet on success
   journal prune --max-age 30days --dry-run
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Print the stats as one JSON object
+    #[arg(long)]
+    pub json: bool,
+
+    /// The rotation threshold the newest segment's fill is measured against
+    #[arg(long, value_name = "SIZE", default_value = "8M")]
+    pub rotate_bytes: String,
+
+    /// Buckets in the histogram of events over time
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub buckets: usize,
+}
+
+const STATS_AFTER_HELP: &str = concat!(
+    "\
+Reads every segment, in parallel (one worker per core), with a progress bar
+on a terminal. Counts valid records; damaged lines are counted apart (run
+`journal verify` for where they are) and the newest segment's torn tail is
+shown on its own. The time range is the earliest and latest ts; activity is a
+sparkline of events per equal slice of it.
+
+Examples:
+  journal stats
+  journal stats --json | jq '.types'
 
 ",
     exit_codes_help!()

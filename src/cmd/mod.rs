@@ -6,6 +6,7 @@ mod generate_docs;
 mod inspect;
 mod prune;
 mod recover;
+mod stats;
 mod units;
 
 use std::env;
@@ -61,6 +62,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
         Command::Recover(args) => recover::run(args, &ctx),
         Command::Append(args) => append::run(args, &ctx),
         Command::Prune(args) => prune::run(args, &ctx),
+        Command::Stats(args) => stats::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
     }
 }

@@ -7,3 +7,4 @@ mod docs;
 mod inspect;
 mod prune;
 mod recover;
+mod stats;
