@@ -35,9 +35,8 @@ pub fn fast_record(line: &[u8]) -> Option<FastRecord<'_>> {
     };
     let rest = rest.strip_prefix(b",\"event\":{\"type\":\"")?;
     let (event_type, _) = plain_string(rest)?;
-    // The head is known good; the whole line must still be one JSON object
-    // and UTF-8 (the head's strings are checked by this too).
-    std::str::from_utf8(line).ok()?;
+    // The head is known good; the whole line must still be one JSON value
+    // in UTF-8 (which covers the head's strings too).
     if !valid_json(line) {
         return None;
     }
@@ -65,24 +64,27 @@ fn plain_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&b[..end], &b[end + 1..]))
 }
 
-/// Whether any byte of `w` is `"`, `\\` or below 0x20 (SWAR: exact for
-/// "any", which is all the caller asks).
-fn has_special_byte(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` that may be `"`, `\\` or below 0x20
+/// (SWAR). Only the lowest set bit is exact (a borrow can flag a byte above a
+/// special one), which is all the caller uses; no special byte gives 0.
+fn special_bytes(w: u64) -> u64 {
     let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     let q = w ^ (ONES * u64::from(b'"'));
     let quote = q.wrapping_sub(ONES) & !q & HIGH;
     let e = w ^ (ONES * u64::from(b'\\'));
     let escape = e.wrapping_sub(ONES) & !e & HIGH;
-    below | quote | escape != 0
+    below | quote | escape
 }
 
 /// Nesting deeper than this is refused (serde_json's own limit is 128).
 const MAX_DEPTH: usize = 128;
 
-/// Whether `b` is exactly one JSON value (RFC 8259), surrounded by optional
-/// whitespace. UTF-8 is checked by the caller.
+/// Whether `b` is exactly one JSON value (RFC 8259) in UTF-8, surrounded by
+/// optional whitespace. Outside strings the grammar admits ASCII only, so
+/// checking the string bodies that hold non-ASCII bytes checks the line.
 pub fn valid_json(b: &[u8]) -> bool {
     let mut p = Parser { b, i: 0 };
     p.value(0) && {
@@ -185,13 +187,22 @@ impl Parser<'_> {
     fn string(&mut self) -> bool {
         self.i += 1;
         let b = self.b;
+        let start = self.i;
+        // High bits seen in the body: only then is it checked as UTF-8.
+        let mut high = 0u64;
         loop {
-            // Eight bytes at a time while none of them ends, escapes or breaks the string.
+            // Eight bytes at a time, jumping straight to the first byte that
+            // ends, escapes or breaks the string.
             while let Some(chunk) = b.get(self.i..self.i + 8) {
                 let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                if has_special_byte(word) {
+                let special = special_bytes(word);
+                if special != 0 {
+                    let skip = (special.trailing_zeros() / 8) as usize;
+                    high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
+                    self.i += skip;
                     break;
                 }
+                high |= word & HIGH;
                 self.i += 8;
             }
             let Some(&c) = b.get(self.i) else {
@@ -199,7 +210,7 @@ impl Parser<'_> {
             };
             self.i += 1;
             match c {
-                b'"' => return true,
+                b'"' => return high == 0 || std::str::from_utf8(&b[start..self.i - 1]).is_ok(),
                 b'\\' => match self.peek() {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                     Some(b'u') => {
@@ -213,7 +224,7 @@ impl Parser<'_> {
                 },
                 // Raw control characters are not allowed inside a JSON string.
                 0..=0x1f => return false,
-                _ => {}
+                _ => high |= u64::from(c & 0x80),
             }
         }
     }
@@ -335,30 +346,22 @@ mod tests {
             let head = &line[..cut];
             let serde_ok = std::str::from_utf8(head).is_ok()
                 && serde_json::from_slice::<serde::de::IgnoredAny>(head).is_ok();
-            assert_eq!(
-                valid_json(head) && std::str::from_utf8(head).is_ok(),
-                serde_ok,
-                "cut {cut}"
-            );
+            assert_eq!(valid_json(head), serde_ok, "cut {cut}");
             assert_eq!(
                 fast_record(head).is_some(),
                 parse_line(head).is_ok() && serde_ok,
                 "cut {cut}"
             );
         }
-        for (at, with) in
-            (0..line.len()).flat_map(|i| [b'"', b'\\', b'}', b'\n', b'x', 0x01].map(|c| (i, c)))
+        for (at, with) in (0..line.len())
+            .flat_map(|i| [b'"', b'\\', b'}', b'\n', b'x', 0x01, 0xff, 0xc3, 0x80].map(|c| (i, c)))
         {
             let mut v = line.to_vec();
             v[at] = with;
             // serde does not check UTF-8 inside strings it skips; parse_line does.
             let serde_ok = std::str::from_utf8(&v).is_ok()
                 && serde_json::from_slice::<serde::de::IgnoredAny>(&v).is_ok();
-            assert_eq!(
-                valid_json(&v) && std::str::from_utf8(&v).is_ok(),
-                serde_ok,
-                "{at} {with}"
-            );
+            assert_eq!(valid_json(&v), serde_ok, "{at} {with}");
             if let Some(f) = fast_record(&v) {
                 let r = parse_line(&v).unwrap();
                 assert_eq!(
