@@ -235,6 +235,7 @@ the writer's claim with seq = max + 1, ts = now, in the engine's field order
 (the event's own field order is kept). A torn tail left by a crash is cut
 first, its bytes saved to a quarantine-*.bin file. Prints the seq range
 appended (FIRST..LAST) on stdout; nothing when the input held no event.
+DIR must be a journal or an empty directory (a new journal); it is never created.
 
 Each input line is an event object with a string \"type\". Events the engine
 could not read back are rejected unless --any-type. An invalid line is
