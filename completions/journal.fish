@@ -32,6 +32,9 @@ complete -c journal -n "__fish_journal_needs_command" -s V -l version -d 'Print 
 complete -c journal -n "__fish_journal_needs_command" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
 complete -c journal -n "__fish_journal_needs_command" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
 complete -c journal -n "__fish_journal_needs_command" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
+complete -c journal -n "__fish_journal_needs_command" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
+complete -c journal -n "__fish_journal_needs_command" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
+complete -c journal -n "__fish_journal_needs_command" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
 complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show' -r
@@ -81,13 +84,48 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1G)' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand append" -l records -d 'Each input line is a whole record ({"session_id":..,"event":{..}}) whose seq and ts are replaced, instead of an event'
+complete -c journal -n "__fish_journal_using_subcommand append" -l skip-invalid -d 'Append the valid lines and report the invalid ones (default: append nothing when any line is invalid)'
+complete -c journal -n "__fish_journal_using_subcommand append" -l any-type -d 'Accept events the engine cannot read back (an unknown type, a missing required field); it skips such lines silently'
+complete -c journal -n "__fish_journal_using_subcommand append" -l fsync -d 'Make the batch durable (fsync file data, and the directory when a segment was created) before reporting success'
+complete -c journal -n "__fish_journal_using_subcommand append" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand append" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand prune" -l keep -d 'Keep at most N segments (the engine keeps 64); at least 1' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand prune" -s n -l dry-run -d 'Print what would be deleted, delete nothing'
+complete -c journal -n "__fish_journal_using_subcommand prune" -s q -l quiet -d 'Print nothing on success (for cron)'
+complete -c journal -n "__fish_journal_using_subcommand prune" -l json -d 'Print the report as JSON'
+complete -c journal -n "__fish_journal_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
+complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

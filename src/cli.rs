@@ -49,6 +49,15 @@ pub enum Command {
     /// Print the last events, then follow new ones as they are appended (-f)
     #[command(after_long_help = TAIL_AFTER_HELP)]
     Tail(TailArgs),
+    /// Append events from stdin (one JSON value per line), as the engine writes them
+    #[command(after_long_help = APPEND_AFTER_HELP)]
+    Append(AppendArgs),
+    /// Delete the oldest segments (retention), safely, under the writer's claim
+    #[command(after_long_help = PRUNE_AFTER_HELP)]
+    Prune(PruneArgs),
+    /// Summarise a journal: sizes, events per type, sessions, time range, activity
+    #[command(after_long_help = STATS_AFTER_HELP)]
+    Stats(StatsArgs),
     /// Write the shell completions and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -245,6 +254,155 @@ Examples:
   journal tail -n 50 --session sess-7
   journal tail -f -o raw --cursor-file /var/lib/shipper/cursor
   journal tail -f --retry --poll 2s /mnt/nfs/events
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Set session_id to ID on every appended record
+    #[arg(long, value_name = "ID", conflicts_with = "records")]
+    pub session: Option<String>,
+
+    /// Each input line is a whole record ({"session_id":..,"event":{..}}) whose
+    /// seq and ts are replaced, instead of an event
+    #[arg(long)]
+    pub records: bool,
+
+    /// Append the valid lines and report the invalid ones (default: append
+    /// nothing when any line is invalid)
+    #[arg(long)]
+    pub skip_invalid: bool,
+
+    /// Accept events the engine cannot read back (an unknown type, a missing
+    /// required field); it skips such lines silently
+    #[arg(long)]
+    pub any_type: bool,
+
+    /// Start a new segment once one reaches SIZE (512K, 8M, 1G)
+    #[arg(long, value_name = "SIZE", default_value = "8M")]
+    pub rotate_bytes: String,
+
+    /// Make the batch durable (fsync file data, and the directory when a
+    /// segment was created) before reporting success
+    #[arg(long)]
+    pub fsync: bool,
+
+    /// How long to wait for the writer's claim before giving up (exit 3)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub wait: String,
+}
+
+const APPEND_AFTER_HELP: &str = concat!(
+    "\
+Reads stdin to the end, checks every line, then appends the whole batch under
+the writer's claim with seq = max + 1, ts = now, in the engine's field order
+(the event's own field order is kept). A torn tail left by a crash is cut
+first, its bytes saved to a quarantine-*.bin file. Prints the seq range
+appended (FIRST..LAST) on stdout; nothing when the input held no event.
+DIR must be a journal or an empty directory (a new journal); it is never created.
+
+Each input line is an event object with a string \"type\". Events the engine
+could not read back are rejected unless --any-type. An invalid line is
+reported with its line number; by default nothing is appended then (exit 2).
+
+Examples:
+  echo '{\"type\":\"error\",\"message\":\"disk full\"}' | journal append
+  journal append --session sess-7 --fsync < events.jsonl
+  journal inspect -o jsonl --all old/ | journal append --records new/
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Keep at most N segments (the engine keeps 64); at least 1
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub keep: usize,
+
+    /// Also delete the oldest segments until the journal is at most SIZE (512M, 2G)
+    #[arg(long, value_name = "SIZE")]
+    pub max_bytes: Option<String>,
+
+    /// Also delete the oldest segments whose newest event is older than
+    /// DURATION (12h, 7days)
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
+
+    /// Print what would be deleted, delete nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print nothing on success (for cron)
+    #[arg(short = 'q', long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    /// How long to wait for the writer's claim before giving up (exit 3)
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub wait: String,
+}
+
+const PRUNE_AFTER_HELP: &str = concat!(
+    "\
+Deletes a contiguous run of the oldest segments: as many as the strictest of
+--keep, --max-bytes and --max-age asks for. The newest segment is never
+deleted, nor anything that is not a regular file named events-<seq>.jsonl
+(quarantine files, symlinks, the lock file). Deletion goes oldest first, the
+directory fsynced after each file, so a crash never leaves a hole.
+A segment's age is that of its newest event; a timestamp in the future is
+warned about and the segment kept. --dry-run makes the same plan under the
+same claim and stops before deleting. Nothing to delete is success.
+
+Examples:
+  journal prune                          # keep the 64 newest segments
+  journal prune --max-bytes 2G -q        # for cron: quiet on success
+  journal prune --max-age 30days --dry-run
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Print the stats as one JSON object
+    #[arg(long)]
+    pub json: bool,
+
+    /// The rotation threshold the newest segment's fill is measured against
+    #[arg(long, value_name = "SIZE", default_value = "8M")]
+    pub rotate_bytes: String,
+
+    /// Buckets in the histogram of events over time
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub buckets: usize,
+}
+
+const STATS_AFTER_HELP: &str = concat!(
+    "\
+Reads every segment, in parallel (one worker per core), with a progress bar
+on a terminal. Counts valid records; damaged lines are counted apart (run
+`journal verify` for where they are) and the newest segment's torn tail is
+shown on its own. The time range is the earliest and latest ts; activity is a
+sparkline of events per equal slice of it.
+
+Examples:
+  journal stats
+  journal stats --json | jq '.types'
 
 ",
     exit_codes_help!()

@@ -1,10 +1,14 @@
 //! One module per subcommand, plus what they share: where the journal is,
 //! how stdout is buffered, and how damage met while reading is reported.
 
+mod append;
 mod generate_docs;
 mod inspect;
+mod prune;
 mod recover;
+mod stats;
 mod tail;
+mod units;
 
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -58,6 +62,9 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
         Command::Inspect(args) => inspect::run(args, &ctx),
         Command::Recover(args) => recover::run(args, &ctx),
         Command::Tail(args) => tail::run(args, &ctx),
+        Command::Append(args) => append::run(args, &ctx),
+        Command::Prune(args) => prune::run(args, &ctx),
+        Command::Stats(args) => stats::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
     }
 }

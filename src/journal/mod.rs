@@ -1,15 +1,20 @@
 //! The journal core: segments, line readers, records, defects, the claim,
 //! and the operations built on them. No printing, no colours, no clap.
 
+pub mod append;
 pub mod claim;
 pub mod defect;
 pub mod error;
+pub mod fastline;
 pub mod follow;
 pub mod lines;
+pub mod prune;
 pub mod quarantine;
 pub mod record;
 pub mod recover;
 pub mod scan;
+pub mod schema;
 pub mod segment;
+pub mod stats;
 pub mod tailcut;
 pub mod writer;

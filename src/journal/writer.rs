@@ -201,9 +201,18 @@ impl Writer {
     /// new journal): takes the claim, cuts a torn tail, recovers the max seq,
     /// reopens the newest segment when under the threshold.
     pub fn open(dir: &Path, opts: WriterOptions) -> Result<Writer, JournalError> {
-        // A missing directory is an error, not something to create: a typo must
-        // not start a new journal next to the real one.
-        Listing::read(dir)?;
+        // A missing directory is an error, not something to create, and a
+        // directory holding other things is not silently turned into a
+        // journal: a typo must not start a new journal next to the real one.
+        let listing = Listing::read(dir)?;
+        if listing.require_journal().is_err() {
+            let mut entries = std::fs::read_dir(dir).map_err(|e| JournalError::io(dir, e))?;
+            if entries.next().is_some() {
+                return Err(JournalError::NoSegments {
+                    dir: dir.to_owned(),
+                });
+            }
+        }
         let claim = Claim::acquire(dir, opts.wait)?;
         let listing = Listing::read(dir)?;
         let (plan, _) = plan_tail_cut(&listing)?;
@@ -626,6 +635,15 @@ mod tests {
             }
         }
         assert_eq!(expect, 101);
+    }
+
+    #[test]
+    fn a_directory_with_other_files_is_not_made_a_journal() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("notes.txt"), "x").unwrap();
+        let err = Writer::open(tmp.path(), opts(10)).err().unwrap();
+        assert!(matches!(err, JournalError::NoSegments { .. }), "{err}");
+        assert_eq!(names(tmp.path()), ["notes.txt"]);
     }
 
     #[test]

@@ -490,3 +490,63 @@ pub fn check_stream_with_prunes(out: &str, err: &str) -> Vec<u64> {
     }
     seqs
 }
+
+/// Holds the writer's claim (an exclusive flock on the lock file) until the
+/// returned file is dropped, as a running engine would.
+pub fn hold_claim(dir: &Path) -> fs::File {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".account-journal.lock"))
+        .unwrap();
+    f.lock().unwrap();
+    f
+}
+
+/// `journal append <args...> DIR` with `input` on stdin.
+pub fn append_cmd(dir: &Path, args: &[&str], input: &str) -> Command {
+    let mut cmd = journal_cmd();
+    cmd.arg("append")
+        .args(args)
+        .arg(dir)
+        .write_stdin(input.to_owned());
+    cmd
+}
+
+/// Every line of every segment, oldest segment first.
+pub fn all_lines(dir: &Path) -> Vec<String> {
+    let mut names: Vec<(u64, PathBuf)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_owned();
+            let seq = name
+                .strip_prefix("events-")?
+                .strip_suffix(".jsonl")?
+                .parse()
+                .ok()?;
+            Some((seq, p))
+        })
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .flat_map(|(_, p)| {
+            fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A line with its `ts` value replaced by `TS`, to compare lines written at
+/// different times.
+pub fn without_ts(line: &str) -> String {
+    let start = line.find(",\"ts\":\"").expect("a ts field") + 7;
+    let end = start + line[start..].find('"').unwrap();
+    format!("{}TS{}", &line[..start], &line[end..])
+}

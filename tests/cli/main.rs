@@ -1,8 +1,11 @@
 //! CLI tests: the real binary against real files in temporary directories.
 //! One module per subcommand; one test binary, so the suite links once.
 
+mod append;
 mod common;
 mod docs;
 mod inspect;
+mod prune;
 mod recover;
+mod stats;
 mod tail;

@@ -1,0 +1,334 @@
+//! Retention: deleting the oldest segments, as the engine does at boot.
+//!
+//! Guarantees:
+//! - only a contiguous run of the oldest segments is deleted, oldest first,
+//!   the directory fsynced after each unlink, so a crash can never leave a
+//!   hole in the middle of the journal;
+//! - the newest segment is never deleted, nor anything that is not a regular
+//!   file named like a segment (quarantine files, symlinks, the lock file);
+//! - everything happens under the claim, taken with a bounded wait;
+//! - a dry run makes the same plan under the same claim and stops before
+//!   the first unlink, so it reports exactly what a real run deletes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::journal::claim::Claim;
+use crate::journal::error::JournalError;
+use crate::journal::lines::{BackwardLines, ReadOptions};
+use crate::journal::quarantine::sync_dir;
+use crate::journal::record::parse_line;
+use crate::journal::segment::{Listing, file_name_lossy};
+
+/// The engine's own retention.
+pub const DEFAULT_KEEP: usize = 64;
+
+/// What to prune.
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// Keep at most this many segments (at least 1). Default 64.
+    pub keep: usize,
+    /// Delete the oldest segments until the journal is at most this big. Default none.
+    pub max_bytes: Option<u64>,
+    /// Delete the oldest segments whose newest event is older than this. Default none.
+    pub max_age: Option<Duration>,
+    /// "Now", for `max_age` (a parameter so tests are exact). Default: the clock.
+    pub now: DateTime<Utc>,
+    /// Plan under the claim but delete nothing. Default off.
+    pub dry_run: bool,
+    /// How long to wait for the claim. Default 5 s.
+    pub wait: Duration,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        PruneOptions {
+            keep: DEFAULT_KEEP,
+            max_bytes: None,
+            max_age: None,
+            now: Utc::now(),
+            dry_run: false,
+            wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A segment deleted (or, in a dry run, to delete).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    #[serde(serialize_with = "ser_name")]
+    pub segment: PathBuf,
+    pub start_seq: u64,
+    /// One before the next segment's start seq (from the names).
+    pub last_seq: u64,
+    pub bytes: u64,
+}
+
+/// Something a person should know, that did not stop the prune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PruneWarning {
+    #[serde(serialize_with = "ser_name")]
+    pub segment: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    pub deleted: Vec<Pruned>,
+    pub bytes_freed: u64,
+    pub segments_before: usize,
+    pub segments_kept: usize,
+    pub bytes_kept: u64,
+    /// Start seq of the oldest segment left.
+    pub oldest_seq: Option<u64>,
+    pub warnings: Vec<PruneWarning>,
+}
+
+/// Prunes the journal in `dir` (which must be a journal).
+pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, JournalError> {
+    assert!(opts.keep >= 1, "keep 0 is rejected by the caller");
+    // Checked before the claim: taking it creates the lock file, which must
+    // not appear in a directory that is not a journal.
+    Listing::read_journal(dir)?;
+    let claim = Claim::acquire(dir, opts.wait)?;
+    let listing = Listing::read(dir)?;
+    let mut warnings = Vec::new();
+    for irr in &listing.irregular {
+        warnings.push(PruneWarning {
+            segment: irr.path.clone(),
+            message: format!(
+                "named like a segment but {}: left alone",
+                irr.kind.describe()
+            ),
+        });
+    }
+    let count = plan(&listing, opts, &mut warnings)?;
+    let deleted: Vec<Pruned> = (0..count)
+        .map(|i| {
+            let seg = &listing.segments[i];
+            Pruned {
+                segment: seg.path.clone(),
+                start_seq: seg.start_seq,
+                last_seq: listing.segments[i + 1].start_seq.saturating_sub(1),
+                bytes: seg.len,
+            }
+        })
+        .collect();
+    if !opts.dry_run {
+        for p in &deleted {
+            delete_segment(&claim, &listing, p)?;
+        }
+    }
+    let bytes_freed = deleted.iter().map(|p| p.bytes).sum();
+    Ok(PruneReport {
+        dry_run: opts.dry_run,
+        bytes_freed,
+        segments_before: listing.segments.len(),
+        segments_kept: listing.segments.len() - count,
+        bytes_kept: listing.total_bytes() - bytes_freed,
+        oldest_seq: listing.segments.get(count).map(|s| s.start_seq),
+        deleted,
+        warnings,
+    })
+}
+
+/// How many of the oldest segments to delete: the longest run any limit asks
+/// for, never the newest.
+fn plan(
+    listing: &Listing,
+    opts: &PruneOptions,
+    warnings: &mut Vec<PruneWarning>,
+) -> Result<usize, JournalError> {
+    let segs = &listing.segments;
+    let deletable = segs.len().saturating_sub(1);
+    let mut count = segs.len().saturating_sub(opts.keep);
+    if let Some(max) = opts.max_bytes {
+        let mut total = listing.total_bytes();
+        let mut n = 0;
+        while total > max && n < deletable {
+            total -= segs[n].len;
+            n += 1;
+        }
+        count = count.max(n);
+    }
+    if let Some(age) = opts.max_age {
+        let cutoff = opts.now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        let mut n = 0;
+        while n < deletable {
+            let seg = &segs[n];
+            match newest_timestamp(&seg.path, seg.len)? {
+                None => {
+                    warnings.push(PruneWarning {
+                        segment: seg.path.clone(),
+                        message: "holds no event with a timestamp: its age is unknown, kept"
+                            .to_owned(),
+                    });
+                    break;
+                }
+                Some(ts) if ts > opts.now => {
+                    warnings.push(PruneWarning {
+                        segment: seg.path.clone(),
+                        message: format!(
+                            "its newest event is stamped in the future ({}): not trusted, kept",
+                            ts.to_rfc3339()
+                        ),
+                    });
+                    break;
+                }
+                Some(ts) if ts < cutoff => n += 1,
+                Some(_) => break,
+            }
+        }
+        count = count.max(n);
+    }
+    Ok(count.min(deletable))
+}
+
+/// The timestamp of the last complete line with a parseable `ts`.
+fn newest_timestamp(
+    path: &std::path::Path,
+    len: u64,
+) -> Result<Option<DateTime<Utc>>, JournalError> {
+    let mut lines = BackwardLines::open(path, len, ReadOptions::default())
+        .map_err(|e| JournalError::io(path, e))?;
+    while let Some(line) = lines.prev_line().map_err(|e| JournalError::io(path, e))? {
+        if !line.terminated {
+            continue;
+        }
+        if let Some(ts) = line
+            .content()
+            .and_then(|b| parse_line(b).ok())
+            .and_then(|r| r.timestamp())
+        {
+            return Ok(Some(ts));
+        }
+    }
+    Ok(None)
+}
+
+fn delete_segment(_claim: &Claim, listing: &Listing, p: &Pruned) -> Result<(), JournalError> {
+    // Still the regular file that was listed (never a symlink put in its place).
+    let meta =
+        std::fs::symlink_metadata(&p.segment).map_err(|e| JournalError::io(&p.segment, e))?;
+    if !meta.file_type().is_file() {
+        return Err(JournalError::io(
+            &p.segment,
+            std::io::Error::other("no longer a regular file; stopped"),
+        ));
+    }
+    std::fs::remove_file(&p.segment).map_err(|e| JournalError::io(&p.segment, e))?;
+    // Durable before the next unlink: a crash leaves a prefix deleted, never a hole.
+    sync_dir(&listing.dir)
+}
+
+fn ser_name<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&file_name_lossy(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn journal(segments: &[(u64, &[&str])]) -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut seq = 0;
+        for (start, stamps) in segments {
+            let mut text = String::new();
+            for (i, ts) in stamps.iter().enumerate() {
+                seq = start + i as u64;
+                text += &format!(
+                    "{{\"seq\":{seq},\"ts\":\"{ts}\",\"event\":{{\"type\":\"cancelled\"}}}}\n"
+                );
+            }
+            fs::write(
+                tmp.path()
+                    .join(crate::journal::segment::segment_file_name(*start)),
+                text,
+            )
+            .unwrap();
+        }
+        let _ = seq;
+        tmp
+    }
+
+    fn opts() -> PruneOptions {
+        PruneOptions {
+            now: DateTime::parse_from_rfc3339("2026-11-20T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            wait: Duration::ZERO,
+            ..PruneOptions::default()
+        }
+    }
+
+    fn starts(r: &PruneReport) -> Vec<u64> {
+        r.deleted.iter().map(|p| p.start_seq).collect()
+    }
+
+    #[test]
+    fn limits_combine_into_the_longest_oldest_run() {
+        let t = "2026-11-20T09:00:00Z";
+        let tmp = journal(&[(1, &[t, t]), (3, &[t, t]), (5, &[t, t]), (7, &[t])]);
+        let mut o = opts();
+        o.keep = 3;
+        o.dry_run = true;
+        assert_eq!(starts(&prune(tmp.path(), &o).unwrap()), [1]);
+        let seg_len = fs::metadata(tmp.path().join("events-00000000000000000001.jsonl"))
+            .unwrap()
+            .len();
+        o.max_bytes = Some(seg_len * 2);
+        assert_eq!(starts(&prune(tmp.path(), &o).unwrap()), [1, 3]);
+        o.max_bytes = Some(0);
+        let r = prune(tmp.path(), &o).unwrap();
+        assert_eq!(starts(&r), [1, 3, 5], "never the newest");
+        assert_eq!(r.oldest_seq, Some(7));
+        assert_eq!(r.deleted[2].last_seq, 6);
+        assert_eq!(
+            tmp.path().read_dir().unwrap().count(),
+            5,
+            "dry run deleted nothing"
+        );
+        o.dry_run = false;
+        let real = prune(tmp.path(), &o).unwrap();
+        assert_eq!(real.deleted, r.deleted);
+        assert_eq!(Listing::read(tmp.path()).unwrap().segments.len(), 1);
+    }
+
+    #[test]
+    fn age_stops_at_the_first_young_future_or_undated_segment() {
+        let tmp = journal(&[
+            (1, &["2026-11-19T09:00:00Z", "2026-11-19T10:00:00Z"]),
+            (3, &["2026-11-20T11:30:00Z"]),
+            (4, &["2026-11-19T09:00:00Z"]),
+            (5, &["2026-11-20T11:59:00Z"]),
+        ]);
+        let mut o = opts();
+        o.max_age = Some(Duration::from_secs(3600));
+        o.dry_run = true;
+        // Segment 4 is old too, but 3 is young: only a contiguous run from 1.
+        let r = prune(tmp.path(), &o).unwrap();
+        assert_eq!(starts(&r), [1]);
+        o.max_age = Some(Duration::from_secs(60));
+        assert_eq!(starts(&prune(tmp.path(), &o).unwrap()), [1, 3, 4]);
+        o.max_age = Some(Duration::from_secs(2 * 86400));
+        assert!(starts(&prune(tmp.path(), &o).unwrap()).is_empty());
+
+        let future = journal(&[
+            (1, &["2027-01-01T00:00:00Z"]),
+            (2, &["2026-11-19T00:00:00Z"]),
+        ]);
+        o.max_age = Some(Duration::from_secs(60));
+        let r = prune(future.path(), &o).unwrap();
+        assert!(r.deleted.is_empty());
+        assert!(
+            r.warnings[0].message.contains("in the future"),
+            "{:?}",
+            r.warnings
+        );
+    }
+}

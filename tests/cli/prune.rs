@@ -1,0 +1,277 @@
+//! `journal prune`: retention limits, dry run, the claim, and what it must
+//! never touch.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn json_of(cmd: &mut assert_cmd::Command) -> Value {
+    serde_json::from_str(&stdout_of(cmd)).unwrap()
+}
+
+#[test]
+fn keep_deletes_the_oldest_segments_and_reports_them() {
+    let j = TestJournal::with_events(50, 5);
+    let out = stdout_of(&mut j.cmd(&["prune", "--keep", "3"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    assert!(
+        lines[0].starts_with("deleted events-00000000000000000001.jsonl  seqs 1..5  "),
+        "{out}"
+    );
+    assert!(lines[6].starts_with("deleted events-00000000000000000031.jsonl  seqs 31..35  "));
+    assert!(
+        lines[7].starts_with("pruned 7 segments, ") && lines[7].ends_with("oldest seq now 36"),
+        "{out}"
+    );
+    assert_eq!(
+        j.segments(),
+        [segment_name(36), segment_name(41), segment_name(46)]
+    );
+    // Again: nothing to do is success.
+    j.cmd(&["prune", "--keep", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "nothing to prune: 3 segment(s)",
+        ));
+    assert_eq!(
+        seqs_of(&stdout_of(&mut j.cmd(&[
+            "inspect",
+            "-o",
+            "raw",
+            "--all",
+            "--oldest-first"
+        ]))),
+        (36..=50).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn json_report_has_exact_values() {
+    let j = TestJournal::with_events(20, 5);
+    let len = |start: u64| fs::metadata(j.path(&segment_name(start))).unwrap().len();
+    let (l1, l6, l11, l16) = (len(1), len(6), len(11), len(16));
+    let v = json_of(&mut j.cmd(&["prune", "--keep", "2", "--json"]));
+    assert_eq!(v["dry_run"], false);
+    assert_eq!(
+        v["deleted"],
+        serde_json::json!([
+            {"segment": segment_name(1), "start_seq": 1, "last_seq": 5, "bytes": l1},
+            {"segment": segment_name(6), "start_seq": 6, "last_seq": 10, "bytes": l6},
+        ])
+    );
+    assert_eq!(v["bytes_freed"], l1 + l6);
+    assert_eq!(v["segments_before"], 4);
+    assert_eq!(v["segments_kept"], 2);
+    assert_eq!(v["bytes_kept"], l11 + l16);
+    assert_eq!(v["oldest_seq"], 11);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn dry_run_reports_exactly_what_a_real_run_deletes() {
+    for args in [
+        &["--keep", "4"][..],
+        &["--max-bytes", "1K"][..],
+        &["--max-age", "1h", "--keep", "100"][..],
+        &["--keep", "100"][..],
+    ] {
+        let real = TestJournal::with_events(60, 7);
+        let dry = TestJournal::with_events(60, 7);
+        let before = dry.snapshot();
+        fn with(args: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
+            [&["prune"][..], args, extra].concat()
+        }
+        let mut dry_json = json_of(&mut dry.cmd(&with(args, &["--json", "--dry-run"])));
+        assert_eq!(dry.snapshot(), before, "a dry run changes nothing");
+        let dry_text = stdout_of(&mut dry.cmd(&with(args, &["--dry-run"])));
+        let real_text = stdout_of(&mut real.cmd(&with(args, &[])));
+        assert_eq!(
+            dry_text
+                .replace("would delete", "deleted")
+                .replace("would prune", "pruned"),
+            real_text,
+            "{args:?}"
+        );
+        // The real run deleted what the dry run listed: a second real run on
+        // the dry copy reports the same as the first real run did.
+        let mut real_json = json_of(&mut dry.cmd(&with(args, &["--json"])));
+        dry_json["dry_run"] = Value::Null;
+        real_json["dry_run"] = Value::Null;
+        dry_json["dir"] = Value::Null;
+        real_json["dir"] = Value::Null;
+        assert_eq!(dry_json, real_json, "{args:?}");
+        assert_eq!(dry.segments(), real.segments(), "{args:?}");
+    }
+}
+
+#[test]
+fn keep_zero_is_rejected_and_the_newest_segment_always_survives() {
+    let j = TestJournal::with_events(20, 5);
+    let before = j.snapshot();
+    j.cmd(&["prune", "--keep", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the newest segment is never deleted",
+        ))
+        .stderr(predicate::str::contains("--keep 1"));
+    assert_eq!(j.snapshot(), before);
+    j.cmd(&["prune", "--max-bytes", "0", "-q"])
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(j.segments(), [segment_name(16)]);
+    j.cmd(&[
+        "prune",
+        "--keep",
+        "1",
+        "--max-bytes",
+        "0",
+        "--max-age",
+        "1s",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::starts_with(
+        "nothing to prune: 1 segment(s)",
+    ));
+    assert_eq!(j.segments(), [segment_name(16)]);
+}
+
+#[test]
+fn never_touches_quarantine_files_other_files_or_symlinks() {
+    let j = TestJournal::with_events(20, 5);
+    let outside = j.tmp.path().join("outside.jsonl");
+    fs::write(&outside, "precious\n").unwrap();
+    // Named like the oldest segment, pointing outside the journal.
+    std::os::unix::fs::symlink(&outside, j.path(&segment_name(0))).unwrap();
+    j.write(
+        "quarantine-events-00000000000000000001.jsonl-at-0-x.bin",
+        b"q",
+    );
+    j.write("notes.txt", b"n");
+    j.write("events-1.jsonl.bak", b"b");
+    j.cmd(&["prune", "--max-bytes", "0"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "{}: named like a segment but a symbolic link (not followed): left alone",
+            segment_name(0)
+        )));
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "precious\n");
+    assert!(
+        fs::symlink_metadata(j.path(&segment_name(0)))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let mut names: Vec<String> = fs::read_dir(&j.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".account-journal.lock",
+            "events-00000000000000000000.jsonl",
+            "events-00000000000000000016.jsonl",
+            "events-1.jsonl.bak",
+            "notes.txt",
+            "quarantine-events-00000000000000000001.jsonl-at-0-x.bin",
+        ]
+    );
+}
+
+#[test]
+fn max_age_uses_the_newest_event_and_distrusts_the_future() {
+    // Fixture events are stamped from 2026-11-20T09:00Z, a minute apart.
+    let j = TestJournal::with_events(20, 5);
+    j.append_raw(
+        &segment_name(21),
+        b"{\"seq\":21,\"ts\":\"2999-01-01T00:00:00Z\",\"event\":{\"type\":\"cancelled\"}}\n",
+    );
+    j.append_events(22..=30, 5);
+    let v = json_of(&mut j.cmd(&["prune", "--max-age", "1h", "--json"]));
+    let deleted: Vec<u64> = v["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["start_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(deleted, [1, 6, 11, 16]);
+    assert_eq!(v["warnings"][0]["segment"], segment_name(21));
+    assert!(
+        v["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in the future (2999-01-01T00:00:00+00:00): not trusted, kept")
+    );
+    assert_eq!(j.segments()[0], segment_name(21));
+}
+
+#[test]
+fn waits_for_a_held_claim_then_succeeds_or_times_out_with_exit_3() {
+    let j = TestJournal::with_events(20, 5);
+    let before = j.snapshot();
+    let claim = hold_claim(&j.dir);
+    let started = Instant::now();
+    j.cmd(&["prune", "--keep", "1", "--wait", "300ms"])
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(predicate::str::contains("claim is held by another process"));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(j.snapshot(), before);
+
+    // Released while prune waits: it proceeds.
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("journal"));
+    cmd.args(["prune", "--keep", "1", "--wait", "20s", "-q"])
+        .arg(&j.dir)
+        .env_clear();
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(j.snapshot(), before, "prune waits while the claim is held");
+    drop(claim);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(j.segments(), [segment_name(16)]);
+}
+
+#[test]
+fn an_appender_and_a_pruner_interleave_safely() {
+    let j = TestJournal::new();
+    let line = "{\"type\":\"error\",\"message\":\"x\"}\n".repeat(20);
+    for _ in 0..5 {
+        append_cmd(&j.dir, &["--rotate-bytes", "1K"], &line)
+            .assert()
+            .success();
+        j.cmd(&["prune", "--keep", "2", "-q", "--wait", "20s"])
+            .assert()
+            .success();
+    }
+    let out = stdout_of(&mut j.cmd(&["inspect", "-o", "raw", "--all", "--oldest-first"]));
+    let seqs = seqs_of(&out);
+    assert_eq!(*seqs.last().unwrap(), 100);
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "contiguous: {seqs:?}"
+    );
+    assert_eq!(j.segments().len(), 2);
+}
+
+#[test]
+fn a_directory_that_is_not_a_journal_is_left_alone() {
+    let j = TestJournal::new();
+    j.cmd(&["prune"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a journal"));
+    assert!(!j.path(".account-journal.lock").exists());
+}
