@@ -4,6 +4,7 @@
 mod generate_docs;
 mod inspect;
 mod recover;
+mod verify;
 
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -57,6 +58,8 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
         Command::Inspect(args) => inspect::run(args, &ctx),
         Command::Recover(args) => recover::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
+        Command::Verify(args) => verify::run(args, &ctx),
+        Command::Repair(_) => anyhow::bail!("repair: not yet implemented"),
     }
 }
 

@@ -9,5 +9,7 @@ pub mod quarantine;
 pub mod record;
 pub mod recover;
 pub mod scan;
+pub mod schema;
 pub mod segment;
 pub mod tailcut;
+pub mod verify;

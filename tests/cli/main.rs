@@ -2,6 +2,8 @@
 //! One module per subcommand; one test binary, so the suite links once.
 
 mod common;
+mod damaged;
 mod docs;
 mod inspect;
 mod recover;
+mod verify;
