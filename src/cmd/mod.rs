@@ -4,6 +4,7 @@
 mod generate_docs;
 mod inspect;
 mod recover;
+mod repair;
 mod verify;
 
 use std::env;
@@ -59,7 +60,7 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
         Command::Recover(args) => recover::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
         Command::Verify(args) => verify::run(args, &ctx),
-        Command::Repair(_) => anyhow::bail!("repair: not yet implemented"),
+        Command::Repair(args) => repair::run(args, &ctx),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod lines;
 pub mod quarantine;
 pub mod record;
 pub mod recover;
+pub mod repair;
 pub mod scan;
 pub mod schema;
 pub mod segment;

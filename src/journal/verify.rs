@@ -106,6 +106,8 @@ pub struct DamagedLine {
     /// Bytes of the line including its `\n` when it has one.
     pub len: u64,
     pub terminated: bool,
+    /// What is wrong with it (the first defect found on it).
+    pub kind: DefectKind,
     /// The seq the line starts with (`{"seq":N,`), if readable: what it probably held.
     pub seq_hint: Option<u64>,
 }
@@ -306,7 +308,7 @@ impl<'a> SegmentState<'a> {
         s.defects.push(defect);
     }
 
-    fn damaged(&mut self, line: &Line<'_>) {
+    fn damaged(&mut self, line: &Line<'_>, kind: DefectKind) {
         self.damaged_since += 1;
         self.scan.damaged_total += 1;
         if self.scan.summary.records == 0 {
@@ -321,6 +323,7 @@ impl<'a> SegmentState<'a> {
             offset: line.offset,
             len: line.end_offset() - line.offset,
             terminated: line.terminated,
+            kind,
             seq_hint,
         });
     }
@@ -328,11 +331,12 @@ impl<'a> SegmentState<'a> {
     fn line(&mut self, line: Line<'_>) {
         self.scan.summary.lines = line.number.unwrap_or(self.scan.summary.lines + 1);
         if let Some(defect) = structural_defect(self.seg, self.is_newest, &line) {
+            let kind = defect.kind;
             self.push(defect);
             if let Some(raw) = line.raw() {
                 self.nul_runs(&line, raw);
             }
-            self.damaged(&line);
+            self.damaged(&line, kind);
             return;
         }
         let Some(content) = line.content() else {
@@ -345,11 +349,13 @@ impl<'a> SegmentState<'a> {
             Ok(checked) => self.record(&line, checked),
             Err(LineFault::Nul { .. }) => {
                 self.nul_runs(&line, content);
-                self.damaged(&line);
+                self.damaged(&line, DefectKind::NulBytes);
             }
             Err(fault) => {
-                self.push(Defect::from_fault(&self.seg.path, &line, &fault));
-                self.damaged(&line);
+                let defect = Defect::from_fault(&self.seg.path, &line, &fault);
+                let kind = defect.kind;
+                self.push(defect);
+                self.damaged(&line, kind);
             }
         }
     }

@@ -6,4 +6,5 @@ mod damaged;
 mod docs;
 mod inspect;
 mod recover;
+mod repair;
 mod verify;
