@@ -46,7 +46,7 @@ use crate::journal::error::JournalError;
 use crate::journal::lines::{ForwardLines, Line, ReadOptions};
 use crate::journal::record::{LineFault, fast_seq, parse_line};
 use crate::journal::scan::structural_defect;
-use crate::journal::schema::{EngineProblem, EngineSchema};
+use crate::journal::schema::{EngineProblem, type_fields};
 use crate::journal::segment::{Listing, Segment, file_name_lossy};
 
 /// How `verify` runs.
@@ -731,7 +731,8 @@ fn check_record(content: &[u8]) -> Result<Checked, LineFault> {
         if memchr::memchr(0, content).is_some() {
             return None;
         }
-        let text = std::str::from_utf8(content).ok()?;
+        // SIMD validation: std's is the slowest step on non-ASCII text.
+        let text = simdutf8::basic::from_utf8(content).ok()?;
         if text.trim_start().as_bytes().first() != Some(&b'{') {
             return None;
         }
@@ -752,18 +753,18 @@ fn check_record(content: &[u8]) -> Result<Checked, LineFault> {
 }
 
 fn engine_verdict(head: VerifyHead<'_>) -> Result<(), EngineIssue> {
-    let mut missing: Vec<&'static str> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     if !head.ts {
-        missing.push("ts");
+        missing.push("ts".to_owned());
     }
     let mut unknown = false;
     let mut event_type = None;
     match head.event {
-        None => missing.push("event"),
-        Some(EventRead::NotObject) => missing.push("event (not an object)"),
+        None => missing.push("event".to_owned()),
+        Some(EventRead::NotObject) => missing.push("event (not an object)".to_owned()),
         Some(EventRead::Object { ty, problem }) => match ty {
-            TypeRead::Absent => missing.push("event.type"),
-            TypeRead::NotString => missing.push("event.type (not a string)"),
+            TypeRead::Absent => missing.push("event.type".to_owned()),
+            TypeRead::NotString => missing.push("event.type (not a string)".to_owned()),
             TypeRead::Str(t) => {
                 event_type = Some(t);
                 match problem {
@@ -969,7 +970,7 @@ enum TypeRead<'a> {
     Str(Cow<'a, str>),
 }
 
-fn mark(required: &[&'static str], key: &str, seen: &mut u64) {
+fn mark(required: &[String], key: &str, seen: &mut u64) {
     if let Some(i) = required.iter().position(|f| *f == key) {
         *seen |= 1 << (i % 64);
     }
@@ -1006,18 +1007,17 @@ impl<'de> Deserialize<'de> for EventRead<'de> {
                 Ok(EventRead::NotObject)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventRead<'de>, A::Error> {
-                let schema = EngineSchema::get();
                 // The engine writes `type` first; keys met before it are kept
                 // (the only allocation, and only for events in another order).
                 let mut before_type: Vec<Cow<'de, str>> = Vec::new();
                 let mut ty: Option<TypeRead<'de>> = None;
-                let mut required: Option<&[&'static str]> = None;
+                let mut required: Option<&'static [String]> = None;
                 let mut seen: u64 = 0;
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     if key.0 == "type" && ty.is_none() {
                         let t = match map.next_value::<StrProbe<'de>>()?.0 {
                             Some(t) => {
-                                required = schema.required(&t);
+                                required = type_fields(&t).map(|f| f.required.as_slice());
                                 if let Some(req) = required {
                                     for k in &before_type {
                                         mark(req, k, &mut seen);
@@ -1049,7 +1049,7 @@ impl<'de> Deserialize<'de> for EventRead<'de> {
                                 .iter()
                                 .enumerate()
                                 .filter(|(i, _)| seen & (1 << (i % 64)) == 0)
-                                .map(|(_, f)| *f)
+                                .map(|(_, f)| f.clone())
                                 .collect(),
                         })
                     }
