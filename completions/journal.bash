@@ -34,11 +34,17 @@ _journal() {
             journal,recover)
                 cmd="journal__subcmd__recover"
                 ;;
+            journal,repair)
+                cmd="journal__subcmd__repair"
+                ;;
             journal,stats)
                 cmd="journal__subcmd__stats"
                 ;;
             journal,tail)
                 cmd="journal__subcmd__tail"
+                ;;
+            journal,verify)
+                cmd="journal__subcmd__verify"
                 ;;
             journal__subcmd__help,append)
                 cmd="journal__subcmd__help__subcmd__append"
@@ -58,11 +64,17 @@ _journal() {
             journal__subcmd__help,recover)
                 cmd="journal__subcmd__help__subcmd__recover"
                 ;;
+            journal__subcmd__help,repair)
+                cmd="journal__subcmd__help__subcmd__repair"
+                ;;
             journal__subcmd__help,stats)
                 cmd="journal__subcmd__help__subcmd__stats"
                 ;;
             journal__subcmd__help,tail)
                 cmd="journal__subcmd__help__subcmd__tail"
+                ;;
+            journal__subcmd__help,verify)
+                cmd="journal__subcmd__help__subcmd__verify"
                 ;;
             *)
                 ;;
@@ -71,7 +83,7 @@ _journal() {
 
     case "${cmd}" in
         journal)
-            opts="-h -V --color --help --version inspect recover tail append prune stats generate-docs help"
+            opts="-h -V --color --help --version inspect tail recover verify repair stats append prune generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,7 +149,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help)
-            opts="inspect recover tail append prune stats generate-docs help"
+            opts="inspect tail recover verify repair stats append prune generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +246,20 @@ _journal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        journal__subcmd__help__subcmd__repair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         journal__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -249,6 +275,20 @@ _journal() {
             return 0
             ;;
         journal__subcmd__help__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -388,6 +428,28 @@ _journal() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        journal__subcmd__repair)
+            opts="-n -h -V --drop-corrupt-lines --dry-run --wait --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         journal__subcmd__stats)
             opts="-h -V --json --rotate-bytes --buckets --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -486,6 +548,32 @@ _journal() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        journal__subcmd__verify)
+            opts="-q -j -h -V --json --strict --quiet --threads --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

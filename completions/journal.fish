@@ -30,11 +30,13 @@ never\t''"
 complete -c journal -n "__fish_journal_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_needs_command" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_needs_command" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
-complete -c journal -n "__fish_journal_needs_command" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
 complete -c journal -n "__fish_journal_needs_command" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
+complete -c journal -n "__fish_journal_needs_command" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_needs_command" -f -a "verify" -d 'Read every segment completely and name every defect exactly'
+complete -c journal -n "__fish_journal_needs_command" -f -a "repair" -d 'Cut a torn tail as the engine does; optionally drop corrupt lines'
+complete -c journal -n "__fish_journal_needs_command" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
 complete -c journal -n "__fish_journal_needs_command" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
 complete -c journal -n "__fish_journal_needs_command" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
-complete -c journal -n "__fish_journal_needs_command" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
 complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show' -r
@@ -56,12 +58,6 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l oldest-first -d 'Start from the oldest event instead of the newest'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
-complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE (from the oldest event when FILE does not exist), and rewrite FILE atomically with the last seq processed once its events are written to stdout' -r -F
@@ -84,6 +80,38 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
+complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand verify" -s j -l threads -d 'Segments checked in parallel [default: the number of CPUs]' -r
+complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand verify" -l json -d 'Print the report as one JSON object (schema below)'
+complete -c journal -n "__fish_journal_using_subcommand verify" -l strict -d 'Treat warnings (torn tail, lines the engine would skip) as errors'
+complete -c journal -n "__fish_journal_using_subcommand verify" -s q -l quiet -d 'Print nothing; the exit status says it all'
+complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
+complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand repair" -l drop-corrupt-lines -d 'Also rewrite segments with corrupt lines inside them, without those lines (each removed line goes to quarantine first)'
+complete -c journal -n "__fish_journal_using_subcommand repair" -s n -l dry-run -d 'Print the exact plan and change nothing'
+complete -c journal -n "__fish_journal_using_subcommand repair" -l json -d 'Print the plan and the result as one JSON object'
+complete -c journal -n "__fish_journal_using_subcommand repair" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand repair" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
+complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1G)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
@@ -108,24 +136,18 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -s q -l quiet -d 
 complete -c journal -n "__fish_journal_using_subcommand prune" -l json -d 'Print the report as JSON'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
-complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
-complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
-complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
-complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect recover tail append prune stats generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "inspect" -d 'List events newest first, with filters, as a table or JSON'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "tail" -d 'Print the last events, then follow new ones as they are appended (-f)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "recover" -d 'Print the max seq a restarting writer must continue from'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "verify" -d 'Read every segment completely and name every defect exactly'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "repair" -d 'Cut a torn tail as the engine does; optionally drop corrupt lines'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "stats" -d 'Summarise a journal: sizes, events per type, sessions, time range, activity'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "append" -d 'Append events from stdin (one JSON value per line), as the engine writes them'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
+complete -c journal -n "__fish_journal_using_subcommand help; and not __fish_seen_subcommand_from inspect tail recover verify repair stats append prune generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

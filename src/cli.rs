@@ -43,21 +43,27 @@ pub enum Command {
     /// List events newest first, with filters, as a table or JSON
     #[command(after_long_help = INSPECT_AFTER_HELP)]
     Inspect(InspectArgs),
-    /// Print the max seq a restarting writer must continue from
-    #[command(after_long_help = RECOVER_AFTER_HELP)]
-    Recover(RecoverArgs),
     /// Print the last events, then follow new ones as they are appended (-f)
     #[command(after_long_help = TAIL_AFTER_HELP)]
     Tail(TailArgs),
+    /// Print the max seq a restarting writer must continue from
+    #[command(after_long_help = RECOVER_AFTER_HELP)]
+    Recover(RecoverArgs),
+    /// Read every segment completely and name every defect exactly
+    #[command(after_long_help = VERIFY_AFTER_HELP)]
+    Verify(VerifyArgs),
+    /// Cut a torn tail as the engine does; optionally drop corrupt lines
+    #[command(after_long_help = REPAIR_AFTER_HELP)]
+    Repair(RepairArgs),
+    /// Summarise a journal: sizes, events per type, sessions, time range, activity
+    #[command(after_long_help = STATS_AFTER_HELP)]
+    Stats(StatsArgs),
     /// Append events from stdin (one JSON value per line), as the engine writes them
     #[command(after_long_help = APPEND_AFTER_HELP)]
     Append(AppendArgs),
     /// Delete the oldest segments (retention), safely, under the writer's claim
     #[command(after_long_help = PRUNE_AFTER_HELP)]
     Prune(PruneArgs),
-    /// Summarise a journal: sizes, events per type, sessions, time range, activity
-    #[command(after_long_help = STATS_AFTER_HELP)]
-    Stats(StatsArgs),
     /// Write the shell completions and man pages (for maintainers)
     #[command(hide = true)]
     GenerateDocs(GenerateDocsArgs),
@@ -403,6 +409,142 @@ sparkline of events per equal slice of it.
 Examples:
   journal stats
   journal stats --json | jq '.types'
+
+",
+    exit_codes_help!()
+);
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Print the report as one JSON object (schema below)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Treat warnings (torn tail, lines the engine would skip) as errors
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print nothing; the exit status says it all
+    #[arg(short = 'q', long, conflicts_with = "json")]
+    pub quiet: bool,
+
+    /// Segments checked in parallel [default: the number of CPUs]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+
+    /// Also rewrite segments with corrupt lines inside them, without those
+    /// lines (each removed line goes to quarantine first)
+    #[arg(long)]
+    pub drop_corrupt_lines: bool,
+
+    /// Print the exact plan and change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// How long to wait for the writer's claim (e.g. 500ms, 10s)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub wait: std::time::Duration,
+
+    /// Print the plan and the result as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+const VERIFY_AFTER_HELP: &str = concat!(
+    "\
+Reads every segment to the length it had when the scan started (bytes a live
+writer appends meanwhile are not read) and never takes the writer's claim. A
+segment pruned during the scan is counted as gone, not as damage. Segments are
+checked in parallel; the report is in journal order.
+
+Defect kinds (each with segment, line, byte offset, byte length, and the valid
+seqs before and after it):
+  torn-tail (warning)      the newest segment ends in a partial line
+  torn-line                a closed segment ends in a partial line
+  no-complete-line         the newest segment holds no complete valid line
+  nul-bytes                a run of NUL bytes (each run on its own)
+  invalid-utf8, not-json, no-seq, line-too-long
+  seq-repeated, seq-backwards, seq-gap
+                           between consecutive valid records, also across
+                           neighbouring segments (last seq + 1 = next first seq)
+  name-mismatch            a segment's first seq differs from its file name
+  empty-segment            a segment file of 0 bytes
+  not-regular-file         named like a segment but a directory, FIFO, symlink
+  engine-unknown-type (warning), engine-missing-field (warning)
+                           a valid record the engine skips: an event type it
+                           does not know, or a missing required field (ts,
+                           event, event.type, or a field its type requires)
+--strict makes warnings errors.
+
+Output: defects grouped by segment, then one summary line:
+  <N> segments, <N> lines, <N> bytes, seq <first>..<last>: <N> errors, <N> warnings
+
+--json prints one object (schema \"journal-verify/1\"; fields are only ever added):
+  schema     \"journal-verify/1\"
+  dir        the journal directory
+  ok         true when there is no error
+  strict     whether --strict was given
+  summary    {segments, segments_gone, lines, records, bytes, first_seq,
+              last_seq, errors, warnings, defects_unlisted}
+  kinds      {<kind>: count} for every kind found
+  engine_skipped  {<event type or \"(none)\">: {unknown_type, missing_field}}
+  segments   [{segment, start_seq, bytes, lines, records, first_seq, last_seq,
+              gone, errors, warnings}] oldest first
+  defects    [{kind, severity, segment, line, offset, len, seq_before,
+              seq_after, detail}] in journal order; line, seq_before and
+              seq_after may be null. For seq-*, name-mismatch and engine-*
+              the defect is the whole record's line and seq_after is its seq.
+At most 10000 defects are listed (counts stay exact; defects_unlisted says how
+many more there are).
+
+Examples:
+  journal verify                      # the report; exit 1 on errors
+  journal verify --json | jq .summary
+  journal verify -q --strict && echo clean
+
+",
+    exit_codes_help!()
+);
+
+const REPAIR_AFTER_HELP: &str = concat!(
+    "\
+Takes the writer's claim (.account-journal.lock), waiting at most --wait, so it
+never races a live writer or a prune (exit 3 when the claim stays held).
+
+By default only the tail is repaired, as the engine does on restart: the newest
+segment is cut to the end of its last complete valid line (a partial line, a NUL
+tail, garbage lines), and newest segments with no complete valid line are
+deleted. Damage inside closed segments is reported and refused (exit 1) unless
+--drop-corrupt-lines is given: each damaged segment is then rewritten without
+its damaged lines (temporary file, fsync, rename, fsync of the directory), good
+lines byte for byte unchanged; a segment left with nothing is deleted.
+
+Every removed byte is first copied to a quarantine file in the journal directory
+(quarantine-<segment>-at-<offset>-<time>.bin, same permissions, fsynced), and the
+report lists them. Seq gaps, repeats and name mismatches cannot be repaired
+without inventing data: they are reported and left. The report states the max
+seq before and after, and the seqs the removed lines started with.
+
+A repair killed at any point leaves each segment as before or as after and the
+quarantine complete; run it again to finish.
+
+Exit status 0: repaired (or nothing to do); 1: damage was refused (use
+--drop-corrupt-lines) or a defect repair cannot touch remains (a non-regular
+file named like a segment).
+
+Examples:
+  journal repair --dry-run            # what would be done, exactly
+  journal repair                      # cut the torn tail
+  journal repair --drop-corrupt-lines --json
 
 ",
     exit_codes_help!()

@@ -6,9 +6,11 @@ mod generate_docs;
 mod inspect;
 mod prune;
 mod recover;
+mod repair;
 mod stats;
 mod tail;
 mod units;
+mod verify;
 
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -66,6 +68,8 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
         Command::Prune(args) => prune::run(args, &ctx),
         Command::Stats(args) => stats::run(args, &ctx),
         Command::GenerateDocs(args) => generate_docs::run(&args),
+        Command::Verify(args) => verify::run(args, &ctx),
+        Command::Repair(args) => repair::run(args, &ctx),
     }
 }
 

@@ -328,23 +328,30 @@ fn scan_segment(
     acc: &mut Acc,
 ) -> Result<(), JournalError> {
     // The visitor never stops the scan early.
-    let _ = scan(listing, &[i], Direction::OldestFirst, opts.read, None, |visit| {
-        match visit {
-            Visit::Line { line, .. } => match line.raw() {
-                // The engine's shape, checked without building anything.
-                Some(raw) if let Some(f) = fast_record(raw) => {
-                    acc.head(f.seq, Some(f.ts), f.session_id, Some(f.event_type), grid);
-                }
-                _ => match line.content().map(parse_line) {
-                    Some(Ok(rec)) => acc.record(&rec, grid),
-                    _ => acc.damaged += 1,
+    let _ = scan(
+        listing,
+        &[i],
+        Direction::OldestFirst,
+        opts.read,
+        None,
+        |visit| {
+            match visit {
+                Visit::Line { line, .. } => match line.raw() {
+                    // The engine's shape, checked without building anything.
+                    Some(raw) if let Some(f) = fast_record(raw) => {
+                        acc.head(f.seq, Some(f.ts), f.session_id, Some(f.event_type), grid);
+                    }
+                    _ => match line.content().map(parse_line) {
+                        Some(Ok(rec)) => acc.record(&rec, grid),
+                        _ => acc.damaged += 1,
+                    },
                 },
-            },
-            Visit::Damage(d) if d.kind == DefectKind::TornTail => {}
-            Visit::Damage(_) => acc.damaged += 1,
-        }
-        ControlFlow::Continue(())
-    })?;
+                Visit::Damage(d) if d.kind == DefectKind::TornTail => {}
+                Visit::Damage(_) => acc.damaged += 1,
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
     Ok(())
 }
 

@@ -3,9 +3,12 @@
 
 mod append;
 mod common;
+mod damaged;
 mod docs;
 mod inspect;
 mod prune;
 mod recover;
+mod repair;
 mod stats;
 mod tail;
+mod verify;
