@@ -3,6 +3,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${BENCH_DATA:-$ROOT/bench-data}
+mkdir -p "$DATA"
 JOURNAL=$ROOT/target/release/journal
 RUNS=${RUNS:-20}
 

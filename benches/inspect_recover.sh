@@ -45,13 +45,16 @@ cat <<MD
 | \`journal inspect -n 20 -t error\` | $grep512 ms | $(ratio "$grep512" "$i512") |
 | \`journal inspect -n 20 --session <busy session>\` | $sess512 ms | $(ratio "$sess512" "$i512") |
 
+| recovering the max seq, 512 MiB | mean | ratio to journal |
+|---|---|---|
+| \`journal recover\` | $r512 ms | 1.00 |
+| \`tail -n 1 NEWEST \| jq .seq\` | $jq512 ms | $(ratio "$jq512" "$r512") |
+
 | finding a literal that occurs once, 512 MiB | mean | ratio to ripgrep |
 |---|---|---|
 | \`rg -F -c LITERAL DIR\` | $rg512 ms | 1.00 |
 | \`journal inspect -n 1 -g LITERAL\` (stops at the match) | $rare512 ms | $(ratio "$rare512" "$rg512") |
 | \`journal inspect --all -g LITERAL\` (reads everything) | $rareall ms | $(ratio "$rareall" "$rg512") |
-| \`journal recover\` | $r512 ms | 1.00 |
-| \`tail -n 1 NEWEST \| jq .seq\` | $jq512 ms | $(ratio "$jq512" "$r512") |
 
 | peak memory (RSS) on 512 MiB | MiB |
 |---|---|

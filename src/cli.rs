@@ -471,6 +471,8 @@ seqs before and after it):
   torn-tail (warning)      the newest segment ends in a partial line
   torn-line                a closed segment ends in a partial line
   no-complete-line         the newest segment holds no complete valid line
+                           (a warning when all it holds is one partial line:
+                           a writer mid-append just after rotating)
   nul-bytes                a run of NUL bytes (each run on its own)
   invalid-utf8, not-json, no-seq, line-too-long
   seq-repeated, seq-backwards, seq-gap

@@ -7,7 +7,8 @@ use std::process;
 pub enum ExitCode {
     /// Done; for `verify`, no error (warnings allowed).
     Success = 0,
-    /// The journal has errors (`verify`; `--strict` counts warnings too).
+    /// The journal has errors (`verify`; `--strict` counts warnings too), or
+    /// `repair` refused to touch damage.
     JournalErrors = 1,
     /// Could not run: bad usage, I/O error, no journal at the path.
     CouldNotRun = 2,
@@ -28,7 +29,8 @@ macro_rules! exit_codes_help {
         "\
 Exit status:
   0  success (for verify: no error; warnings allowed)
-  1  the journal has errors (verify; with --strict, warnings too)
+  1  the journal has errors (verify; with --strict, warnings too), or
+     repair refused to touch damage (use --drop-corrupt-lines)
   2  could not run: bad usage, an I/O error, no journal at the path
   3  the writer's claim (.account-journal.lock) is held by another process
      (prune, repair, append)"

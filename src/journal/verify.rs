@@ -449,7 +449,12 @@ impl<'a> SegmentState<'a> {
                 "the segment file is empty".to_owned(),
             ));
         } else if self.is_newest && self.scan.summary.records == 0 {
-            self.push(Defect::new(
+            // Nothing but one partial line is also what a live writer leaves for
+            // a moment after rotating, mid-append of the first line: a warning,
+            // like any torn tail. Complete lines that are all damaged are an error.
+            let only_a_partial_line = self.scan.summary.lines == 1
+                && self.scan.kinds.keys().all(|k| *k == DefectKind::TornTail);
+            let mut defect = Defect::new(
                 DefectKind::NoCompleteLine,
                 path,
                 0,
@@ -459,7 +464,11 @@ impl<'a> SegmentState<'a> {
                      (the max seq lives in an older segment)",
                     self.seg.len
                 ),
-            ));
+            );
+            if only_a_partial_line {
+                defect.severity = Severity::Warning;
+            }
+            self.push(defect);
         }
         self.scan
     }

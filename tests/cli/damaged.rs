@@ -133,7 +133,8 @@ pub fn corpus() -> Vec<Case> {
             d("torn-tail", 31, some(1), 0, 20, some(30), None),
             d("no-complete-line", 31, None, 0, 20, some(30), None),
         ],
-        1,
+        // Both warnings: a live writer leaves the same for a moment after rotating.
+        0,
         (0, vec![]),
         (0, vec![]),
     );
