@@ -190,7 +190,8 @@ const RECOVER_AFTER_HELP: &str = concat!(
     "\
 Reads only the tail of the newest segment, like the engine. Where the newest
 segment holds no complete valid line (a crash right after rotation, a NUL tail,
-a torn first line), falls back to the previous segments instead of answering 0.
+a torn first line), falls back to the previous segments instead of answering 0;
+when no segment holds one, answers one less than the newest segment's start seq.
 A journal with segments but no event answers 0; a directory that is not a
 journal is an error (exit 2). Bytes after the last complete valid line of the
 newest segment are a torn tail: noted on stderr, and in --json.

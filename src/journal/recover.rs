@@ -37,10 +37,24 @@ pub struct TornTail {
     pub bytes: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaxSeqSource {
+    /// The last complete valid line.
+    Line,
+    /// No valid line anywhere: the newest segment's name.
+    SegmentName,
+    /// No segment, or only a segment starting at seq 1 with no valid line.
+    Empty,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Recovery {
-    /// Seq of the last complete valid line; 0 for a journal with no event.
+    /// Seq of the last complete valid line; when no segment holds one, one
+    /// less than the newest segment's start seq; 0 for an empty journal.
     pub max_seq: u64,
+    /// Where `max_seq` comes from.
+    pub max_seq_source: MaxSeqSource,
     /// The seq the next append gets.
     pub next_seq: u64,
     /// Start seq of the oldest segment (from its name), if any.
@@ -104,10 +118,18 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
             bytes: newest.len - offset,
         })
     });
-    let max_seq = last_valid.as_ref().map_or(0, |lv| lv.seq);
+    // With no valid line anywhere, the newest segment's name still says a
+    // line with that seq was started: continuing below it would reuse seqs
+    // that readers may already have seen (and that a prune then deleted).
+    let (max_seq, max_seq_source) = match (&last_valid, newest) {
+        (Some(lv), _) => (lv.seq, MaxSeqSource::Line),
+        (None, Some(seg)) if seg.start_seq > 1 => (seg.start_seq - 1, MaxSeqSource::SegmentName),
+        (None, _) => (0, MaxSeqSource::Empty),
+    };
     passed_over.reverse();
     Ok(Recovery {
         max_seq,
+        max_seq_source,
         next_seq: max_seq.saturating_add(1),
         oldest_seq: listing.segments.first().map(|s| s.start_seq),
         segments: listing.segments.len(),

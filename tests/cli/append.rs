@@ -380,3 +380,19 @@ fn fsync_mode_appends_the_same_bytes() {
         [segment_name(1), segment_name(3), segment_name(5)]
     );
 }
+
+#[test]
+fn a_journal_left_with_only_a_torn_segment_continues_after_its_name() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    j.append_raw(&segment_name(301), br#"{"seq":301,"ts":"2026-11-20T"#);
+    let out = stdout_of(&mut append_cmd(&j.dir, &[], "{\"type\":\"cancelled\"}\n"));
+    assert_eq!(out.trim(), "301..301");
+    assert_eq!(stdout_of(&mut j.cmd(&["recover"])), "301\n");
+    let quarantined: Vec<_> = std::fs::read_dir(&j.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("quarantine-"))
+        .collect();
+    assert_eq!(quarantined.len(), 1, "the torn bytes are kept: {quarantined:?}");
+}

@@ -171,3 +171,24 @@ fn dir_from_environment() {
         "BAMBOO_DATA_DIR/events"
     );
 }
+
+#[test]
+fn no_valid_line_anywhere_continues_after_the_newest_segments_name() {
+    // All that is left after a prune is a segment the crash left torn: the
+    // writer was writing seq 301, so it must not start again at 1.
+    let j = TestJournal::new();
+    j.touch_lock();
+    j.append_raw(&segment_name(301), br#"{"seq":301,"ts":"2026-11-20T"#);
+    assert_eq!(stdout_of(&mut j.cmd(&["recover"])), "300\n");
+    let v = recover_json(&j);
+    assert_eq!(
+        (v["max_seq"].as_u64(), v["max_seq_source"].as_str()),
+        (Some(300), Some("segment-name"))
+    );
+    assert_eq!(v["last_valid"], Value::Null);
+    // A journal whose only segment starts at 1 is simply empty.
+    let j = TestJournal::new();
+    j.append_raw(&segment_name(1), b"{\"seq\":1,");
+    assert_eq!(recover_json(&j)["max_seq_source"], "empty");
+    assert_eq!(recover_json(&j)["max_seq"], 0);
+}
