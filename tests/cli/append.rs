@@ -394,5 +394,9 @@ fn a_journal_left_with_only_a_torn_segment_continues_after_its_name() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("quarantine-"))
         .collect();
-    assert_eq!(quarantined.len(), 1, "the torn bytes are kept: {quarantined:?}");
+    assert_eq!(
+        quarantined.len(),
+        1,
+        "the torn bytes are kept: {quarantined:?}"
+    );
 }
