@@ -192,10 +192,10 @@ Reads only the tail of the newest segment, like the engine. Where the newest
 segment holds no complete valid line (a crash right after rotation, a NUL tail,
 a torn first line), falls back to the previous segments instead of answering 0;
 when no segment holds one, answers one less than the newest segment's start seq.
-An empty journal (no segment, or only seq-1 segments without an event)
-answers 0; a directory that is not a
-journal is an error (exit 2). Bytes after the last complete valid line of the
-newest segment are a torn tail: noted on stderr, and in --json.
+An empty journal (no segment, or a newest segment starting at seq 1 without an
+event) answers 0; a directory that is not a journal is an error (exit 2). Bytes
+after the last complete valid line of the newest segment are a torn tail: noted
+on stderr, and in --json.
 
 ",
     exit_codes_help!()
