@@ -503,3 +503,46 @@ fn grep_anchors_and_flags_mean_the_same_on_every_line() {
         vec![2993]
     );
 }
+
+/// Runs `journal ARGS` on a pseudo-terminal (util-linux `script`) and returns
+/// what the terminal received.
+fn on_a_terminal(env: &[(&str, &str)], args: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("journal");
+    let mut cmd = std::process::Command::new("script");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("COLUMNS", "120")
+        .args(["-qec", &format!("'{}' {args}", bin.display()), "/dev/null"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("util-linux `script` runs the command on a pty");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_terminal_gets_a_coloured_table_unless_no_color() {
+    let j = TestJournal::with_events(6, 10);
+    let dir = j.dir.display().to_string();
+    let tty = on_a_terminal(&[], &format!("inspect -n 3 '{dir}'"));
+    assert!(
+        tty.contains("SEQ") && tty.contains("SUMMARY"),
+        "a table by default: {tty}"
+    );
+    assert!(tty.contains("\u{1b}["), "colours on a terminal: {tty:?}");
+    assert!(tty.contains("boom 6"), "{tty}");
+    let plain = on_a_terminal(&[("NO_COLOR", "1")], &format!("inspect -n 3 '{dir}'"));
+    assert!(
+        plain.contains("SEQ") && !plain.contains('\u{1b}'),
+        "no colour with NO_COLOR: {plain:?}"
+    );
+    let never = on_a_terminal(&[], &format!("inspect -n 3 --color never '{dir}'"));
+    assert!(!never.contains('\u{1b}'), "{never:?}");
+}
