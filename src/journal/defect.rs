@@ -91,7 +91,7 @@ pub struct Defect {
     pub kind: DefectKind,
     pub severity: Severity,
     /// The segment's path.
-    #[serde(serialize_with = "ser_file_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     /// 1-based line number, where known.
     pub line: Option<u64>,
@@ -104,10 +104,6 @@ pub struct Defect {
     pub seq_after: Option<u64>,
     /// What exactly is wrong, for a person.
     pub detail: String,
-}
-
-fn ser_file_name<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&file_name_lossy(p))
 }
 
 impl Defect {

@@ -21,7 +21,7 @@ use crate::journal::error::JournalError;
 use crate::journal::lines::{BackwardLines, ReadOptions};
 use crate::journal::quarantine::sync_dir;
 use crate::journal::record::parse_line;
-use crate::journal::segment::{Listing, file_name_lossy};
+use crate::journal::segment::Listing;
 
 /// The engine's own retention.
 pub const DEFAULT_KEEP: usize = 64;
@@ -59,7 +59,7 @@ impl Default for PruneOptions {
 /// A segment deleted (or, in a dry run, to delete).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pruned {
-    #[serde(serialize_with = "ser_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     pub start_seq: u64,
     /// One before the next segment's start seq (from the names).
@@ -70,7 +70,7 @@ pub struct Pruned {
 /// Something a person should know, that did not stop the prune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PruneWarning {
-    #[serde(serialize_with = "ser_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     pub message: String,
 }
@@ -223,10 +223,6 @@ fn delete_segment(_claim: &Claim, listing: &Listing, p: &Pruned) -> Result<(), J
     std::fs::remove_file(&p.segment).map_err(|e| JournalError::io(&p.segment, e))?;
     // Durable before the next unlink: a crash leaves a prefix deleted, never a hole.
     sync_dir(&listing.dir)
-}
-
-fn ser_name<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&file_name_lossy(p))
 }
 
 #[cfg(test)]

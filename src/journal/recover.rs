@@ -13,12 +13,12 @@ use serde::Serialize;
 use crate::journal::error::JournalError;
 use crate::journal::lines::{BackwardLines, ReadOptions};
 use crate::journal::record::parse_line;
-use crate::journal::segment::{Listing, file_name_lossy};
+use crate::journal::segment::Listing;
 
 /// Where the last valid line is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastValid {
-    #[serde(serialize_with = "ser_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     /// Offset of the line's first byte.
     pub offset: u64,
@@ -31,7 +31,7 @@ pub struct LastValid {
 /// writer would cut (a partial line, a NUL run, unparseable lines).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TornTail {
-    #[serde(serialize_with = "ser_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     pub offset: u64,
     pub bytes: u64,
@@ -60,14 +60,14 @@ pub struct Recovery {
     /// Start seq of the oldest segment (from its name), if any.
     pub oldest_seq: Option<u64>,
     pub segments: usize,
-    #[serde(serialize_with = "ser_opt_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::opt_file_name")]
     pub newest_segment: Option<PathBuf>,
     pub last_valid: Option<LastValid>,
     /// Damage at the end of the journal: in the newest segment, and in any
     /// newer segment that held no valid line at all.
     pub torn_tail: Option<TornTail>,
     /// Newest segments passed over because they hold no complete valid line.
-    #[serde(serialize_with = "ser_names")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_names")]
     pub segments_without_valid_line: Vec<PathBuf>,
 }
 
@@ -138,19 +138,4 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
         torn_tail,
         segments_without_valid_line: passed_over,
     })
-}
-
-fn ser_name<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&file_name_lossy(p))
-}
-
-fn ser_opt_name<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_str(&file_name_lossy(p)),
-        None => s.serialize_none(),
-    }
-}
-
-fn ser_names<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(ps.iter().map(|p| file_name_lossy(p)))
 }

@@ -68,7 +68,7 @@ pub struct DropRange {
 /// A segment rewritten without its damaged lines (or deleted if nothing stays).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rewrite {
-    #[serde(serialize_with = "ser_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     /// The segment's length when the rewrite starts (after any tail cut).
     pub old_len: u64,
@@ -142,10 +142,6 @@ pub enum Step {
 pub struct RepairDone {
     /// Every quarantine file written, in order.
     pub quarantined: Vec<PathBuf>,
-}
-
-fn ser_name<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&file_name_lossy(p))
 }
 
 /// Plans a repair of `listing` in `mode` (reads every segment; changes nothing).

@@ -238,6 +238,32 @@ pub fn file_name_lossy(path: &Path) -> String {
     )
 }
 
+/// serde `serialize_with` helpers: JSON output names segments and quarantine
+/// files by file name (they all live in the journal directory), not by path.
+pub mod ser {
+    use std::path::{Path, PathBuf};
+
+    use super::file_name_lossy;
+
+    pub fn file_name<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&file_name_lossy(p))
+    }
+
+    pub fn opt_file_name<S: serde::Serializer>(
+        p: &Option<PathBuf>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => file_name(p, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn file_names<S: serde::Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ps.iter().map(|p| file_name_lossy(p)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,11 +20,11 @@ use serde::Serialize;
 use crate::journal::defect::DefectKind;
 use crate::journal::error::JournalError;
 use crate::journal::fastline::fast_record;
-use crate::journal::lines::{BackwardLines, ForwardLines, ReadOptions};
+use crate::journal::lines::{BackwardLines, ForwardLines, LineReader, ReadOptions};
 use crate::journal::record::{Record, parse_line, parse_ts};
 use crate::journal::recover::{TornTail, recover};
 use crate::journal::scan::{Direction, Visit, scan};
-use crate::journal::segment::{Listing, Segment, file_name_lossy};
+use crate::journal::segment::{Listing, Segment};
 use crate::journal::writer::DEFAULT_ROTATE_BYTES;
 
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +60,7 @@ pub struct Range<T> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NewestSegment {
-    #[serde(serialize_with = "ser_name")]
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
     pub segment: PathBuf,
     pub bytes: u64,
     pub rotate_bytes: u64,
@@ -390,32 +390,33 @@ fn ts_of(line: &crate::journal::lines::Line<'_>) -> Option<DateTime<Utc>> {
 }
 
 fn first_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
-    let io = |e| JournalError::io(&seg.path, e);
-    let mut lines = match ForwardLines::open(&seg.path, seg.len, ReadOptions::default()) {
-        Ok(l) => l,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    for _ in 0..PROBE_LINES {
-        let Some(line) = lines.next_line().map_err(io)? else {
-            break;
-        };
-        if let Some(ts) = ts_of(&line) {
-            return Ok(Some(ts));
-        }
-    }
-    Ok(None)
+    probe_ts(
+        seg,
+        ForwardLines::open(&seg.path, seg.len, ReadOptions::default()),
+    )
 }
 
 fn last_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
+    probe_ts(
+        seg,
+        BackwardLines::open(&seg.path, seg.len, ReadOptions::default()),
+    )
+}
+
+/// The ts of the first valid line among the first `PROBE_LINES` a reader
+/// hands out (from either end); `None` for a segment pruned meanwhile.
+fn probe_ts(
+    seg: &Segment,
+    lines: std::io::Result<impl LineReader>,
+) -> Result<Option<DateTime<Utc>>, JournalError> {
     let io = |e| JournalError::io(&seg.path, e);
-    let mut lines = match BackwardLines::open(&seg.path, seg.len, ReadOptions::default()) {
+    let mut lines = match lines {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
     for _ in 0..PROBE_LINES {
-        let Some(line) = lines.prev_line().map_err(io)? else {
+        let Some(line) = lines.read_line().map_err(io)? else {
             break;
         };
         if let Some(ts) = ts_of(&line) {
@@ -427,10 +428,6 @@ fn last_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
 
 fn ser_ts<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::journal::writer::format_ts(*t))
-}
-
-fn ser_name<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&file_name_lossy(p))
 }
 
 #[cfg(test)]
