@@ -24,8 +24,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use journal::journal::segment::Listing;
-use journal::journal::writer::{DEFAULT_ROTATE_BYTES, EventJson, Writer, WriterOptions};
+use journal::segment::Listing;
+use journal::writer::{DEFAULT_ROTATE_BYTES, EventJson, Writer, WriterOptions};
 
 struct Args {
     size: u64,
@@ -250,7 +250,7 @@ impl Gen {
     }
 
     fn ts(&mut self) -> String {
-        journal::journal::writer::format_ts(self.now)
+        journal::writer::format_ts(self.now)
     }
 
     /// The next event: its session (for the record) and its JSON.
@@ -491,7 +491,7 @@ fn run(args: &Args) -> Result<(), String> {
             .ok_or("no segment written")?;
         let (_, event) = g.event();
         let mut partial = Vec::new();
-        journal::journal::writer::write_line(&mut partial, events + 1, g.now, None, &event);
+        journal::writer::write_line(&mut partial, events + 1, g.now, None, &event);
         partial.truncate(partial.len() / 2);
         fs::OpenOptions::new()
             .append(true)

@@ -563,3 +563,24 @@ mod tests {
         super::Cli::command().debug_assert();
     }
 }
+
+impl From<ColorChoice> for journal::render::ColorMode {
+    fn from(choice: ColorChoice) -> Self {
+        match choice {
+            ColorChoice::Auto => Self::Auto,
+            ColorChoice::Always => Self::Always,
+            ColorChoice::Never => Self::Never,
+        }
+    }
+}
+
+impl From<OutputFormat> for journal::render::RecordFormat {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Table => Self::Table,
+            OutputFormat::Raw => Self::Raw,
+            OutputFormat::Json => Self::Json,
+            OutputFormat::Jsonl => Self::Jsonl,
+        }
+    }
+}

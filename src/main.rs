@@ -5,7 +5,6 @@
 mod exit_codes;
 mod cli;
 mod cmd;
-mod render;
 
 use std::io;
 

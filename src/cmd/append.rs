@@ -4,9 +4,9 @@
 use std::io::{self, BufRead, Write};
 
 use anyhow::{Result, bail};
-use journal::journal::append::{InputOptions, Prepared, append_batch, prepare};
-use journal::journal::segment::file_name_lossy;
-use journal::journal::writer::WriterOptions;
+use journal::append::{InputOptions, Prepared, append_batch, prepare};
+use journal::segment::file_name_lossy;
+use journal::writer::WriterOptions;
 
 use crate::cli::AppendArgs;
 use crate::cmd::units::{parse_duration, parse_size};

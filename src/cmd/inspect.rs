@@ -5,15 +5,15 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use anyhow::Result;
-use journal::journal::defect::Defect;
-use journal::journal::lines::ReadOptions;
-use journal::journal::record::parse_line;
-use journal::journal::scan::{Direction, Visit, scan};
+use journal::defect::Defect;
+use journal::lines::ReadOptions;
+use journal::record::parse_line;
+use journal::scan::{Direction, Visit, scan};
 
 use crate::cli::{InspectArgs, OutputFormat};
 use crate::cmd::{Context, DamageTally, open_listing};
 use crate::exit_codes::ExitCode;
-use crate::render::{RenderOptions, Renderer};
+use journal::render::{RenderOptions, Renderer};
 
 /// The plain options `inspect` runs with.
 struct InspectOptions {
@@ -50,7 +50,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let candidates = matcher.query().candidate_segments(&listing);
 
     let mut out = ctx.stdout(false);
-    let mut renderer = Renderer::new(RenderOptions::for_context(opts.format, ctx));
+    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx));
     let mut damage = DamageTally::default();
     let mut shown = 0usize;
     let mut write_error = None;

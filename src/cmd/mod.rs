@@ -13,53 +13,23 @@ mod units;
 mod verify;
 
 use std::env;
-use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use journal::journal::defect::{Defect, DefectKind};
-use journal::journal::segment::{Listing, file_name_lossy};
+use journal::defect::{Defect, DefectKind};
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
+use journal::segment::{Listing, file_name_lossy};
 use regex::bytes::Regex;
 
-use crate::cli::{ColorChoice, Command, DirArg, FilterArgs};
+use crate::cli::{Command, DirArg, FilterArgs};
 use crate::exit_codes::ExitCode;
 
-/// What every command knows about where it prints.
-pub struct Context {
-    /// stdout is a terminal.
-    pub stdout_tty: bool,
-    /// Colours are on (terminal, no NO_COLOR, or --color always).
-    pub color: bool,
-}
-
-impl Context {
-    fn new(choice: ColorChoice) -> Self {
-        let stdout_tty = io::stdout().is_terminal();
-        let no_color = env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stdout_tty && !no_color,
-        };
-        Context { stdout_tty, color }
-    }
-
-    /// stdout, line-buffered on a terminal (or while following) so people see
-    /// lines as they come, block-buffered otherwise for throughput.
-    pub fn stdout(&self, line_buffered: bool) -> Box<dyn Write> {
-        let out = io::stdout().lock();
-        if self.stdout_tty || line_buffered {
-            Box::new(io::LineWriter::new(out))
-        } else {
-            Box::new(io::BufWriter::with_capacity(64 * 1024, out))
-        }
-    }
-}
+/// What every command knows about where it prints (decided once, in render).
+pub type Context = journal::render::Console;
 
 pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
-    let ctx = Context::new(cli.color);
+    let ctx = Context::detect(cli.color.into());
     match cli.command {
         Command::Inspect(args) => inspect::run(args, &ctx),
         Command::Recover(args) => recover::run(args, &ctx),

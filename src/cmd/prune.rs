@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
-use journal::journal::prune::{PruneOptions, PruneReport, prune};
-use journal::journal::segment::file_name_lossy;
+use journal::prune::{PruneOptions, PruneReport, prune};
+use journal::segment::file_name_lossy;
 
 use crate::cli::PruneArgs;
 use crate::cmd::units::{human_bytes, parse_duration, parse_size};

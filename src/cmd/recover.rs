@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use anyhow::Result;
-use journal::journal::lines::ReadOptions;
-use journal::journal::recover::recover;
-use journal::journal::segment::file_name_lossy;
+use journal::lines::ReadOptions;
+use journal::recover::recover;
+use journal::segment::file_name_lossy;
 
 use crate::cli::RecoverArgs;
 use crate::cmd::{Context, open_listing};

@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use journal::journal::claim::Claim;
-use journal::journal::defect::Defect;
-use journal::journal::repair::{RepairMode, RepairPlan, Step, apply_repair, plan_repair};
-use journal::journal::segment::{Listing, file_name_lossy};
+use journal::claim::Claim;
+use journal::defect::Defect;
+use journal::repair::{RepairMode, RepairPlan, Step, apply_repair, plan_repair};
+use journal::segment::{Listing, file_name_lossy};
 use serde_json::{Value, json};
 
 use crate::cli::RepairArgs;
 use crate::cmd::{Context, resolve_dir};
 use crate::exit_codes::ExitCode;
-use crate::render::escape::escape_text;
+use journal::render::escape::escape_text;
 
 /// Test-only: abort the process right after the K-th durable step of a
 /// repair, to show that a crash at that point loses nothing.

@@ -4,9 +4,9 @@ use std::env;
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::{Result, bail};
-use journal::journal::segment::file_name_lossy;
-use journal::journal::stats::{Stats, StatsOptions, stats};
-use journal::journal::writer::format_ts;
+use journal::segment::file_name_lossy;
+use journal::stats::{Stats, StatsOptions, stats};
+use journal::writer::format_ts;
 
 use crate::cli::StatsArgs;
 use crate::cmd::units::{human_bytes, parse_size};
@@ -135,7 +135,7 @@ fn write_text(out: &mut dyn Write, dir: &std::path::Path, s: &Stats) -> Result<(
         writeln!(
             out,
             "  {n:>width$}  {}",
-            crate::render::escape::escape_text(t)
+            journal::render::escape::escape_text(t)
         )?;
     }
     if s.untyped > 0 {

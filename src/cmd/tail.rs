@@ -23,19 +23,19 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use journal::journal::defect::{Defect, DefectKind};
-use journal::journal::follow::{FollowOptions, Follower, Item, Notice, PollStatus};
-use journal::journal::lines::ReadOptions;
-use journal::journal::record::{fast_seq, parse_line};
-use journal::journal::scan::{Direction, Visit, scan};
-use journal::journal::segment::{Listing, file_name_lossy};
+use journal::defect::{Defect, DefectKind};
+use journal::follow::{FollowOptions, Follower, Item, Notice, PollStatus};
+use journal::lines::ReadOptions;
 use journal::query::Matcher;
+use journal::record::{fast_seq, parse_line};
+use journal::scan::{Direction, Visit, scan};
+use journal::segment::{Listing, file_name_lossy};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::{Context, DamageTally, open_listing, resolve_dir};
 use crate::exit_codes::ExitCode;
-use crate::render::{RenderOptions, Renderer};
+use journal::render::{RenderOptions, Renderer};
 
 /// Without a notification, look anyway this often (a lost event costs at
 /// most this much latency; idle cost is one directory listing).
@@ -115,7 +115,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
 
-    let render_opts = RenderOptions::for_context(opts.format, ctx);
+    let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
     let mut sink = Sink {
         matcher: &matcher,
         renderer: if opts.follow {
@@ -256,7 +256,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
     )?
     .is_break();
     for (stored, _) in found.iter().rev() {
-        let content = journal::journal::lines::strip_cr(stored);
+        let content = journal::lines::strip_cr(stored);
         let record = parse_line(content).expect("parsed above");
         if let Err(e) = sink.renderer.record(&mut sink.out, &record, stored) {
             sink.write_error = Some(e);

@@ -4,15 +4,15 @@
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::Result;
-use journal::journal::defect::{Defect, Severity};
-use journal::journal::segment::{Listing, file_name_lossy};
-use journal::journal::verify::{VerifyOptions, VerifyReport, verify};
+use journal::defect::{Defect, Severity};
+use journal::segment::{Listing, file_name_lossy};
+use journal::verify::{VerifyOptions, VerifyReport, verify};
 use serde_json::{Value, json};
 
 use crate::cli::VerifyArgs;
 use crate::cmd::{Context, resolve_dir};
 use crate::exit_codes::ExitCode;
-use crate::render::escape::escape_text;
+use journal::render::escape::escape_text;
 
 /// Journals smaller than this finish before a progress bar would help.
 const PROGRESS_MIN_BYTES: u64 = 64 << 20;

@@ -3,19 +3,32 @@
 //! Every format that can reach a terminal goes through [`escape`], so event
 //! text never sends raw control characters or escape sequences to it.
 
+mod console;
 pub mod escape;
 mod table;
 
+pub use console::{ColorMode, Console};
+
 use std::io::{self, Write};
 
-use journal::journal::record::Record;
+use crate::record::Record;
 
-use crate::cli::OutputFormat;
-use crate::cmd::Context;
+/// How records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// Columns for people: seq, time, session, type, summary.
+    Table,
+    /// The stored lines, byte for byte.
+    Raw,
+    /// One JSON array of the records.
+    Json,
+    /// One record per line.
+    Jsonl,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct RenderOptions {
-    pub format: OutputFormat,
+    pub format: RecordFormat,
     /// Colours in the table.
     pub color: bool,
     /// Output is a terminal: escape what JSON allows raw, fit the table to its width.
@@ -25,12 +38,12 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
-    pub fn for_context(format: OutputFormat, ctx: &Context) -> Self {
-        let width = terminal_width(ctx.stdout_tty);
+    pub fn for_console(format: RecordFormat, console: &Console) -> Self {
+        let width = terminal_width(console.stdout_tty);
         RenderOptions {
             format,
-            color: ctx.color,
-            terminal: ctx.stdout_tty,
+            color: console.color,
+            terminal: console.stdout_tty,
             width,
         }
     }
@@ -88,20 +101,20 @@ impl Renderer {
         stored: &[u8],
     ) -> io::Result<()> {
         match self.opts.format {
-            OutputFormat::Table if self.stream_rows => self.table.write_row(out, rec),
-            OutputFormat::Table => {
+            RecordFormat::Table if self.stream_rows => self.table.write_row(out, rec),
+            RecordFormat::Table => {
                 self.table.push(rec);
                 Ok(())
             }
-            OutputFormat::Raw => {
+            RecordFormat::Raw => {
                 self.write_json_line(out, stored)?;
                 out.write_all(b"\n")
             }
-            OutputFormat::Jsonl => {
+            RecordFormat::Jsonl => {
                 self.write_json_line(out, rec.raw.trim_ascii())?;
                 out.write_all(b"\n")
             }
-            OutputFormat::Json => {
+            RecordFormat::Json => {
                 out.write_all(if self.json_items == 0 { b"[\n" } else { b",\n" })?;
                 self.json_items += 1;
                 self.write_json_line(out, rec.raw.trim_ascii())
@@ -119,13 +132,13 @@ impl Renderer {
 
     pub fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
         match self.opts.format {
-            OutputFormat::Table => self.table.finish(out),
-            OutputFormat::Json => out.write_all(if self.json_items == 0 {
+            RecordFormat::Table => self.table.finish(out),
+            RecordFormat::Json => out.write_all(if self.json_items == 0 {
                 b"[]\n"
             } else {
                 b"\n]\n"
             }),
-            OutputFormat::Raw | OutputFormat::Jsonl => Ok(()),
+            RecordFormat::Raw | RecordFormat::Jsonl => Ok(()),
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
+use crate::record::Record;
 use comfy_table::{Cell, Color, ContentArrangement, Table, TableComponent, presets};
-use journal::journal::record::Record;
 use serde_json::{Map, Value};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 

@@ -306,7 +306,7 @@ fn refused_damage_is_named_and_left_untouched() {
 fn a_held_claim_exits_3_naming_the_lock_and_changes_nothing() {
     let j = TestJournal::corpus("bamboo-torn");
     let before = j.snapshot();
-    let _claim = journal::journal::claim::Claim::acquire(&j.dir, Duration::ZERO).unwrap();
+    let _claim = journal::claim::Claim::acquire(&j.dir, Duration::ZERO).unwrap();
     j.cmd(&["repair", "--wait", "200ms"])
         .assert()
         .code(3)

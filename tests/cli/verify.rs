@@ -240,7 +240,7 @@ fn same_report_whatever_the_thread_count() {
 #[test]
 fn verify_never_takes_the_writers_claim() {
     let j = TestJournal::with_events(30, 10);
-    let _claim = journal::journal::claim::Claim::acquire(&j.dir, Duration::ZERO).unwrap();
+    let _claim = journal::claim::Claim::acquire(&j.dir, Duration::ZERO).unwrap();
     let (v, code) = verify_json(&j, &[]);
     assert_eq!((code, v["summary"]["records"].as_u64()), (0, Some(30)));
 }
