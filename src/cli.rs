@@ -554,16 +554,6 @@ Examples:
     exit_codes_help!()
 );
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    #[test]
-    fn clap_definition_is_consistent() {
-        super::Cli::command().debug_assert();
-    }
-}
-
 impl From<ColorChoice> for journal::render::ColorMode {
     fn from(choice: ColorChoice) -> Self {
         match choice {
@@ -582,5 +572,15 @@ impl From<OutputFormat> for journal::render::RecordFormat {
             OutputFormat::Json => Self::Json,
             OutputFormat::Jsonl => Self::Jsonl,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }
