@@ -321,7 +321,7 @@ reported with its line number; by default nothing is appended then (exit 2).
 Examples:
   echo '{\"type\":\"error\",\"message\":\"disk full\"}' | journal append
   journal append --session sess-7 --fsync < events.jsonl
-  journal inspect -o jsonl --all old/ | journal append --records new/
+  journal inspect -o jsonl --all --oldest-first old/ | journal append --records new/
 
 ",
     exit_codes_help!()
