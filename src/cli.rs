@@ -172,7 +172,8 @@ const INSPECT_AFTER_HELP: &str = concat!(
     "\
 Events are read newest first (segments from the newest, each backwards) and
 reading stops as soon as the limit is met. Bounds of --seq, --since and --until
-are inclusive. A --seq range skips whole segments by the seqs in their names.
+are inclusive. A --seq range skips whole segments by the seqs in their names
+and first lines (a name that disagrees with its first line loses nothing).
 Damaged lines met on the way are skipped and counted on stderr; run
 `journal verify` for the full list.
 

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::journal::lines::WindowFilter;
 use crate::journal::record::{Record, fast_seq, fast_ts, parse_ts};
-use crate::journal::segment::Listing;
+use crate::journal::segment::{Listing, probe_first_seq};
 use std::sync::Arc;
 
 /// An inclusive seq range; either end may be open.
@@ -319,12 +319,32 @@ impl Query {
         }
     }
 
-    /// The positions in `listing.segments` that can hold a matching seq,
-    /// judged by the seqs in the names alone (no file is opened).
+    /// The positions in `listing.segments` that can hold a matching seq.
+    ///
+    /// A segment's name is only a claim about its first seq (verify reports
+    /// `name-mismatch` when it is wrong), so each segment's first line is
+    /// probed too and a segment is kept when either its name or its first
+    /// seq says it may hold a wanted seq; a first line that cannot be read
+    /// in the engine's shape keeps the segment (and its predecessor).
+    /// Skipping must never lose a record. Without a seq filter nothing is
+    /// opened.
     pub fn candidate_segments(&self, listing: &Listing) -> Vec<usize> {
-        (0..listing.segments.len())
+        let n = listing.segments.len();
+        if self.seq.is_full() {
+            return (0..n).collect();
+        }
+        let firsts: Vec<Option<u64>> = listing
+            .segments
+            .iter()
+            .map(|s| probe_first_seq(&s.path))
+            .collect();
+        (0..n)
             .filter(|&i| {
-                let (start, end) = listing.name_range(i);
+                let name = listing.segments[i].start_seq;
+                let start = firsts[i].map_or(0, |first| first.min(name));
+                let end = listing.segments.get(i + 1).and_then(|next| {
+                    firsts[i + 1].map(|first| first.max(next.start_seq).saturating_sub(1))
+                });
                 self.seq.overlaps(start, end)
             })
             .collect()

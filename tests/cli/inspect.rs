@@ -546,3 +546,31 @@ fn a_terminal_gets_a_coloured_table_unless_no_color() {
     let never = on_a_terminal(&[], &format!("inspect -n 3 --color never '{dir}'"));
     assert!(!never.contains('\u{1b}'), "{never:?}");
 }
+
+/// Issue 16 item 5: a segment named 16 whose first seq is 14 (verify's
+/// `name-mismatch`) still yields 14 and 15 to `--seq 14..15`; a name that
+/// claims less than the file holds (named 8, starting at 10) too.
+#[test]
+fn seq_ranges_do_not_trust_segment_names() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    for seq in 1..=13 {
+        j.append_raw(&segment_name(1), format!("{}\n", event_line(seq)).as_bytes());
+    }
+    for seq in 14..=20 {
+        j.append_raw(&segment_name(16), format!("{}\n", event_line(seq)).as_bytes());
+    }
+    assert_eq!(seqs(&j, &["--seq", "14..15"]), vec![15, 14]);
+    assert_eq!(seqs(&j, &["--seq", "13..16", "--oldest-first"]), vec![13, 14, 15, 16]);
+
+    let k = TestJournal::new();
+    k.touch_lock();
+    for seq in 1..=9 {
+        k.append_raw(&segment_name(1), format!("{}\n", event_line(seq)).as_bytes());
+    }
+    for seq in 10..=12 {
+        k.append_raw(&segment_name(8), format!("{}\n", event_line(seq)).as_bytes());
+    }
+    assert_eq!(seqs(&k, &["--seq", "8..9"]), vec![9, 8]);
+    assert_eq!(seqs(&k, &["--seq", "10.."]), vec![12, 11, 10]);
+}
