@@ -470,3 +470,41 @@ fn busy_journal_with_pruning_prints_exactly_the_contiguous_seqs_it_could_read() 
 fn busy_journal_without_pruning_prints_every_seq() {
     follow_a_busy_journal(50_000, false);
 }
+
+/// Issue 16 item 1: the newest segment holds only a partial line (a crash
+/// right after rotation) while `tail -f` follows; the writer restarts
+/// (`journal append`), quarantines that segment and appends to the previous
+/// one, which is under the rotation size. The follower must print those
+/// events, not wait for a newer segment and then call them pruned. Watched
+/// and polled alike; then a later rotation is followed as usual.
+#[test]
+fn a_writer_restart_that_appends_to_the_previous_segment_loses_nothing() {
+    for poll in [false, true] {
+        let j = TestJournal::with_events(20, 10);
+        j.append_raw(&segment_name(21), &event_line(21).as_bytes()[..50]);
+        let args: &[&str] = if poll { &["--poll", "50ms"] } else { &[] };
+        let tail = j.follow(args);
+        tail.wait_for_seq(20);
+        pause();
+        let input = "{\"type\":\"error\",\"message\":\"a\"}\n{\"type\":\"error\",\"message\":\"b\"}\n";
+        append_cmd(&j.dir, &[], input)
+            .assert()
+            .success()
+            .stdout("21..22\n");
+        assert!(
+            !j.path(&segment_name(21)).exists(),
+            "the writer removes the segment without a complete line"
+        );
+        tail.wait_for_seq(22);
+        // A rotation after that is followed as before.
+        append_cmd(&j.dir, &["--rotate-bytes", "1"], input)
+            .assert()
+            .success()
+            .stdout("23..24\n");
+        tail.wait_for_seq(24);
+        let (status, out, err) = tail.stop();
+        assert!(status.success());
+        assert_eq!(seqs_of(&out), range(11, 24), "poll: {poll}");
+        assert!(!err.contains("pruned"), "poll: {poll}: {err}");
+    }
+}
