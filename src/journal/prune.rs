@@ -8,7 +8,9 @@
 //!   file named like a segment (quarantine files, symlinks, the lock file);
 //! - everything happens under the claim, taken with a bounded wait;
 //! - a dry run makes the same plan under the same claim and stops before
-//!   the first unlink, so it reports exactly what a real run deletes.
+//!   the first unlink, so it reports exactly what a real run deletes; it
+//!   writes nothing (without a lock file there is no writer to exclude, and
+//!   the claim is not taken, so the file is not created).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use crate::journal::error::JournalError;
 use crate::journal::lines::{BackwardLines, ReadOptions};
 use crate::journal::quarantine::sync_dir;
 use crate::journal::record::parse_line;
-use crate::journal::segment::Listing;
+use crate::journal::segment::{LOCK_FILE_NAME, Listing};
 
 /// The engine's own retention.
 pub const DEFAULT_KEEP: usize = 64;
@@ -94,7 +96,13 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
     // Checked before the claim: taking it creates the lock file, which must
     // not appear in a directory that is not a journal.
     Listing::read_journal(dir)?;
-    let claim = Claim::acquire(dir, opts.wait)?;
+    // A dry run changes nothing: where there is no lock file there is no
+    // writer to exclude, and taking the claim would create the file.
+    let claim = if opts.dry_run && !dir.join(LOCK_FILE_NAME).exists() {
+        None
+    } else {
+        Some(Claim::acquire(dir, opts.wait)?)
+    };
     let listing = Listing::read(dir)?;
     let mut warnings = Vec::new();
     for irr in &listing.irregular {
@@ -118,9 +126,9 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
             }
         })
         .collect();
-    if !opts.dry_run {
+    if let Some(claim) = claim.as_ref().filter(|_| !opts.dry_run) {
         for p in &deleted {
-            delete_segment(&claim, &listing, p)?;
+            delete_segment(claim, &listing, p)?;
         }
     }
     let bytes_freed = deleted.iter().map(|p| p.bytes).sum();

@@ -275,3 +275,24 @@ fn a_directory_that_is_not_a_journal_is_left_alone() {
         .stderr(predicate::str::contains("not a journal"));
     assert!(!j.path(".account-journal.lock").exists());
 }
+
+/// Issue 16 item 9: a dry run changes nothing, not even by creating the lock
+/// file the claim lives in.
+#[test]
+fn a_dry_run_writes_nothing_not_even_the_lock_file() {
+    let j = TestJournal::new();
+    j.append_events(1..=30, 10);
+    let before = j.snapshot();
+    j.cmd(&["prune", "--keep", "1", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("would delete"));
+    assert!(!j.path(".account-journal.lock").exists());
+    assert_eq!(j.snapshot(), before);
+    // With the lock file present, the dry run still plans under the claim.
+    j.touch_lock();
+    let _held = hold_claim(&j.dir);
+    j.cmd(&["prune", "--keep", "1", "--dry-run", "--wait", "100ms"])
+        .assert()
+        .code(3);
+}
