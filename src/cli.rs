@@ -482,7 +482,8 @@ seqs before and after it):
                            between consecutive valid records, also across
                            neighbouring segments (last seq + 1 = next first seq)
   name-mismatch            a segment's first seq differs from its file name
-  empty-segment            a segment file of 0 bytes
+  empty-segment            a segment file of 0 bytes (a warning for the newest:
+                           a writer about to write, or a kept seq floor)
   not-regular-file         named like a segment but a directory, FIFO, symlink
   engine-unknown-type (warning), engine-missing-field (warning)
                            a valid record the engine skips: an event type it
@@ -528,7 +529,8 @@ never races a live writer or a prune (exit 3 when the claim stays held).
 By default only the tail is repaired, as the engine does on restart: the newest
 segment is cut to the end of its last complete valid line (a partial line, a NUL
 tail, garbage lines), and newest segments with no complete valid line are
-deleted. Damage inside closed segments is reported and refused (exit 1) unless
+deleted; when no segment holds one, the newest is emptied instead, so its
+name keeps the max seq and a writer never reuses seqs. Damage inside closed segments is reported and refused (exit 1) unless
 --drop-corrupt-lines is given: each damaged segment is then rewritten without
 its damaged lines (temporary file, fsync, rename, fsync of the directory), good
 lines byte for byte unchanged; a segment left with nothing is deleted.

@@ -294,8 +294,8 @@ mod tests {
         assert_eq!(r.deleted[2].last_seq, 6);
         assert_eq!(
             tmp.path().read_dir().unwrap().count(),
-            5,
-            "dry run deleted nothing"
+            4,
+            "dry run deleted nothing and created no lock file"
         );
         o.dry_run = false;
         let real = prune(tmp.path(), &o).unwrap();
