@@ -43,7 +43,7 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
-jsonl\t'One record per line, as compact JSON'"
+jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
@@ -65,7 +65,7 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l poll -d 'Check 
 complete -c journal -n "__fish_journal_using_subcommand tail" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
-jsonl\t'One record per line, as compact JSON'"
+jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r

@@ -121,7 +121,8 @@ pub enum OutputFormat {
     Raw,
     /// One JSON array of the records
     Json,
-    /// One record per line, as compact JSON
+    /// One record per line, as compact JSON (no whitespace outside strings;
+    /// field order and escapes as stored)
     Jsonl,
 }
 

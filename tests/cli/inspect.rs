@@ -574,3 +574,25 @@ fn seq_ranges_do_not_trust_segment_names() {
     assert_eq!(seqs(&k, &["--seq", "8..9"]), vec![9, 8]);
     assert_eq!(seqs(&k, &["--seq", "10.."]), vec![12, 11, 10]);
 }
+
+/// Issue 16 item 8: `-o jsonl` is compact JSON, as its help says, even when
+/// the stored line has spaces (a line written by hand or another tool);
+/// string contents, escapes and field order are kept; `-o raw` is the line
+/// as stored.
+#[test]
+fn jsonl_is_compact_json_and_raw_is_the_stored_line() {
+    let j = TestJournal::new();
+    let stored = "{ \"seq\": 1,\t\"ts\": \"2026-11-20T09:00:00Z\", \"event\": { \"type\": \"error\", \"message\": \"a  \\\" b\" } }";
+    j.write(&segment_name(1), format!("{stored}\n").as_bytes());
+    j.cmd(&["inspect", "-o", "jsonl"]).assert().success().stdout(
+        "{\"seq\":1,\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{\"type\":\"error\",\"message\":\"a  \\\" b\"}}\n",
+    );
+    j.cmd(&["inspect", "-o", "raw"])
+        .assert()
+        .success()
+        .stdout(format!("{stored}\n"));
+    let v: Value =
+        serde_json::from_slice(&j.cmd(&["inspect", "-o", "json"]).output().unwrap().stdout)
+            .unwrap();
+    assert_eq!(v[0]["event"]["message"], "a  \" b");
+}
