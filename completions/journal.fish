@@ -45,7 +45,7 @@ raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
 jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several)' -r
@@ -67,7 +67,7 @@ raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
 jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several)' -r

@@ -84,8 +84,9 @@ pub struct FilterArgs {
     #[arg(long, value_name = "RANGE")]
     pub seq: Option<String>,
 
-    /// Only events with ts at or after TIME: RFC 3339, a date (UTC), today,
-    /// yesterday, or a duration ago (2h, 30m, 7days)
+    /// Only events with ts at or after TIME: RFC 3339, a date or date and time
+    /// (local time, TZ), today, yesterday (local days), or a duration ago
+    /// (2h, 30m, 7days)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 

@@ -596,3 +596,46 @@ fn jsonl_is_compact_json_and_raw_is_the_stored_line() {
             .unwrap();
     assert_eq!(v[0]["event"]["message"], "a  \" b");
 }
+
+/// Issue 16 item 10: `today` is the local day (`TZ`), as journalctl reads
+/// it. In UTC+14 local midnight is 10:00 UTC, never UTC midnight, so events
+/// one an hour over the last 60 hours tell the two apart.
+#[test]
+fn today_and_yesterday_are_local_days() {
+    use chrono::{Duration, Timelike, Utc};
+    let now = Utc::now().with_nanosecond(0).unwrap();
+    let j = TestJournal::new();
+    let mut body = String::new();
+    for (i, h) in (0..60).rev().enumerate() {
+        let ts = (now - Duration::hours(h)).format("%Y-%m-%dT%H:%M:%SZ");
+        body += &format!(
+            "{{\"seq\":{},\"ts\":\"{ts}\",\"event\":{{\"type\":\"error\",\"message\":\"x\"}}}}\n",
+            i + 1
+        );
+    }
+    j.write(&segment_name(1), body.as_bytes());
+    let local_now = now + Duration::hours(14);
+    let midnight = local_now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(14);
+    let want = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| -> Vec<u64> {
+        let mut seqs: Vec<u64> = (0..60i64)
+            .filter(|i| {
+                let t = now - Duration::hours(59 - i);
+                t >= from && t < to
+            })
+            .map(|i| i as u64 + 1)
+            .collect();
+        seqs.reverse();
+        seqs
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = j.cmd(&[&["inspect", "-o", "jsonl", "--all"], args].concat());
+        cmd.env("TZ", "XXX-14");
+        seqs_of(&stdout_of(&mut cmd))
+    };
+    let far = now + Duration::days(1);
+    assert_eq!(run(&["--since", "today"]), want(midnight, far));
+    assert_eq!(
+        run(&["--since", "yesterday", "--until", "today"]),
+        want(midnight - Duration::days(1), midnight + Duration::seconds(1))
+    );
+}
