@@ -348,6 +348,11 @@ pub struct PruneArgs {
     #[arg(long, value_name = "DURATION")]
     pub max_age: Option<String>,
 
+    /// Also delete quarantine-*.bin files (bytes repair and append removed)
+    /// last written more than DURATION ago (30days); without it they are kept
+    #[arg(long, value_name = "DURATION")]
+    pub quarantine_max_age: Option<String>,
+
     /// Print what would be deleted, delete nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -370,7 +375,9 @@ const PRUNE_AFTER_HELP: &str = concat!(
 Deletes a contiguous run of the oldest segments: as many as the strictest of
 --keep, --max-bytes and --max-age asks for. The newest segment is never
 deleted, nor anything that is not a regular file named events-<seq>.jsonl
-(quarantine files, symlinks, the lock file). Deletion goes oldest first, the
+(symlinks, the lock file, other files). Quarantine files are kept unless
+--quarantine-max-age is given; --max-bytes counts segments only (stats shows
+the quarantine's size). Deletion goes oldest first, the
 directory fsynced after each file, so a crash never leaves a hole.
 A segment's age is that of its newest event; a timestamp in the future is
 warned about and the segment kept. --dry-run makes the same plan under the
@@ -380,6 +387,7 @@ Examples:
   journal prune                          # keep the 64 newest segments
   journal prune --max-bytes 2G -q        # for cron: quiet on success
   journal prune --max-age 30days --dry-run
+  journal prune --quarantine-max-age 30days
 
 ",
     exit_codes_help!()

@@ -43,6 +43,11 @@ fn options(args: &PruneArgs) -> Result<PruneOptions> {
             .map(|s| parse_duration("--max-age", s))
             .transpose()?,
         now: Utc::now(),
+        quarantine_max_age: args
+            .quarantine_max_age
+            .as_deref()
+            .map(|s| parse_duration("--quarantine-max-age", s))
+            .transpose()?,
         dry_run: args.dry_run,
         wait: parse_duration("--wait", &args.wait)?,
     })
@@ -93,6 +98,14 @@ fn write_text(out: &mut dyn Write, r: &PruneReport) -> Result<()> {
             p.start_seq,
             p.last_seq,
             human_bytes(p.bytes)
+        )?;
+    }
+    for q in &r.quarantine_deleted {
+        writeln!(
+            out,
+            "{verb} {}  {}",
+            file_name_lossy(&q.path),
+            human_bytes(q.bytes)
         )?;
     }
     let oldest = r

@@ -296,3 +296,42 @@ fn a_dry_run_writes_nothing_not_even_the_lock_file() {
         .assert()
         .code(3);
 }
+
+/// Issue 16 item 11: quarantine files are counted by `stats` and aged out by
+/// `prune --quarantine-max-age`, never by the segment limits; a dry run
+/// deletes none; a young one, a symlink and other files are kept.
+#[test]
+fn quarantine_files_are_counted_and_aged_out_on_request() {
+    let j = TestJournal::with_events(30, 10);
+    let old = j.path("quarantine-events-00000000000000000011.jsonl-at-5-20260101T000000Z.bin");
+    fs::write(&old, b"0123456789").unwrap();
+    let past = std::time::SystemTime::now() - Duration::from_secs(40 * 86400);
+    fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    let young = j.path("quarantine-events-00000000000000000021.jsonl-at-7-20261130T000000Z.bin");
+    fs::write(&young, b"abc").unwrap();
+    std::os::unix::fs::symlink(&old, j.path("quarantine-link.bin")).unwrap();
+
+    let stats = json_of(&mut j.cmd(&["stats", "--json"]));
+    assert_eq!(stats["quarantine"]["files"], 2, "{stats:#}");
+    assert_eq!(stats["quarantine"]["bytes"], 13, "{stats:#}");
+
+    // The segment limits never touch quarantine files.
+    j.cmd(&["prune", "--max-bytes", "1", "-q"]).assert().success();
+    assert!(old.exists());
+
+    let dry = json_of(&mut j.cmd(&["prune", "--quarantine-max-age", "30days", "--dry-run", "--json"]));
+    assert_eq!(dry["quarantine_deleted"][0]["path"], old.file_name().unwrap().to_str().unwrap());
+    assert!(old.exists(), "a dry run deletes nothing");
+
+    let done = json_of(&mut j.cmd(&["prune", "--quarantine-max-age", "30days", "--json"]));
+    assert_eq!(done["quarantine_bytes_freed"], 10, "{done:#}");
+    assert_eq!(done["quarantine_kept"], 1, "{done:#}");
+    assert!(!old.exists());
+    assert!(young.exists());
+    assert!(fs::symlink_metadata(j.path("quarantine-link.bin")).is_ok());
+}
