@@ -1,9 +1,9 @@
 //! The cursor file: the last seq processed, read at start and rewritten
 //! atomically (temp file, fsync, rename, fsync of the directory).
 
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io;
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
@@ -19,7 +19,7 @@ impl Cursor<'_> {
         if self.written == Some(seq) && self.path.exists() {
             return Ok(());
         }
-        write_atomically(self.path, format!("{seq}\n").as_bytes())
+        journal::atomic::write_file(self.path, format!("{seq}\n").as_bytes())
             .with_context(|| format!("{}: writing the cursor", self.path.display()))?;
         self.written = Some(seq);
         Ok(())
@@ -39,24 +39,4 @@ pub(super) fn read_cursor(path: &Path) -> Result<Option<u64>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("{}: reading the cursor", path.display())),
     }
-}
-
-/// Temp file in the same directory, fsync, rename over, fsync the directory:
-/// a crash leaves the old cursor or the new one, never a torn one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path)?;
-    File::open(&parent)?.sync_all()
 }
