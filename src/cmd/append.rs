@@ -5,7 +5,7 @@ use std::io::{self, BufRead, Write};
 
 use anyhow::{Result, bail};
 use journal::append::{InputOptions, Prepared, append_batch, prepare};
-use journal::segment::file_name_lossy;
+use journal::render::report;
 use journal::writer::WriterOptions;
 
 use crate::cli::AppendArgs;
@@ -76,16 +76,13 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
             Err(problem) => {
                 problems += 1;
                 if problems <= SHOWN_PROBLEMS {
-                    eprintln!("journal: {verb}: stdin:{number}: {problem}");
+                    report::append::problem(verb, number, &problem);
                 }
             }
         }
     }
     if problems > SHOWN_PROBLEMS {
-        eprintln!(
-            "journal: ... and {} more {verb} line(s)",
-            problems - SHOWN_PROBLEMS
-        );
+        report::append::more_problems(verb, problems - SHOWN_PROBLEMS);
     }
     if problems > 0 && !opts.skip_invalid {
         bail!(
@@ -94,33 +91,14 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
         );
     }
     if events.is_empty() {
-        eprintln!("journal: nothing to append: no event on stdin");
+        report::append::nothing_to_append();
         return Ok(ExitCode::Success);
     }
 
     let done = append_batch(&dir, &events, opts.writer)?;
-    if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate {
-        eprintln!(
-            "journal: note: cut a torn tail of {bytes} bytes from {} before appending",
-            file_name_lossy(segment)
-        );
-    }
-    for segment in &done.opened.tail_cut.delete {
-        eprintln!(
-            "journal: note: removed {}, which held no complete line",
-            file_name_lossy(segment)
-        );
-    }
-    for q in &done.opened.quarantined {
-        eprintln!(
-            "journal: note: the removed bytes are saved in {}",
-            q.display()
-        );
-    }
+    report::append::notes(&done);
     let mut out = ctx.stdout(false);
-    if let Some(seqs) = done.seqs {
-        writeln!(out, "{}..{}", seqs.start(), seqs.end())?;
-    }
+    report::append::write_text(&mut out, &done)?;
     out.flush()?;
     Ok(ExitCode::Success)
 }

@@ -10,8 +10,7 @@ use journal::defect::Defect;
 use journal::follow::{Item, Notice};
 use journal::query::Matcher;
 use journal::record::parse_line;
-use journal::render::Renderer;
-use journal::segment::file_name_lossy;
+use journal::render::{Renderer, notice};
 
 use super::cursor::Cursor;
 use crate::exit_codes::ExitCode;
@@ -34,7 +33,7 @@ impl Sink<'_> {
         }
         let (segment, seq, line) = match item {
             Item::Notice(notice) => {
-                report(&notice);
+                notice::follow(&notice);
                 return ControlFlow::Continue(());
             }
             Item::Line { segment, seq, line } => (segment, seq, line),
@@ -51,7 +50,9 @@ impl Sink<'_> {
                     }
                 }
                 Ok(_) => {}
-                Err(fault) => report(&Notice::Damage(Defect::from_fault(segment, &line, &fault))),
+                Err(fault) => {
+                    notice::follow(&Notice::Damage(Defect::from_fault(segment, &line, &fault)))
+                }
             }
         }
         self.processed = Some(seq);
@@ -80,72 +81,6 @@ impl Sink<'_> {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
             Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
             Ok(()) => Ok(ExitCode::Success),
-        }
-    }
-}
-
-fn report(notice: &Notice) {
-    match notice {
-        Notice::Pruned { first, last } => {
-            eprintln!(
-                "journal: warning: seqs {first}..{last} were pruned before they could be read"
-            );
-        }
-        Notice::Gap {
-            segment,
-            offset,
-            expected,
-            found,
-            segment_start: true,
-        } => eprintln!(
-            "journal: warning: {} starts at seq {found} (byte {offset}) where seq {expected} \
-             was due: seqs {expected}..{} are missing from the journal",
-            file_name_lossy(segment),
-            found - 1
-        ),
-        Notice::Gap {
-            segment,
-            offset,
-            expected,
-            found,
-            segment_start: false,
-        } => eprintln!(
-            "journal: warning: {}: byte {offset}: seq {found} where seq {expected} was due: \
-             seqs {expected}..{} are missing from the journal",
-            file_name_lossy(segment),
-            found - 1
-        ),
-        Notice::NotIncreasing {
-            segment,
-            offset,
-            last,
-            found,
-        } => eprintln!(
-            "journal: warning: {}: byte {offset}: seq {found} does not follow seq {last}: \
-             skipped (never printed twice)",
-            file_name_lossy(segment)
-        ),
-        Notice::Truncated { segment, from, to } => eprintln!(
-            "journal: note: {} was cut from {from} to {to} bytes under the reader; \
-             reading on from byte {to}",
-            file_name_lossy(segment)
-        ),
-        Notice::Replaced { segment } => eprintln!(
-            "journal: note: {} was replaced by a new file; reading it (seqs already \
-             printed are skipped)",
-            file_name_lossy(segment)
-        ),
-        Notice::DirReplaced { dir } => eprintln!(
-            "journal: note: {} was removed and recreated; following the new directory",
-            dir.display()
-        ),
-        Notice::Damage(d) => {
-            eprintln!(
-                "journal: warning: {}: {}: {}: skipped",
-                d.place(),
-                d.kind.name(),
-                d.detail
-            );
         }
     }
 }

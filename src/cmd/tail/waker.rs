@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use journal::render::notice;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 /// Without a notification, look anyway this often (a lost event costs at
@@ -73,11 +74,7 @@ impl Waker {
                 self.watched = dir_id;
             }
             Err(e) => {
-                eprintln!(
-                    "journal: warning: cannot watch {} for changes ({e}); polling every {} instead",
-                    dir.display(),
-                    humantime::format_duration(FALLBACK_POLL)
-                );
+                notice::cannot_watch(dir, &e, FALLBACK_POLL);
                 self.poll = Some(FALLBACK_POLL);
             }
         }
@@ -88,10 +85,7 @@ impl Waker {
         self.watched = None;
         if !self.reported_missing {
             self.reported_missing = true;
-            eprintln!(
-                "journal: {}: no such directory; waiting for it to appear (--retry)",
-                dir.display()
-            );
+            notice::waiting_for_dir(dir);
         }
     }
 
