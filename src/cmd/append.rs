@@ -5,7 +5,7 @@ use std::io::{self, BufRead, Write};
 
 use anyhow::{Result, bail};
 use journal::append::{InputOptions, Prepared, append_batch, prepare};
-use journal::render::report;
+use journal::render::report::{self, APPEND_SCHEMA, write_json};
 use journal::writer::WriterOptions;
 
 use crate::cli::AppendArgs;
@@ -19,6 +19,8 @@ struct AppendOptions {
     input: InputOptions,
     /// Append the valid lines when some are invalid. Default off: nothing.
     skip_invalid: bool,
+    /// Print one JSON object instead of the range. Default off.
+    json: bool,
     /// Rotation threshold, fsync, claim wait. Defaults 8 MiB, off, 5 s.
     writer: WriterOptions,
 }
@@ -36,6 +38,7 @@ impl AppendOptions {
                 any_type: args.any_type,
             },
             skip_invalid: args.skip_invalid,
+            json: args.json,
             writer: WriterOptions {
                 rotate_bytes,
                 fsync: args.fsync,
@@ -90,15 +93,23 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
              valid ones)"
         );
     }
-    if events.is_empty() {
-        report::append::nothing_to_append();
-        return Ok(ExitCode::Success);
-    }
-
-    let done = append_batch(&dir, &events, opts.writer)?;
-    report::append::notes(&done);
+    let done = if events.is_empty() {
+        if !opts.json {
+            report::append::nothing_to_append();
+            return Ok(ExitCode::Success);
+        }
+        None
+    } else {
+        Some(append_batch(&dir, &events, opts.writer)?)
+    };
     let mut out = ctx.stdout(false);
-    report::append::write_text(&mut out, &done)?;
+    if opts.json {
+        let value = report::append::json(&dir, done.as_ref(), problems);
+        write_json(&mut out, APPEND_SCHEMA, value)?;
+    } else if let Some(done) = &done {
+        report::append::notes(done);
+        report::append::write_text(&mut out, done)?;
+    }
     out.flush()?;
     Ok(ExitCode::Success)
 }
