@@ -101,7 +101,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__append)
-            opts="-h -V --session --records --skip-invalid --any-type --rotate-bytes --fsync --wait --color --help --version"
+            opts="-h -V --session --records --skip-invalid --any-type --json --rotate-bytes --fsync --wait --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

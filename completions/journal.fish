@@ -121,6 +121,7 @@ never\t''"
 complete -c journal -n "__fish_journal_using_subcommand append" -l records -d 'Each input line is a whole record ({"session_id":..,"event":{..}}) whose seq and ts are replaced, instead of an event'
 complete -c journal -n "__fish_journal_using_subcommand append" -l skip-invalid -d 'Append the valid lines and report the invalid ones (default: append nothing when any line is invalid)'
 complete -c journal -n "__fish_journal_using_subcommand append" -l any-type -d 'Accept events the engine cannot read back (an unknown type, a missing required field); it skips such lines silently'
+complete -c journal -n "__fish_journal_using_subcommand append" -l json -d 'Print one JSON object (schema "journal-append/1") instead of the range'
 complete -c journal -n "__fish_journal_using_subcommand append" -l fsync -d 'Make the batch durable (fsync file data, and the directory when a segment was created) before reporting success'
 complete -c journal -n "__fish_journal_using_subcommand append" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand append" -s V -l version -d 'Print version'

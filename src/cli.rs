@@ -200,6 +200,13 @@ event) answers 0; a directory that is not a journal is an error (exit 2). Bytes
 after the last complete valid line of the newest segment are a torn tail: noted
 on stderr, and in --json.
 
+--json prints one object (schema \"journal-recover/1\"; fields are only ever added):
+  schema, dir, max_seq, max_seq_source (\"line\", \"segment-name\" or \"empty\"),
+  next_seq, oldest_seq, segments, newest_segment,
+  last_valid {segment, seq, offset, end}, torn_tail {segment, offset, bytes},
+  segments_without_valid_line [segment]; oldest_seq, newest_segment,
+  last_valid and torn_tail may be null.
+
 ",
     exit_codes_help!()
 );
@@ -294,6 +301,10 @@ pub struct AppendArgs {
     #[arg(long)]
     pub any_type: bool,
 
+    /// Print one JSON object (schema "journal-append/1") instead of the range
+    #[arg(long)]
+    pub json: bool,
+
     /// Start a new segment once one reaches SIZE (512K, 8M, 1G)
     #[arg(long, value_name = "SIZE", default_value = "8M")]
     pub rotate_bytes: String,
@@ -320,6 +331,12 @@ DIR must be a journal or an empty directory (a new journal); it is never created
 Each input line is an event object with a string \"type\". Events the engine
 could not read back are rejected unless --any-type. An invalid line is
 reported with its line number; by default nothing is appended then (exit 2).
+
+--json prints one object instead of the range (schema \"journal-append/1\";
+fields are only ever added): schema, dir, appended, first_seq, last_seq (null
+when nothing was appended), skipped (invalid lines left out), max_seq_before
+(null when stdin held no event), tail_cut {delete [segment], truncate
+{segment, new_len, removed} or null}, quarantine [path].
 
 Examples:
   echo '{\"type\":\"error\",\"message\":\"disk full\"}' | journal append
@@ -383,6 +400,11 @@ A segment's age is that of its newest event; a timestamp in the future is
 warned about and the segment kept. --dry-run makes the same plan under the
 same claim and stops before deleting. Nothing to delete is success.
 
+--json prints one object (schema \"journal-prune/1\"; fields are only ever
+added): schema, dir, dry_run, deleted [{segment, start_seq, last_seq, bytes}]
+oldest first, bytes_freed, segments_before, segments_kept, bytes_kept,
+oldest_seq (null when none is left), warnings [{segment, message}].
+
 Examples:
   journal prune                          # keep the 64 newest segments
   journal prune --max-bytes 2G -q        # for cron: quiet on success
@@ -418,6 +440,13 @@ on a terminal. Counts valid records; damaged lines are counted apart (run
 `journal verify` for where they are) and the newest segment's torn tail is
 shown on its own. The time range is the earliest and latest ts; activity is a
 sparkline of events per equal slice of it.
+
+--json prints one object (schema \"journal-stats/1\"; fields are only ever
+added): schema, dir, segments, bytes, events, damaged_lines, seq {first,
+last}, time {first, last}, sessions, events_without_session, newest_segment
+{segment, bytes, rotate_bytes, fill}, torn_tail {segment, offset, bytes},
+histogram {start, bucket_seconds, counts}, types {<type>: count}, untyped;
+seq, time, newest_segment, torn_tail and histogram may be null.
 
 Examples:
   journal stats
@@ -557,6 +586,14 @@ quarantine complete; run it again to finish.
 Exit status 0: repaired (or nothing to do); 1: damage was refused (use
 --drop-corrupt-lines) or a defect repair cannot touch remains (a non-regular
 file named like a segment).
+
+--json prints one object (schema \"journal-repair/1\"; fields are only ever
+added): schema, dir, mode (\"tail-only\" or \"drop-corrupt\"), dry_run, repaired,
+max_seq_before, max_seq_after, removed_bytes, tail {delete [{segment, bytes}],
+truncate {segment, new_len, removed} or null, seq_hints}, rewrites [{segment,
+old_len, new_len, delete, drop [{offset, len, first_line, lines, kinds,
+seq_hints}]}], dropped_seq_hints, refused_count, refused [defect], left
+[defect], quarantine [path]. A defect is as in `journal verify --json`.
 
 Examples:
   journal repair --dry-run            # what would be done, exactly

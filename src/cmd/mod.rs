@@ -17,13 +17,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use journal::defect::{Defect, DefectKind};
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
-use journal::segment::{Listing, file_name_lossy};
+use journal::render::notice;
+use journal::segment::Listing;
 use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs};
 use crate::exit_codes::ExitCode;
+
+pub use journal::render::notice::DamageTally;
 
 /// What every command knows about where it prints (decided once, in render).
 pub type Context = journal::render::Console;
@@ -63,11 +65,7 @@ pub fn open_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
     let listing = Listing::read_journal(&dir)?;
     for irr in &listing.irregular {
-        eprintln!(
-            "journal: warning: {} is named like a segment but is {}: skipped",
-            irr.path.display(),
-            irr.kind.describe()
-        );
+        notice::irregular(irr);
     }
     Ok(listing)
 }
@@ -113,56 +111,5 @@ impl FilterArgs {
         };
         query.validate().map_err(anyhow::Error::msg)?;
         Ok(query)
-    }
-}
-
-/// Damage met while reading, reported once on stderr after the output.
-#[derive(Default)]
-pub struct DamageTally {
-    /// The newest segment's partial last line: normal while a writer is mid-append.
-    torn_tail: Option<Defect>,
-    damaged: Vec<Defect>,
-    damaged_count: usize,
-}
-
-const SHOWN_PLACES: usize = 5;
-
-impl DamageTally {
-    pub fn note(&mut self, defect: Defect) {
-        if defect.kind == DefectKind::TornTail {
-            self.torn_tail = Some(defect);
-            return;
-        }
-        self.damaged_count += 1;
-        if self.damaged.len() < SHOWN_PLACES {
-            self.damaged.push(defect);
-        }
-    }
-
-    pub fn report(&self, dir: &std::path::Path) {
-        if let Some(t) = &self.torn_tail {
-            eprintln!(
-                "journal: note: {} ends in a partial line of {} bytes at byte {} (a writer \
-                 mid-append, or a crash); not shown",
-                file_name_lossy(&t.segment),
-                t.len,
-                t.offset
-            );
-        }
-        if self.damaged_count == 0 {
-            return;
-        }
-        let s = if self.damaged_count == 1 { "" } else { "s" };
-        eprintln!("journal: skipped {} damaged line{s}:", self.damaged_count);
-        for d in &self.damaged {
-            eprintln!("  {}: {}: {}", d.place(), d.kind.name(), d.detail);
-        }
-        if self.damaged_count > self.damaged.len() {
-            eprintln!("  ... and {} more", self.damaged_count - self.damaged.len());
-        }
-        eprintln!(
-            "journal: run `journal verify {}` for the full list",
-            dir.display()
-        );
     }
 }

@@ -33,22 +33,6 @@ pub fn parse_duration(flag: &str, s: &str) -> Result<Duration> {
     })
 }
 
-/// Bytes for people: `8.0 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < UNITS.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[i])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,7 +47,5 @@ mod tests {
         assert!(parse_size("--x", "8X").is_err());
         assert!(parse_size("--x", "").is_err());
         assert!(parse_size("--x", "99999999999T").is_err());
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(12), "12 B");
     }
 }

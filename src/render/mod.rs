@@ -1,10 +1,18 @@
-//! Renderers for records: a table for people, the stored lines, JSON.
+//! The printer: everything a person or a program reads. Records (a table
+//! for people, the stored lines, JSON) here; the commands' reports in
+//! [`report`]; notices and warnings on stderr in [`notice`]; progress bars in
+//! [`progress`]. It takes plain options ([`Console`], [`RenderOptions`]) and
+//! core values, and knows nothing of the command line.
 //!
 //! Every format that can reach a terminal goes through [`escape`], so event
 //! text never sends raw control characters or escape sequences to it.
 
 mod console;
 pub mod escape;
+pub mod notice;
+pub mod progress;
+pub mod report;
+mod style;
 mod table;
 
 pub use console::{ColorMode, Console};
