@@ -237,7 +237,7 @@ pub struct TailArgs {
 
     /// Check for changes every DURATION (500ms, 2s) instead of watching the
     /// directory: for file systems without change notification (network mounts)
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "follow")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::units::duration_arg, requires = "follow")]
     pub poll: Option<std::time::Duration>,
 
     /// Keep trying when the journal directory does not exist yet, or is
@@ -305,7 +305,8 @@ pub struct AppendArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Start a new segment once one reaches SIZE (512K, 8M, 1G)
+    /// Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of
+    /// 1024; KB, MB, GB are powers of 1000)
     #[arg(long, value_name = "SIZE", default_value = "8M")]
     pub rotate_bytes: String,
 
@@ -356,7 +357,8 @@ pub struct PruneArgs {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub keep: usize,
 
-    /// Also delete the oldest segments until the journal is at most SIZE (512M, 2G)
+    /// Also delete the oldest segments until the journal is at most SIZE (512M,
+    /// 2G, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<String>,
 
@@ -493,7 +495,7 @@ pub struct RepairArgs {
     pub dry_run: bool,
 
     /// How long to wait for the writer's claim (e.g. 500ms, 10s)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::cmd::units::duration_arg)]
     pub wait: std::time::Duration,
 
     /// Print the plan and the result as one JSON object
@@ -588,7 +590,8 @@ Exit status 0: repaired (or nothing to do); 1: damage was refused (use
 file named like a segment).
 
 --json prints one object (schema \"journal-repair/1\"; fields are only ever
-added): schema, dir, mode (\"tail-only\" or \"drop-corrupt\"), dry_run, repaired,
+added): schema, dir, mode (\"tail-only\" or \"drop-corrupt\"), dry_run, repaired
+(false in a dry run), would_repair (whether a real run repairs everything),
 max_seq_before, max_seq_after, removed_bytes, tail {delete [{segment, bytes}],
 truncate {segment, new_len, removed} or null, seq_hints}, rewrites [{segment,
 old_len, new_len, delete, drop [{offset, len, first_line, lines, kinds,

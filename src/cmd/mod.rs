@@ -9,7 +9,7 @@ mod recover;
 mod repair;
 mod stats;
 mod tail;
-mod units;
+pub(crate) mod units;
 mod verify;
 
 use std::env;

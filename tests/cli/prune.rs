@@ -335,3 +335,30 @@ fn quarantine_files_are_counted_and_aged_out_on_request() {
     assert!(young.exists());
     assert!(fs::symlink_metadata(j.path("quarantine-link.bin")).is_ok());
 }
+
+/// Issue 16 item 12: a bare number of seconds is a duration everywhere
+/// (`--wait 5` as `--wait 0` was), `1.5M` is a size, and `MB` is 10^6 bytes.
+#[test]
+fn sizes_and_durations_read_as_documented() {
+    let j = TestJournal::with_events(30, 10);
+    let seg = fs::metadata(j.path(&segment_name(1))).unwrap().len();
+    for wait in ["5", "0", "1.5", "5s"] {
+        j.cmd(&["prune", "--wait", wait, "--dry-run", "-q"])
+            .assert()
+            .success();
+        j.cmd(&["repair", "--wait", wait, "--dry-run"])
+            .assert()
+            .success();
+    }
+    // 1.5M and 2MB hold all three segments; so does a size of 2.5 segments
+    // in bytes given with a fraction of a K.
+    let kept = |size: &str| {
+        let v = json_of(&mut j.cmd(&["prune", "--max-bytes", size, "--dry-run", "--json"]));
+        v["segments_kept"].as_u64().unwrap()
+    };
+    assert_eq!(kept("1.5M"), 3);
+    assert_eq!(kept("2MB"), 3);
+    let two_and_a_half = format!("{}K", (seg as f64 * 2.5) / 1024.0);
+    assert_eq!(kept(&two_and_a_half), 2);
+    assert_eq!(kept(&format!("{}KB", seg as f64 * 2.5 / 1000.0)), 2);
+}
