@@ -72,7 +72,10 @@ pub enum Command {
 /// Where the journal is.
 #[derive(Debug, Args)]
 pub struct DirArg {
-    #[arg(value_name = "DIR", env = "JOURNAL_DIR", help = DIR_HELP)]
+    // $JOURNAL_DIR is read in cmd::resolve_dir, not by clap: clap takes an
+    // empty value as a given one and then refuses it, where an empty variable
+    // means "unset" (as $BAMBOO_DATA_DIR's does).
+    #[arg(value_name = "DIR", help = DIR_HELP)]
     pub dir: Option<PathBuf>,
 }
 
