@@ -24,7 +24,7 @@ function __fish_journal_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c journal -n "__fish_journal_needs_command" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_needs_command" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -51,7 +51,7 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d '
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 'Show every matching event (no limit)'
@@ -73,21 +73,21 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Onl
 complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s j -l threads -d 'Segments checked in parallel [default: the number of CPUs]' -r
-complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand verify" -l json -d 'Print the report as one JSON object (schema below)'
@@ -96,7 +96,7 @@ complete -c journal -n "__fish_journal_using_subcommand verify" -s q -l quiet -d
 complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
-complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l drop-corrupt-lines -d 'Also rewrite segments with corrupt lines inside them, without those lines (each removed line goes to quarantine first)'
@@ -106,7 +106,7 @@ complete -c journal -n "__fish_journal_using_subcommand repair" -s h -l help -d 
 complete -c journal -n "__fish_journal_using_subcommand repair" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
-complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
@@ -115,7 +115,7 @@ complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
-complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand append" -l records -d 'Each input line is a whole record ({"session_id":..,"event":{..}}) whose seq and ts are replaced, instead of an event'
@@ -130,7 +130,7 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d '
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l quarantine-max-age -d 'Also delete quarantine-*.bin files (bytes repair and append removed) last written more than DURATION ago (30days); without it they are kept' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
-complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand prune" -s n -l dry-run -d 'Print what would be deleted, delete nothing'
@@ -138,7 +138,7 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -s q -l quiet -d 
 complete -c journal -n "__fish_journal_using_subcommand prune" -l json -d 'Print the report as JSON'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'

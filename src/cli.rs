@@ -23,7 +23,8 @@ const DIR_HELP: &str = "The journal directory [default: $JOURNAL_DIR, else $BAMB
     max_term_width = 100
 )]
 pub struct Cli {
-    /// When to use colours: auto means on a terminal and without NO_COLOR.
+    /// When to use colours: auto means on a terminal and without NO_COLOR;
+    /// always beats NO_COLOR
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 

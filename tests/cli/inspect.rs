@@ -545,6 +545,25 @@ fn a_terminal_gets_a_coloured_table_unless_no_color() {
     );
     let never = on_a_terminal(&[], &format!("inspect -n 3 --color never '{dir}'"));
     assert!(!never.contains('\u{1b}'), "{never:?}");
+    // Issue 16 item 12: --color always beats NO_COLOR (as in ripgrep and
+    // clap), and the README says so.
+    let always = on_a_terminal(&[("NO_COLOR", "1")], &format!("inspect -n 3 --color always '{dir}'"));
+    assert!(always.contains('\u{1b}'), "{always:?}");
+}
+
+/// Issue 16 item 12: on a terminal, no match is said on stderr (the pty
+/// shows both); on a pipe, nothing at all, as grep does.
+#[test]
+fn no_match_is_said_on_a_terminal_only() {
+    let j = TestJournal::with_events(6, 10);
+    let dir = j.dir.display().to_string();
+    let tty = on_a_terminal(&[], &format!("inspect -t no_such_type '{dir}'"));
+    assert!(tty.contains("journal: no events match"), "{tty:?}");
+    j.cmd(&["inspect", "-t", "no_such_type"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
 }
 
 /// Issue 16 item 5: a segment named 16 whose first seq is 14 (verify's
