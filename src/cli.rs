@@ -180,8 +180,11 @@ Events are read newest first (segments from the newest, each backwards) and
 reading stops as soon as the limit is met. Bounds of --seq, --since and --until
 are inclusive. A --seq range skips whole segments by the seqs in their names
 and first lines (a name that disagrees with its first line loses nothing).
-Damaged lines met on the way are skipped and counted on stderr; run
-`journal verify` for the full list.
+Damaged lines among those read are skipped and counted on stderr. Only what is
+read is counted: reading stops at the limit, and a filter passes over segments
+and stretches of lines that cannot match without parsing them, so it is with
+--all and no filter that every damaged line is counted. `journal verify` lists
+them all.
 
 Examples:
   journal inspect -n 50 -t error

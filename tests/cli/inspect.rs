@@ -658,3 +658,23 @@ fn today_and_yesterday_are_local_days() {
         want(midnight - Duration::days(1), midnight + Duration::seconds(1))
     );
 }
+
+/// Issue 16 item 6, the documented rule: `inspect --all` without a filter
+/// counts every damaged line; with a filter only the lines it read (here
+/// none of the three: they cannot hold the type), as the help says.
+#[test]
+fn damaged_lines_are_all_counted_without_a_filter() {
+    let j = TestJournal::with_events(30, 10);
+    j.append_raw(&segment_name(1), b"garbage one\n");
+    j.append_raw(&segment_name(11), b"{\"seq\":\n");
+    j.append_raw(&segment_name(21), b"\xff\xfe\n");
+    j.append_events(31..=31, 10);
+    let out = j.cmd(&["inspect", "--all"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("skipped 3 damaged lines"), "{err}");
+    let out = j.cmd(&["inspect", "--all", "-t", "error"]).output().unwrap();
+    assert_eq!(seqs_of(&String::from_utf8(out.stdout).unwrap()).len(), 8);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("skipped 3"), "{err}");
+}

@@ -508,3 +508,18 @@ fn a_writer_restart_that_appends_to_the_previous_segment_loses_nothing() {
         assert!(!err.contains("pruned"), "poll: {poll}: {err}");
     }
 }
+
+/// Issue 16 item 6: `tail -n N` without -f reports the damaged lines it met
+/// among the events it read, as inspect does.
+#[test]
+fn last_n_reports_the_damaged_lines_it_met() {
+    let j = TestJournal::with_events(20, 10);
+    j.append_raw(&segment_name(11), b"not json at all\n");
+    j.append_events(21..=22, 10);
+    let out = j.cmd(&["tail", "-n", "5"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(seqs_of(&String::from_utf8(out.stdout).unwrap()), range(18, 22));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("skipped 1 damaged line"), "{err}");
+    assert!(err.contains("not-json"), "{err}");
+}

@@ -27,7 +27,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Result;
-use journal::defect::DefectKind;
+use journal::defect::{Defect, DefectKind};
 use journal::follow::{FollowOptions, Follower, PollStatus};
 use journal::lines::ReadOptions;
 use journal::record::{fast_seq, parse_line};
@@ -221,7 +221,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
         // whether or not it matches.
         None,
         |visit| {
-            let line = match visit {
+            let (segment, line) = match visit {
                 Visit::Damage(d) => {
                     // A partial last line is the writer mid-append: the follower prints it.
                     if !(follow && d.kind == DefectKind::TornTail) {
@@ -229,7 +229,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
                     }
                     return ControlFlow::Continue(());
                 }
-                Visit::Line { line, .. } => line,
+                Visit::Line { segment, line } => (segment, line),
             };
             let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
                 return ControlFlow::Continue(());
@@ -237,12 +237,16 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
             if max_seq.is_none() {
                 max_seq = fast_seq(content).or_else(|| parse_line(content).ok().map(|r| r.seq));
             }
-            if found.len() < n
-                && matcher.prefilter(content)
-                && let Ok(record) = parse_line(content)
-                && matcher.matches(&record)
-            {
-                found.push((stored.to_vec(), record.seq));
+            // A line that may match is parsed; one that does not parse is
+            // damage, counted on stderr as inspect does.
+            if found.len() < n && matcher.prefilter(content) {
+                match parse_line(content) {
+                    Ok(record) if matcher.matches(&record) => {
+                        found.push((stored.to_vec(), record.seq));
+                    }
+                    Ok(_) => {}
+                    Err(fault) => damage.note(Defect::from_fault(&segment.path, &line, &fault)),
+                }
             }
             if found.len() >= n && max_seq.is_some() {
                 ControlFlow::Break(())
