@@ -274,6 +274,12 @@ stderr, as \"seqs A..B were pruned before they could be read\" when the
 segments holding them were deleted first. SIGINT, SIGTERM and a closed stdout
 end it cleanly with status 0, with the cursor file matching what was printed.
 
+A start beyond the journal's max seq (a cursor or --from-seq from another
+journal, or from this one before it was recreated) is refused with exit 2
+before anything is printed, and so is a cursor file that cannot be written.
+A writer restart that removes a newest segment holding no complete line and
+appends to the previous one is followed without loss.
+
 Examples:
   journal tail -f -t error
   journal tail -n 50 --session sess-7

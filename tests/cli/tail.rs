@@ -523,3 +523,60 @@ fn last_n_reports_the_damaged_lines_it_met() {
     assert!(err.contains("skipped 1 damaged line"), "{err}");
     assert!(err.contains("not-json"), "{err}");
 }
+
+/// Issue 16 item 3: a cursor (or --from-seq) beyond the journal's max seq
+/// means another or a recreated journal. Following would wait silently for
+/// seqs that never come; it is refused, saying so, before anything prints.
+/// A cursor at the max is fine (nothing new yet).
+#[test]
+fn a_cursor_ahead_of_the_journal_is_refused_not_a_silent_stall() {
+    let j = TestJournal::with_events(20, 10);
+    let cursor = j.tmp.path().join("cursor");
+    fs::write(&cursor, "5000\n").unwrap();
+    let cursor_arg = cursor.to_str().unwrap();
+    for args in [
+        vec!["tail", "-f", "--cursor-file", cursor_arg],
+        vec!["tail", "--cursor-file", cursor_arg],
+        vec!["tail", "-f", "--from-seq", "5000"],
+    ] {
+        let out = j.cmd(&args).timeout(Duration::from_secs(20)).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.stdout, b"", "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("is at seq 5000, but the journal's max seq is 20") && err.contains("recreated"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(fs::read_to_string(&cursor).unwrap(), "5000\n", "left as it was");
+    fs::write(&cursor, "20\n").unwrap();
+    j.cmd(&["tail", "--cursor-file", cursor_arg])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+/// Issue 16 item 4: a cursor file that cannot be written is found before
+/// anything is printed (a shipper that retries would send everything again).
+#[test]
+fn an_unwritable_cursor_file_fails_before_printing() {
+    let j = TestJournal::with_events(20, 10);
+    let missing = j.tmp.path().join("missing/dir/cursor");
+    let out = j
+        .cmd(&["tail", "--cursor-file", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.stdout, b"", "nothing may be printed");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot be written"), "{err}");
+    // A writable place works, and leaves no probe behind.
+    let cursor = j.tmp.path().join("cursor");
+    let out = stdout_of(&mut j.cmd(&["tail", "--cursor-file", cursor.to_str().unwrap()]));
+    assert_eq!(seqs_of(&out), range(1, 20));
+    let names: Vec<_> = fs::read_dir(j.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("probe")), "{names:?}");
+}

@@ -37,7 +37,7 @@ use journal::segment::Listing;
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::{Context, DamageTally, open_listing, resolve_dir};
 use crate::exit_codes::ExitCode;
-use cursor::{Cursor, read_cursor};
+use cursor::{Cursor, check_writable, read_cursor};
 use journal::render::{RenderOptions, Renderer};
 use sink::Sink;
 use waker::{Waker, spawn_signal_thread};
@@ -110,6 +110,19 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         } else {
             open_listing(&args.dir)?;
         }
+    }
+
+    if let Start::After(Some(after)) = opts.start
+        && dir.exists()
+    {
+        check_not_ahead(&dir, after, opts.cursor_file.as_deref())?;
+    }
+    if let Some(path) = opts.cursor_file.as_deref() {
+        let current = match opts.start {
+            Start::After(after) => after,
+            Start::Last(_) => None,
+        };
+        check_writable(path, current)?;
     }
 
     let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
@@ -201,6 +214,26 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     sink.finish(cursor.as_mut())
+}
+
+/// A start point beyond the journal's max seq means another journal (or this
+/// one recreated, its seqs restarted): following would wait for seqs that may
+/// never come and print nothing, silently. Refused, saying so.
+fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result<()> {
+    let listing = Listing::read(dir)?;
+    let max = journal::recover::recover(&listing, ReadOptions::default())?.max_seq;
+    if after <= max {
+        return Ok(());
+    }
+    let what = match cursor_file {
+        Some(path) => format!("the cursor in {}", path.display()),
+        None => "--from-seq".to_owned(),
+    };
+    anyhow::bail!(
+        "{what} is at seq {after}, but the journal's max seq is {max}: this is another journal, \
+         or it was recreated and its seqs restarted; nothing was printed (to start over, remove \
+         the cursor file or pass a lower --from-seq)"
+    )
 }
 
 /// Prints the last `n` matching events of the journal as it is, oldest first;
