@@ -29,7 +29,9 @@ pub fn parse_size(flag: &str, s: &str) -> Result<u64> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
-        _ => bail!("{flag}: unknown unit in '{s}' (use K, M, G or T; KB, MB, GB are powers of 1000)"),
+        _ => {
+            bail!("{flag}: unknown unit in '{s}' (use K, M, G or T; KB, MB, GB are powers of 1000)")
+        }
     };
     let too_large = || anyhow::anyhow!("{flag}: '{s}' is too large");
     match whole {
@@ -59,8 +61,9 @@ pub fn duration_arg(s: &str) -> std::result::Result<Duration, String> {
     {
         return Duration::try_from_secs_f64(secs).map_err(|e| format!("'{s}': {e}"));
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("'{s}' is not a duration ({e}; examples: 5s, 2m, 7days, or seconds: 5)"))
+    humantime::parse_duration(t).map_err(|e| {
+        format!("'{s}' is not a duration ({e}; examples: 5s, 2m, 7days, or seconds: 5)")
+    })
 }
 
 #[cfg(test)]
@@ -87,9 +90,18 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("--x", "5").unwrap(), Duration::from_secs(5));
         assert_eq!(parse_duration("--x", "0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("--x", "1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("--x", "500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("--x", "7days").unwrap(), Duration::from_secs(7 * 86400));
+        assert_eq!(
+            parse_duration("--x", "1.5").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_duration("--x", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_duration("--x", "7days").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
         assert!(parse_duration("--x", "-1").is_err());
         assert!(parse_duration("--x", "soon").is_err());
     }

@@ -137,8 +137,7 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
         })
         .collect();
     let quarantine = list_quarantine(dir)?;
-    let (quarantine_deleted, quarantine_left): (Vec<_>, Vec<_>) = match opts.quarantine_max_age
-    {
+    let (quarantine_deleted, quarantine_left): (Vec<_>, Vec<_>) = match opts.quarantine_max_age {
         Some(age) => {
             let cutoff = std::time::SystemTime::from(opts.now)
                 .checked_sub(age)

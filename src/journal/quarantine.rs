@@ -102,7 +102,9 @@ pub fn list_quarantine(dir: &Path) -> Result<Vec<QuarantineFile>, JournalError> 
         files.push(QuarantineFile {
             path: entry.path(),
             bytes: meta.len(),
-            modified: meta.modified().map_err(|e| JournalError::io(&entry.path(), e))?,
+            modified: meta
+                .modified()
+                .map_err(|e| JournalError::io(&entry.path(), e))?,
         });
     }
     files.sort_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)));

@@ -453,7 +453,8 @@ impl<'a> SegmentState<'a> {
                 // and what repair leaves to keep the seq floor when no segment
                 // holds a valid line: the name says where seqs continue.
                 defect.severity = Severity::Warning;
-                defect.detail = "the newest segment is empty (seqs continue at its name)".to_owned();
+                defect.detail =
+                    "the newest segment is empty (seqs continue at its name)".to_owned();
             }
             self.push(defect);
         } else if self.is_newest && self.scan.summary.records == 0 {

@@ -547,7 +547,10 @@ fn a_terminal_gets_a_coloured_table_unless_no_color() {
     assert!(!never.contains('\u{1b}'), "{never:?}");
     // Issue 16 item 12: --color always beats NO_COLOR (as in ripgrep and
     // clap), and the README says so.
-    let always = on_a_terminal(&[("NO_COLOR", "1")], &format!("inspect -n 3 --color always '{dir}'"));
+    let always = on_a_terminal(
+        &[("NO_COLOR", "1")],
+        &format!("inspect -n 3 --color always '{dir}'"),
+    );
     assert!(always.contains('\u{1b}'), "{always:?}");
 }
 
@@ -574,21 +577,36 @@ fn seq_ranges_do_not_trust_segment_names() {
     let j = TestJournal::new();
     j.touch_lock();
     for seq in 1..=13 {
-        j.append_raw(&segment_name(1), format!("{}\n", event_line(seq)).as_bytes());
+        j.append_raw(
+            &segment_name(1),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
     }
     for seq in 14..=20 {
-        j.append_raw(&segment_name(16), format!("{}\n", event_line(seq)).as_bytes());
+        j.append_raw(
+            &segment_name(16),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
     }
     assert_eq!(seqs(&j, &["--seq", "14..15"]), vec![15, 14]);
-    assert_eq!(seqs(&j, &["--seq", "13..16", "--oldest-first"]), vec![13, 14, 15, 16]);
+    assert_eq!(
+        seqs(&j, &["--seq", "13..16", "--oldest-first"]),
+        vec![13, 14, 15, 16]
+    );
 
     let k = TestJournal::new();
     k.touch_lock();
     for seq in 1..=9 {
-        k.append_raw(&segment_name(1), format!("{}\n", event_line(seq)).as_bytes());
+        k.append_raw(
+            &segment_name(1),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
     }
     for seq in 10..=12 {
-        k.append_raw(&segment_name(8), format!("{}\n", event_line(seq)).as_bytes());
+        k.append_raw(
+            &segment_name(8),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
     }
     assert_eq!(seqs(&k, &["--seq", "8..9"]), vec![9, 8]);
     assert_eq!(seqs(&k, &["--seq", "10.."]), vec![12, 11, 10]);
@@ -634,7 +652,12 @@ fn today_and_yesterday_are_local_days() {
     }
     j.write(&segment_name(1), body.as_bytes());
     let local_now = now + Duration::hours(14);
-    let midnight = local_now.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(14);
+    let midnight = local_now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        - Duration::hours(14);
     let want = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| -> Vec<u64> {
         let mut seqs: Vec<u64> = (0..60i64)
             .filter(|i| {
@@ -655,7 +678,10 @@ fn today_and_yesterday_are_local_days() {
     assert_eq!(run(&["--since", "today"]), want(midnight, far));
     assert_eq!(
         run(&["--since", "yesterday", "--until", "today"]),
-        want(midnight - Duration::days(1), midnight + Duration::seconds(1))
+        want(
+            midnight - Duration::days(1),
+            midnight + Duration::seconds(1)
+        )
     );
 }
 
@@ -673,7 +699,10 @@ fn damaged_lines_are_all_counted_without_a_filter() {
     assert!(out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("skipped 3 damaged lines"), "{err}");
-    let out = j.cmd(&["inspect", "--all", "-t", "error"]).output().unwrap();
+    let out = j
+        .cmd(&["inspect", "--all", "-t", "error"])
+        .output()
+        .unwrap();
     assert_eq!(seqs_of(&String::from_utf8(out.stdout).unwrap()).len(), 8);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!err.contains("skipped 3"), "{err}");

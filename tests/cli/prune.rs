@@ -321,11 +321,22 @@ fn quarantine_files_are_counted_and_aged_out_on_request() {
     assert_eq!(stats["quarantine"]["bytes"], 13, "{stats:#}");
 
     // The segment limits never touch quarantine files.
-    j.cmd(&["prune", "--max-bytes", "1", "-q"]).assert().success();
+    j.cmd(&["prune", "--max-bytes", "1", "-q"])
+        .assert()
+        .success();
     assert!(old.exists());
 
-    let dry = json_of(&mut j.cmd(&["prune", "--quarantine-max-age", "30days", "--dry-run", "--json"]));
-    assert_eq!(dry["quarantine_deleted"][0]["path"], old.file_name().unwrap().to_str().unwrap());
+    let dry = json_of(&mut j.cmd(&[
+        "prune",
+        "--quarantine-max-age",
+        "30days",
+        "--dry-run",
+        "--json",
+    ]));
+    assert_eq!(
+        dry["quarantine_deleted"][0]["path"],
+        old.file_name().unwrap().to_str().unwrap()
+    );
     assert!(old.exists(), "a dry run deletes nothing");
 
     let done = json_of(&mut j.cmd(&["prune", "--quarantine-max-age", "30days", "--json"]));

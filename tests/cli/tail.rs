@@ -486,7 +486,8 @@ fn a_writer_restart_that_appends_to_the_previous_segment_loses_nothing() {
         let tail = j.follow(args);
         tail.wait_for_seq(20);
         pause();
-        let input = "{\"type\":\"error\",\"message\":\"a\"}\n{\"type\":\"error\",\"message\":\"b\"}\n";
+        let input =
+            "{\"type\":\"error\",\"message\":\"a\"}\n{\"type\":\"error\",\"message\":\"b\"}\n";
         append_cmd(&j.dir, &[], input)
             .assert()
             .success()
@@ -518,7 +519,10 @@ fn last_n_reports_the_damaged_lines_it_met() {
     j.append_events(21..=22, 10);
     let out = j.cmd(&["tail", "-n", "5"]).output().unwrap();
     assert!(out.status.success());
-    assert_eq!(seqs_of(&String::from_utf8(out.stdout).unwrap()), range(18, 22));
+    assert_eq!(
+        seqs_of(&String::from_utf8(out.stdout).unwrap()),
+        range(18, 22)
+    );
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("skipped 1 damaged line"), "{err}");
     assert!(err.contains("not-json"), "{err}");
@@ -539,16 +543,25 @@ fn a_cursor_ahead_of_the_journal_is_refused_not_a_silent_stall() {
         vec!["tail", "--cursor-file", cursor_arg],
         vec!["tail", "-f", "--from-seq", "5000"],
     ] {
-        let out = j.cmd(&args).timeout(Duration::from_secs(20)).output().unwrap();
+        let out = j
+            .cmd(&args)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_eq!(out.stdout, b"", "{args:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(
-            err.contains("is at seq 5000, but the journal's max seq is 20") && err.contains("recreated"),
+            err.contains("is at seq 5000, but the journal's max seq is 20")
+                && err.contains("recreated"),
             "{args:?}: {err}"
         );
     }
-    assert_eq!(fs::read_to_string(&cursor).unwrap(), "5000\n", "left as it was");
+    assert_eq!(
+        fs::read_to_string(&cursor).unwrap(),
+        "5000\n",
+        "left as it was"
+    );
     fs::write(&cursor, "20\n").unwrap();
     j.cmd(&["tail", "--cursor-file", cursor_arg])
         .assert()

@@ -46,7 +46,10 @@ pub(super) fn check_writable(path: &Path, current: Option<u64>) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy();
+    let name = path
+        .file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy();
     let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
     fs::OpenOptions::new()
         .write(true)
