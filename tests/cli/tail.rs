@@ -470,3 +470,25 @@ fn busy_journal_with_pruning_prints_exactly_the_contiguous_seqs_it_could_read() 
 fn busy_journal_without_pruning_prints_every_seq() {
     follow_a_busy_journal(50_000, false);
 }
+
+#[test]
+fn a_cursor_that_cannot_be_written_is_an_error_naming_it() {
+    let j = TestJournal::with_events(3, 10);
+    let cursor = j.tmp.path().join("missing").join("cursor");
+    let out = journal_cmd()
+        .arg("tail")
+        .arg("--cursor-file")
+        .arg(&cursor)
+        .arg(&j.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(seqs_of(&String::from_utf8_lossy(&out.stdout)), [1, 2, 3]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "journal: {}: writing the cursor: No such file or directory (os error 2)\n",
+            cursor.display()
+        )
+    );
+}
