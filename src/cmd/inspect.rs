@@ -11,8 +11,9 @@ use journal::record::parse_line;
 use journal::scan::{Direction, Visit, scan};
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, DamageTally, open_listing};
+use crate::cmd::{Context, open_listing};
 use crate::exit_codes::ExitCode;
+use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 
 /// The plain options `inspect` runs with.

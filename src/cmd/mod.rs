@@ -1,5 +1,5 @@
-//! One module per subcommand, plus what they share: where the journal is,
-//! how stdout is buffered, and how damage met while reading is reported.
+//! One module per subcommand, plus what they share: where the journal is and
+//! how filters become a query. Every word they print is worded in render.
 
 mod append;
 mod generate_docs;
@@ -24,8 +24,6 @@ use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs};
 use crate::exit_codes::ExitCode;
-
-pub use journal::render::notice::DamageTally;
 
 /// What every command knows about where it prints (decided once, in render).
 pub type Context = journal::render::Console;

@@ -4,7 +4,7 @@
 //! segments with it; `tail --cursor-file` rewrites its cursor with it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -37,10 +37,15 @@ pub fn replace_file(
     result
 }
 
-/// [`replace_file`] with these bytes as the new content.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
+/// [`replace_file`] with these bytes as the new content, for a caller that
+/// names the file itself in its error (the cursor file): the plain I/O error.
+pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace_file(path, None, |f, tmp| {
         f.write_all(bytes).map_err(|e| JournalError::io(tmp, e))
+    })
+    .map_err(|e| match e {
+        JournalError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
     })
 }
 

@@ -104,7 +104,7 @@ pub fn list_quarantine(dir: &Path) -> Result<Vec<QuarantineFile>, JournalError> 
             bytes: meta.len(),
             modified: meta
                 .modified()
-                .map_err(|e| JournalError::io(&entry.path(), e))?,
+                .map_err(|e| JournalError::io(entry.path(), e))?,
         });
     }
     files.sort_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)));

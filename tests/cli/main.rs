@@ -6,6 +6,7 @@ mod common;
 mod damaged;
 mod docs;
 mod inspect;
+mod layers;
 mod prune;
 mod recover;
 mod repair;

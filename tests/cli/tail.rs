@@ -593,3 +593,27 @@ fn an_unwritable_cursor_file_fails_before_printing() {
         .collect();
     assert!(names.iter().all(|n| !n.contains("probe")), "{names:?}");
 }
+
+#[test]
+fn a_cursor_that_cannot_be_written_is_an_error_naming_it() {
+    let j = TestJournal::with_events(3, 10);
+    let cursor = j.tmp.path().join("missing").join("cursor");
+    let out = journal_cmd()
+        .arg("tail")
+        .arg("--cursor-file")
+        .arg(&cursor)
+        .arg(&j.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Issue 16 item 4: found before printing, so a retrying shipper sends nothing twice.
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "journal: {}: the cursor file cannot be written; nothing was printed: No such file \
+             or directory (os error 2)\n",
+            cursor.display()
+        )
+    );
+}

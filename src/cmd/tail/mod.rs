@@ -35,9 +35,10 @@ use journal::scan::{Direction, Visit, scan};
 use journal::segment::Listing;
 
 use crate::cli::{OutputFormat, TailArgs};
-use crate::cmd::{Context, DamageTally, open_listing, resolve_dir};
+use crate::cmd::{Context, open_listing, resolve_dir};
 use crate::exit_codes::ExitCode;
 use cursor::{Cursor, check_writable, read_cursor};
+use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 use sink::Sink;
 use waker::{Waker, spawn_signal_thread};
