@@ -99,13 +99,13 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     }
 
     let done = append_batch(&dir, &events, opts.writer)?;
-    if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate {
+    if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate() {
         eprintln!(
             "journal: note: cut a torn tail of {bytes} bytes from {} before appending",
             file_name_lossy(segment)
         );
     }
-    for segment in &done.opened.tail_cut.delete {
+    for segment in done.opened.tail_cut.delete() {
         eprintln!(
             "journal: note: removed {}, which held no complete line",
             file_name_lossy(segment)

@@ -78,7 +78,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
                 let record = match parse_line(content) {
                     Ok(record) => record,
                     Err(fault) => {
-                        damage.note(Defect::from_fault(&segment.path, &line, &fault));
+                        damage.note(Defect::from_fault(segment.path(), &line, &fault));
                         return ControlFlow::Continue(());
                     }
                 };
@@ -102,6 +102,6 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     }
     renderer.finish(&mut out)?;
     out.flush()?;
-    damage.report(&listing.dir);
+    damage.report(&listing.dir());
     Ok(ExitCode::Success)
 }

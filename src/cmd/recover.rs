@@ -17,7 +17,7 @@ pub fn run(args: RecoverArgs, ctx: &Context) -> Result<ExitCode> {
     let mut out = ctx.stdout(false);
     if args.json {
         let mut value = serde_json::to_value(&recovery)?;
-        value["dir"] = serde_json::Value::String(listing.dir.display().to_string());
+        value["dir"] = serde_json::Value::String(listing.dir().display().to_string());
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {

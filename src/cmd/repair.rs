@@ -63,7 +63,7 @@ pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
     let first = Listing::read_journal(&dir)?;
     // A dry run changes nothing, not even by creating the lock file; where
     // the lock exists it still takes the claim, so the plan is exact.
-    let claim = if opts.dry_run && !first.has_lock_file {
+    let claim = if opts.dry_run && !first.has_lock_file() {
         None
     } else {
         Some(Claim::acquire(&dir, opts.wait)?)
@@ -124,25 +124,25 @@ fn write_plan(
     writeln!(
         out,
         "{header} ({}) of {}:",
-        mode_name(plan.mode),
-        listing.dir.display()
+        mode_name(plan.mode()),
+        listing.dir().display()
     )?;
     if plan.is_empty() {
         writeln!(out, "  nothing to remove")?;
     }
-    for path in &plan.tail.delete {
+    for path in plan.tail().delete() {
         let bytes = listing
-            .segments
+            .segments()
             .iter()
-            .find(|s| s.path == *path)
-            .map_or(0, |s| s.len);
+            .find(|s| s.path() == *path)
+            .map_or(0, |s| s.len());
         writeln!(
             out,
             "  {delete} {}: {bytes} bytes, no complete valid line",
             file_name_lossy(path)
         )?;
     }
-    if let Some((path, new_len, removed)) = &plan.tail.truncate {
+    if let Some((path, new_len, removed)) = &plan.tail().truncate() {
         writeln!(
             out,
             "  {truncate} {} to {new_len} bytes: {removed} bytes after its last complete \
@@ -150,7 +150,7 @@ fn write_plan(
             file_name_lossy(path)
         )?;
     }
-    for r in &plan.rewrites {
+    for r in plan.rewrites() {
         let name = file_name_lossy(&r.segment);
         if r.delete {
             writeln!(
@@ -185,12 +185,13 @@ fn write_plan(
             )?;
         }
     }
-    let mut hints = plan.tail_seq_hints.clone();
+    let mut hints = plan.tail_seq_hints().to_vec();
     hints.extend(plan.dropped_seq_hints());
     write!(
         out,
         "max seq: {} before, {} after",
-        plan.max_seq, plan.max_seq
+        plan.max_seq(),
+        plan.max_seq()
     )?;
     if !hints.is_empty() {
         let hints: Vec<String> = hints.iter().map(u64::to_string).collect();
@@ -201,21 +202,21 @@ fn write_plan(
         )?;
     }
     writeln!(out)?;
-    if !plan.refused.is_empty() {
+    if !plan.refused().is_empty() {
         writeln!(
             out,
             "refused ({}): damage inside segments needs --drop-corrupt-lines; entries that are \
              not regular files are never touched",
-            plan.refused_count
+            plan.refused_count()
         )?;
-        write_defects(out, &plan.refused)?;
+        write_defects(out, &plan.refused())?;
     }
-    if !plan.left.is_empty() {
+    if !plan.left().is_empty() {
         writeln!(
             out,
             "left as is (repair never invents, renumbers or edits records):"
         )?;
-        write_defects(out, &plan.left)?;
+        write_defects(out, &plan.left())?;
     }
     if !quarantined.is_empty() {
         writeln!(out, "quarantine (every removed byte):")?;
@@ -247,36 +248,36 @@ fn plan_json(
     quarantined: &[PathBuf],
 ) -> Value {
     let delete: Vec<Value> = plan
-        .tail
-        .delete
+        .tail()
+        .delete()
         .iter()
         .map(|p| {
             let bytes = listing
-                .segments
+                .segments()
                 .iter()
-                .find(|s| s.path == *p)
-                .map_or(0, |s| s.len);
+                .find(|s| s.path() == *p)
+                .map_or(0, |s| s.len());
             json!({"segment": file_name_lossy(p), "bytes": bytes})
         })
         .collect();
-    let truncate = plan.tail.truncate.as_ref().map(|(p, new_len, removed)| {
+    let truncate = plan.tail().truncate().as_ref().map(|(p, new_len, removed)| {
         json!({"segment": file_name_lossy(p), "new_len": new_len, "removed": removed})
     });
     json!({
         "schema": "journal-repair/1",
-        "dir": listing.dir.display().to_string(),
-        "mode": plan.mode,
+        "dir": listing.dir().display().to_string(),
+        "mode": plan.mode(),
         "dry_run": dry_run,
         "repaired": !plan.is_refused(),
-        "max_seq_before": plan.max_seq,
-        "max_seq_after": plan.max_seq,
+        "max_seq_before": plan.max_seq(),
+        "max_seq_after": plan.max_seq(),
         "removed_bytes": plan.removed_bytes(),
-        "tail": {"delete": delete, "truncate": truncate, "seq_hints": plan.tail_seq_hints},
-        "rewrites": plan.rewrites,
+        "tail": {"delete": delete, "truncate": truncate, "seq_hints": plan.tail_seq_hints()},
+        "rewrites": plan.rewrites(),
         "dropped_seq_hints": plan.dropped_seq_hints(),
-        "refused_count": plan.refused_count,
-        "refused": plan.refused,
-        "left": plan.left,
+        "refused_count": plan.refused_count(),
+        "refused": plan.refused(),
+        "left": plan.left(),
         "quarantine": quarantined.iter().map(|q| q.display().to_string()).collect::<Vec<_>>(),
     })
 }

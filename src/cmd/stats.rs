@@ -33,11 +33,11 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
     let mut out = ctx.stdout(false);
     if args.json {
         let mut value = serde_json::to_value(&s)?;
-        value["dir"] = serde_json::Value::String(listing.dir.display().to_string());
+        value["dir"] = serde_json::Value::String(listing.dir().display().to_string());
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, &listing.dir, &s)?;
+        write_text(&mut out, &listing.dir(), &s)?;
     }
     out.flush()?;
     Ok(ExitCode::Success)

@@ -210,7 +210,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
 /// returns the newest seq read, where following continues.
 fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
     let listing = Listing::read(dir)?;
-    let all: Vec<usize> = (0..listing.segments.len()).collect();
+    let all: Vec<usize> = (0..listing.segments().len()).collect();
     let mut max_seq = None;
     let mut found: Vec<(Vec<u8>, u64)> = Vec::new();
     let mut damage = DamageTally::default();

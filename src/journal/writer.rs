@@ -226,7 +226,7 @@ impl Writer {
         } else {
             Listing::read(dir)?
         };
-        let max_seq = plan.max_seq;
+        let max_seq = plan.max_seq();
         let mut current = None;
         if let Some(newest) = listing.newest()
             && newest.len < opts.rotate_bytes
