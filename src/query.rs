@@ -35,12 +35,12 @@ impl SeqRange {
         self.lo.is_none_or(|lo| seq >= lo) && self.hi.is_none_or(|hi| seq <= hi)
     }
 
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.lo.is_none() && self.hi.is_none()
     }
 
     /// Whether `[start, end]` (`end` open when `None`) meets this range.
-    pub fn overlaps(&self, start: u64, end: Option<u64>) -> bool {
+    pub(crate) fn overlaps(&self, start: u64, end: Option<u64>) -> bool {
         self.hi.is_none_or(|hi| start <= hi)
             && self.lo.is_none_or(|lo| end.is_none_or(|end| end >= lo))
     }

@@ -68,7 +68,7 @@ impl DefectKind {
     /// How bad the kind is by default; `verify --strict` raises warnings.
     /// (`no-complete-line` is lowered to a warning by verify when the segment
     /// holds nothing but one partial line.)
-    pub fn default_severity(self) -> Severity {
+    pub(crate) fn default_severity(self) -> Severity {
         match self {
             DefectKind::TornTail
             | DefectKind::EngineUnknownType

@@ -173,7 +173,7 @@ pub fn fast_seq(line: &[u8]) -> Option<u64> {
 
 /// Reads the `ts` string that follows the leading seq in the engine's shape
 /// (`{"seq":N,"ts":"..."`) without parsing the rest of the line.
-pub fn fast_ts(line: &[u8]) -> Option<&str> {
+pub(crate) fn fast_ts(line: &[u8]) -> Option<&str> {
     let rest = line.strip_prefix(b"{\"seq\":")?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let rest = rest[digits..].strip_prefix(b",\"ts\":\"")?;

@@ -247,7 +247,7 @@ impl Listing {
 
     /// The seqs segment `i` should hold according to the names: from its start
     /// seq up to one before the next segment's start (unbounded for the newest).
-    pub fn name_range(&self, i: usize) -> (u64, Option<u64>) {
+    pub(crate) fn name_range(&self, i: usize) -> (u64, Option<u64>) {
         let start = self.segments[i].start_seq;
         let end = self
             .segments
@@ -289,7 +289,7 @@ pub fn file_name_lossy(path: &Path) -> String {
 
 /// serde `serialize_with` helpers: JSON output names segments and quarantine
 /// files by file name (they all live in the journal directory), not by path.
-pub mod ser {
+pub(crate) mod ser {
     use std::path::{Path, PathBuf};
 
     use super::file_name_lossy;

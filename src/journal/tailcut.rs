@@ -118,7 +118,7 @@ impl TailCutPlan {
 }
 
 /// Plans the cut from a recovery of `listing` (a pure read).
-pub fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), JournalError> {
+pub(crate) fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), JournalError> {
     let recovery = recover(listing, ReadOptions::default())?;
     let mut delete: Vec<PathBuf> = recovery.segments_without_valid_line.clone();
     delete.reverse();
@@ -138,7 +138,7 @@ pub struct TailCutDone {
 
 /// Applies `plan` under the claim. The segments must not have changed since
 /// the plan was made (true while the claim has been held throughout).
-pub fn apply_tail_cut(
+pub(crate) fn apply_tail_cut(
     claim: &Claim,
     listing: &Listing,
     plan: &TailCutPlan,

@@ -78,8 +78,12 @@ impl Default for VerifyOptions {
 }
 
 /// What verify learnt about one segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SegmentSummary {
+    #[serde(
+        rename = "segment",
+        serialize_with = "crate::journal::segment::ser::file_name"
+    )]
     pub path: PathBuf,
     /// The start seq in the file name.
     pub start_seq: u64,
@@ -120,7 +124,7 @@ pub struct EngineSkips {
 }
 
 /// The whole answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct VerifyReport {
     pub dir: PathBuf,
     /// Regular segments, oldest first.
@@ -138,6 +142,7 @@ pub struct VerifyReport {
     pub engine_skipped: BTreeMap<String, EngineSkips>,
     /// Per segment (same index as `segments`), the damaged lines; empty unless
     /// [`VerifyOptions::collect_damaged_lines`].
+    #[serde(skip)]
     pub damaged_lines: Vec<Vec<DamagedLine>>,
     pub strict: bool,
 }
@@ -1130,6 +1135,19 @@ mod tests {
             let slow = parse_line(text.as_bytes()).map(|r| r.seq);
             prop_assert_eq!(fast, slow, "{}", text);
         }
+    }
+
+    #[test]
+    fn the_report_serializes_with_kinds_by_name_and_segments_by_file_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1) + "{\"seq\":2").unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let report = verify(&listing, &VerifyOptions::default(), None).unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["kinds"]["torn-tail"], 1);
+        assert_eq!(json["segments"][0]["segment"], "events-1.jsonl");
+        assert_eq!(json["defects"][0]["kind"], "torn-tail");
+        assert!(json.get("damaged_lines").is_none());
     }
 
     #[test]

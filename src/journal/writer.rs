@@ -117,7 +117,7 @@ impl EventJson {
 /// Removes insignificant whitespace from valid JSON text, leaving strings
 /// (and so field order and escapes) untouched. A JSON text never holds a raw
 /// newline inside a string, so the result is one line.
-pub fn compact_json(valid: &str) -> String {
+pub(crate) fn compact_json(valid: &str) -> String {
     let mut out = Vec::with_capacity(valid.len());
     let mut in_string = false;
     let mut escaped = false;
