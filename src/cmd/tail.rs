@@ -27,7 +27,7 @@ use journal::defect::{Defect, DefectKind};
 use journal::follow::{FollowOptions, Follower, Item, Notice, PollStatus};
 use journal::lines::ReadOptions;
 use journal::query::Matcher;
-use journal::record::{fast_seq, parse_line};
+use journal::record::parse_line;
 use journal::scan::{Direction, Visit, scan};
 use journal::segment::{Listing, file_name_lossy};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -238,7 +238,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
                 return ControlFlow::Continue(());
             };
             if max_seq.is_none() {
-                max_seq = fast_seq(content).or_else(|| parse_line(content).ok().map(|r| r.seq));
+                max_seq = parse_line(content).ok().map(|r| r.seq);
             }
             if found.len() < n
                 && matcher.prefilter(content)

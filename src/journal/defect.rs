@@ -133,7 +133,9 @@ impl Defect {
                 line.len - *at as u64,
             ),
             LineFault::NotJson { .. } => (DefectKind::NotJson, line.offset, line.len),
-            LineFault::NoSeq { .. } => (DefectKind::NoSeq, line.offset, line.len),
+            LineFault::NoSeq { .. } | LineFault::DuplicateKey { .. } => {
+                (DefectKind::NoSeq, line.offset, line.len)
+            }
         };
         Defect {
             line: line.number,
