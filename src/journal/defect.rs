@@ -127,11 +127,9 @@ impl Defect {
             LineFault::Nul { at, run } => {
                 (DefectKind::NulBytes, line.offset + *at as u64, *run as u64)
             }
-            LineFault::InvalidUtf8 { at } => (
-                DefectKind::InvalidUtf8,
-                line.offset + *at as u64,
-                line.len - *at as u64,
-            ),
+            // The line's own place, like every other line defect (and the
+            // range repair removes); the detail names the bad byte.
+            LineFault::InvalidUtf8 { .. } => (DefectKind::InvalidUtf8, line.offset, line.len),
             LineFault::NotJson { .. } => (DefectKind::NotJson, line.offset, line.len),
             LineFault::NoSeq { .. } | LineFault::DuplicateKey { .. } => {
                 (DefectKind::NoSeq, line.offset, line.len)

@@ -240,6 +240,24 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_is_placed_at_its_line_like_every_line_defect() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bad = b"{\"seq\":2,\"ts\":\"t\",\"event\":{\"type\":\"x\",\"c\":\"ab\xff\"}}\n";
+        let body = [line(1).as_bytes(), bad, line(3).as_bytes()].concat();
+        fs::write(tmp.path().join("events-1.jsonl"), &body).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let report = verify(&listing, &VerifyOptions::default(), None).unwrap();
+        let d = &report.defects[0];
+        assert_eq!(d.kind, DefectKind::InvalidUtf8);
+        assert_eq!(
+            (d.offset, d.len),
+            (line(1).len() as u64, bad.len() as u64 - 1),
+            "the line's own range, which repair removes"
+        );
+        assert!(d.detail.contains("at byte 45 of the line"), "{}", d.detail);
+    }
+
+    #[test]
     fn the_report_serializes_with_kinds_by_name_and_segments_by_file_name() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("events-1.jsonl"), line(1) + "{\"seq\":2").unwrap();
