@@ -495,7 +495,7 @@ fn run(args: &Args) -> Result<(), String> {
         partial.truncate(partial.len() / 2);
         fs::OpenOptions::new()
             .append(true)
-            .open(&newest.path())
+            .open(newest.path())
             .and_then(|mut f| f.write_all(&partial))
             .map_err(|e| format!("{}: {e}", newest.path().display()))?;
     }

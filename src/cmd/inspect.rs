@@ -102,6 +102,6 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     }
     renderer.finish(&mut out)?;
     out.flush()?;
-    damage.report(&listing.dir());
+    damage.report(listing.dir());
     Ok(ExitCode::Success)
 }

@@ -209,14 +209,14 @@ fn write_plan(
              not regular files are never touched",
             plan.refused_count()
         )?;
-        write_defects(out, &plan.refused())?;
+        write_defects(out, plan.refused())?;
     }
     if !plan.left().is_empty() {
         writeln!(
             out,
             "left as is (repair never invents, renumbers or edits records):"
         )?;
-        write_defects(out, &plan.left())?;
+        write_defects(out, plan.left())?;
     }
     if !quarantined.is_empty() {
         writeln!(out, "quarantine (every removed byte):")?;

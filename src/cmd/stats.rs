@@ -37,7 +37,7 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
         serde_json::to_writer(&mut out, &value)?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, &listing.dir(), &s)?;
+        write_text(&mut out, listing.dir(), &s)?;
     }
     out.flush()?;
     Ok(ExitCode::Success)

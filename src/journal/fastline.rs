@@ -22,6 +22,18 @@ pub struct FastRecord<'a> {
 /// The record head of `line` (without `\n`) if the line is in the engine's
 /// shape and valid UTF-8 JSON; `None` means "use `parse_line`".
 pub fn fast_record(line: &[u8]) -> Option<FastRecord<'_>> {
+    fast_record_keys(line, None)
+}
+
+/// [`fast_record`], also collecting the byte ranges of the event object's
+/// keys into `event_keys` (cleared first), for the engine's schema check.
+pub(crate) fn fast_record_keys<'a>(
+    line: &'a [u8],
+    mut event_keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<FastRecord<'a>> {
+    if let Some(keys) = event_keys.as_deref_mut() {
+        keys.clear();
+    }
     let seq = crate::journal::record::fast_seq(line)?;
     let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
     let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
@@ -40,6 +52,7 @@ pub fn fast_record(line: &[u8]) -> Option<FastRecord<'_>> {
     // repeated later in the line (nor one spelled with escapes, which the
     // exact parser decodes).
     let mut p = Parser::new(line);
+    p.event_keys = event_keys;
     if !p.whole() || p.head_keys != HeadKeys::Unique {
         return None;
     }
@@ -115,18 +128,21 @@ enum Role {
     Other,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'k> {
     b: &'a [u8],
     i: usize,
     head_keys: HeadKeys,
+    /// Where to note the event object's keys, when asked.
+    event_keys: Option<&'k mut Vec<(usize, usize)>>,
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn new(b: &'a [u8]) -> Self {
         Parser {
             b,
             i: 0,
             head_keys: HeadKeys::Unique,
+            event_keys: None,
         }
     }
 
@@ -207,6 +223,11 @@ impl<'a> Parser<'a> {
                 };
                 if seen & bit != 0 {
                     self.note_key(HeadKeys::Repeated);
+                }
+                if role == Role::Event
+                    && let Some(keys) = self.event_keys.as_deref_mut()
+                {
+                    keys.push((key_start, self.i - 1));
                 }
                 seen |= bit;
                 if key.contains(&b'\\') {
@@ -364,7 +385,9 @@ impl<'a> Parser<'a> {
                 return false;
             }
         }
+        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
+            exponent = true;
             self.i += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.i += 1;
@@ -375,8 +398,8 @@ impl<'a> Parser<'a> {
         }
         // Only a long mantissa or an exponent can leave a double's range
         // (serde_json refuses infinity); short plain numbers never do.
-        let text = &self.b[start..self.i];
-        if text.len() > 300 || text.iter().any(|&c| c == b'e' || c == b'E') {
+        if exponent || self.i - start > 300 {
+            let text = &self.b[start..self.i];
             // ASCII digits and signs only: from_utf8 cannot fail.
             let finite = std::str::from_utf8(text)
                 .ok()

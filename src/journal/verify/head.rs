@@ -7,8 +7,9 @@
 use std::borrow::Cow;
 
 use crate::journal::defect::DefectKind;
+use crate::journal::fastline::fast_record_keys;
 use crate::journal::record::{EventRead, Head, LineFault, TypeRead, parse_head};
-use crate::journal::schema::EngineProblem;
+use crate::journal::schema::{EngineProblem, type_fields};
 
 /// A valid record, and whether the engine could read it back.
 pub(super) struct Checked {
@@ -25,7 +26,37 @@ pub(super) struct EngineIssue {
     pub(super) detail: String,
 }
 
-pub(super) fn check_record(content: &[u8]) -> Result<Checked, LineFault> {
+/// `keys` is scratch space the caller keeps from line to line.
+pub(super) fn check_record(
+    content: &[u8],
+    keys: &mut Vec<(usize, usize)>,
+) -> Result<Checked, LineFault> {
+    let content = crate::journal::lines::strip_cr(content);
+    // The shared fast path, which also notes the event's keys: one pass.
+    if let Some(f) = fast_record_keys(content, Some(keys)) {
+        let problem = match type_fields(f.event_type) {
+            None => Some(EngineProblem::UnknownType {
+                event_type: f.event_type.to_owned(),
+            }),
+            Some(fields) => {
+                let missing: Vec<String> = fields
+                    .required
+                    .iter()
+                    .filter(|r| !keys.iter().any(|&(a, b)| content[a..b] == *r.as_bytes()))
+                    .cloned()
+                    .collect();
+                (!missing.is_empty()).then(|| EngineProblem::MissingFields {
+                    event_type: f.event_type.to_owned(),
+                    fields: missing,
+                })
+            }
+        };
+        let head = Head::from_fast(f, problem);
+        return Ok(Checked {
+            seq: head.seq,
+            engine: engine_verdict(head),
+        });
+    }
     let head = parse_head(content)?;
     Ok(Checked {
         seq: head.seq,
@@ -112,7 +143,7 @@ mod tests {
             b"{\"seq\":18446744073709551616}",
             b"{\"seq\":1,\"event\":null,\"ts\":null}",
         ] {
-            let fast = check_record(text).map(|c| c.seq);
+            let fast = check_record(text, &mut Vec::new()).map(|c| c.seq);
             let slow = parse_line(text).map(|r| r.seq);
             assert_eq!(fast, slow, "{}", String::from_utf8_lossy(text));
         }
@@ -130,9 +161,31 @@ mod tests {
             ], 0..24)
         ) {
             let text = parts.concat();
-            let fast = check_record(text.as_bytes()).map(|c| c.seq);
+            let fast = check_record(text.as_bytes(), &mut Vec::new()).map(|c| c.seq);
             let slow = parse_line(text.as_bytes()).map(|r| r.seq);
             prop_assert_eq!(fast, slow, "{}", text);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_and_the_exact_parser_give_the_same_engine_verdict() {
+        for line in [
+            r#"{"seq":1,"ts":"t","event":{"type":"error","message":"m"}}"#,
+            r#"{"seq":1,"ts":"t","event":{"type":"error"}}"#,
+            r#"{"seq":1,"ts":"t","event":{"type":"nope","message":"m"}}"#,
+            r#"{"seq":1,"ts":"t","session_id":"s","event":{"type":"execution_started","run_id":"r"}}"#,
+            r#"{"seq":1,"ts":"t","event":{"type":"execution_started","session_id":"s","run_id":"r","started_at":"t"}}"#,
+            r#"{"seq":1,"ts":"t","event":{"type":"error","nested":{"message":"m"}}}"#,
+        ] {
+            let fast = check_record(line.as_bytes(), &mut Vec::new()).unwrap();
+            assert!(crate::journal::fastline::fast_record(line.as_bytes()).is_some());
+            let exact = engine_verdict(parse_head(line.as_bytes()).unwrap());
+            let show = |e: &Result<(), EngineIssue>| {
+                e.as_ref()
+                    .err()
+                    .map(|i| (i.kind, i.event_type.clone(), i.detail.clone()))
+            };
+            assert_eq!(show(&fast.engine), show(&exact), "{line}");
         }
     }
 }

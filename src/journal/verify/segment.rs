@@ -45,6 +45,8 @@ struct SegmentState<'a> {
     prev_seq: Option<u64>,
     /// Damaged lines since that record: they may have held a "missing" seq.
     damaged_since: u64,
+    /// Scratch for the per-line check (the event's keys), reused.
+    keys: Vec<(usize, usize)>,
 }
 
 impl<'a> SegmentState<'a> {
@@ -80,6 +82,7 @@ impl<'a> SegmentState<'a> {
             },
             prev_seq: None,
             damaged_since: 0,
+            keys: Vec::new(),
         }
     }
 
@@ -147,7 +150,7 @@ impl<'a> SegmentState<'a> {
         if content.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        match check_record(content) {
+        match check_record(content, &mut self.keys) {
             Ok(checked) => self.record(&line, checked),
             Err(LineFault::Nul { .. }) => {
                 self.nul_runs(&line, content);
