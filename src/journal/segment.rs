@@ -47,18 +47,36 @@ pub fn segment_file_name(start_seq: u64) -> String {
     format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
 }
 
-/// A regular file named like a segment.
+/// A regular file named like a segment, as listed by [`Listing::read`] (the
+/// only place that makes one, so a segment's path is always a regular file
+/// named like a segment inside the listed directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     /// The start seq parsed from the file name.
-    pub start_seq: u64,
+    pub(crate) start_seq: u64,
     /// Full path of the file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Length in bytes when the listing was taken.
-    pub len: u64,
+    pub(crate) len: u64,
 }
 
 impl Segment {
+    /// The start seq parsed from the file name.
+    pub fn start_seq(&self) -> u64 {
+        self.start_seq
+    }
+
+    /// Full path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Length in bytes when the listing was taken (its readers' end).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The file name, for messages.
     pub fn file_name(&self) -> String {
         file_name_lossy(&self.path)
@@ -96,15 +114,24 @@ pub struct Irregular {
 }
 
 /// The segments of a journal directory, oldest first.
-#[derive(Debug, Clone, Default)]
+///
+/// Only [`Listing::read`] makes one (the fields are private), so every
+/// operation that takes a listing (`apply_*` included) can trust that its
+/// segments are regular files named like segments inside `dir`:
+///
+/// ```compile_fail
+/// let forged = journal::Listing { dir: "/etc".into(), segments: Vec::new(),
+///     irregular: Vec::new(), has_lock_file: false };
+/// ```
+#[derive(Debug, Clone)]
 pub struct Listing {
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Regular segment files sorted by start seq.
-    pub segments: Vec<Segment>,
+    pub(crate) segments: Vec<Segment>,
     /// Entries named like segments that are not regular files.
-    pub irregular: Vec<Irregular>,
+    pub(crate) irregular: Vec<Irregular>,
     /// Whether the writer's claim file exists (a journal the engine has opened).
-    pub has_lock_file: bool,
+    pub(crate) has_lock_file: bool,
 }
 
 impl Listing {
@@ -132,7 +159,9 @@ impl Listing {
         };
         let mut listing = Listing {
             dir: dir.to_owned(),
-            ..Listing::default()
+            segments: Vec::new(),
+            irregular: Vec::new(),
+            has_lock_file: false,
         };
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
@@ -191,20 +220,29 @@ impl Listing {
         Ok(())
     }
 
+    /// The directory listed.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Regular segment files, sorted by start seq (oldest first).
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Entries named like segments that are not regular files.
+    pub fn irregular(&self) -> &[Irregular] {
+        &self.irregular
+    }
+
+    /// Whether the writer's claim file exists (a journal the engine has opened).
+    pub fn has_lock_file(&self) -> bool {
+        self.has_lock_file
+    }
+
     /// The newest segment (the only one a writer may still append to).
     pub fn newest(&self) -> Option<&Segment> {
         self.segments.last()
-    }
-
-    /// The seqs segment `i` should hold according to the names: from its start
-    /// seq up to one before the next segment's start (unbounded for the newest).
-    pub fn name_range(&self, i: usize) -> (u64, Option<u64>) {
-        let start = self.segments[i].start_seq;
-        let end = self
-            .segments
-            .get(i + 1)
-            .map(|next| next.start_seq.saturating_sub(1));
-        (start, end)
     }
 
     /// Total bytes of all segments as listed.
@@ -259,7 +297,7 @@ pub fn file_name_lossy(path: &Path) -> String {
 
 /// serde `serialize_with` helpers: JSON output names segments and quarantine
 /// files by file name (they all live in the journal directory), not by path.
-pub mod ser {
+pub(crate) mod ser {
     use std::path::{Path, PathBuf};
 
     use super::file_name_lossy;

@@ -117,7 +117,7 @@ impl EventJson {
 /// Removes insignificant whitespace from valid JSON text, leaving strings
 /// (and so field order and escapes) untouched. A JSON text never holds a raw
 /// newline inside a string, so the result is one line.
-pub fn compact_json(valid: &str) -> String {
+pub(crate) fn compact_json(valid: &str) -> String {
     let mut out = Vec::with_capacity(valid.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -178,7 +178,9 @@ pub struct Writer {
     current: Option<Current>,
     /// Whole lines not yet written to `current`.
     pending: Vec<u8>,
-    next_seq: u64,
+    /// `None` once seq `u64::MAX` is written (or was the max when opened):
+    /// no seq is left, and reusing one would break every reader.
+    next_seq: Option<u64>,
     /// Files written since the last commit that still need an fsync
     /// (closed segments; the current one is synced separately).
     unsynced_closed: Vec<File>,
@@ -226,7 +228,7 @@ impl Writer {
         } else {
             Listing::read(dir)?
         };
-        let max_seq = plan.max_seq;
+        let max_seq = plan.max_seq();
         let mut current = None;
         if let Some(newest) = listing.newest()
             && newest.len < opts.rotate_bytes
@@ -264,7 +266,7 @@ impl Writer {
             opts,
             current,
             pending: Vec::with_capacity(opts.buffer_bytes.max(4096)),
-            next_seq: max_seq.saturating_add(1),
+            next_seq: max_seq.checked_add(1),
             unsynced_closed: Vec::new(),
             created_segment: false,
             opened,
@@ -277,8 +279,9 @@ impl Writer {
         &self.opened
     }
 
-    /// The seq the next line gets.
-    pub fn next_seq(&self) -> u64 {
+    /// The seq the next line gets; `None` when the journal has used the
+    /// last one (`u64::MAX`) and refuses to append.
+    pub fn next_seq(&self) -> Option<u64> {
         self.next_seq
     }
 
@@ -308,14 +311,22 @@ impl Writer {
                 io::Error::other("an earlier write failed; reopen the journal"),
             ));
         }
-        let seq = self.next_seq;
+        let Some(seq) = self.next_seq else {
+            return Err(JournalError::io(
+                &self.dir,
+                io::Error::other(format!(
+                    "seq {} is taken: the journal has no seq left to give",
+                    u64::MAX
+                )),
+            ));
+        };
         if self.current.is_none() {
             self.create_segment(seq)?;
         }
         let start = self.pending.len();
         write_line(&mut self.pending, seq, ts, session_id, event);
         let line_len = (self.pending.len() - start) as u64;
-        self.next_seq = seq.saturating_add(1);
+        self.next_seq = seq.checked_add(1);
         let reached = {
             let cur = self.current.as_mut().expect("a segment is open");
             cur.len += line_len;

@@ -426,3 +426,23 @@ fn records_whose_seqs_go_backwards_are_refused() {
     let original: Vec<String> = all_lines(&old.dir).iter().map(|l| without_ts(l)).collect();
     assert_eq!(copied, original);
 }
+
+#[test]
+fn the_last_seq_is_never_written_twice() {
+    let j = TestJournal::new();
+    let max = u64::MAX;
+    j.write(
+        &segment_name(max - 1),
+        format!("{}\n{}\n", event_line(max - 1), event_line(max)).as_bytes(),
+    );
+    j.touch_lock();
+    let before = j.snapshot();
+    append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no seq left"));
+    assert_eq!(j.snapshot(), before, "nothing written");
+    let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["recover", "--json"]))).unwrap();
+    assert_eq!(v["max_seq"], max);
+    assert_eq!(v["next_seq"], Value::Null, "{v}");
+}

@@ -41,7 +41,7 @@ pub fn write_text(
     if plan.is_empty() {
         writeln!(out, "  nothing to remove")?;
     }
-    for path in &plan.tail.delete {
+    for path in plan.tail.delete() {
         let bytes = listing
             .segments
             .iter()
@@ -53,7 +53,7 @@ pub fn write_text(
             file_name_lossy(path)
         )?;
     }
-    if let Some((path, new_len, removed)) = &plan.tail.truncate {
+    if let Some((path, new_len, removed)) = plan.tail.truncate() {
         writeln!(
             out,
             "  {truncate} {} to {new_len} bytes: {removed} bytes after its last complete \
@@ -170,7 +170,7 @@ fn write_defects(out: &mut dyn Write, defects: &[Defect]) -> io::Result<()> {
 pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[PathBuf]) -> Value {
     let delete: Vec<Value> = plan
         .tail
-        .delete
+        .delete()
         .iter()
         .map(|p| {
             let bytes = listing
@@ -181,7 +181,7 @@ pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[
             json!({"segment": file_name_lossy(p), "bytes": bytes})
         })
         .collect();
-    let truncate = plan.tail.truncate.as_ref().map(|(p, new_len, removed)| {
+    let truncate = plan.tail.truncate().map(|(p, new_len, removed)| {
         json!({"segment": file_name_lossy(p), "new_len": new_len, "removed": removed})
     });
     json!({
