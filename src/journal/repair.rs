@@ -233,7 +233,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         let (tail_part, inside): (Vec<&DamagedLine>, Vec<&DamagedLine>) =
             damaged.iter().partition(|d| in_tail(i, d.offset));
         tail_seq_hints.extend(tail_part.iter().filter_map(|d| d.seq_hint));
-        let empty_closed = seg.len == 0 && !in_tail(i, 0);
+        let empty_closed = seg.len() == 0 && !in_tail(i, 0);
         if mode == RepairMode::TailOnly {
             refused_count += inside.len() as u64 + u64::from(empty_closed);
         }
@@ -243,7 +243,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         // The tail cut runs first: the rewrite starts from its result.
         let old_len = match tail.truncate() {
             Some((path, new_len, _)) if path == seg.path => new_len,
-            _ => seg.len,
+            _ => seg.len(),
         };
         let drop = merge(&inside);
         let removed: u64 = drop.iter().map(|d| d.len).sum();
@@ -284,7 +284,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         .delete()
         .iter()
         .filter_map(|p| listing.segments.iter().find(|s| s.path == *p))
-        .map(|s| s.len)
+        .map(|s| s.len())
         .sum();
     Ok(RepairPlan {
         mode,

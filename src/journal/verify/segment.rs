@@ -59,7 +59,7 @@ impl<'a> SegmentState<'a> {
                 summary: SegmentSummary {
                     path: seg.path.clone(),
                     start_seq: seg.start_seq,
-                    bytes: seg.len,
+                    bytes: seg.len(),
                     lines: 0,
                     records: 0,
                     first_seq: None,
@@ -245,7 +245,7 @@ impl<'a> SegmentState<'a> {
     fn finish(mut self) -> SegmentScan {
         self.scan.damaged_trailing = self.damaged_since;
         let path = &self.seg.path;
-        if self.seg.len == 0 {
+        if self.seg.len() == 0 {
             let mut defect = Defect::new(
                 DefectKind::EmptySegment,
                 path,
@@ -272,11 +272,11 @@ impl<'a> SegmentState<'a> {
                 DefectKind::NoCompleteLine,
                 path,
                 0,
-                self.seg.len,
+                self.seg.len(),
                 format!(
                     "the newest segment holds no complete valid line in its {} bytes \
                      (the max seq lives in an older segment)",
-                    self.seg.len
+                    self.seg.len()
                 ),
             );
             if only_a_partial_line {
@@ -337,14 +337,14 @@ pub(super) fn scan_segment(
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<SegmentScan, JournalError> {
     let mut state = SegmentState::new(seg, is_newest, opts);
-    let mut lines = match ForwardLines::open(&seg.path, seg.len, opts.read) {
+    let mut lines = match ForwardLines::open(&seg.path, seg.len(), opts.read) {
         Ok(lines) => lines,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut scan = state.scan;
             scan.summary.gone = true;
             scan.summary.bytes = 0;
             if let Some(p) = progress {
-                p(seg.len);
+                p(seg.len());
             }
             return Ok(scan);
         }
@@ -366,9 +366,9 @@ pub(super) fn scan_segment(
         }
     }
     // A file that shrank under the reader ends early; count what was read.
-    state.scan.summary.bytes = lines.position().min(seg.len);
+    state.scan.summary.bytes = lines.position().min(seg.len());
     if let Some(p) = progress {
-        p(seg.len.saturating_sub(reported));
+        p(seg.len().saturating_sub(reported));
     }
     Ok(state.finish())
 }

@@ -46,7 +46,7 @@ pub fn write_text(
             .segments
             .iter()
             .find(|s| s.path == *path)
-            .map_or(0, |s| s.len);
+            .map_or(0, |s| s.len());
         writeln!(
             out,
             "  {delete} {}: {bytes} bytes, no complete valid line",
@@ -177,7 +177,7 @@ pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[
                 .segments
                 .iter()
                 .find(|s| s.path == *p)
-                .map_or(0, |s| s.len);
+                .map_or(0, |s| s.len());
             json!({"segment": file_name_lossy(p), "bytes": bytes})
         })
         .collect();
