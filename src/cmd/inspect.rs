@@ -55,6 +55,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let mut damage = DamageTally::default();
     let mut shown = 0usize;
     let mut write_error = None;
+    let newest_first = opts.direction == Direction::NewestFirst;
     if opts.limit != Some(0) {
         let _stopped = scan(
             &listing,
@@ -73,6 +74,9 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
                 let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
                     return ControlFlow::Continue(());
                 };
+                if matcher.past_time_range(content, newest_first) {
+                    return ControlFlow::Break(());
+                }
                 if !matcher.prefilter(content) {
                     return ControlFlow::Continue(());
                 }

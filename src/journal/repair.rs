@@ -263,6 +263,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
             DefectKind::SeqGap
             | DefectKind::SeqRepeated
             | DefectKind::SeqBackwards
+            | DefectKind::TsBackwards
             | DefectKind::NameMismatch
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField => left.push(d),

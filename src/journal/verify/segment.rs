@@ -2,12 +2,14 @@
 //! what it found (before the cross-segment checks).
 
 use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use std::io;
 
 use crate::journal::defect::{Defect, DefectKind, Severity};
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ForwardLines, Line};
-use crate::journal::record::{LineFault, fast_seq};
+use crate::journal::record::{LineFault, fast_seq, fast_ts, parse_ts};
 use crate::journal::scan::structural_defect;
 use crate::journal::segment::Segment;
 
@@ -33,6 +35,10 @@ pub(super) struct SegmentScan {
     pub(super) damaged_total: u64,
     pub(super) damaged_leading: u64,
     pub(super) damaged_trailing: u64,
+    /// `ts` of the first and last valid records whose `ts` is where the
+    /// engine writes it, with their seqs (for the check across segments).
+    pub(super) first_ts: Option<(DateTime<Utc>, u64)>,
+    pub(super) last_ts: Option<(DateTime<Utc>, u64)>,
 }
 
 /// Per-segment state while reading.
@@ -79,6 +85,8 @@ impl<'a> SegmentState<'a> {
                 damaged_total: 0,
                 damaged_leading: 0,
                 damaged_trailing: 0,
+                first_ts: None,
+                last_ts: None,
             },
             prev_seq: None,
             damaged_since: 0,
@@ -226,6 +234,23 @@ impl<'a> SegmentState<'a> {
             }
             found.push(record_defect(kind, detail));
         }
+        if let Some(ts) = line.content().and_then(fast_ts).and_then(parse_ts) {
+            // Only where the seq goes forwards: a replayed block's ts goes
+            // back with its seqs (seq-backwards says so).
+            if let Some((prev_ts, prev_seq)) = s.last_ts
+                && prev_seq < seq
+                && ts_backwards(prev_ts, ts)
+            {
+                found.push(record_defect(
+                    DefectKind::TsBackwards,
+                    ts_backwards_detail(ts, seq, prev_ts, prev_seq, ""),
+                ));
+            }
+            if s.first_ts.is_none() {
+                s.first_ts = Some((ts, seq));
+            }
+            s.last_ts = Some((ts, seq));
+        }
         if let Err(issue) = checked.engine {
             let counts = s.engine_skipped.entry(issue.event_type).or_default();
             match issue.kind {
@@ -293,11 +318,39 @@ fn is_record_defect(kind: DefectKind) -> bool {
         kind,
         DefectKind::SeqRepeated
             | DefectKind::SeqBackwards
+            | DefectKind::TsBackwards
             | DefectKind::SeqGap
             | DefectKind::NameMismatch
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField
             | DefectKind::NotRegularFile
+    )
+}
+
+/// Whether `ts` after `prev` goes back by the second: the order
+/// `--since`/`--until` assume. (The engine stamps some records to the second
+/// or millisecond after one stamped to the nanosecond in the same second:
+/// that is not a clock stepping back.)
+pub(super) fn ts_backwards(prev: DateTime<Utc>, ts: DateTime<Utc>) -> bool {
+    ts.timestamp() < prev.timestamp()
+}
+
+/// The detail of a `ts-backwards` defect: `ts` of `seq` is before `prev_ts`
+/// of `prev_seq`. `where_` follows the previous seq.
+pub(super) fn ts_backwards_detail(
+    ts: DateTime<Utc>,
+    seq: u64,
+    prev_ts: DateTime<Utc>,
+    prev_seq: u64,
+    where_: &str,
+) -> String {
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    format!(
+        "the ts of seq {seq} ({}) is before the ts of seq {prev_seq} ({}){where_}: a clock \
+         stepped back; --since/--until assume ts in seq order to the second (--exact-time \
+         reads everything)",
+        fmt(ts),
+        fmt(prev_ts)
     )
 }
 
