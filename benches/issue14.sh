@@ -3,7 +3,7 @@
 # measured in the same hyperfine run (page cache warm), ratio in the last
 # column (journal / baseline: below 1 is ahead), peak RSS of the journal side.
 # Journals come from examples/gen_journal.rs: 512 MiB in 8 MiB segments
-# (64), and 64 MiB in ~7 KiB segments (~9,000). Prints Markdown.
+# (64), and 64 MiB in ~7 KiB segments (rotating at 5000 bytes) (~9,000). Prints Markdown.
 # Run by hand: bash benches/issue14.sh   (RUNS=10 for a quicker run)
 source "$(dirname "$0")/common.sh"
 DATA=${BENCH_DATA:-$ROOT/bench-data/issue14}
@@ -19,7 +19,7 @@ gen() { # gen NAME ARGS...: a generated journal, made once
   echo "$dir"
 }
 big=$(gen big --size 512M)
-many=$(gen many --size 64M --rotate-bytes 7200)
+many=$(gen many --size 64M --rotate-bytes 5000)
 J=$JOURNAL
 segs() { ls "$1"/events-*.jsonl | sort "${@:2}" | tr '\n' ' '; }
 newest() { ls "$1"/events-*.jsonl | sort | tail -n 1; }
