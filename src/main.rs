@@ -21,7 +21,7 @@ fn main() -> std::process::ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::Success.into();
             }
-            eprintln!("journal: {err:#}");
+            journal::render::notice::error(&format_args!("{err:#}"));
             exit_code_for(&err).into()
         }
     }

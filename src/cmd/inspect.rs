@@ -11,8 +11,9 @@ use journal::record::parse_line;
 use journal::scan::{Direction, Visit, scan};
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, DamageTally, open_listing};
+use crate::cmd::{Context, open_listing};
 use crate::exit_codes::ExitCode;
+use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 
 /// The plain options `inspect` runs with.
@@ -103,5 +104,8 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     renderer.finish(&mut out)?;
     out.flush()?;
     damage.report(listing.dir());
+    if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
+        journal::render::notice::no_match();
+    }
     Ok(ExitCode::Success)
 }

@@ -33,6 +33,9 @@ pub struct InputOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     pub session_id: Option<String>,
+    /// The `seq` the input record carried (`--records` mode), if any: a copy
+    /// must keep the records in order, so the caller checks these increase.
+    pub orig_seq: Option<u64>,
     pub event_type: String,
     pub event: EventJson,
 }
@@ -68,6 +71,7 @@ pub fn prepare(line: &[u8], opts: &InputOptions) -> Result<Option<Prepared>, Inp
     if text.trim().is_empty() {
         return Ok(None);
     }
+    let mut orig_seq = None;
     let (session_id, event_raw) = if opts.records {
         let fields: HashMap<String, &RawValue> = match serde_json::from_str(text) {
             Ok(f) => f,
@@ -87,6 +91,9 @@ pub fn prepare(line: &[u8], opts: &InputOptions) -> Result<Option<Prepared>, Inp
                 Some(serde_json::from_str::<String>(raw).map_err(|_| InputProblem::BadSessionId)?)
             }
         };
+        orig_seq = fields
+            .get("seq")
+            .and_then(|r| serde_json::from_str::<u64>(r.get()).ok());
         let event = fields.get("event").ok_or(InputProblem::NoEvent)?.get();
         if !event.starts_with('{') {
             return Err(InputProblem::NoEvent);
@@ -111,6 +118,7 @@ pub fn prepare(line: &[u8], opts: &InputOptions) -> Result<Option<Prepared>, Inp
     }
     Ok(Some(Prepared {
         session_id,
+        orig_seq,
         event_type: event_type.clone(),
         event: EventJson::from_compact_unchecked(compact_json(event_raw)),
     }))
@@ -185,6 +193,7 @@ mod tests {
             &opts,
         );
         assert_eq!(p.session_id.as_deref(), Some("s-2"));
+        assert_eq!(p.orig_seq, Some(9));
         assert_eq!(p.event.as_str(), r#"{"type":"cancelled"}"#);
         let p = ok(r#"{"event":{"type":"cancelled"},"session_id":null}"#, &opts);
         assert_eq!(p.session_id, None);

@@ -26,18 +26,19 @@
 //!
 //! [`tailcut`]: crate::journal::tailcut
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::journal::atomic;
 use crate::journal::claim::Claim;
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
 use crate::journal::quarantine::{quarantine_range, sync_dir};
-use crate::journal::segment::{Listing, file_name_lossy};
+use crate::journal::segment::Listing;
 use crate::journal::tailcut::{TailCutPlan, apply_tail_cut, plan_tail_cut};
 use crate::journal::verify::{DamagedLine, VerifyOptions, verify};
 
@@ -371,40 +372,26 @@ fn apply_rewrite(
         on_step(&Step::Deleted(path.clone()));
         return Ok(());
     }
-    let tmp = dir.join(format!(
-        ".repair-{}.{}.tmp",
-        file_name_lossy(path),
-        std::process::id()
-    ));
-    let result = write_without(path, &tmp, rewrite).and_then(|()| {
-        fs::rename(&tmp, path).map_err(|e| JournalError::io(path, e))?;
-        sync_dir(dir)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
+    let mode = fs::metadata(path)
+        .map_err(|e| JournalError::io(path, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    atomic::replace_file(path, Some(mode), |out, tmp| {
+        write_without(path, out, tmp, rewrite)
+    })?;
     on_step(&Step::Replaced(path.clone()));
     Ok(())
 }
 
-/// Writes `src` minus the dropped ranges to `tmp` (same permissions), durably.
-fn write_without(src: &Path, tmp: &Path, rewrite: &Rewrite) -> Result<(), JournalError> {
+/// Writes `src` minus the dropped ranges to `out` (the temp file `tmp`).
+fn write_without(
+    src: &Path,
+    out: &mut File,
+    tmp: &Path,
+    rewrite: &Rewrite,
+) -> Result<(), JournalError> {
     let input = File::open(src).map_err(|e| JournalError::io(src, e))?;
-    let mode = input
-        .metadata()
-        .map_err(|e| JournalError::io(src, e))?
-        .permissions()
-        .mode()
-        & 0o777;
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(tmp)
-        .map_err(|e| JournalError::io(tmp, e))?;
-    out.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| JournalError::io(tmp, e))?;
     let mut keep = Vec::new();
     let mut at = 0;
     for d in &rewrite.drop {
@@ -430,5 +417,5 @@ fn write_without(src: &Path, tmp: &Path, rewrite: &Rewrite) -> Result<(), Journa
             pos += n as u64;
         }
     }
-    out.sync_all().map_err(|e| JournalError::io(tmp, e))
+    Ok(())
 }

@@ -245,21 +245,29 @@ impl Listing {
         self.segments.last()
     }
 
-    /// The seqs segment `i` should hold according to the names: from its start
-    /// seq up to one before the next segment's start (unbounded for the newest).
-    pub(crate) fn name_range(&self, i: usize) -> (u64, Option<u64>) {
-        let start = self.segments[i].start_seq;
-        let end = self
-            .segments
-            .get(i + 1)
-            .map(|next| next.start_seq.saturating_sub(1));
-        (start, end)
-    }
-
     /// Total bytes of all segments as listed.
     pub fn total_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.len).sum()
     }
+}
+
+/// The seq of a segment's first line when it starts in the engine's shape
+/// (`{"seq":N,`), read from its first bytes; `None` when the file cannot be
+/// read or does not start that way (the caller then assumes nothing).
+pub fn probe_first_seq(path: &Path) -> Option<u64> {
+    use std::io::Read as _;
+    let mut head = [0u8; 40];
+    let mut file = fs::File::open(path).ok()?;
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    crate::journal::record::fast_seq(&head[..got])
 }
 
 fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {

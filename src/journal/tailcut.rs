@@ -1,6 +1,8 @@
 //! Cutting a damaged tail, as the engine does when a writer restarts: the
 //! newest segment is truncated to the end of its last complete valid line,
-//! and newest segments holding no valid line at all are deleted. Used by
+//! and newest segments holding no valid line at all are deleted, except that
+//! when no segment holds one the newest is emptied rather than deleted, so
+//! the seq floor its name carries survives. Used by
 //! `repair` (default mode) and by the writer when it opens a journal.
 //!
 //! Every removed byte goes to quarantine first (see [`quarantine`]), the
@@ -38,11 +40,11 @@ pub struct TailCutPlan {
     #[serde(skip)]
     dir: PathBuf,
     /// Newest segments with no complete valid line, to delete (newest first).
-    delete: Vec<PathBuf>,
+    pub(crate) delete: Vec<PathBuf>,
     /// The segment to truncate, its new length and the bytes removed.
-    truncate: Option<(PathBuf, u64, u64)>,
+    pub(crate) truncate: Option<(PathBuf, u64, u64)>,
     /// The max seq before and after (the cut never removes a valid line, so they agree).
-    max_seq: u64,
+    pub(crate) max_seq: u64,
 }
 
 impl TailCutPlan {
@@ -122,10 +124,25 @@ pub(crate) fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery)
     let recovery = recover(listing, ReadOptions::default())?;
     let mut delete: Vec<PathBuf> = recovery.segments_without_valid_line.clone();
     delete.reverse();
-    let truncate = recovery.last_valid.as_ref().and_then(|lv| {
+    let mut truncate = recovery.last_valid.as_ref().and_then(|lv| {
         let seg = listing.segments.iter().find(|s| s.path == lv.segment)?;
         (seg.len > lv.end).then(|| (seg.path.clone(), lv.end, seg.len - lv.end))
     });
+    if recovery.last_valid.is_none()
+        && let Some(newest) = listing.newest()
+        && newest.start_seq > 1
+        && delete.contains(&newest.path)
+    {
+        // No segment holds a valid line: the max seq is known only from the
+        // newest segment's name. Deleting every segment would let the next
+        // writer start again at seq 1 and reuse seqs readers may have seen,
+        // so the newest segment is emptied instead of deleted: an empty
+        // segment named after the next seq, as a writer creates it.
+        delete.retain(|p| *p != newest.path);
+        if newest.len > 0 {
+            truncate = Some((newest.path.clone(), 0, newest.len));
+        }
+    }
     let plan = TailCutPlan::new(listing, delete, truncate, recovery.max_seq)?;
     Ok((plan, recovery))
 }
