@@ -42,6 +42,18 @@ pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// `events-<digits>.jsonl` with at most 20 digits whose number overflows u64.
+fn seq_out_of_range(name: &OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix(PREFIX)?.strip_suffix(SUFFIX))
+        .is_some_and(|d| {
+            !d.is_empty()
+                && d.len() <= NAME_DIGITS
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && d.parse::<u64>().is_err()
+        })
+}
+
 /// The file name the engine gives the segment starting at `start_seq`.
 pub fn segment_file_name(start_seq: u64) -> String {
     format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
@@ -91,6 +103,10 @@ pub enum IrregularKind {
     DanglingSymlink,
     Fifo,
     Other,
+    /// `events-<digits>.jsonl` with at most 20 digits whose number does not
+    /// fit in a seq: never read, but never silently ignored either (a writer
+    /// continuing below it would repeat seqs).
+    SeqOutOfRange,
 }
 
 impl IrregularKind {
@@ -101,6 +117,7 @@ impl IrregularKind {
             IrregularKind::DanglingSymlink => "a dangling symbolic link",
             IrregularKind::Fifo => "a FIFO",
             IrregularKind::Other => "not a regular file",
+            IrregularKind::SeqOutOfRange => "its seq is beyond 18446744073709551615",
         }
     }
 }
@@ -171,6 +188,13 @@ impl Listing {
                 continue;
             }
             let Some(start_seq) = parse_segment_name(&name) else {
+                if seq_out_of_range(&name) {
+                    listing.irregular.push(Irregular {
+                        start_seq: u64::MAX,
+                        path: entry.path(),
+                        kind: IrregularKind::SeqOutOfRange,
+                    });
+                }
                 continue;
             };
             let path = entry.path();
@@ -352,6 +376,18 @@ mod tests {
         ] {
             assert_eq!(parse_segment_name(OsStr::new(bad)), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_name_beyond_u64_is_listed_apart_not_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), "").unwrap();
+        fs::write(tmp.path().join("events-99999999999999999999.jsonl"), "x").unwrap();
+        fs::write(tmp.path().join("events-000000000000000000001.jsonl"), "x").unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        assert_eq!(listing.segments().len(), 1);
+        assert_eq!(listing.irregular().len(), 1, "{:?}", listing.irregular());
+        assert_eq!(listing.irregular()[0].kind, IrregularKind::SeqOutOfRange);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::journal::claim::Claim;
 use crate::journal::error::JournalError;
 use crate::journal::quarantine::sync_dir;
-use crate::journal::segment::{Listing, segment_file_name};
+use crate::journal::segment::{IrregularKind, Listing, segment_file_name};
 use crate::journal::tailcut::{TailCutDone, TailCutPlan, apply_tail_cut, plan_tail_cut};
 
 /// The engine's rotation threshold.
@@ -217,6 +217,21 @@ impl Writer {
         }
         let claim = Claim::acquire(dir, opts.wait)?;
         let listing = Listing::read(dir)?;
+        if let Some(irr) = listing
+            .irregular
+            .iter()
+            .find(|i| i.kind == IrregularKind::SeqOutOfRange)
+        {
+            // Its seqs are unknown and beyond any we could write: appending
+            // below it could repeat seqs readers have seen.
+            return Err(JournalError::io(
+                &irr.path,
+                io::Error::other(
+                    "named like a segment whose seq is beyond 18446744073709551615: refusing \
+                     to append, the next seqs are unknown",
+                ),
+            ));
+        }
         let (plan, _) = plan_tail_cut(&listing)?;
         let done = if plan.is_empty() {
             TailCutDone::default()

@@ -446,3 +446,27 @@ fn records_whose_seqs_go_backwards_are_refused() {
     let original: Vec<String> = all_lines(&old.dir).iter().map(|l| without_ts(l)).collect();
     assert_eq!(copied, original);
 }
+
+#[test]
+fn a_segment_named_beyond_u64_is_named_by_verify_and_stops_append() {
+    let j = TestJournal::with_events(3, 10);
+    j.write(
+        "events-99999999999999999999.jsonl",
+        format!("{}\n", event_line(4)).as_bytes(),
+    );
+    j.touch_lock();
+    let before = j.snapshot();
+    let out = j.cmd(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v["defects"][0];
+    assert_eq!(d["segment"], "events-99999999999999999999.jsonl", "{v}");
+    assert!(d["detail"].as_str().unwrap().contains("beyond"), "{v}");
+    append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "events-99999999999999999999.jsonl",
+        ));
+    assert_eq!(j.snapshot(), before, "nothing appended");
+}
