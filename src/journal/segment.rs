@@ -180,6 +180,7 @@ impl Listing {
             irregular: Vec::new(),
             has_lock_file: false,
         };
+        let mut named: Vec<(u64, PathBuf)> = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
             let name = entry.file_name();
@@ -197,7 +198,15 @@ impl Listing {
                 }
                 continue;
             };
-            let path = entry.path();
+            named.push((start_seq, entry.path()));
+        }
+        // Lengths are taken newest first. A writer finishes a segment before
+        // it creates the next one, so once a newer segment has been seen, the
+        // older ones are closed and their lengths final: taken in directory
+        // order instead, a segment could be measured just before its last
+        // append and its successor just after, which reads as a seq gap.
+        named.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for (start_seq, path) in named {
             // symlink_metadata: a symlink is reported as such, never followed.
             let meta = match fs::symlink_metadata(&path) {
                 Ok(meta) => meta,
