@@ -47,6 +47,8 @@ struct SegmentState<'a> {
     damaged_since: u64,
     /// Scratch for the per-line check (the event's keys), reused.
     keys: Vec<(usize, usize)>,
+    /// Most defects kept as values (see [`scan_segment`]).
+    keep: usize,
 }
 
 impl<'a> SegmentState<'a> {
@@ -83,6 +85,7 @@ impl<'a> SegmentState<'a> {
             prev_seq: None,
             damaged_since: 0,
             keys: Vec::new(),
+            keep: opts.max_listed,
         }
     }
 
@@ -97,7 +100,7 @@ impl<'a> SegmentState<'a> {
             Severity::Error => s.summary.errors += 1,
             Severity::Warning => s.summary.warnings += 1,
         }
-        if s.defects.len() >= self.opts.max_listed {
+        if s.defects.len() >= self.keep {
             s.dropped += 1;
             return;
         }
@@ -330,13 +333,17 @@ pub(super) fn seq_step(prev: u64, seq: u64, where_: &str) -> Option<(DefectKind,
     })
 }
 
+/// `keep` is how many defects this segment may keep as values (the rest are
+/// counted): what the listing cap leaves after the segments before it.
 pub(super) fn scan_segment(
     seg: &Segment,
     is_newest: bool,
     opts: &VerifyOptions,
+    keep: usize,
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<SegmentScan, JournalError> {
     let mut state = SegmentState::new(seg, is_newest, opts);
+    state.keep = keep;
     let mut lines = match ForwardLines::open(&seg.path, seg.len, opts.read) {
         Ok(lines) => lines,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
