@@ -17,6 +17,9 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
     if rotate_bytes == 0 || args.buckets == 0 {
         bail!("--rotate-bytes and --buckets must be more than 0");
     }
+    if args.buckets > journal::stats::MAX_BUCKETS {
+        bail!("--buckets: at most {}", journal::stats::MAX_BUCKETS);
+    }
     let opts = StatsOptions {
         rotate_bytes,
         buckets: args.buckets,

@@ -407,7 +407,7 @@ fn time_grid(listing: &Listing, opts: &StatsOptions) -> Result<Option<Grid>, Jou
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(None);
     };
-    let buckets = opts.buckets.max(1);
+    let buckets = opts.buckets.clamp(1, MAX_BUCKETS);
     let span = (hi - lo).num_nanoseconds().unwrap_or(i64::MAX).max(1);
     Ok(Some(Grid {
         start: lo,
@@ -415,6 +415,10 @@ fn time_grid(listing: &Listing, opts: &StatsOptions) -> Result<Option<Grid>, Jou
         buckets,
     }))
 }
+
+/// The most histogram buckets: more would not be readable, and a bucket
+/// count from the command line must not decide how much memory is taken.
+pub const MAX_BUCKETS: usize = 10_000;
 
 /// Lines looked at from each end of a segment for a timestamp.
 const PROBE_LINES: usize = 16;
