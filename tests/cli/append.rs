@@ -470,3 +470,16 @@ fn a_segment_named_beyond_u64_is_named_by_verify_and_stops_append() {
         ));
     assert_eq!(j.snapshot(), before, "nothing appended");
 }
+
+#[test]
+fn an_io_error_names_its_cause_once() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    std::fs::create_dir(j.path(&segment_name(1))).unwrap();
+    let out = append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("(os error 17)").count(), 1, "{err}");
+}
