@@ -79,7 +79,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
                 let record = match parse_line(content) {
                     Ok(record) => record,
                     Err(fault) => {
-                        damage.note(Defect::from_fault(&segment.path, &line, &fault));
+                        damage.note(Defect::from_fault(segment.path(), &line, &fault));
                         return ControlFlow::Continue(());
                     }
                 };
@@ -103,7 +103,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     }
     renderer.finish(&mut out)?;
     out.flush()?;
-    damage.report(&listing.dir);
+    damage.report(listing.dir());
     if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
         journal::render::notice::no_match();
     }
