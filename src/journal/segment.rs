@@ -205,7 +205,7 @@ impl Listing {
         // older ones are closed and their lengths final: taken in directory
         // order instead, a segment could be measured just before its last
         // append and its successor just after, which reads as a seq gap.
-        named.sort_unstable_by_key(|(start, _)| std::cmp::Reverse(*start));
+        named.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
         for (start_seq, path) in named {
             // symlink_metadata: a symlink is reported as such, never followed.
             let meta = match fs::symlink_metadata(&path) {
