@@ -321,6 +321,36 @@ mod tests {
         }
     }
 
+    /// Makes opening this segment fail (a stand-in for permission denied,
+    /// which root, who runs the tests, never gets).
+    pub(super) static UNREADABLE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+    #[test]
+    fn an_unreadable_segment_is_reported_and_the_rest_still_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1) + &line(2)).unwrap();
+        fs::write(
+            tmp.path().join("events-3.jsonl"),
+            line(3) + "garbage\n" + &line(4),
+        )
+        .unwrap();
+        fs::write(tmp.path().join("events-5.jsonl"), line(5)).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        *UNREADABLE.lock().unwrap() = Some(tmp.path().join("events-1.jsonl"));
+        let report = verify(&listing, &VerifyOptions::default(), None);
+        *UNREADABLE.lock().unwrap() = None;
+        let report = report.unwrap();
+        let kinds: Vec<DefectKind> = report.defects.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DefectKind::Unreadable, DefectKind::NotJson]);
+        assert!(
+            report.defects[0].detail.contains("permission denied"),
+            "{:?}",
+            report.defects[0]
+        );
+        assert_eq!(report.errors, 2);
+        assert_eq!(report.records(), 3, "the other segments were read");
+    }
+
     #[test]
     fn the_report_serializes_with_kinds_by_name_and_segments_by_file_name() {
         let tmp = tempfile::tempdir().unwrap();
