@@ -235,6 +235,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::defect::Severity;
     use crate::journal::segment::file_name_lossy;
     use std::fs;
 
@@ -349,6 +350,38 @@ mod tests {
         );
         assert_eq!(report.errors, 2);
         assert_eq!(report.records(), 3, "the other segments were read");
+    }
+
+    #[test]
+    fn an_empty_newest_segment_is_a_warning_an_empty_closed_one_an_error() {
+        // What a crash (or a live writer) leaves right after rotation.
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1) + &line(2)).unwrap();
+        fs::write(tmp.path().join("events-3.jsonl"), "").unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let report = verify(&listing, &VerifyOptions::default(), None).unwrap();
+        assert_eq!(
+            (report.errors, report.warnings),
+            (0, 1),
+            "{:?}",
+            report.defects
+        );
+        assert_eq!(report.defects[0].kind, DefectKind::EmptySegment);
+        fs::write(tmp.path().join("events-3.jsonl"), line(3)).unwrap();
+        fs::write(tmp.path().join("events-2.jsonl"), "").unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1)).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let report = verify(&listing, &VerifyOptions::default(), None).unwrap();
+        let empty = report
+            .defects
+            .iter()
+            .find(|d| d.kind == DefectKind::EmptySegment);
+        assert_eq!(
+            empty.map(|d| d.severity),
+            Some(Severity::Error),
+            "{:?}",
+            report.defects
+        );
     }
 
     #[test]
