@@ -41,5 +41,17 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
         report::stats::write_text(&mut out, listing.dir(), &s)?;
     }
     out.flush()?;
-    Ok(ExitCode::Success)
+    // Like ripgrep: the rest was counted, the status says something was not.
+    for u in &s.unreadable {
+        journal::render::notice::error(&format_args!(
+            "{}: could not be read, its events are not counted: {}",
+            u.segment.display(),
+            u.error
+        ));
+    }
+    if s.unreadable.is_empty() {
+        Ok(ExitCode::Success)
+    } else {
+        Ok(ExitCode::CouldNotRun)
+    }
 }
