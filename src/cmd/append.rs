@@ -91,7 +91,10 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
                         && seq <= prev
                     {
                         bail!(
-                            "nothing appended: stdin:{number}: seq {seq} comes after seq {prev}                              (line {prev_line}); --records keeps the input order, so the                              records must be oldest first (hint: `journal inspect -o jsonl                              --all --oldest-first`)"
+                            "nothing appended: stdin:{number}: seq {seq} comes after seq {prev} \
+                             (line {prev_line}); --records keeps the input order, so the \
+                             records must be oldest first (hint: `journal inspect -o jsonl \
+                             --all --oldest-first`)"
                         );
                     }
                     previous = Some((seq, number));

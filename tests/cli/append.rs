@@ -433,7 +433,9 @@ fn records_whose_seqs_go_backwards_are_refused() {
     append_cmd(&new.dir, &["--records"], &reversed)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("seq 5 comes after seq 6"))
+        .stderr(predicates::str::contains(
+            "seq 5 comes after seq 6 (line 1)",
+        ))
         .stderr(predicates::str::contains("--oldest-first"));
     assert!(new.segments().is_empty(), "nothing may be appended");
 
