@@ -45,6 +45,9 @@ pub enum DefectKind {
     EngineUnknownType,
     /// A valid record missing a field the engine requires: it skips it.
     EngineMissingField,
+    /// A segment that could not be opened or read (permission denied, an
+    /// I/O error): reported, and the rest of the journal still checked.
+    Unreadable,
 }
 
 impl DefectKind {
@@ -67,6 +70,7 @@ impl DefectKind {
             DefectKind::NotRegularFile => "not-regular-file",
             DefectKind::EngineUnknownType => "engine-unknown-type",
             DefectKind::EngineMissingField => "engine-missing-field",
+            DefectKind::Unreadable => "unreadable",
         }
     }
 

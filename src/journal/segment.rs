@@ -47,6 +47,18 @@ pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// `events-<digits>.jsonl` with at most 20 digits whose number overflows u64.
+fn seq_out_of_range(name: &OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix(PREFIX)?.strip_suffix(SUFFIX))
+        .is_some_and(|d| {
+            !d.is_empty()
+                && d.len() <= NAME_DIGITS
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && d.parse::<u64>().is_err()
+        })
+}
+
 /// The file name the engine gives the segment starting at `start_seq`.
 pub fn segment_file_name(start_seq: u64) -> String {
     format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
@@ -109,8 +121,14 @@ pub enum IrregularKind {
     Directory,
     Symlink,
     DanglingSymlink,
+    /// A symlink that resolves to itself (or a longer cycle).
+    SymlinkLoop,
     Fifo,
     Other,
+    /// `events-<digits>.jsonl` with at most 20 digits whose number does not
+    /// fit in a seq: never read, but never silently ignored either (a writer
+    /// continuing below it would repeat seqs).
+    SeqOutOfRange,
 }
 
 impl IrregularKind {
@@ -119,8 +137,10 @@ impl IrregularKind {
             IrregularKind::Directory => "a directory",
             IrregularKind::Symlink => "a symbolic link (not followed)",
             IrregularKind::DanglingSymlink => "a dangling symbolic link",
+            IrregularKind::SymlinkLoop => "a symbolic link that loops",
             IrregularKind::Fifo => "a FIFO",
             IrregularKind::Other => "not a regular file",
+            IrregularKind::SeqOutOfRange => "its seq is beyond 18446744073709551615",
         }
     }
 }
@@ -191,8 +211,20 @@ impl Listing {
                 continue;
             }
             let Some(start_seq) = parse_segment_name(&name) else {
+                if seq_out_of_range(&name) {
+                    listing.irregular.push(Irregular {
+                        start_seq: u64::MAX,
+                        path: entry.path(),
+                        kind: IrregularKind::SeqOutOfRange,
+                    });
+                }
                 continue;
             };
+            // No length here: it is taken when the segment is first opened,
+            // after the whole directory was read. A writer finishes a segment
+            // before it creates the next one, so every segment but the newest
+            // listed is closed by then and its length final: no seq gap
+            // appears at a boundary that is only a race with a rotation.
             let path = entry.path();
             // The entry's own type (d_type, no stat where the file system
             // fills it in); a symlink is reported as such, never followed.
@@ -310,10 +342,11 @@ fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
     if ft.is_dir() {
         IrregularKind::Directory
     } else if ft.is_symlink() {
-        if fs::metadata(path).is_ok() {
-            IrregularKind::Symlink
-        } else {
-            IrregularKind::DanglingSymlink
+        match fs::metadata(path) {
+            Ok(_) => IrregularKind::Symlink,
+            // ELOOP: the link leads back to itself, it is not dangling.
+            Err(e) if e.raw_os_error() == Some(40) => IrregularKind::SymlinkLoop,
+            Err(_) => IrregularKind::DanglingSymlink,
         }
     } else if ft.is_fifo() {
         IrregularKind::Fifo
@@ -453,6 +486,32 @@ mod tests {
             kinds,
             [(5, IrregularKind::Directory), (9, IrregularKind::Symlink)]
         );
+    }
+
+    #[test]
+    fn a_symlink_to_itself_is_a_loop_not_dangling() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loop_ = tmp.path().join("events-1.jsonl");
+        std::os::unix::fs::symlink(&loop_, &loop_).unwrap();
+        std::os::unix::fs::symlink("nowhere", tmp.path().join("events-2.jsonl")).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let kinds: Vec<IrregularKind> = listing.irregular().iter().map(|i| i.kind).collect();
+        assert_eq!(
+            kinds,
+            [IrregularKind::SymlinkLoop, IrregularKind::DanglingSymlink]
+        );
+    }
+
+    #[test]
+    fn a_name_beyond_u64_is_listed_apart_not_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), "").unwrap();
+        fs::write(tmp.path().join("events-99999999999999999999.jsonl"), "x").unwrap();
+        fs::write(tmp.path().join("events-000000000000000000001.jsonl"), "x").unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        assert_eq!(listing.segments().len(), 1);
+        assert_eq!(listing.irregular().len(), 1, "{:?}", listing.irregular());
+        assert_eq!(listing.irregular()[0].kind, IrregularKind::SeqOutOfRange);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //!
 //! [`tailcut`]: crate::journal::tailcut
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::journal::claim::Claim;
 use crate::journal::error::JournalError;
 use crate::journal::quarantine::sync_dir;
-use crate::journal::segment::{Listing, segment_file_name};
+use crate::journal::segment::{IrregularKind, Listing, segment_file_name};
 use crate::journal::tailcut::{TailCutDone, TailCutPlan, apply_tail_cut, plan_tail_cut};
 
 /// The engine's rotation threshold.
@@ -118,12 +119,21 @@ impl EventJson {
 /// (and so field order and escapes) untouched. A JSON text never holds a raw
 /// newline inside a string, so the result is one line.
 pub(crate) fn compact_json(valid: &str) -> String {
-    let mut out = Vec::with_capacity(valid.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in valid.as_bytes() {
-        if in_string {
-            out.push(b);
+    match compact_json_bytes(valid.as_bytes()) {
+        Cow::Borrowed(_) => valid.to_owned(),
+        // Only ASCII whitespace was removed, outside strings: still UTF-8.
+        Cow::Owned(out) => String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// [`compact_json`] on bytes. The engine writes compact lines, so the common
+/// case borrows: nothing is copied until the first whitespace outside a string.
+pub(crate) fn compact_json_bytes(line: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in line.iter().enumerate() {
+        let keep = if in_string {
             if escaped {
                 escaped = false;
             } else if b == b'\\' {
@@ -131,15 +141,23 @@ pub(crate) fn compact_json(valid: &str) -> String {
             } else if b == b'"' {
                 in_string = false;
             }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            if b == b'"' {
-                in_string = true;
-            }
-            out.push(b);
+            true
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            false
+        } else {
+            in_string = b == b'"';
+            true
+        };
+        match (&mut out, keep) {
+            (Some(out), true) => out.push(b),
+            (None, false) => out = Some(line[..i].to_vec()),
+            _ => {}
         }
     }
-    // Only ASCII whitespace was removed, outside strings: still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    match out {
+        Some(out) => Cow::Owned(out),
+        None => Cow::Borrowed(line),
+    }
 }
 
 /// The engine's timestamp: RFC 3339 in UTC with `Z`, sub-second digits as
@@ -217,6 +235,21 @@ impl Writer {
         }
         let claim = Claim::acquire(dir, opts.wait)?;
         let listing = Listing::read(dir)?;
+        if let Some(irr) = listing
+            .irregular
+            .iter()
+            .find(|i| i.kind == IrregularKind::SeqOutOfRange)
+        {
+            // Its seqs are unknown and beyond any we could write: appending
+            // below it could repeat seqs readers have seen.
+            return Err(JournalError::io(
+                &irr.path,
+                io::Error::other(
+                    "named like a segment whose seq is beyond 18446744073709551615: refusing \
+                     to append, the next seqs are unknown",
+                ),
+            ));
+        }
         let (plan, _) = plan_tail_cut(&listing)?;
         let done = if plan.is_empty() {
             TailCutDone::default()
@@ -376,7 +409,30 @@ impl Writer {
             .append(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+            .map_err(|e| {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return JournalError::io(&path, e);
+                }
+                // Say what holds the name: "File exists" alone sends people
+                // looking for a file.
+                let what = match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_dir() => "a directory",
+                    Ok(m) if m.file_type().is_symlink() => "a symbolic link",
+                    Ok(m) if m.is_file() => "a file",
+                    Ok(_) => "a FIFO or other special file",
+                    Err(_) => "something",
+                };
+                JournalError::io(
+                    &path,
+                    io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{what} already holds the next segment's name (seq {seq}): \
+                             nothing was written"
+                        ),
+                    ),
+                )
+            })?;
         self.created_segment = true;
         self.current = Some(Current { file, path, len: 0 });
         Ok(())

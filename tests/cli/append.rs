@@ -401,32 +401,6 @@ fn a_journal_left_with_only_a_torn_segment_continues_after_its_name() {
     );
 }
 
-/// Issue 16 item 2: `inspect` is newest first, so piping it into `append
-/// --records` without `--oldest-first` would reverse the journal. Input whose
-/// original seqs go backwards is refused, with a hint, and nothing is written;
-/// the README's copy (with --oldest-first) keeps the order.
-#[test]
-fn records_whose_seqs_go_backwards_are_refused() {
-    let old = TestJournal::with_events(6, 4);
-    let reversed = stdout_of(&mut old.cmd(&["inspect", "-o", "jsonl", "--all"]));
-    let new = TestJournal::new();
-    append_cmd(&new.dir, &["--records"], &reversed)
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("seq 5 comes after seq 6"))
-        .stderr(predicates::str::contains("--oldest-first"));
-    assert!(new.segments().is_empty(), "nothing may be appended");
-
-    let ordered = stdout_of(&mut old.cmd(&["inspect", "-o", "jsonl", "--all", "--oldest-first"]));
-    append_cmd(&new.dir, &["--records"], &ordered)
-        .assert()
-        .success()
-        .stdout("1..6\n");
-    let copied: Vec<String> = all_lines(&new.dir).iter().map(|l| without_ts(l)).collect();
-    let original: Vec<String> = all_lines(&old.dir).iter().map(|l| without_ts(l)).collect();
-    assert_eq!(copied, original);
-}
-
 #[test]
 fn the_last_seq_is_never_written_twice() {
     let j = TestJournal::new();
@@ -445,4 +419,75 @@ fn the_last_seq_is_never_written_twice() {
     let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["recover", "--json"]))).unwrap();
     assert_eq!(v["max_seq"], max);
     assert_eq!(v["next_seq"], Value::Null, "{v}");
+}
+
+/// Issue 16 item 2: `inspect` is newest first, so piping it into `append
+/// --records` without `--oldest-first` would reverse the journal. Input whose
+/// original seqs go backwards is refused, with a hint, and nothing is written;
+/// the README's copy (with --oldest-first) keeps the order.
+#[test]
+fn records_whose_seqs_go_backwards_are_refused() {
+    let old = TestJournal::with_events(6, 4);
+    let reversed = stdout_of(&mut old.cmd(&["inspect", "-o", "jsonl", "--all"]));
+    let new = TestJournal::new();
+    append_cmd(&new.dir, &["--records"], &reversed)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "seq 5 comes after seq 6 (line 1)",
+        ))
+        .stderr(predicates::str::contains("--oldest-first"));
+    assert!(new.segments().is_empty(), "nothing may be appended");
+
+    let ordered = stdout_of(&mut old.cmd(&["inspect", "-o", "jsonl", "--all", "--oldest-first"]));
+    append_cmd(&new.dir, &["--records"], &ordered)
+        .assert()
+        .success()
+        .stdout("1..6\n");
+    let copied: Vec<String> = all_lines(&new.dir).iter().map(|l| without_ts(l)).collect();
+    let original: Vec<String> = all_lines(&old.dir).iter().map(|l| without_ts(l)).collect();
+    assert_eq!(copied, original);
+}
+
+#[test]
+fn a_segment_named_beyond_u64_is_named_by_verify_and_stops_append() {
+    let j = TestJournal::with_events(3, 10);
+    j.write(
+        "events-99999999999999999999.jsonl",
+        format!("{}\n", event_line(4)).as_bytes(),
+    );
+    j.touch_lock();
+    let before = j.snapshot();
+    let out = j.cmd(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v["defects"][0];
+    assert_eq!(d["segment"], "events-99999999999999999999.jsonl", "{v}");
+    assert!(d["detail"].as_str().unwrap().contains("beyond"), "{v}");
+    append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "events-99999999999999999999.jsonl",
+        ));
+    assert_eq!(j.snapshot(), before, "nothing appended");
+}
+
+#[test]
+fn an_io_error_names_its_cause_once() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    std::fs::create_dir(j.path(&segment_name(1))).unwrap();
+    let out = append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Said once, and saying what holds the name (issue 13 items 19, 21).
+    assert_eq!(
+        err.matches("a directory already holds the next segment's name")
+            .count(),
+        1,
+        "{err}"
+    );
 }

@@ -854,7 +854,15 @@ fn coarser_stamps_in_the_same_second_are_not_a_clock_step() {
         [2]
     );
     assert_eq!(
-        seqs(&j, &["--all", "--oldest-first", "--until", "2026-11-20T09:00:23.1Z"]),
+        seqs(
+            &j,
+            &[
+                "--all",
+                "--oldest-first",
+                "--until",
+                "2026-11-20T09:00:23.1Z"
+            ]
+        ),
         [1, 3]
     );
     let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["verify", "--json"]))).unwrap();
