@@ -11,10 +11,11 @@ use journal::record::parse_line;
 use journal::scan::{Direction, Visit, scan};
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, open_listing};
+use crate::cmd::{Context, no_branch_filter, open_listing, resolve_source, sessions};
 use crate::exit_codes::ExitCode;
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
+use journal::source::Format;
 
 /// The plain options `inspect` runs with.
 struct InspectOptions {
@@ -46,6 +47,22 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
+    let (dir, format) = resolve_source(&args.dir)?;
+    if format == Format::Sessions {
+        let matcher = sessions::session_query(args.filters.to_query()?).matcher();
+        let render = RenderOptions::for_console(opts.format.into(), ctx);
+        let branches = &args.filters.branches;
+        return sessions::inspect(
+            &dir,
+            &matcher,
+            branches,
+            opts.limit,
+            opts.direction,
+            render,
+            ctx,
+        );
+    }
+    no_branch_filter(&args.filters)?;
     let matcher = args.filters.to_query()?.matcher();
     let listing = open_listing(&args.dir)?;
     let candidates = matcher.query().candidate_segments(&listing);

@@ -54,6 +54,7 @@ impl RepairOptions {
 }
 
 pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
+    crate::cmd::segments_only(&args.dir, "repair")?;
     let opts = RepairOptions::new(&args);
     let dir = resolve_dir(&args.dir)?;
     // Check it is a journal before the claim creates a lock file in it.

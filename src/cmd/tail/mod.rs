@@ -93,6 +93,8 @@ impl TailOptions {
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = TailOptions::new(&args, ctx)?;
+    crate::cmd::segments_only(&args.dir, "tail")?;
+    crate::cmd::no_branch_filter(&args.filters)?;
     let matcher = args.filters.to_query()?.matcher();
     let dir = resolve_dir(&args.dir)?;
 

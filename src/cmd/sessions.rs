@@ -1,0 +1,145 @@
+//! The per-session store (aios-events) behind the same subcommands: the
+//! commands detect the format and hand over here; query and render are the
+//! same as for segments, on the shared record model.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use journal::query::{Matcher, Query};
+use journal::render::notice::DamageTally;
+use journal::render::report::{self, sessions as rep, write_json};
+use journal::render::{RenderOptions, Renderer};
+use journal::scan::Direction;
+use journal::source::SourceRecord;
+use journal::source::sessions::{SessionFile, SessionStore};
+
+use crate::cli::{RecoverArgs, StatsArgs, VerifyArgs};
+use crate::cmd::Context;
+use crate::exit_codes::ExitCode;
+
+/// A field path that does not start at the record (`kind.type`, `branch_id`)
+/// is looked up from the record's root: a session record has no `event`.
+pub fn session_query(mut query: Query) -> Query {
+    for f in &mut query.fields {
+        if f.path.len() > 1 && f.path[0] == "event" {
+            f.path.remove(0);
+        }
+    }
+    query
+}
+
+fn read(dir: &Path) -> Result<(SessionStore, Vec<SessionFile>)> {
+    let store = SessionStore::open(dir)?;
+    let files = store.read_all()?;
+    Ok((store, files))
+}
+
+/// `inspect`: every session's records merged by timestamp.
+pub fn inspect(
+    dir: &Path,
+    matcher: &Matcher,
+    branches: &[String],
+    limit: Option<usize>,
+    direction: Direction,
+    render: RenderOptions,
+    ctx: &Context,
+) -> Result<ExitCode> {
+    let (store, files) = read(dir)?;
+    let mut damage = DamageTally::default();
+    let mut records: Vec<SourceRecord> = Vec::new();
+    for file in &files {
+        for d in file.defects() {
+            damage.note(d);
+        }
+        records.extend(file.records().filter(|r| {
+            (branches.is_empty()
+                || matches!(&r.position, journal::source::Position::Session { branch, .. }
+                    if branches.contains(branch)))
+                && matcher.matches(&r.as_record())
+        }));
+    }
+    // Oldest first by time, then by place; a stable order for equal times.
+    records.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
+    if direction == Direction::NewestFirst {
+        records.reverse();
+    }
+    let mut out = ctx.stdout(false);
+    let mut renderer = Renderer::new(render);
+    for r in records.iter().take(limit.unwrap_or(usize::MAX)) {
+        renderer.record(&mut out, &r.as_record(), &r.raw)?;
+    }
+    renderer.finish(&mut out)?;
+    out.flush()?;
+    damage.report(&store.events_dir);
+    Ok(ExitCode::Success)
+}
+
+/// `recover`: the latest sequence of every session and branch.
+pub fn recover(dir: &Path, args: &RecoverArgs, ctx: &Context) -> Result<ExitCode> {
+    let (store, files) = read(dir)?;
+    let recovery = rep::Recovery::of(&files);
+    let mut out = ctx.stdout(false);
+    if args.json {
+        write_json(
+            &mut out,
+            report::RECOVER_SESSIONS_SCHEMA,
+            rep::recover_json(&store, &recovery),
+        )?;
+    } else {
+        rep::recover_text(&mut out, &recovery)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::Success)
+}
+
+/// `stats`: sessions, branches, events per kind, time range, damage.
+pub fn stats(dir: &Path, args: &StatsArgs, ctx: &Context) -> Result<ExitCode> {
+    let (store, files) = read(dir)?;
+    let stats = rep::Stats::of(&files);
+    let mut out = ctx.stdout(false);
+    if args.json {
+        write_json(
+            &mut out,
+            report::STATS_SESSIONS_SCHEMA,
+            rep::stats_json(&store, &stats),
+        )?;
+    } else {
+        rep::stats_text(&mut out, &store, &stats)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::Success)
+}
+
+/// `verify`: every defect of every session file, exactly located.
+pub fn verify(dir: &Path, args: &VerifyArgs, ctx: &Context) -> Result<ExitCode> {
+    let (store, files) = read(dir)?;
+    let mut defects: Vec<_> = files.iter().flat_map(SessionFile::defects).collect();
+    if args.strict {
+        for d in &mut defects {
+            d.severity = journal::Severity::Error;
+        }
+    }
+    let errors = defects
+        .iter()
+        .filter(|d| d.severity == journal::Severity::Error)
+        .count();
+    if !args.quiet {
+        let mut out = ctx.stdout(false);
+        if args.json {
+            write_json(
+                &mut out,
+                report::VERIFY_SESSIONS_SCHEMA,
+                rep::verify_json(&store, &files, &defects),
+            )?;
+        } else {
+            rep::verify_text(&mut out, &files, &defects, ctx.color)?;
+        }
+        out.flush()?;
+    }
+    Ok(if errors > 0 {
+        ExitCode::JournalErrors
+    } else {
+        ExitCode::Success
+    })
+}
