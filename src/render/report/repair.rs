@@ -171,6 +171,7 @@ pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[
     });
     json!({
         "dir": listing.dir.display().to_string(),
+        "format": "segments",
         "mode": plan.mode,
         "dry_run": dry_run,
         "repaired": !plan.is_refused(),

@@ -143,6 +143,7 @@ pub fn json(report: &VerifyReport) -> Value {
         .collect();
     json!({
         "dir": report.dir.display().to_string(),
+        "format": "segments",
         "ok": report.errors == 0,
         "strict": report.strict,
         "summary": {

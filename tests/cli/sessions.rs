@@ -1,0 +1,479 @@
+//! The per-session store (aios-events) and format detection, against the
+//! journals the store's own crate wrote (`../shared/corpus/aios-*`; the
+//! answers are its README's), always on a copy.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::common::{TestJournal, corpus_dir, journal_cmd, stdout_of};
+
+/// A copy of a corpus folder (recursively) in a temp dir.
+pub struct Store {
+    pub _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            fs::copy(entry.path(), &dest).unwrap();
+            let mut perms = fs::metadata(&dest).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            fs::set_permissions(&dest, perms).unwrap();
+        }
+    }
+}
+
+impl Store {
+    pub fn corpus(name: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join(name);
+        copy_tree(&corpus_dir().join(name), &root);
+        Store { _tmp: tmp, root }
+    }
+
+    pub fn file(&self, session: &str) -> PathBuf {
+        self.root.join("events").join(format!("{session}.jsonl"))
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = journal_cmd();
+        cmd.args(args).arg(&self.root);
+        cmd
+    }
+
+    pub fn json(&self, args: &[&str]) -> (Value, i32) {
+        let out = self.cmd(args).output().unwrap();
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?} printed no JSON ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (v, out.status.code().unwrap())
+    }
+
+    /// The file's lines, each with its `\n`.
+    pub fn lines(&self, session: &str) -> Vec<Vec<u8>> {
+        fs::read(self.file(session))
+            .unwrap()
+            .split_inclusive(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    pub fn write_lines(&self, session: &str, lines: &[Vec<u8>]) {
+        fs::write(self.file(session), lines.concat()).unwrap();
+    }
+}
+
+const S1: &str = "sess-01-ec779c36";
+
+/// The corpus README's "latest sequence per session and branch".
+fn latest_of(v: &Value) -> Vec<(String, String, u64)> {
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["session"].as_str().unwrap().to_owned(),
+                s["branch"].as_str().unwrap().to_owned(),
+                s["latest_sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn triples(t: &[(&str, &str, u64)]) -> Vec<(String, String, u64)> {
+    t.iter()
+        .map(|(s, b, n)| (s.to_string(), b.to_string(), *n))
+        .collect()
+}
+
+#[test]
+fn recover_prints_the_latest_sequence_of_every_session_and_branch() {
+    let s = Store::corpus("aios-sessions");
+    let (v, code) = s.json(&["recover", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["schema"], "journal-recover-sessions/1");
+    assert_eq!(v["format"], "sessions");
+    assert_eq!(
+        latest_of(&v),
+        triples(&[
+            (S1, "exp-1", 25),
+            (S1, "main", 58),
+            ("sess-02-082cfe88", "exp-1", 25),
+            ("sess-02-082cfe88", "main", 47),
+            ("sess-03-56a7458a", "exp-1", 32),
+            ("sess-03-56a7458a", "main", 53),
+        ])
+    );
+    let table = stdout_of(&mut s.cmd(&["recover"]));
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["SESSION", "BRANCH", "LATEST"]);
+    assert_eq!(rows[2], [S1, "main", "58"]);
+    assert_eq!(rows.len(), 7);
+}
+
+#[test]
+fn recover_on_the_crashed_store_counts_complete_records_and_names_the_damage() {
+    let s = Store::corpus("aios-crashed");
+    let out = s.cmd(&["recover", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // main 39 is the torn line: the latest complete one is 38; probe-session's
+    // event 2 sits inside the glued line and counts.
+    assert_eq!(
+        latest_of(&v),
+        triples(&[
+            ("probe-session", "main", 2),
+            ("sess-01-9ca8a164", "exp-1", 21),
+            ("sess-01-9ca8a164", "main", 38),
+            ("sess-02-5ff76408", "exp-1", 22),
+            ("sess-02-5ff76408", "main", 38),
+        ])
+    );
+    let unreadable: Vec<&str> = v["unreadable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unreadable,
+        ["probe-session.jsonl", "sess-02-5ff76408.jsonl"]
+    );
+}
+
+/// Every record of the copy, parsed here independently: (timestamp, session, branch, sequence, kind).
+fn all_records(s: &Store) -> Vec<(String, String, String, u64, String)> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(s.root.join("events")).unwrap() {
+        for line in fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            out.push((
+                v["timestamp"].as_str().unwrap().to_owned(),
+                v["session_id"].as_str().unwrap().to_owned(),
+                v["branch_id"].as_str().unwrap().to_owned(),
+                v["sequence"].as_u64().unwrap(),
+                v["kind"]["type"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+fn jsonl(s: &Store, args: &[&str]) -> Vec<Value> {
+    stdout_of(&mut s.cmd(args))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn inspect_merges_every_session_newest_first_by_timestamp() {
+    let s = Store::corpus("aios-sessions");
+    let mut want = all_records(&s);
+    assert_eq!(want.len(), 240);
+    want.sort();
+    want.reverse();
+    let got = jsonl(&s, &["inspect", "-o", "jsonl"]);
+    assert_eq!(got.len(), 20);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g["timestamp"], w.0.as_str());
+        assert_eq!(g["sequence"], w.3);
+    }
+    assert_eq!(jsonl(&s, &["inspect", "-a", "-o", "jsonl"]).len(), 240);
+    let oldest = jsonl(&s, &["inspect", "--oldest-first", "-n", "1", "-o", "jsonl"]);
+    assert_eq!(oldest[0]["timestamp"], want.last().unwrap().0.as_str());
+    // Raw output is the stored line, byte for byte.
+    let raw = stdout_of(&mut s.cmd(&["inspect", "-n", "1", "-o", "raw"]));
+    let newest_file = fs::read_to_string(s.file(&want[0].1)).unwrap();
+    assert!(newest_file.lines().any(|l| format!("{l}\n") == raw));
+}
+
+#[test]
+fn inspect_filters_by_session_branch_kind_sequence_and_field() {
+    let s = Store::corpus("aios-sessions");
+    let all = all_records(&s);
+    let count = |f: &dyn Fn(&(String, String, String, u64, String)) -> bool| {
+        all.iter().filter(|r| f(r)).count()
+    };
+    let got = jsonl(
+        &s,
+        &[
+            "inspect",
+            "-a",
+            "-o",
+            "jsonl",
+            "--session",
+            S1,
+            "--branch",
+            "exp-1",
+        ],
+    );
+    assert_eq!(got.len(), 25);
+    assert!(
+        got.iter()
+            .all(|r| r["branch_id"] == "exp-1" && r["session_id"] == S1)
+    );
+    let got = jsonl(&s, &["inspect", "-a", "-o", "jsonl", "-t", "BranchCreated"]);
+    assert_eq!(got.len(), 3);
+    let got = jsonl(&s, &["inspect", "-a", "-o", "jsonl", "-t", "UserMessage"]);
+    assert_eq!(got.len(), count(&|r| r.4 == "UserMessage"));
+    let got = jsonl(
+        &s,
+        &[
+            "inspect",
+            "-a",
+            "-o",
+            "jsonl",
+            "--session",
+            S1,
+            "--branch",
+            "main",
+            "--seq",
+            "58",
+        ],
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["sequence"], 58);
+    let got = jsonl(
+        &s,
+        &[
+            "inspect",
+            "-a",
+            "-o",
+            "jsonl",
+            "-w",
+            "kind.type=ErrorRaised",
+        ],
+    );
+    assert_eq!(got.len(), count(&|r| r.4 == "ErrorRaised"));
+    let got = jsonl(
+        &s,
+        &["inspect", "-a", "-o", "jsonl", "-w", "branch_id=exp-1"],
+    );
+    assert_eq!(got.len(), count(&|r| r.2 == "exp-1"));
+    let since = "2026-11-20T09:05:00Z";
+    let got = jsonl(&s, &["inspect", "-a", "-o", "jsonl", "--since", since]);
+    assert_eq!(got.len(), count(&|r| r.0.as_str() >= since));
+    assert!(!got.is_empty());
+    let got = jsonl(&s, &["inspect", "-a", "-o", "jsonl", "-g", "rate limited"]);
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|r| r.to_string().contains("rate limited")));
+}
+
+#[test]
+fn inspect_table_shows_the_kind_and_a_summary() {
+    let s = Store::corpus("aios-sessions");
+    let table =
+        stdout_of(&mut s.cmd(&["inspect", "-o", "table", "-n", "3", "-t", "BranchCreated"]));
+    assert!(table.contains("BranchCreated"), "{table}");
+    assert!(
+        table.contains("new_branch_id") || table.contains("exp-1"),
+        "{table}"
+    );
+}
+
+#[test]
+fn inspect_on_the_crashed_store_reads_past_the_damage_and_keeps_the_glued_event() {
+    let s = Store::corpus("aios-crashed");
+    let out = s
+        .cmd(&["inspect", "-a", "-o", "jsonl", "--session", "probe-session"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let got: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seqs: Vec<u64> = got
+        .iter()
+        .map(|r| r["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 1]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("damage") || stderr.contains("glued"),
+        "{stderr}"
+    );
+    assert_eq!(jsonl(&s, &["inspect", "-a", "-o", "jsonl"]).len(), 120 + 1);
+}
+
+#[test]
+fn stats_says_the_format_and_counts_sessions_branches_and_kinds() {
+    let s = Store::corpus("aios-sessions");
+    let (v, code) = s.json(&["stats", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["schema"], "journal-stats-sessions/1");
+    assert_eq!(v["format"], "sessions");
+    assert_eq!(
+        (v["sessions"].as_u64(), v["branches"].as_u64()),
+        (Some(3), Some(6))
+    );
+    assert_eq!(v["events"], 240);
+    let all = all_records(&s);
+    let kinds = v["kinds"].as_object().unwrap();
+    assert_eq!(
+        kinds.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        240
+    );
+    assert_eq!(kinds["BranchCreated"], 3);
+    assert_eq!(
+        kinds["UserMessage"].as_u64().unwrap() as usize,
+        all.iter().filter(|r| r.4 == "UserMessage").count()
+    );
+    let first = all.iter().map(|r| &r.0).min().unwrap();
+    let last = all.iter().map(|r| &r.0).max().unwrap();
+    assert_eq!(
+        (&v["first_ts"], &v["last_ts"]),
+        (&Value::from(first.as_str()), &Value::from(last.as_str()))
+    );
+    assert_eq!(
+        (v["errors"].as_u64(), v["warnings"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let text = stdout_of(&mut s.cmd(&["stats"]));
+    assert!(text.contains("format      sessions"), "{text}");
+    let (v, _) = Store::corpus("aios-crashed").json(&["stats", "--json"]);
+    assert_eq!(
+        (v["errors"].as_u64(), v["warnings"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+// ---- detection ----
+
+#[test]
+fn every_shape_is_detected_and_the_unsupported_ones_say_so() {
+    let j = TestJournal::corpus("bamboo-clean");
+    j.cmd(&["recover"]).assert().success().stdout("2000\n");
+    for (name, format) in [
+        ("harn-file", "topics-jsonl"),
+        ("harn-sqlite", "topics-sqlite"),
+        ("camel-redb", "redb"),
+    ] {
+        let s = Store::corpus(name);
+        for cmd in ["inspect", "recover", "stats", "verify"] {
+            s.cmd(&[cmd])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(format!("a {format} journal")))
+                .stderr(predicate::str::contains("not supported yet"));
+        }
+    }
+    // The SQLite file itself, and a SQLite file without the event log's tables.
+    let s = Store::corpus("harn-sqlite");
+    journal_cmd()
+        .arg("inspect")
+        .arg(s.root.join("events.sqlite"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("topics-sqlite"));
+    let other = s.root.join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(
+        other.join("x.db"),
+        b"SQLite format 3\0 CREATE TABLE notes(a)",
+    )
+    .unwrap();
+    journal_cmd()
+        .args(["inspect"])
+        .arg(&other)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "not a journal of any known format",
+        ));
+    // The session store is read from its root and from its events/ directory.
+    let s = Store::corpus("aios-sessions");
+    for dir in [s.root.clone(), s.root.join("events")] {
+        journal_cmd()
+            .args(["stats", "--json"])
+            .arg(&dir)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("\"format\":\"sessions\""));
+    }
+}
+
+#[test]
+fn a_directory_matching_nothing_lists_what_was_looked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("notes.txt"), b"hello\n").unwrap();
+    let out = journal_cmd()
+        .arg("inspect")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for looked_for in [
+        "events-<seq>.jsonl",
+        "events/<session-id>.jsonl",
+        "topics/",
+        "SQLite",
+        "redb",
+    ] {
+        assert!(err.contains(looked_for), "{looked_for} missing from {err}");
+    }
+    assert!(err.contains("--format"), "{err}");
+}
+
+#[test]
+fn a_directory_matching_two_asks_for_format_and_format_chooses() {
+    let s = Store::corpus("aios-sessions");
+    let clean = corpus_dir().join("bamboo-clean");
+    for entry in fs::read_dir(&clean).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), s.root.join(entry.file_name())).unwrap();
+    }
+    s.cmd(&["recover"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("segments, sessions"))
+        .stderr(predicate::str::contains("--format"));
+    s.cmd(&["recover", "--format", "segments"])
+        .assert()
+        .success()
+        .stdout("2000\n");
+    let (v, _) = s.json(&["recover", "--json", "--format", "sessions"]);
+    assert_eq!(latest_of(&v).len(), 6);
+}
+
+#[test]
+fn prune_append_repair_and_tail_refuse_the_session_store() {
+    let s = Store::corpus("aios-sessions");
+    let before = all_records(&s);
+    for args in [&["prune"][..], &["append"][..], &["tail", "-n", "1"][..]] {
+        s.cmd(args)
+            .write_stdin("{}\n")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "not supported for the sessions format",
+            ));
+    }
+    assert_eq!(all_records(&s), before);
+    let j = TestJournal::corpus("bamboo-clean");
+    j.cmd(&["inspect", "--branch", "main"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--branch"));
+}
