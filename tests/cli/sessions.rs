@@ -477,3 +477,231 @@ fn prune_append_repair_and_tail_refuse_the_session_store() {
         .code(2)
         .stderr(predicate::str::contains("--branch"));
 }
+
+// ---- verify ----
+
+/// `verify --json`'s defects as (kind, severity, file, line, offset, len).
+fn defects(v: &Value) -> Vec<(String, String, String, u64, u64, u64)> {
+    v["defects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["severity"].as_str().unwrap().to_owned(),
+                d["file"].as_str().unwrap().to_owned(),
+                d["line"].as_u64().unwrap(),
+                d["offset"].as_u64().unwrap(),
+                d["len"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn d(
+    kind: &str,
+    sev: &str,
+    file: &str,
+    line: u64,
+    offset: u64,
+    len: u64,
+) -> (String, String, String, u64, u64, u64) {
+    (kind.into(), sev.into(), file.into(), line, offset, len)
+}
+
+fn offset_of(lines: &[Vec<u8>], index: usize) -> u64 {
+    lines[..index].iter().map(|l| l.len() as u64).sum()
+}
+
+#[test]
+fn verify_a_clean_store_is_silent_and_the_crashed_one_exact() {
+    let s = Store::corpus("aios-sessions");
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!((code, v["ok"].as_bool()), (0, Some(true)));
+    assert_eq!(v["schema"], "journal-verify-sessions/1");
+    assert!(defects(&v).is_empty());
+
+    let s = Store::corpus("aios-crashed");
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        defects(&v),
+        [
+            d("glued-line", "error", "probe-session.jsonl", 2, 361, 377),
+            d(
+                "torn-tail",
+                "warning",
+                "sess-02-5ff76408.jsonl",
+                61,
+                38375,
+                428
+            ),
+        ]
+    );
+    let glued = v["defects"][0]["detail"].as_str().unwrap();
+    assert!(
+        glued.contains("17-byte") && glued.contains("sequence 2"),
+        "{glued}"
+    );
+    let out = s.cmd(&["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("probe-session.jsonl\n  error glued-line: line 2, byte 361, 377 bytes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn verify_locates_gaps_repeats_and_steps_back_per_branch() {
+    let file = format!("{S1}.jsonl");
+    // A gap: main 10 (line 10) removed.
+    let s = Store::corpus("aios-sessions");
+    let mut lines = s.lines(S1);
+    lines.remove(9);
+    s.write_lines(S1, &lines);
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        defects(&v),
+        [d(
+            "seq-gap",
+            "error",
+            &file,
+            10,
+            offset_of(&lines, 9),
+            lines[9].len() as u64 - 1
+        )]
+    );
+    assert_eq!(
+        (
+            v["defects"][0]["sequence_before"].as_u64(),
+            v["defects"][0]["sequence_after"].as_u64()
+        ),
+        (Some(9), Some(11))
+    );
+    assert!(
+        v["defects"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("branch main")
+    );
+
+    // A repeat: line 10 written twice.
+    let s = Store::corpus("aios-sessions");
+    let mut lines = s.lines(S1);
+    lines.insert(10, lines[9].clone());
+    s.write_lines(S1, &lines);
+    let (v, _) = s.json(&["verify", "--json"]);
+    assert_eq!(
+        defects(&v),
+        [d(
+            "seq-repeated",
+            "error",
+            &file,
+            11,
+            offset_of(&lines, 10),
+            lines[10].len() as u64 - 1
+        )]
+    );
+
+    // A step back: lines 10 and 11 swapped (11 then skips, 10 goes back).
+    let s = Store::corpus("aios-sessions");
+    let mut lines = s.lines(S1);
+    lines.swap(9, 10);
+    s.write_lines(S1, &lines);
+    let (v, _) = s.json(&["verify", "--json"]);
+    let got = defects(&v);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "seq-gap");
+    assert_eq!(
+        got[1],
+        d(
+            "seq-backwards",
+            "error",
+            &file,
+            11,
+            offset_of(&lines, 10),
+            lines[10].len() as u64 - 1
+        )
+    );
+
+    // Sequences are per branch: the corpus interleaves main and exp-1 and is clean.
+    let all = all_records(&Store::corpus("aios-sessions"));
+    assert!(all.iter().any(|r| r.2 == "exp-1" && r.3 == 1));
+}
+
+#[test]
+fn verify_names_a_foreign_session_id_and_an_unparseable_line_that_bricks_the_session() {
+    let file = format!("{S1}.jsonl");
+    let s = Store::corpus("aios-sessions");
+    let mut lines = s.lines(S1);
+    let foreign = String::from_utf8(lines[4].clone())
+        .unwrap()
+        .replace(S1, "sess-99-elsewhere");
+    lines[4] = foreign.into_bytes();
+    lines.insert(20, b"not json at all\n".to_vec());
+    lines.insert(30, b"{\"hello\":1}\n".to_vec());
+    s.write_lines(S1, &lines);
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        defects(&v),
+        [
+            d(
+                "session-mismatch",
+                "error",
+                &file,
+                5,
+                offset_of(&lines, 4),
+                lines[4].len() as u64 - 1
+            ),
+            d("not-json", "error", &file, 21, offset_of(&lines, 20), 15),
+            d(
+                "not-event-record",
+                "error",
+                &file,
+                31,
+                offset_of(&lines, 30),
+                11
+            ),
+        ]
+    );
+    for i in [1, 2] {
+        let detail = v["defects"][i]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("the runtime cannot open this session at all"),
+            "{detail}"
+        );
+    }
+    // The rest still reads: every other event is there.
+    assert_eq!(
+        jsonl(&s, &["inspect", "-a", "-o", "jsonl", "--session", S1]).len(),
+        83 - 1
+    );
+}
+
+#[test]
+fn verify_a_torn_tail_is_a_warning_at_its_exact_place() {
+    let s = Store::corpus("aios-sessions");
+    let bytes = fs::read(s.file(S1)).unwrap();
+    let lines = s.lines(S1);
+    let last_start = offset_of(&lines, lines.len() - 1);
+    fs::write(s.file(S1), &bytes[..last_start as usize + 100]).unwrap();
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        defects(&v),
+        [d(
+            "torn-tail",
+            "warning",
+            &format!("{S1}.jsonl"),
+            lines.len() as u64,
+            last_start,
+            100
+        )]
+    );
+    let (_, strict) = s.json(&["verify", "--json", "--strict"]);
+    assert_eq!(strict, 1);
+}
