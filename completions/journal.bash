@@ -449,7 +449,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__repair)
-            opts="-n -h -V --format --drop-corrupt-lines --dry-run --wait --json --color --help --version"
+            opts="-n -h -V --format --drop-corrupt-lines --dry-run --wait --json --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

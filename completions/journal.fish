@@ -129,6 +129,7 @@ never\t''"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l drop-corrupt-lines -d 'Also rewrite segments with corrupt lines inside them, without those lines (each removed line goes to quarantine first)'
 complete -c journal -n "__fish_journal_using_subcommand repair" -s n -l dry-run -d 'Print the exact plan and change nothing'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l json -d 'Print the plan and the result as one JSON object'
+complete -c journal -n "__fish_journal_using_subcommand repair" -l force -d 'Per-session store: repair a session file even while another process holds it open (the store takes no lock; holders are found in /proc)'
 complete -c journal -n "__fish_journal_using_subcommand repair" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand repair" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand stats" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'

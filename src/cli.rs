@@ -512,6 +512,11 @@ pub struct RepairArgs {
     /// Print the plan and the result as one JSON object
     #[arg(long)]
     pub json: bool,
+
+    /// Per-session store: repair a session file even while another process
+    /// holds it open (the store takes no lock; holders are found in /proc)
+    #[arg(long)]
+    pub force: bool,
 }
 
 const VERIFY_AFTER_HELP: &str = concat!(

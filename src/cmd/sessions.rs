@@ -12,9 +12,10 @@ use journal::render::report::{self, sessions as rep, write_json};
 use journal::render::{RenderOptions, Renderer};
 use journal::scan::Direction;
 use journal::source::SourceRecord;
+use journal::source::session_repair;
 use journal::source::sessions::{SessionFile, SessionStore};
 
-use crate::cli::{RecoverArgs, StatsArgs, VerifyArgs};
+use crate::cli::{RecoverArgs, RepairArgs, StatsArgs, VerifyArgs};
 use crate::cmd::Context;
 use crate::exit_codes::ExitCode;
 
@@ -138,6 +139,40 @@ pub fn verify(dir: &Path, args: &VerifyArgs, ctx: &Context) -> Result<ExitCode> 
         out.flush()?;
     }
     Ok(if errors > 0 {
+        ExitCode::JournalErrors
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// `repair`: cut torn tails, un-glue glued lines (and with
+/// `--drop-corrupt-lines` drop unparseable lines), every removed byte
+/// quarantined first; files another process holds open are refused unless
+/// `--force`.
+pub fn repair(dir: &Path, args: &RepairArgs, ctx: &Context) -> Result<ExitCode> {
+    let (store, files) = read(dir)?;
+    let mut plan = session_repair::plan(&files, args.drop_corrupt_lines, args.force);
+    let after = session_repair::after(&files, &plan);
+    if !args.dry_run {
+        session_repair::apply(&store, &files, &mut plan)?;
+    }
+    let left: Vec<_> = after.iter().flat_map(SessionFile::defects).collect();
+    let errors = left
+        .iter()
+        .filter(|d| d.severity == journal::Severity::Error)
+        .count();
+    let mut out = ctx.stdout(false);
+    if args.json {
+        write_json(
+            &mut out,
+            report::REPAIR_SESSIONS_SCHEMA,
+            rep::repair_json(&store, &plan, &left, args.dry_run),
+        )?;
+    } else {
+        rep::repair_text(&mut out, &plan, &left, args.dry_run, ctx.color)?;
+    }
+    out.flush()?;
+    Ok(if errors > 0 || !plan.refused.is_empty() {
         ExitCode::JournalErrors
     } else {
         ExitCode::Success

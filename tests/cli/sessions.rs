@@ -159,11 +159,18 @@ fn recover_on_the_crashed_store_counts_complete_records_and_names_the_damage() {
     );
 }
 
-/// Every record of the copy, parsed here independently: (timestamp, session, branch, sequence, kind).
-fn all_records(s: &Store) -> Vec<(String, String, String, u64, String)> {
+/// (timestamp, session, branch, sequence, kind).
+type Rec = (String, String, String, u64, String);
+
+/// Every record of the copy, parsed here independently.
+fn all_records(s: &Store) -> Vec<Rec> {
     let mut out = Vec::new();
     for entry in fs::read_dir(s.root.join("events")).unwrap() {
-        for line in fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        for line in fs::read_to_string(path).unwrap().lines() {
             let v: Value = serde_json::from_str(line).unwrap();
             out.push((
                 v["timestamp"].as_str().unwrap().to_owned(),
@@ -210,9 +217,7 @@ fn inspect_merges_every_session_newest_first_by_timestamp() {
 fn inspect_filters_by_session_branch_kind_sequence_and_field() {
     let s = Store::corpus("aios-sessions");
     let all = all_records(&s);
-    let count = |f: &dyn Fn(&(String, String, String, u64, String)) -> bool| {
-        all.iter().filter(|r| f(r)).count()
-    };
+    let count = |f: &dyn Fn(&Rec) -> bool| all.iter().filter(|r| f(r)).count();
     let got = jsonl(
         &s,
         &[
@@ -458,7 +463,7 @@ fn a_directory_matching_two_asks_for_format_and_format_chooses() {
 }
 
 #[test]
-fn prune_append_repair_and_tail_refuse_the_session_store() {
+fn prune_append_and_tail_refuse_the_session_store() {
     let s = Store::corpus("aios-sessions");
     let before = all_records(&s);
     for args in [&["prune"][..], &["append"][..], &["tail", "-n", "1"][..]] {
@@ -480,8 +485,11 @@ fn prune_append_repair_and_tail_refuse_the_session_store() {
 
 // ---- verify ----
 
-/// `verify --json`'s defects as (kind, severity, file, line, offset, len).
-fn defects(v: &Value) -> Vec<(String, String, String, u64, u64, u64)> {
+/// (kind, severity, file, line, offset, len).
+type Place = (String, String, String, u64, u64, u64);
+
+/// `verify --json`'s defects.
+fn defects(v: &Value) -> Vec<Place> {
     v["defects"]
         .as_array()
         .unwrap()
@@ -704,4 +712,175 @@ fn verify_a_torn_tail_is_a_warning_at_its_exact_place() {
     );
     let (_, strict) = s.json(&["verify", "--json", "--strict"]);
     assert_eq!(strict, 1);
+}
+
+// ---- repair ----
+
+/// Every file of the events directory, by name.
+fn snapshot(s: &Store) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fs::read_dir(s.root.join("events"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every line parses as the store's EventRecord (the fields it requires).
+fn assert_every_line_is_a_record(s: &Store) {
+    for (name, bytes) in snapshot(s)
+        .into_iter()
+        .filter(|(n, _)| n.ends_with(".jsonl"))
+    {
+        assert!(bytes.ends_with(b"\n"), "{name} does not end in a newline");
+        for line in String::from_utf8(bytes).unwrap().lines() {
+            let v: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{name}: {e}: {line}"));
+            for field in [
+                "event_id",
+                "session_id",
+                "agent_id",
+                "branch_id",
+                "sequence",
+                "timestamp",
+                "actor",
+                "schema",
+                "kind",
+            ] {
+                assert!(v.get(field).is_some(), "{name}: no {field} in {line}");
+            }
+        }
+    }
+}
+
+fn without_quarantine(v: &Value) -> Value {
+    let mut steps = v["steps"].clone();
+    for s in steps.as_array_mut().unwrap() {
+        s.as_object_mut().unwrap().remove("quarantine");
+    }
+    steps
+}
+
+#[test]
+fn repair_cuts_the_torn_tail_and_unglues_the_glued_line_losing_no_event() {
+    let s = Store::corpus("aios-crashed");
+    let before = snapshot(&s);
+    let (plan, code) = s.json(&["repair", "--dry-run", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(snapshot(&s), before, "a dry run changed something");
+    assert_eq!(plan["schema"], "journal-repair-sessions/1");
+    let (done, code) = s.json(&["repair", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(without_quarantine(&plan), without_quarantine(&done));
+    assert_eq!(
+        (done["errors"].as_u64(), done["warnings"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let steps = done["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(
+        (
+            &steps[0]["action"],
+            &steps[0]["file"],
+            &steps[0]["line"],
+            &steps[0]["offset"],
+            &steps[0]["len"],
+            &steps[0]["kept_sequence"]
+        ),
+        (
+            &"unglue".into(),
+            &"probe-session.jsonl".into(),
+            &2.into(),
+            &361.into(),
+            &17.into(),
+            &2.into()
+        )
+    );
+    assert_eq!(
+        (&steps[1]["action"], &steps[1]["offset"], &steps[1]["len"]),
+        (&"cut-torn-tail".into(), &38375.into(), &428.into())
+    );
+
+    let after = snapshot(&s);
+    assert_every_line_is_a_record(&s);
+    // Each file is rebuilt exactly from what is left and its quarantine.
+    for step in steps {
+        let file = step["file"].as_str().unwrap();
+        let q = &after[step["quarantine"].as_str().unwrap()];
+        let offset = step["offset"].as_u64().unwrap() as usize;
+        assert_eq!(q.len() as u64, step["len"].as_u64().unwrap());
+        let mut rebuilt = after[file][..offset].to_vec();
+        rebuilt.extend_from_slice(q);
+        rebuilt.extend_from_slice(&after[file][offset..]);
+        assert_eq!(rebuilt, before[file], "{file}");
+    }
+    assert_eq!(
+        after[steps[0]["quarantine"].as_str().unwrap()],
+        b"{\"event_id\":\"torn"
+    );
+    // Every complete event is kept: 120 + probe-session's two.
+    assert_eq!(all_records(&s).len(), 119 + 2);
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!((code, defects(&v).len()), (0, 0));
+    let (again, code) = s.json(&["repair", "--json"]);
+    assert_eq!((code, again["steps"].as_array().unwrap().len()), (0, 0));
+}
+
+#[test]
+fn repair_drops_an_unparseable_line_only_when_asked() {
+    let s = Store::corpus("aios-sessions");
+    let mut lines = s.lines(S1);
+    lines.insert(20, b"not json at all\n".to_vec());
+    s.write_lines(S1, &lines);
+    let (v, code) = s.json(&["repair", "--json"]);
+    assert_eq!((code, v["steps"].as_array().unwrap().len()), (1, 0));
+    assert_eq!(v["left"][0]["kind"], "not-json");
+    let (v, code) = s.json(&["repair", "--json", "--drop-corrupt-lines"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["steps"][0]["action"], "drop-line");
+    assert_eq!(v["steps"][0]["len"], 16);
+    let q = fs::read(
+        s.root
+            .join("events")
+            .join(v["steps"][0]["quarantine"].as_str().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(q, b"not json at all\n");
+    assert_every_line_is_a_record(&s);
+    assert_eq!(all_records(&s).len(), 240);
+}
+
+#[test]
+fn repair_leaves_a_file_another_process_holds_open_unless_forced() {
+    let s = Store::corpus("aios-crashed");
+    let torn = s.file("sess-02-5ff76408");
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .stdin(fs::File::open(&torn).unwrap())
+        .spawn()
+        .unwrap();
+    let before = fs::read(&torn).unwrap();
+    let (v, code) = s.json(&["repair", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["refused"][0]["file"], "sess-02-5ff76408.jsonl");
+    assert_eq!(v["refused"][0]["holders"][0]["pid"], holder.id());
+    assert_eq!(v["refused"][0]["holders"][0]["process"], "sleep");
+    assert_eq!(fs::read(&torn).unwrap(), before, "a held file was touched");
+    // The other file was repaired.
+    assert_eq!(v["steps"][0]["file"], "probe-session.jsonl");
+    let text = String::from_utf8(s.cmd(&["repair", "--dry-run"]).output().unwrap().stdout).unwrap();
+    assert!(
+        text.contains(&format!("held open by pid {} (sleep)", holder.id())),
+        "{text}"
+    );
+    let (v, code) = s.json(&["repair", "--json", "--force"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(v["steps"][0]["action"], "cut-torn-tail");
+    assert_every_line_is_a_record(&s);
 }

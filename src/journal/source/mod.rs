@@ -7,6 +7,7 @@
 //! [`SourceRecord`]s, which query and render see through the same
 //! [`Record`] view as a segment line.
 
+pub mod session_repair;
 pub mod sessions;
 
 use std::fmt;
@@ -205,7 +206,7 @@ fn db_files(path: &Path) -> Vec<PathBuf> {
         entries(path)
             .filter(|p| {
                 p.is_file()
-                    && !p.extension().is_some_and(|e| e == "jsonl")
+                    && p.extension().is_none_or(|e| e != "jsonl")
                     && p.file_name()
                         .is_some_and(|n| parse_segment_name(n).is_none())
             })

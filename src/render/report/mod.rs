@@ -27,6 +27,7 @@ pub const APPEND_SCHEMA: &str = "journal-append/1";
 pub const RECOVER_SESSIONS_SCHEMA: &str = "journal-recover-sessions/1";
 pub const STATS_SESSIONS_SCHEMA: &str = "journal-stats-sessions/1";
 pub const VERIFY_SESSIONS_SCHEMA: &str = "journal-verify-sessions/1";
+pub const REPAIR_SESSIONS_SCHEMA: &str = "journal-repair-sessions/1";
 
 /// Writes `value` (a JSON object) with its `schema` as one line.
 pub fn write_json(out: &mut dyn Write, schema: &str, mut value: Value) -> io::Result<()> {

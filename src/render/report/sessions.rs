@@ -10,6 +10,7 @@ use super::{human_bytes, plural};
 use crate::journal::defect::{Defect, Severity};
 use crate::journal::segment::file_name_lossy;
 use crate::journal::source::Format;
+use crate::journal::source::session_repair::{Action, Plan};
 use crate::journal::source::sessions::{Body, SessionFile, SessionStore};
 use crate::render::escape::escape_text;
 
@@ -280,19 +281,113 @@ pub fn verify_json(store: &SessionStore, files: &[SessionFile], defects: &[Defec
             "events": f.records().count(),
             "latest": f.latest(),
         })).collect::<Vec<_>>(),
-        "defects": defects.iter().map(|d| json!({
-            "kind": d.kind.name(),
-            "severity": d.severity,
-            "file": file_name_lossy(&d.segment),
-            "line": d.line,
-            "offset": d.offset,
-            "len": d.len,
-            "sequence_before": d.seq_before,
-            "sequence_after": d.seq_after,
-            "detail": d.detail,
-        })).collect::<Vec<_>>(),
+        "defects": defects.iter().map(defect_json).collect::<Vec<_>>(),
         "errors": errors,
         "warnings": warnings,
         "ok": errors == 0,
+    })
+}
+
+fn defect_json(d: &Defect) -> Value {
+    json!({
+        "kind": d.kind.name(),
+        "severity": d.severity,
+        "file": file_name_lossy(&d.segment),
+        "line": d.line,
+        "offset": d.offset,
+        "len": d.len,
+        "sequence_before": d.seq_before,
+        "sequence_after": d.seq_after,
+        "detail": d.detail,
+    })
+}
+
+pub fn repair_text(
+    out: &mut dyn Write,
+    plan: &Plan,
+    left: &[Defect],
+    dry_run: bool,
+    color: bool,
+) -> io::Result<()> {
+    let would = if dry_run { "would " } else { "" };
+    for r in &plan.refused {
+        let who: Vec<String> = r
+            .holders
+            .iter()
+            .map(|h| format!("pid {} ({})", h.pid, escape_text(&h.process)))
+            .collect();
+        writeln!(
+            out,
+            "{}: left alone: held open by {} (the store takes no lock; stop it, or pass --force)",
+            file_name_lossy(&r.file),
+            who.join(", ")
+        )?;
+    }
+    for s in &plan.steps {
+        let what = match s.action {
+            Action::CutTornTail => format!(
+                "{would}cut the torn last line {} ({} bytes at byte {})",
+                s.line, s.len, s.offset
+            ),
+            Action::Unglue => format!(
+                "{would}un-glue line {}: {would}keep the record {} sequence {}, {would}remove the {}-byte fragment at byte {}",
+                s.line,
+                s.kept_branch
+                    .as_deref()
+                    .map(escape_text)
+                    .unwrap_or_default(),
+                s.kept_sequence.unwrap_or_default(),
+                s.len,
+                s.offset
+            ),
+            Action::DropLine => format!(
+                "{would}drop the unparseable line {} ({} bytes at byte {})",
+                s.line, s.len, s.offset
+            ),
+        };
+        let kept = match &s.quarantine {
+            Some(q) => format!("; the bytes are in {}", file_name_lossy(q)),
+            None => "; the bytes would go to a quarantine file first".to_owned(),
+        };
+        writeln!(out, "{}: {what}{kept}", file_name_lossy(&s.file))?;
+    }
+    for d in left {
+        writeln!(
+            out,
+            "{}: left: {}",
+            file_name_lossy(&d.segment),
+            super::verify::defect_line(d, color)
+        )?;
+    }
+    let (errors, warnings) = counts(left);
+    writeln!(
+        out,
+        "{} step{}{}, {} file{} refused; left: {errors} error{}, {warnings} warning{}",
+        plan.steps.len(),
+        plural(plan.steps.len() as u64),
+        if dry_run {
+            " planned (dry run)"
+        } else {
+            " done"
+        },
+        plan.refused.len(),
+        plural(plan.refused.len() as u64),
+        plural(errors),
+        plural(warnings)
+    )
+}
+
+/// Schema `journal-repair-sessions/1`.
+pub fn repair_json(store: &SessionStore, plan: &Plan, left: &[Defect], dry_run: bool) -> Value {
+    let (errors, warnings) = counts(left);
+    json!({
+        "format": Format::Sessions.name(),
+        "dir": store.root.display().to_string(),
+        "dry_run": dry_run,
+        "steps": plan.steps,
+        "refused": plan.refused,
+        "left": left.iter().map(defect_json).collect::<Vec<_>>(),
+        "errors": errors,
+        "warnings": warnings,
     })
 }
