@@ -389,7 +389,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__prune)
-            opts="-n -q -h -V --format --keep --max-bytes --max-age --dry-run --quiet --json --wait --color --help --version"
+            opts="-n -q -h -V --format --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +408,10 @@ _journal() {
                     return 0
                     ;;
                 --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quarantine-max-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -67,6 +67,8 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     let mut stdin = io::stdin().lock();
     let mut buf = Vec::new();
     let mut number = 0u64;
+    // --records: the seq of the previous input record, and its line number.
+    let mut previous: Option<(u64, u64)> = None;
     loop {
         buf.clear();
         if stdin.read_until(b'\n', &mut buf)? == 0 {
@@ -75,7 +77,22 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
         number += 1;
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
         match prepare(line, &opts.input) {
-            Ok(Some(ev)) => events.push(ev),
+            Ok(Some(ev)) => {
+                // A copy keeps the records' order; input whose seqs go
+                // backwards is a reversed listing (inspect is newest first),
+                // never a copy, so it is refused before anything is written.
+                if let Some(seq) = ev.orig_seq {
+                    if let Some((prev, prev_line)) = previous
+                        && seq <= prev
+                    {
+                        bail!(
+                            "nothing appended: stdin:{number}: seq {seq} comes after seq {prev}                              (line {prev_line}); --records keeps the input order, so the                              records must be oldest first (hint: `journal inspect -o jsonl                              --all --oldest-first`)"
+                        );
+                    }
+                    previous = Some((seq, number));
+                }
+                events.push(ev)
+            }
             Ok(None) => {}
             Err(problem) => {
                 problems += 1;

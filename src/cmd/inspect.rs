@@ -121,5 +121,8 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     renderer.finish(&mut out)?;
     out.flush()?;
     damage.report(&listing.dir);
+    if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
+        journal::render::notice::no_match();
+    }
     Ok(ExitCode::Success)
 }

@@ -10,7 +10,7 @@ mod repair;
 mod sessions;
 mod stats;
 mod tail;
-mod units;
+pub(crate) mod units;
 mod verify;
 
 use std::env;
@@ -45,10 +45,13 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
     }
 }
 
-/// DIR, else $JOURNAL_DIR (through clap), else the engine's defaults.
+/// DIR, else $JOURNAL_DIR, else the engine's defaults (an empty variable is unset).
 pub fn resolve_dir(arg: &DirArg) -> Result<PathBuf> {
     if let Some(dir) = &arg.dir {
         return Ok(dir.clone());
+    }
+    if let Some(dir) = env::var_os("JOURNAL_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
     }
     if let Some(data) = env::var_os("BAMBOO_DATA_DIR").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(data).join("events"));

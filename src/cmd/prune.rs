@@ -43,6 +43,11 @@ fn options(args: &PruneArgs) -> Result<PruneOptions> {
             .map(|s| parse_duration("--max-age", s))
             .transpose()?,
         now: Utc::now(),
+        quarantine_max_age: args
+            .quarantine_max_age
+            .as_deref()
+            .map(|s| parse_duration("--quarantine-max-age", s))
+            .transpose()?,
         dry_run: args.dry_run,
         wait: parse_duration("--wait", &args.wait)?,
     })

@@ -23,6 +23,12 @@ pub fn irregular(irr: &Irregular) {
     );
 }
 
+/// `inspect` on a terminal found nothing: an empty screen would leave the
+/// user guessing whether it ran (a pipe gets nothing, as grep does).
+pub fn no_match() {
+    eprintln!("journal: no events match");
+}
+
 /// The directory cannot be watched; polling instead.
 pub fn cannot_watch(dir: &Path, error: &dyn Display, poll: Duration) {
     eprintln!(

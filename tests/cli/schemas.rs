@@ -46,7 +46,9 @@ fn repair_json_is_journal_repair_1() {
     assert_eq!(v["dir"], dir_of(&j));
     assert_eq!(v["mode"], "tail-only");
     assert_eq!(v["dry_run"], true);
-    assert_eq!(v["repaired"], true);
+    // Issue 16 item 12: a dry run repairs nothing, and says so.
+    assert_eq!(v["repaired"], false);
+    assert_eq!(v["would_repair"], true);
     assert_eq!(v["max_seq_before"], 10);
     assert_eq!(v["removed_bytes"], TORN.len());
     assert_eq!(v["tail"]["truncate"]["segment"], segment_name(9));

@@ -27,7 +27,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Result;
-use journal::defect::DefectKind;
+use journal::defect::{Defect, DefectKind};
 use journal::follow::{FollowOptions, Follower, PollStatus};
 use journal::lines::ReadOptions;
 use journal::record::{fast_seq, parse_line};
@@ -37,7 +37,7 @@ use journal::segment::Listing;
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::{Context, open_listing, resolve_dir};
 use crate::exit_codes::ExitCode;
-use cursor::{Cursor, read_cursor};
+use cursor::{Cursor, check_writable, read_cursor};
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 use sink::Sink;
@@ -113,6 +113,19 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         } else {
             open_listing(&args.dir)?;
         }
+    }
+
+    if let Start::After(Some(after)) = opts.start
+        && dir.exists()
+    {
+        check_not_ahead(&dir, after, opts.cursor_file.as_deref())?;
+    }
+    if let Some(path) = opts.cursor_file.as_deref() {
+        let current = match opts.start {
+            Start::After(after) => after,
+            Start::Last(_) => None,
+        };
+        check_writable(path, current)?;
     }
 
     let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
@@ -206,6 +219,26 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
     sink.finish(cursor.as_mut())
 }
 
+/// A start point beyond the journal's max seq means another journal (or this
+/// one recreated, its seqs restarted): following would wait for seqs that may
+/// never come and print nothing, silently. Refused, saying so.
+fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result<()> {
+    let listing = Listing::read(dir)?;
+    let max = journal::recover::recover(&listing, ReadOptions::default())?.max_seq;
+    if after <= max {
+        return Ok(());
+    }
+    let what = match cursor_file {
+        Some(path) => format!("the cursor in {}", path.display()),
+        None => "--from-seq".to_owned(),
+    };
+    anyhow::bail!(
+        "{what} is at seq {after}, but the journal's max seq is {max}: this is another journal, \
+         or it was recreated and its seqs restarted; nothing was printed (to start over, remove \
+         the cursor file or pass a lower --from-seq)"
+    )
+}
+
 /// Prints the last `n` matching events of the journal as it is, oldest first;
 /// returns the newest seq read, where following continues.
 fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
@@ -224,7 +257,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
         // whether or not it matches.
         None,
         |visit| {
-            let line = match visit {
+            let (segment, line) = match visit {
                 Visit::Damage(d) => {
                     // A partial last line is the writer mid-append: the follower prints it.
                     if !(follow && d.kind == DefectKind::TornTail) {
@@ -232,7 +265,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
                     }
                     return ControlFlow::Continue(());
                 }
-                Visit::Line { line, .. } => line,
+                Visit::Line { segment, line } => (segment, line),
             };
             let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
                 return ControlFlow::Continue(());
@@ -240,12 +273,16 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
             if max_seq.is_none() {
                 max_seq = fast_seq(content).or_else(|| parse_line(content).ok().map(|r| r.seq));
             }
-            if found.len() < n
-                && matcher.prefilter(content)
-                && let Ok(record) = parse_line(content)
-                && matcher.matches(&record)
-            {
-                found.push((stored.to_vec(), record.seq));
+            // A line that may match is parsed; one that does not parse is
+            // damage, counted on stderr as inspect does.
+            if found.len() < n && matcher.prefilter(content) {
+                match parse_line(content) {
+                    Ok(record) if matcher.matches(&record) => {
+                        found.push((stored.to_vec(), record.seq));
+                    }
+                    Ok(_) => {}
+                    Err(fault) => damage.note(Defect::from_fault(&segment.path, &line, &fault)),
+                }
             }
             if found.len() >= n && max_seq.is_some() {
                 ControlFlow::Break(())

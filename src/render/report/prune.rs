@@ -43,6 +43,14 @@ pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
             human_bytes(p.bytes)
         )?;
     }
+    for q in &r.quarantine_deleted {
+        writeln!(
+            out,
+            "{verb} {}  {}",
+            file_name_lossy(&q.path),
+            human_bytes(q.bytes)
+        )?;
+    }
     let oldest = r
         .oldest_seq
         .map_or_else(|| "none".to_owned(), |s| s.to_string());

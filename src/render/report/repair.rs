@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::defect::Defect;
+use crate::defect::{Defect, DefectKind};
 use crate::render::escape::escape_text;
 use crate::repair::{RepairMode, RepairPlan};
 use crate::segment::{Listing, file_name_lossy};
@@ -113,11 +113,26 @@ pub fn write_text(
     }
     writeln!(out)?;
     if !plan.refused.is_empty() {
+        // Say only the reasons that apply: --drop-corrupt-lines does nothing
+        // for an entry that is not a regular file.
+        let irregular = plan
+            .refused
+            .iter()
+            .filter(|d| d.kind == DefectKind::NotRegularFile)
+            .count();
+        let inside = plan.mode == RepairMode::TailOnly && plan.refused_count > irregular as u64;
+        let mut reasons = Vec::new();
+        if inside {
+            reasons.push("damage inside closed segments needs --drop-corrupt-lines");
+        }
+        if irregular > 0 {
+            reasons.push("entries that are not regular files are never touched");
+        }
         writeln!(
             out,
-            "refused ({}): damage inside segments needs --drop-corrupt-lines; entries that are \
-             not regular files are never touched",
-            plan.refused_count
+            "refused ({}): {}",
+            plan.refused_count,
+            reasons.join("; ")
         )?;
         write_defects(out, &plan.refused)?;
     }
@@ -174,7 +189,9 @@ pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[
         "format": "segments",
         "mode": plan.mode,
         "dry_run": dry_run,
-        "repaired": !plan.is_refused(),
+        // A dry run repairs nothing; it says whether a real run would.
+        "repaired": !dry_run && !plan.is_refused(),
+        "would_repair": !plan.is_refused(),
         "max_seq_before": plan.max_seq,
         "max_seq_after": plan.max_seq,
         "removed_bytes": plan.removed_bytes(),

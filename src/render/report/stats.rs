@@ -63,6 +63,12 @@ pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> 
         )?,
         None => writeln!(out, "torn tail   none")?,
     }
+    writeln!(
+        out,
+        "quarantine  {} file(s), {} (prune --quarantine-max-age ages them out)",
+        s.quarantine.files,
+        human_bytes(s.quarantine.bytes)
+    )?;
     if let Some(h) = &s.histogram {
         let max = h.counts.iter().copied().max().unwrap_or(0).max(1);
         let spark: String = h
