@@ -5,10 +5,9 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use anyhow::Result;
-use journal::defect::Defect;
-use journal::lines::ReadOptions;
-use journal::record::parse_line;
-use journal::scan::{Direction, Visit, scan};
+use journal::scan::Direction;
+use journal::source::reader::{self, Item, Source};
+use journal::source::sessions::SessionStore;
 
 use crate::cli::{InspectArgs, OutputFormat};
 use crate::cmd::{Context, no_branch_filter, open_listing, resolve_source, sessions};
@@ -48,24 +47,25 @@ impl InspectOptions {
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
     let (dir, format) = resolve_source(&args.dir)?;
-    if format == Format::Sessions {
-        let matcher = sessions::session_query(args.filters.to_query()?).matcher();
-        let render = RenderOptions::for_console(opts.format.into(), ctx);
-        let branches = &args.filters.branches;
-        return sessions::inspect(
-            &dir,
-            &matcher,
-            branches,
-            opts.limit,
-            opts.direction,
-            render,
-            ctx,
-        );
-    }
-    no_branch_filter(&args.filters)?;
-    let matcher = args.filters.to_query()?.matcher();
-    let listing = open_listing(&args.dir)?;
-    let candidates = matcher.query().candidate_segments(&listing);
+    let query = args.filters.to_query()?;
+    // One reader per format behind one trait; the loop below is shared.
+    let listing;
+    let (source, matcher): (Box<dyn Source>, _) = if format == Format::Sessions {
+        let store = SessionStore::open(&dir)?;
+        let branches = args.filters.branches.clone();
+        let source = reader::Sessions { store, branches };
+        (Box::new(source), sessions::session_query(query).matcher())
+    } else {
+        no_branch_filter(&args.filters)?;
+        let matcher = query.matcher();
+        listing = open_listing(&args.dir)?;
+        let candidates = matcher.query().candidate_segments(&listing);
+        let source = reader::Segments {
+            listing: &listing,
+            candidates,
+        };
+        (Box::new(source), matcher)
+    };
 
     let mut out = ctx.stdout(false);
     let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx));
@@ -73,54 +73,31 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let mut shown = 0usize;
     let mut write_error = None;
     if opts.limit != Some(0) {
-        let _stopped = scan(
-            &listing,
-            &candidates,
-            opts.direction,
-            ReadOptions::default(),
-            matcher.window_filter(),
-            |visit| {
-                let (segment, line) = match visit {
-                    Visit::Damage(d) => {
-                        damage.note(d);
-                        return ControlFlow::Continue(());
-                    }
-                    Visit::Line { segment, line } => (segment, line),
-                };
-                let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
-                    return ControlFlow::Continue(());
-                };
-                if !matcher.prefilter(content) {
+        source.visit(&matcher, opts.direction, &mut |item| {
+            let (record, stored) = match item {
+                Item::Damage(d) => {
+                    damage.note(d);
                     return ControlFlow::Continue(());
                 }
-                let record = match parse_line(content) {
-                    Ok(record) => record,
-                    Err(fault) => {
-                        damage.note(Defect::from_fault(&segment.path, &line, &fault));
-                        return ControlFlow::Continue(());
-                    }
-                };
-                if !matcher.matches(&record) {
-                    return ControlFlow::Continue(());
-                }
-                if let Err(e) = renderer.record(&mut out, &record, stored) {
-                    write_error = Some(e);
-                    return ControlFlow::Break(());
-                }
-                shown += 1;
-                if opts.limit.is_some_and(|limit| shown >= limit) {
-                    return ControlFlow::Break(());
-                }
-                ControlFlow::Continue(())
-            },
-        )?;
+                Item::Record { record, stored, .. } => (record, stored),
+            };
+            if let Err(e) = renderer.record(&mut out, record, stored) {
+                write_error = Some(e);
+                return ControlFlow::Break(());
+            }
+            shown += 1;
+            if opts.limit.is_some_and(|limit| shown >= limit) {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })?;
     }
     if let Some(e) = write_error {
         return Err(e.into());
     }
     renderer.finish(&mut out)?;
     out.flush()?;
-    damage.report(&listing.dir);
+    damage.report(source.dir());
     if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
         journal::render::notice::no_match();
     }

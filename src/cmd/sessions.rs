@@ -6,12 +6,8 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
-use journal::query::{Matcher, Query};
-use journal::render::notice::DamageTally;
+use journal::query::Query;
 use journal::render::report::{self, sessions as rep, write_json};
-use journal::render::{RenderOptions, Renderer};
-use journal::scan::Direction;
-use journal::source::SourceRecord;
 use journal::source::session_repair;
 use journal::source::sessions::{SessionFile, SessionStore};
 
@@ -34,46 +30,6 @@ fn read(dir: &Path) -> Result<(SessionStore, Vec<SessionFile>)> {
     let store = SessionStore::open(dir)?;
     let files = store.read_all()?;
     Ok((store, files))
-}
-
-/// `inspect`: every session's records merged by timestamp.
-pub fn inspect(
-    dir: &Path,
-    matcher: &Matcher,
-    branches: &[String],
-    limit: Option<usize>,
-    direction: Direction,
-    render: RenderOptions,
-    ctx: &Context,
-) -> Result<ExitCode> {
-    let (store, files) = read(dir)?;
-    let mut damage = DamageTally::default();
-    let mut records: Vec<SourceRecord> = Vec::new();
-    for file in &files {
-        for d in file.defects() {
-            damage.note(d);
-        }
-        records.extend(file.records().filter(|r| {
-            (branches.is_empty()
-                || matches!(&r.position, journal::source::Position::Session { branch, .. }
-                    if branches.contains(branch)))
-                && matcher.matches(&r.as_record())
-        }));
-    }
-    // Oldest first by time, then by place; a stable order for equal times.
-    records.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
-    if direction == Direction::NewestFirst {
-        records.reverse();
-    }
-    let mut out = ctx.stdout(false);
-    let mut renderer = Renderer::new(render);
-    for r in records.iter().take(limit.unwrap_or(usize::MAX)) {
-        renderer.record(&mut out, &r.as_record(), &r.raw)?;
-    }
-    renderer.finish(&mut out)?;
-    out.flush()?;
-    damage.report(&store.events_dir);
-    Ok(ExitCode::Success)
 }
 
 /// `recover`: the latest sequence of every session and branch.

@@ -7,6 +7,7 @@
 //! [`SourceRecord`]s, which query and render see through the same
 //! [`Record`] view as a segment line.
 
+pub mod reader;
 pub mod session_repair;
 pub mod sessions;
 
