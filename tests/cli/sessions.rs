@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -463,7 +464,7 @@ fn a_directory_matching_two_asks_for_format_and_format_chooses() {
 }
 
 #[test]
-fn prune_append_and_tail_refuse_the_session_store() {
+fn prune_and_append_refuse_the_session_store() {
     let s = Store::corpus("aios-sessions");
     let before = all_records(&s);
     for args in [&["prune"][..], &["append"][..], &["tail", "-n", "1"][..]] {
@@ -883,4 +884,145 @@ fn repair_leaves_a_file_another_process_holds_open_unless_forced() {
     assert_eq!(code, 0);
     assert_eq!(v["steps"][0]["action"], "cut-torn-tail");
     assert_every_line_is_a_record(&s);
+}
+
+// ---- tail ----
+
+#[test]
+fn tail_prints_the_last_records_across_sessions_oldest_first() {
+    let s = Store::corpus("aios-sessions");
+    let mut want = all_records(&s);
+    want.sort();
+    let got = jsonl(&s, &["tail", "-n", "3", "-o", "jsonl"]);
+    let got: Vec<(&str, u64)> = got
+        .iter()
+        .map(|r| {
+            (
+                r["timestamp"].as_str().unwrap(),
+                r["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(&str, u64)> = want[want.len() - 3..]
+        .iter()
+        .map(|r| (r.0.as_str(), r.3))
+        .collect();
+    assert_eq!(got, want);
+    let got = jsonl(
+        &s,
+        &[
+            "tail",
+            "-n",
+            "2",
+            "-o",
+            "jsonl",
+            "--session",
+            S1,
+            "--branch",
+            "exp-1",
+        ],
+    );
+    let seqs: Vec<u64> = got
+        .iter()
+        .map(|r| r["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [24, 25]);
+}
+
+/// `line` (a record of the corpus) as the record `sequence` of `session`.
+fn record_like(line: &[u8], session: &str, sequence: u64) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(line).unwrap();
+    v["session_id"] = session.into();
+    v["sequence"] = sequence.into();
+    v["branch_id"] = "main".into();
+    v["timestamp"] = "2026-11-21T00:00:00.000000001Z".into();
+    let mut out = serde_json::to_vec(&v).unwrap();
+    out.push(b'\n');
+    out
+}
+
+#[test]
+fn tail_follows_every_session_file_and_new_ones_with_a_cursor_per_stream() {
+    use std::io::Write as _;
+    let s = Store::corpus("aios-sessions");
+    let cursor = s._tmp.path().join("cursor.json");
+    // The first run from no cursor prints everything and stores the latest per stream.
+    let all = jsonl(
+        &s,
+        &[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(all.len(), 240);
+    let saved: Value = serde_json::from_str(&fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(saved["streams"][format!("{S1}/main")], 58);
+    assert_eq!(saved["streams"][format!("{S1}/exp-1")], 25);
+
+    let template = s.lines(S1)[0].clone();
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        "--cursor-file".as_ref(),
+        cursor.as_os_str(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(follow.stdout(), "", "nothing new yet");
+    // An append to an existing session, written in two pieces (a torn moment).
+    let next = record_like(&template, S1, 59);
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(s.file(S1))
+        .unwrap();
+    f.write_all(&next[..50]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    f.write_all(&next[50..]).unwrap();
+    follow.wait_for("main 59", |out, _| out.lines().count() == 1);
+    // A new session file.
+    fs::write(
+        s.file("sess-04-new"),
+        record_like(&template, "sess-04-new", 1),
+    )
+    .unwrap();
+    follow.wait_for("the new session", |out, _| out.lines().count() == 2);
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let got: Vec<(String, u64)> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["session_id"].as_str().unwrap().to_owned(),
+                v["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(S1.to_owned(), 59), ("sess-04-new".to_owned(), 1)]);
+    let saved: Value = serde_json::from_str(&fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(saved["streams"][format!("{S1}/main")], 59);
+    assert_eq!(saved["streams"]["sess-04-new/main"], 1);
+    // Resuming from the cursor prints nothing twice.
+    assert_eq!(
+        jsonl(
+            &s,
+            &[
+                "tail",
+                "-o",
+                "jsonl",
+                "--cursor-file",
+                cursor.to_str().unwrap()
+            ]
+        )
+        .len(),
+        0
+    );
 }
