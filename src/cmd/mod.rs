@@ -112,7 +112,7 @@ pub fn segments_only(arg: &DirArg, what: &str) -> Result<()> {
 pub fn open_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
     let listing = Listing::read_journal(&dir)?;
-    for irr in &listing.irregular {
+    for irr in listing.irregular() {
         notice::irregular(irr);
     }
     Ok(listing)

@@ -7,7 +7,7 @@
 //! [`JournalError::ClaimHeld`]: a cron job must never hang on a live writer.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,6 @@ use crate::journal::segment::LOCK_FILE_NAME;
 #[derive(Debug)]
 pub struct Claim {
     _file: File,
-    path: PathBuf,
 }
 
 impl Claim {
@@ -37,7 +36,7 @@ impl Claim {
         let mut pause = Duration::from_millis(5);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Claim { _file: file, path }),
+                Ok(()) => return Ok(Claim { _file: file }),
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(JournalError::io(&path, e)),
             }
@@ -48,10 +47,6 @@ impl Claim {
             thread::sleep(pause.min(wait - waited));
             pause = (pause * 2).min(Duration::from_millis(100));
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -64,7 +59,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = Claim::acquire(dir.path(), Duration::ZERO).unwrap();
         let err = Claim::acquire(dir.path(), Duration::from_millis(30)).unwrap_err();
-        assert!(matches!(err, JournalError::ClaimHeld { ref path, .. } if path == first.path()));
+        assert!(
+            matches!(err, JournalError::ClaimHeld { ref path, .. } if *path == dir.path().join(LOCK_FILE_NAME))
+        );
         assert!(err.to_string().contains(".account-journal.lock"), "{err}");
         drop(first);
         Claim::acquire(dir.path(), Duration::ZERO).unwrap();

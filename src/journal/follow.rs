@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ForwardLines, Line, LineBody, ReadOptions};
-use crate::journal::record::{fast_seq, parse_line};
+use crate::journal::record::parse_line;
 use crate::journal::segment::{Listing, Segment};
 
 /// How a follower starts.
@@ -142,6 +142,15 @@ pub struct Follower {
     last_seq: Option<u64>,
 }
 
+/// What [`Follower::open_next`] found.
+enum Start {
+    Opened,
+    /// No segment holds a newer seq yet.
+    Nothing,
+    /// The segment was deleted between the listing and the open: list again.
+    Vanished,
+}
+
 impl Follower {
     pub fn new(dir: &Path, opts: FollowOptions) -> Self {
         Follower {
@@ -196,13 +205,10 @@ impl Follower {
             self.dir_id = dir_id;
 
             if self.current.is_none() {
-                let Some((seg, after_deleted)) = self.start_segment(&listing) else {
-                    return Ok(PollStatus::CaughtUp);
-                };
-                match self.open(seg, after_deleted) {
-                    Ok(open) => self.current = Some(open),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'list,
-                    Err(e) => return Err(JournalError::io(&seg.path, e)),
+                match self.open_next(&listing)? {
+                    Start::Opened => {}
+                    Start::Nothing => return Ok(PollStatus::CaughtUp),
+                    Start::Vanished => continue 'list,
                 }
             }
 
@@ -229,15 +235,11 @@ impl Follower {
                     // the next segment from the seq, never from this one's
                     // position (its held partial line went to quarantine).
                     self.current = None;
-                    let Some((seg, after_deleted)) = self.start_segment(&listing) else {
-                        return Ok(PollStatus::CaughtUp);
-                    };
-                    match self.open(seg, after_deleted) {
-                        Ok(open) => self.current = Some(open),
-                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'list,
-                        Err(e) => return Err(JournalError::io(&seg.path, e)),
+                    match self.open_next(&listing)? {
+                        Start::Opened => continue,
+                        Start::Nothing => return Ok(PollStatus::CaughtUp),
+                        Start::Vanished => continue 'list,
                     }
-                    continue;
                 }
                 let start = open.start_seq;
                 let Some(next) = listing.segments.iter().find(|s| s.start_seq > start) else {
@@ -280,6 +282,21 @@ impl Follower {
     /// Where to (re)start reading after `last_seq`: the segment that holds the
     /// next seq by its name, else the oldest one (everything before it is gone:
     /// the bool says a skip at its start is a prune).
+    /// Opens the segment that holds the seq after the last one handed out.
+    fn open_next(&mut self, listing: &Listing) -> Result<Start, JournalError> {
+        let Some((seg, after_deleted)) = self.start_segment(listing) else {
+            return Ok(Start::Nothing);
+        };
+        match self.open(seg, after_deleted) {
+            Ok(open) => {
+                self.current = Some(open);
+                Ok(Start::Opened)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Start::Vanished),
+            Err(e) => Err(JournalError::io(&seg.path, e)),
+        }
+    }
+
     fn start_segment<'l>(&self, listing: &'l Listing) -> Option<(&'l Segment, bool)> {
         let oldest = listing.segments.first()?;
         let Some(last) = self.last_seq else {
@@ -431,7 +448,7 @@ where
         if content.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let seq = match fast_seq(content).map_or_else(|| parse_line(content).map(|r| r.seq), Ok) {
+        let seq = match parse_line(content).map(|r| r.seq) {
             Ok(seq) => seq,
             Err(fault) => {
                 let defect = Defect::from_fault(&open.path, &line, &fault);

@@ -16,7 +16,7 @@ use crate::journal::claim::Claim;
 use crate::journal::error::JournalError;
 use crate::journal::segment::file_name_lossy;
 
-pub const QUARANTINE_PREFIX: &str = "quarantine-";
+pub(crate) const QUARANTINE_PREFIX: &str = "quarantine-";
 
 /// Copies bytes `[offset, offset + len)` of `segment` into a new quarantine
 /// file in `dir` and makes it durable. Holding the claim is required.

@@ -20,6 +20,7 @@ pub use console::{ColorMode, Console};
 use std::io::{self, Write};
 
 use crate::record::Record;
+use crate::writer::compact_json_bytes;
 
 /// How records are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,13 +121,13 @@ impl Renderer {
                 out.write_all(b"\n")
             }
             RecordFormat::Jsonl => {
-                self.write_json_line(out, &compact(rec.raw.trim_ascii()))?;
+                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))?;
                 out.write_all(b"\n")
             }
             RecordFormat::Json => {
                 out.write_all(if self.json_items == 0 { b"[\n" } else { b",\n" })?;
                 self.json_items += 1;
-                self.write_json_line(out, &compact(rec.raw.trim_ascii()))
+                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))
             }
         }
     }
@@ -149,38 +150,5 @@ impl Renderer {
             }),
             RecordFormat::Raw | RecordFormat::Jsonl => Ok(()),
         }
-    }
-}
-/// A valid JSON line without whitespace outside strings (field order and
-/// escapes untouched). The engine writes compact lines, so the common case
-/// borrows: nothing is copied until the first whitespace outside a string.
-fn compact(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let mut out: Option<Vec<u8>> = None;
-    let (mut in_string, mut escaped) = (false, false);
-    for (i, &b) in line.iter().enumerate() {
-        let keep = if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            true
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            false
-        } else {
-            in_string = b == b'"';
-            true
-        };
-        match (&mut out, keep) {
-            (Some(out), true) => out.push(b),
-            (None, false) => out = Some(line[..i].to_vec()),
-            _ => {}
-        }
-    }
-    match out {
-        Some(out) => std::borrow::Cow::Owned(out),
-        None => std::borrow::Cow::Borrowed(line),
     }
 }

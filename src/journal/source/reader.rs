@@ -72,7 +72,7 @@ impl Source for Segments<'_> {
     }
 
     fn dir(&self) -> &Path {
-        &self.listing.dir
+        self.listing.dir()
     }
 
     fn visit(
@@ -102,7 +102,7 @@ impl Source for Segments<'_> {
                     Ok(record) => record,
                     Err(fault) => {
                         return visit(Item::Damage(Defect::from_fault(
-                            &segment.path,
+                            segment.path(),
                             &line,
                             &fault,
                         )));
