@@ -48,23 +48,32 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
     let (dir, format) = resolve_source(&args.dir)?;
     let query = args.filters.to_query()?;
-    // One reader per format behind one trait; the loop below is shared.
+    // One reader per format behind one trait; the loop below is shared. The
+    // engine's segments are read with the filter and visitor known at compile
+    // time (as fast as before the trait); the others through the trait.
     let listing;
-    let (source, matcher): (Box<dyn Source>, _) = if format == Format::Sessions {
+    let mut segments = None;
+    let mut sessions_source = None;
+    let matcher = if format == Format::Sessions {
         let store = SessionStore::open(&dir)?;
         let branches = args.filters.branches.clone();
-        let source = reader::Sessions { store, branches };
-        (Box::new(source), sessions::session_query(query).matcher())
+        sessions_source = Some(reader::Sessions { store, branches });
+        sessions::session_query(query).matcher()
     } else {
         no_branch_filter(&args.filters)?;
         let matcher = query.matcher();
         listing = open_listing(&args.dir)?;
         let candidates = matcher.query().candidate_segments(&listing);
-        let source = reader::Segments {
+        segments = Some(reader::Segments {
             listing: &listing,
             candidates,
-        };
-        (Box::new(source), matcher)
+        });
+        matcher
+    };
+    let source: &dyn Source = match (&segments, &sessions_source) {
+        (Some(s), _) => s,
+        (None, Some(s)) => s,
+        (None, None) => unreachable!("one reader is chosen above"),
     };
 
     let mut out = ctx.stdout(false);
@@ -72,25 +81,29 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let mut damage = DamageTally::default();
     let mut shown = 0usize;
     let mut write_error = None;
+    let mut on_item = |item: Item<'_>| {
+        let (record, stored) = match item {
+            Item::Damage(d) => {
+                damage.note(d);
+                return ControlFlow::Continue(());
+            }
+            Item::Record { record, stored, .. } => (record, stored),
+        };
+        if let Err(e) = renderer.record(&mut out, record, stored) {
+            write_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        shown += 1;
+        if opts.limit.is_some_and(|limit| shown >= limit) {
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    };
     if opts.limit != Some(0) {
-        source.visit(&matcher, opts.direction, &mut |item| {
-            let (record, stored) = match item {
-                Item::Damage(d) => {
-                    damage.note(d);
-                    return ControlFlow::Continue(());
-                }
-                Item::Record { record, stored, .. } => (record, stored),
-            };
-            if let Err(e) = renderer.record(&mut out, record, stored) {
-                write_error = Some(e);
-                return ControlFlow::Break(());
-            }
-            shown += 1;
-            if opts.limit.is_some_and(|limit| shown >= limit) {
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        })?;
+        match &segments {
+            Some(s) => s.visit_with(&matcher, opts.direction, &mut on_item)?,
+            None => source.visit(&matcher, opts.direction, &mut on_item)?,
+        }
     }
     if let Some(e) = write_error {
         return Err(e.into());

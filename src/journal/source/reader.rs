@@ -66,21 +66,20 @@ pub struct Segments<'l> {
     pub candidates: Vec<usize>,
 }
 
-impl Source for Segments<'_> {
-    fn format(&self) -> Format {
-        Format::Segments
-    }
-
-    fn dir(&self) -> &Path {
-        self.listing.dir()
-    }
-
-    fn visit(
+impl Segments<'_> {
+    /// [`Source::visit`] with the filter and the visitor known at compile
+    /// time, so the engine's hot loop is monomorphized and inlined as it was
+    /// before the trait existed (inspect calls this for segments).
+    pub fn visit_with<F, V>(
         &self,
-        filter: &dyn RecordFilter,
+        filter: &F,
         direction: Direction,
-        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
-    ) -> Result<(), JournalError> {
+        mut visit: V,
+    ) -> Result<(), JournalError>
+    where
+        F: RecordFilter + ?Sized,
+        V: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
         let _stopped = scan(
             self.listing,
             &self.candidates,
@@ -119,6 +118,25 @@ impl Source for Segments<'_> {
             },
         )?;
         Ok(())
+    }
+}
+
+impl Source for Segments<'_> {
+    fn format(&self) -> Format {
+        Format::Segments
+    }
+
+    fn dir(&self) -> &Path {
+        self.listing.dir()
+    }
+
+    fn visit(
+        &self,
+        filter: &dyn RecordFilter,
+        direction: Direction,
+        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+    ) -> Result<(), JournalError> {
+        self.visit_with(filter, direction, visit)
     }
 }
 
