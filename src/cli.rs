@@ -561,6 +561,8 @@ seqs before and after it):
                            a writer mid-append just after rotating)
   nul-bytes                a run of NUL bytes (each run on its own)
   invalid-utf8, not-json, no-seq, line-too-long
+                           (no-seq also when a head key such as seq is
+                           written twice: readers would disagree on it)
   seq-repeated, seq-backwards, seq-gap
                            between consecutive valid records, also across
                            neighbouring segments (last seq + 1 = next first seq)
@@ -568,6 +570,9 @@ seqs before and after it):
   empty-segment            a segment file of 0 bytes (a warning for the newest:
                            a writer about to write, or a kept seq floor)
   not-regular-file         named like a segment but a directory, FIFO, symlink
+                           (or with a seq beyond 18446744073709551615)
+  unreadable               a segment that could not be opened or read (the
+                           rest of the journal is still checked)
   engine-unknown-type (warning), engine-missing-field (warning)
                            a valid record the engine skips: an event type it
                            does not know, or a missing required field (ts,

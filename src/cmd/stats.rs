@@ -21,6 +21,9 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
     if rotate_bytes == 0 || args.buckets == 0 {
         bail!("--rotate-bytes and --buckets must be more than 0");
     }
+    if args.buckets > journal::stats::MAX_BUCKETS {
+        bail!("--buckets: at most {}", journal::stats::MAX_BUCKETS);
+    }
     let opts = StatsOptions {
         rotate_bytes,
         buckets: args.buckets,
@@ -42,5 +45,17 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
         report::stats::write_text(&mut out, listing.dir(), &s)?;
     }
     out.flush()?;
-    Ok(ExitCode::Success)
+    // Like ripgrep: the rest was counted, the status says something was not.
+    for u in &s.unreadable {
+        journal::render::notice::error(&format_args!(
+            "{}: could not be read, its events are not counted: {}",
+            u.segment.display(),
+            u.error
+        ));
+    }
+    if s.unreadable.is_empty() {
+        Ok(ExitCode::Success)
+    } else {
+        Ok(ExitCode::CouldNotRun)
+    }
 }

@@ -267,6 +267,11 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField => left.push(d),
             DefectKind::NotRegularFile => refused.push(d),
+            // Never rewritten blind: what it holds is unknown.
+            DefectKind::Unreadable => {
+                refused_count += 1;
+                refused.push(d);
+            }
             // Segment-level: the tail cut deletes such a newest segment.
             DefectKind::NoCompleteLine => {}
             _ => {

@@ -409,7 +409,30 @@ impl Writer {
             .append(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+            .map_err(|e| {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    return JournalError::io(&path, e);
+                }
+                // Say what holds the name: "File exists" alone sends people
+                // looking for a file.
+                let what = match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.is_dir() => "a directory",
+                    Ok(m) if m.file_type().is_symlink() => "a symbolic link",
+                    Ok(m) if m.is_file() => "a file",
+                    Ok(_) => "a FIFO or other special file",
+                    Err(_) => "something",
+                };
+                JournalError::io(
+                    &path,
+                    io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{what} already holds the next segment's name (seq {seq}): \
+                             nothing was written"
+                        ),
+                    ),
+                )
+            })?;
         self.created_segment = true;
         self.current = Some(Current { file, path, len: 0 });
         Ok(())
