@@ -39,5 +39,6 @@ pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
 pub fn json(dir: &Path, recovery: &Recovery) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(recovery)?;
     value["dir"] = Value::String(dir.display().to_string());
+    value["format"] = Value::String("segments".to_owned());
     Ok(value)
 }
