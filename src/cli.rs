@@ -78,6 +78,25 @@ pub struct DirArg {
     // means "unset" (as $BAMBOO_DATA_DIR's does).
     #[arg(value_name = "DIR", help = DIR_HELP)]
     pub dir: Option<PathBuf>,
+
+    /// Read DIR as this journal format instead of detecting it by its shape
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub format: Option<JournalFormat>,
+}
+
+/// The journal formats `--format` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JournalFormat {
+    /// The bamboo engine's events-<seq>.jsonl segments
+    Segments,
+    /// The per-session store (aios-events): events/<session-id>.jsonl
+    Sessions,
+    /// The per-topic event log's JSONL backend (harn-vm; not supported yet)
+    TopicsJsonl,
+    /// The per-topic event log's SQLite backend (harn-vm; not supported yet)
+    TopicsSqlite,
+    /// The redb runtime journal (camel-core; not supported yet)
+    Redb,
 }
 
 /// Filters shared by inspect and tail. All given conditions must hold.
@@ -112,9 +131,14 @@ pub struct FilterArgs {
     #[arg(long = "session", value_name = "ID")]
     pub sessions: Vec<String>,
 
-    /// Only this event type (repeat for any of several)
+    /// Only this event type (repeat for any of several); in the session
+    /// store, the event's kind.type
     #[arg(short = 't', long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
+
+    /// Only this branch_id (session store; repeat for any of several)
+    #[arg(long = "branch", value_name = "BRANCH")]
+    pub branches: Vec<String>,
 
     /// Only events whose field equals VALUE (repeatable, all must hold).
     /// The path starts at the record (seq, ts, session_id, event) or else
@@ -524,6 +548,11 @@ pub struct RepairArgs {
     /// Print the plan and the result as one JSON object
     #[arg(long)]
     pub json: bool,
+
+    /// Per-session store: repair a session file even while another process
+    /// holds it open (the store takes no lock; holders are found in /proc)
+    #[arg(long)]
+    pub force: bool,
 }
 
 const VERIFY_AFTER_HELP: &str = concat!(
@@ -645,6 +674,18 @@ impl From<ColorChoice> for journal::render::ColorMode {
             ColorChoice::Auto => Self::Auto,
             ColorChoice::Always => Self::Always,
             ColorChoice::Never => Self::Never,
+        }
+    }
+}
+
+impl From<JournalFormat> for journal::source::Format {
+    fn from(format: JournalFormat) -> Self {
+        match format {
+            JournalFormat::Segments => Self::Segments,
+            JournalFormat::Sessions => Self::Sessions,
+            JournalFormat::TopicsJsonl => Self::TopicsJsonl,
+            JournalFormat::TopicsSqlite => Self::TopicsSqlite,
+            JournalFormat::Redb => Self::Redb,
         }
     }
 }

@@ -55,6 +55,7 @@ impl AppendOptions {
 const SHOWN_PROBLEMS: usize = 20;
 
 pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
+    crate::cmd::segments_only(&args.dir, "append")?;
     let opts = AppendOptions::new(&args)?;
     let dir = resolve_dir(&args.dir)?;
 

@@ -13,6 +13,10 @@ use crate::cmd::{Context, open_listing};
 use crate::exit_codes::ExitCode;
 
 pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
+    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return crate::cmd::sessions::stats(&dir, &args, ctx);
+    }
     let rotate_bytes = parse_size("--rotate-bytes", &args.rotate_bytes)?;
     if rotate_bytes == 0 || args.buckets == 0 {
         bail!("--rotate-bytes and --buckets must be more than 0");

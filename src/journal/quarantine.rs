@@ -27,6 +27,18 @@ pub fn quarantine_range(
     offset: u64,
     len: u64,
 ) -> Result<PathBuf, JournalError> {
+    quarantine_range_unclaimed(dir, segment, offset, len)
+}
+
+/// [`quarantine_range`] for a format whose writer takes no claim (the
+/// per-session store): its caller has checked instead that no process holds
+/// the file open.
+pub fn quarantine_range_unclaimed(
+    dir: &Path,
+    segment: &Path,
+    offset: u64,
+    len: u64,
+) -> Result<PathBuf, JournalError> {
     let src = File::open(segment).map_err(|e| JournalError::io(segment, e))?;
     let mode = src
         .metadata()

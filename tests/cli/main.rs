@@ -11,6 +11,7 @@ mod prune;
 mod recover;
 mod repair;
 mod schemas;
+mod sessions;
 mod stats;
 mod tail;
 mod verify;

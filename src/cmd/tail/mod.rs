@@ -16,6 +16,7 @@
 //! the cursor then names exactly the last record printed, and the exit status is 0.
 
 mod cursor;
+mod sessions;
 mod sink;
 mod waker;
 
@@ -92,6 +93,11 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return sessions::run(&args, &source_dir, ctx);
+    }
+    crate::cmd::no_branch_filter(&args.filters)?;
     let opts = TailOptions::new(&args, ctx)?;
     let matcher = args.filters.to_query()?.matcher();
     let dir = resolve_dir(&args.dir)?;

@@ -303,7 +303,8 @@ impl<'a> SegmentState<'a> {
                 self.seg.len(),
                 format!(
                     "the newest segment holds no complete valid line in its {} bytes \
-                     (the max seq lives in an older segment)",
+                     (recover takes the max seq from an older segment, or from this \
+                     one's name when none holds a valid line)",
                     self.seg.len()
                 ),
             );
@@ -311,6 +312,19 @@ impl<'a> SegmentState<'a> {
                 defect.severity = Severity::Warning;
             }
             self.push(defect);
+        } else if !self.is_newest && self.scan.summary.records == 0 && self.scan.kinds.is_empty() {
+            // Blank lines only: as empty as an empty file, and as wrong in a
+            // closed segment (a writer never leaves one).
+            self.push(Defect::new(
+                DefectKind::EmptySegment,
+                path,
+                0,
+                self.seg.len(),
+                format!(
+                    "the segment holds only blank lines ({} bytes)",
+                    self.seg.len()
+                ),
+            ));
         }
         self.scan
     }

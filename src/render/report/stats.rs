@@ -16,6 +16,7 @@ const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 /// The stats for people, one aligned line per figure.
 pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> {
     writeln!(out, "journal     {}", dir.display())?;
+    writeln!(out, "format      segments")?;
     writeln!(out, "segments    {} ({})", s.segments, human_bytes(s.bytes))?;
     match &s.seq {
         Some(r) => writeln!(
@@ -107,5 +108,6 @@ pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> 
 pub fn json(dir: &Path, s: &Stats) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(s)?;
     value["dir"] = Value::String(dir.display().to_string());
+    value["format"] = Value::String("segments".to_owned());
     Ok(value)
 }
