@@ -101,7 +101,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__append)
-            opts="-h -V --session --records --skip-invalid --any-type --rotate-bytes --fsync --wait --color --help --version"
+            opts="-h -V --session --records --skip-invalid --any-type --rotate-bytes --fsync --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -116,6 +116,10 @@ _journal() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -377,7 +381,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__prune)
-            opts="-n -q -h -V --keep --max-bytes --max-age --dry-run --quiet --json --wait --color --help --version"
+            opts="-n -q -h -V --keep --max-bytes --max-age --dry-run --quiet --json --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,6 +400,10 @@ _journal() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -429,13 +437,17 @@ _journal() {
             return 0
             ;;
         journal__subcmd__repair)
-            opts="-n -h -V --drop-corrupt-lines --dry-run --wait --json --color --help --version"
+            opts="-n -h -V --drop-corrupt-lines --dry-run --wait --json --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -96,6 +96,7 @@ complete -c journal -n "__fish_journal_using_subcommand verify" -s q -l quiet -d
 complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
+complete -c journal -n "__fish_journal_using_subcommand repair" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -115,6 +116,7 @@ complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1G)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -128,6 +130,7 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -l keep -d 'Keep 
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"

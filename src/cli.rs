@@ -303,6 +303,13 @@ pub struct AppendArgs {
     /// How long to wait for the writer's claim before giving up (exit 3)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub wait: String,
+
+    /// Act as USER (name or numeric uid): drop root's privileges to USER's
+    /// uid and primary group before touching the journal, as logrotate's
+    /// `su` does. Required as root for a directory that group or others can
+    /// write to; USER should be the directory's owner
+    #[arg(long, value_name = "USER")]
+    pub as_user: Option<String>,
 }
 
 const APPEND_AFTER_HELP: &str = concat!(
@@ -360,6 +367,13 @@ pub struct PruneArgs {
     /// How long to wait for the writer's claim before giving up (exit 3)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub wait: String,
+
+    /// Act as USER (name or numeric uid): drop root's privileges to USER's
+    /// uid and primary group before touching the journal, as logrotate's
+    /// `su` does. Required as root for a directory that group or others can
+    /// write to; USER should be the directory's owner
+    #[arg(long, value_name = "USER")]
+    pub as_user: Option<String>,
 }
 
 const PRUNE_AFTER_HELP: &str = concat!(
@@ -459,6 +473,13 @@ pub struct RepairArgs {
     /// Print the plan and the result as one JSON object
     #[arg(long)]
     pub json: bool,
+
+    /// Act as USER (name or numeric uid): drop root's privileges to USER's
+    /// uid and primary group before touching the journal, as logrotate's
+    /// `su` does. Required as root for a directory that group or others can
+    /// write to; USER should be the directory's owner
+    #[arg(long, value_name = "USER")]
+    pub as_user: Option<String>,
 }
 
 const VERIFY_AFTER_HELP: &str = concat!(

@@ -51,6 +51,7 @@ const SHOWN_PROBLEMS: usize = 20;
 
 pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = AppendOptions::new(&args)?;
+    crate::cmd::act_as(args.as_user.as_deref())?;
     let dir = resolve_dir(&args.dir)?;
 
     let mut events: Vec<Prepared> = Vec::new();

@@ -3,14 +3,19 @@
 //! process that appends, truncates or deletes segments holds it for the whole
 //! operation; readers never take it.
 //!
+//! The claim also carries the journal directory's descriptor ([`JournalDir`]):
+//! every change made under the claim goes through it (see `dirfd`), and
+//! taking the claim as root refuses a directory others can write to.
+//!
 //! Acquisition waits a bounded time and then fails with
 //! [`JournalError::ClaimHeld`]: a cron job must never hang on a live writer.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::journal::dirfd::JournalDir;
 use crate::journal::error::JournalError;
 use crate::journal::segment::LOCK_FILE_NAME;
 
@@ -19,6 +24,7 @@ use crate::journal::segment::LOCK_FILE_NAME;
 pub struct Claim {
     _file: File,
     path: PathBuf,
+    dir: JournalDir,
 }
 
 impl Claim {
@@ -26,18 +32,19 @@ impl Claim {
     /// The lock file is created if missing, as the engine does.
     pub fn acquire(dir: &Path, wait: Duration) -> Result<Claim, JournalError> {
         let path = dir.join(LOCK_FILE_NAME);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+        let dir = JournalDir::open(dir)?;
+        let file = dir.open_lock(LOCK_FILE_NAME)?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Claim { _file: file, path }),
+                Ok(()) => {
+                    return Ok(Claim {
+                        _file: file,
+                        path,
+                        dir,
+                    });
+                }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(JournalError::io(&path, e)),
             }
@@ -52,6 +59,11 @@ impl Claim {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The journal directory, opened once: make every change through it.
+    pub fn dir(&self) -> &JournalDir {
+        &self.dir
     }
 }
 

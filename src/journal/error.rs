@@ -23,6 +23,18 @@ pub enum JournalError {
     Io { path: PathBuf, source: io::Error },
 
     #[error(
+        "{}: writable by {} (mode {mode:04o}), and journal runs as root: whoever can write \
+         there could make a change land in any file on the system; refused. Make the \
+         directory writable by its owner only, or pass --as-user USER to act as that user",
+        dir.display(),
+        if mode & 0o002 != 0 { "others" } else { "its group" }
+    )]
+    SharedDirectory { dir: PathBuf, mode: u32 },
+
+    #[error("{}: {what}: refused, nothing changed", path.display())]
+    Replaced { path: PathBuf, what: &'static str },
+
+    #[error(
         "{}: the writer's claim is held by another process (waited {})",
         path.display(),
         humantime::format_duration(*waited)

@@ -4,6 +4,7 @@
 pub mod append;
 pub mod claim;
 pub mod defect;
+pub mod dirfd;
 pub mod error;
 pub mod fastline;
 pub mod follow;

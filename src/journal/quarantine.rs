@@ -7,27 +7,30 @@
 //! segment's permissions, and is fsynced (file and directory) before the
 //! caller may truncate or delete anything.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::journal::claim::Claim;
+use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::segment::file_name_lossy;
+use crate::journal::segment::Segment;
 
 pub const QUARANTINE_PREFIX: &str = "quarantine-";
 
-/// Copies bytes `[offset, offset + len)` of `segment` into a new quarantine
-/// file in `dir` and makes it durable. Holding the claim is required.
+/// Copies bytes `[offset, offset + len)` of the listed segment `seg` into a
+/// new quarantine file in the journal directory and makes it durable. Both
+/// files are opened through the claim's directory descriptor (never through
+/// a symlink). Holding the claim is required.
 pub fn quarantine_range(
-    _claim: &Claim,
-    dir: &Path,
-    segment: &Path,
+    claim: &Claim,
+    seg: &Segment,
     offset: u64,
     len: u64,
 ) -> Result<PathBuf, JournalError> {
-    let src = File::open(segment).map_err(|e| JournalError::io(segment, e))?;
+    let segment = seg.path.as_path();
+    let src = claim.dir().open_segment(seg, Access::Read)?;
     let mode = src
         .metadata()
         .map_err(|e| JournalError::io(segment, e))?
@@ -35,16 +38,12 @@ pub fn quarantine_range(
         .mode()
         & 0o777;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
-    let path = dir.join(format!(
+    let name = format!(
         "{QUARANTINE_PREFIX}{}-at-{offset}-{stamp}.bin",
-        file_name_lossy(segment)
-    ));
-    let mut dst = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&path)
-        .map_err(|e| JournalError::io(&path, e))?;
+        seg.file_name()
+    );
+    let path = claim.dir().path().join(&name);
+    let mut dst = claim.dir().create_new(&name, mode, false)?;
     // The umask may have narrowed the mode: set it exactly.
     dst.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| JournalError::io(&path, e))?;
@@ -67,7 +66,7 @@ pub fn quarantine_range(
         done += n as u64;
     }
     dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
-    sync_dir(dir)?;
+    claim.dir().sync()?;
     Ok(path)
 }
 

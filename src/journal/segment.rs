@@ -56,6 +56,9 @@ pub struct Segment {
     pub path: PathBuf,
     /// Length in bytes when the listing was taken.
     pub len: u64,
+    /// Inode number when the listing was taken: a mutation checks that the
+    /// file it opens is still this one (see `dirfd`).
+    pub ino: u64,
 }
 
 impl Segment {
@@ -158,6 +161,7 @@ impl Listing {
                     start_seq,
                     path,
                     len: meta.len(),
+                    ino: std::os::unix::fs::MetadataExt::ino(&meta),
                 });
             } else {
                 let kind = irregular_kind(&path, ft);

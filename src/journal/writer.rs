@@ -20,7 +20,7 @@
 //!
 //! [`tailcut`]: crate::journal::tailcut
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,8 +28,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::journal::claim::Claim;
+use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::quarantine::sync_dir;
 use crate::journal::segment::{Listing, segment_file_name};
 use crate::journal::tailcut::{TailCutDone, TailCutPlan, apply_tail_cut, plan_tail_cut};
 
@@ -173,7 +173,7 @@ struct Current {
 /// An open journal, holding the claim until dropped.
 pub struct Writer {
     dir: PathBuf,
-    _claim: Claim,
+    claim: Claim,
     opts: WriterOptions,
     current: Option<Current>,
     /// Whole lines not yet written to `current`.
@@ -231,21 +231,12 @@ impl Writer {
         if let Some(newest) = listing.newest()
             && newest.len < opts.rotate_bytes
         {
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&newest.path)
-                .map_err(|e| JournalError::io(&newest.path, e))?;
-            // The listing saw a regular file; make sure the name was not
-            // swapped for something else (a symlink is never written through).
+            // Through the directory descriptor, O_NOFOLLOW, and checked to be
+            // the listed regular file: a symlink swapped in is never written through.
+            let file = claim.dir().open_segment(newest, Access::Append)?;
             let meta = file
                 .metadata()
                 .map_err(|e| JournalError::io(&newest.path, e))?;
-            if !meta.is_file() {
-                return Err(JournalError::io(
-                    &newest.path,
-                    io::Error::other("not a regular file"),
-                ));
-            }
             current = Some(Current {
                 file,
                 path: newest.path.clone(),
@@ -260,7 +251,7 @@ impl Writer {
         };
         Ok(Writer {
             dir: dir.to_owned(),
-            _claim: claim,
+            claim: claim,
             opts,
             current,
             pending: Vec::with_capacity(opts.buffer_bytes.max(4096)),
@@ -351,21 +342,18 @@ impl Writer {
                 .map_err(|e| JournalError::io(&cur.path, e))?;
         }
         if self.created_segment {
-            sync_dir(&self.dir)?;
+            self.claim.dir().sync()?;
             self.created_segment = false;
         }
         Ok(())
     }
 
     fn create_segment(&mut self, seq: u64) -> Result<(), JournalError> {
-        let path = self.dir.join(segment_file_name(seq));
-        // create_new: never reuse or write through an existing entry (a stale
-        // file, a directory or a symlink with this name).
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+        let name = segment_file_name(seq);
+        let path = self.dir.join(&name);
+        // O_EXCL relative to the directory: never reuse or write through an
+        // existing entry (a stale file, a directory or a symlink with this name).
+        let file = self.claim.dir().create_new(&name, 0o666, true)?;
         self.created_segment = true;
         self.current = Some(Current { file, path, len: 0 });
         Ok(())
@@ -594,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn the_claim_is_held_while_open() {
+    fn theclaim_is_held_while_open() {
         let tmp = tempfile::tempdir().unwrap();
         let w = Writer::open(tmp.path(), opts(DEFAULT_ROTATE_BYTES)).unwrap();
         let err = Writer::open(tmp.path(), opts(DEFAULT_ROTATE_BYTES))

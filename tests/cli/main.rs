@@ -9,6 +9,7 @@ mod inspect;
 mod prune;
 mod recover;
 mod repair;
+mod root_safety;
 mod stats;
 mod tail;
 mod verify;
