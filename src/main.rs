@@ -21,7 +21,11 @@ fn main() -> std::process::ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::Success.into();
             }
-            eprintln!("journal: {err:#}");
+            // Paths and event text in messages come from input: escaped.
+            eprintln!(
+                "journal: {}",
+                journal::render::escape::escape_text(&format!("{err:#}"))
+            );
             exit_code_for(&err).into()
         }
     }

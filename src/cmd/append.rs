@@ -115,7 +115,7 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     for q in &done.opened.quarantined {
         eprintln!(
             "journal: note: the removed bytes are saved in {}",
-            q.display()
+            journal::render::escape::escape_path(q)
         );
     }
     let mut out = ctx.stdout(false);

@@ -65,7 +65,7 @@ pub fn open_listing(arg: &DirArg) -> Result<Listing> {
     for irr in &listing.irregular {
         eprintln!(
             "journal: warning: {} is named like a segment but is {}: skipped",
-            irr.path.display(),
+            journal::render::escape::escape_path(&irr.path),
             irr.kind.describe()
         );
     }
@@ -162,7 +162,7 @@ impl DamageTally {
         }
         eprintln!(
             "journal: run `journal verify {}` for the full list",
-            dir.display()
+            journal::render::escape::escape_path(dir)
         );
     }
 }

@@ -126,7 +126,7 @@ fn write_plan(
         out,
         "{header} ({}) of {}:",
         mode_name(plan.mode),
-        listing.dir.display()
+        journal::render::escape::escape_path(&listing.dir)
     )?;
     if plan.is_empty() {
         writeln!(out, "  nothing to remove")?;
@@ -221,7 +221,7 @@ fn write_plan(
     if !quarantined.is_empty() {
         writeln!(out, "quarantine (every removed byte):")?;
         for q in quarantined {
-            writeln!(out, "  {}", q.display())?;
+            writeln!(out, "  {}", journal::render::escape::escape_path(q))?;
         }
     }
     Ok(())

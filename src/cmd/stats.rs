@@ -59,7 +59,11 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 }
 
 fn write_text(out: &mut dyn Write, dir: &std::path::Path, s: &Stats) -> Result<()> {
-    writeln!(out, "journal     {}", dir.display())?;
+    writeln!(
+        out,
+        "journal     {}",
+        journal::render::escape::escape_path(dir)
+    )?;
     writeln!(out, "segments    {} ({})", s.segments, human_bytes(s.bytes))?;
     match &s.seq {
         Some(r) => writeln!(

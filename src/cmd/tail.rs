@@ -388,7 +388,7 @@ fn report(notice: &Notice) {
         ),
         Notice::DirReplaced { dir } => eprintln!(
             "journal: note: {} was removed and recreated; following the new directory",
-            dir.display()
+            journal::render::escape::escape_path(dir)
         ),
         Notice::Damage(d) => {
             eprintln!(
@@ -512,7 +512,7 @@ impl Waker {
             Err(e) => {
                 eprintln!(
                     "journal: warning: cannot watch {} for changes ({e}); polling every {} instead",
-                    dir.display(),
+                    journal::render::escape::escape_path(dir),
                     humantime::format_duration(FALLBACK_POLL)
                 );
                 self.poll = Some(FALLBACK_POLL);
@@ -527,7 +527,7 @@ impl Waker {
             self.reported_missing = true;
             eprintln!(
                 "journal: {}: no such directory; waiting for it to appear (--retry)",
-                dir.display()
+                journal::render::escape::escape_path(dir)
             );
         }
     }

@@ -5,6 +5,7 @@ mod append;
 mod common;
 mod damaged;
 mod docs;
+mod hostile;
 mod inspect;
 mod prune;
 mod recover;
