@@ -12,7 +12,16 @@ use clap::Parser;
 
 use crate::exit_codes::ExitCode;
 
+/// Debug builds only: a file to create once `main` has started, so crash
+/// tests kill the process inside its work, not before it began.
+const STARTED_FILE_ENV: &str = "JOURNAL_TEST_STARTED_FILE";
+
 fn main() -> std::process::ExitCode {
+    if cfg!(debug_assertions)
+        && let Some(path) = std::env::var_os(STARTED_FILE_ENV)
+    {
+        let _ = std::fs::write(path, b"started\n");
+    }
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code.into(),

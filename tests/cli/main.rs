@@ -3,6 +3,7 @@
 
 mod append;
 mod common;
+mod crash;
 mod damaged;
 mod docs;
 mod hostile;
