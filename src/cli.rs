@@ -226,8 +226,9 @@ pub struct TailArgs {
     pub cursor_file: Option<PathBuf>,
 
     /// Check for changes every DURATION (500ms, 2s) instead of watching the
-    /// directory: for file systems without change notification (network mounts)
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "follow")]
+    /// directory: for file systems without change notification (network
+    /// mounts); at least 10ms
+    #[arg(long, value_name = "DURATION", value_parser = parse_poll, requires = "follow")]
     pub poll: Option<std::time::Duration>,
 
     /// Keep trying when the journal directory does not exist yet, or is
@@ -574,6 +575,17 @@ Examples:
 ",
     exit_codes_help!()
 );
+
+/// `--poll`: a duration of at least 10ms (`0s` or `1ns` would spin a core).
+fn parse_poll(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_millis(10) {
+        return Err(format!(
+            "{s} is too short: polling that often would keep a core busy (10ms at least)"
+        ));
+    }
+    Ok(d)
+}
 
 impl From<ColorChoice> for journal::render::ColorMode {
     fn from(choice: ColorChoice) -> Self {

@@ -470,3 +470,18 @@ fn busy_journal_with_pruning_prints_exactly_the_contiguous_seqs_it_could_read() 
 fn busy_journal_without_pruning_prints_every_seq() {
     follow_a_busy_journal(50_000, false);
 }
+
+#[test]
+fn a_poll_interval_that_would_spin_a_core_is_refused() {
+    let j = TestJournal::with_events(3, 10);
+    for poll in ["0s", "1ns", "9ms"] {
+        let out = j
+            .cmd(&["tail", "-f", "--poll", poll])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{poll}: {stderr}");
+        assert!(stderr.contains("10ms at least"), "{poll}: {stderr}");
+    }
+}

@@ -1,0 +1,31 @@
+//! The record head parsers: the exact parser never panics, and every fast
+//! path agrees with it whenever it answers.
+#![no_main]
+
+use journal::record::{fast_seq, fast_ts, parse_line};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let exact = parse_line(data);
+    if let Ok(r) = &exact {
+        // A record is a JSON object with a u64 seq: serde_json agrees.
+        let v: serde_json::Value = serde_json::from_slice(journal::lines::strip_cr(data))
+            .expect("a record is JSON");
+        assert!(v.is_object());
+        assert_eq!(v["seq"].as_u64(), Some(r.seq), "seq vs serde_json");
+    }
+    if let Some(seq) = fast_seq(data) {
+        if let Ok(r) = &exact {
+            assert_eq!(r.seq, seq, "fast_seq vs parse_line");
+        }
+    }
+    if let (Some(ts), Ok(r)) = (fast_ts(data), &exact) {
+        if let Some(exact_ts) = r.ts.as_deref() {
+            assert_eq!(exact_ts, ts, "fast_ts vs parse_line");
+        }
+    }
+    if let Some(fast) = journal::fastline::fast_record(data) {
+        let r = exact.as_ref().expect("fast_record accepted a line parse_line refuses");
+        assert_eq!(fast.seq, r.seq, "fast_record vs parse_line");
+    }
+});
