@@ -130,9 +130,10 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub dir: DirArg,
 
-    /// How many matching events to show
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
-    pub limit: usize,
+    /// How many matching events to show [default: 20; with --since, --until
+    /// or --seq, the whole range]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub limit: Option<usize>,
 
     /// Show every matching event (no limit)
     #[arg(short = 'a', long, conflicts_with = "limit")]

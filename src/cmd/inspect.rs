@@ -15,9 +15,14 @@ use crate::cmd::{Context, DamageTally, open_listing};
 use crate::exit_codes::ExitCode;
 use journal::render::{RenderOptions, Renderer};
 
+/// Events shown when neither `-n`, `--all` nor a range says otherwise.
+const DEFAULT_LIMIT: usize = 20;
+
 /// The plain options `inspect` runs with.
 struct InspectOptions {
-    /// Stop after this many matching events; `None` for all. Default 20.
+    /// Stop after this many matching events; `None` for all. Default 20, or
+    /// all when a time or seq range is given (as `journalctl -S` does: a
+    /// range asks for the whole range).
     limit: Option<usize>,
     /// Read from the oldest event forwards. Default: newest first.
     direction: Direction,
@@ -28,7 +33,18 @@ struct InspectOptions {
 impl InspectOptions {
     fn new(args: &InspectArgs, ctx: &Context) -> Self {
         InspectOptions {
-            limit: (!args.all).then_some(args.limit),
+            limit: if args.all {
+                None
+            } else if args.limit.is_some() {
+                args.limit
+            } else if args.filters.since.is_some()
+                || args.filters.until.is_some()
+                || args.filters.seq.is_some()
+            {
+                None
+            } else {
+                Some(DEFAULT_LIMIT)
+            },
             direction: if args.oldest_first {
                 Direction::OldestFirst
             } else {
@@ -103,5 +119,17 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     renderer.finish(&mut out)?;
     out.flush()?;
     damage.report(&listing.dir);
+    // A limit that stopped the output is said, so nobody takes the first N
+    // for everything (the scan stops there, so whether more exist is unknown).
+    if let Some(limit) = opts.limit
+        && limit > 0
+        && shown == limit
+    {
+        eprintln!(
+            "journal: note: showed {shown} events, the limit{}; there may be more \
+             (-n N for more, --all for every one)",
+            if args.limit.is_some() { " (-n)" } else { " by default" }
+        );
+    }
     Ok(ExitCode::Success)
 }
