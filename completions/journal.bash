@@ -101,7 +101,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__append)
-            opts="-h -V --session --records --skip-invalid --any-type --rotate-bytes --fsync --wait --as-user --color --help --version"
+            opts="-h -V --session --records --skip-invalid --any-type --json --rotate-bytes --fsync --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,7 +381,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__prune)
-            opts="-n -q -h -V --keep --max-bytes --max-age --dry-run --quiet --json --wait --as-user --color --help --version"
+            opts="-n -q -h -V --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -396,6 +396,10 @@ _journal() {
                     return 0
                     ;;
                 --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --quarantine-max-age)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -24,7 +24,7 @@ function __fish_journal_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c journal -n "__fish_journal_needs_command" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_needs_command" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -43,15 +43,15 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
-jsonl\t'One record per line, as compact JSON'"
+jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 'Show every matching event (no limit)'
@@ -65,29 +65,29 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l poll -d 'Check 
 complete -c journal -n "__fish_journal_using_subcommand tail" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
-jsonl\t'One record per line, as compact JSON'"
+jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date (UTC), today, yesterday, or a duration ago (2h, 30m, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s j -l threads -d 'Segments checked in parallel [default: the number of CPUs]' -r
-complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand verify" -l json -d 'Print the report as one JSON object (schema below)'
@@ -97,7 +97,7 @@ complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 
 complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
-complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l drop-corrupt-lines -d 'Also rewrite segments with corrupt lines inside them, without those lines (each removed line goes to quarantine first)'
@@ -107,31 +107,33 @@ complete -c journal -n "__fish_journal_using_subcommand repair" -s h -l help -d 
 complete -c journal -n "__fish_journal_using_subcommand repair" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
-complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
 complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
-complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1G)' -r
+complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
-complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand append" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand append" -l records -d 'Each input line is a whole record ({"session_id":..,"event":{..}}) whose seq and ts are replaced, instead of an event'
 complete -c journal -n "__fish_journal_using_subcommand append" -l skip-invalid -d 'Append the valid lines and report the invalid ones (default: append nothing when any line is invalid)'
 complete -c journal -n "__fish_journal_using_subcommand append" -l any-type -d 'Accept events the engine cannot read back (an unknown type, a missing required field); it skips such lines silently'
+complete -c journal -n "__fish_journal_using_subcommand append" -l json -d 'Print one JSON object (schema "journal-append/1") instead of the range'
 complete -c journal -n "__fish_journal_using_subcommand append" -l fsync -d 'Make the batch durable (fsync file data, and the directory when a segment was created) before reporting success'
 complete -c journal -n "__fish_journal_using_subcommand append" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand append" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand prune" -l keep -d 'Keep at most N segments (the engine keeps 64); at least 1' -r
-complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l quarantine-max-age -d 'Also delete quarantine-*.bin files (bytes repair and append removed) last written more than DURATION ago (30days); without it they are kept' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
-complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand prune" -s n -l dry-run -d 'Print what would be deleted, delete nothing'
@@ -139,7 +141,7 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -s q -l quiet -d 
 complete -c journal -n "__fish_journal_using_subcommand prune" -l json -d 'Print the report as JSON'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand prune" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR' -r -f -a "auto\t''
+complete -c journal -n "__fish_journal_using_subcommand generate-docs" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand generate-docs" -s h -l help -d 'Print help'

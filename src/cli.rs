@@ -23,7 +23,8 @@ const DIR_HELP: &str = "The journal directory [default: $JOURNAL_DIR, else $BAMB
     max_term_width = 100
 )]
 pub struct Cli {
-    /// When to use colours: auto means on a terminal and without NO_COLOR.
+    /// When to use colours: auto means on a terminal and without NO_COLOR;
+    /// always beats NO_COLOR
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
@@ -72,7 +73,10 @@ pub enum Command {
 /// Where the journal is.
 #[derive(Debug, Args)]
 pub struct DirArg {
-    #[arg(value_name = "DIR", env = "JOURNAL_DIR", help = DIR_HELP)]
+    // $JOURNAL_DIR is read in cmd::resolve_dir, not by clap: clap takes an
+    // empty value as a given one and then refuses it, where an empty variable
+    // means "unset" (as $BAMBOO_DATA_DIR's does).
+    #[arg(value_name = "DIR", help = DIR_HELP)]
     pub dir: Option<PathBuf>,
 }
 
@@ -84,8 +88,9 @@ pub struct FilterArgs {
     #[arg(long, value_name = "RANGE")]
     pub seq: Option<String>,
 
-    /// Only events with ts at or after TIME: RFC 3339, a date (UTC), today,
-    /// yesterday, or a duration ago (2h, 30m, 7days)
+    /// Only events with ts at or after TIME: RFC 3339, a date or date and time
+    /// (local time, TZ), today, yesterday (local days), or a duration ago
+    /// (2h, 30m, 7days)
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
@@ -121,7 +126,8 @@ pub enum OutputFormat {
     Raw,
     /// One JSON array of the records
     Json,
-    /// One record per line, as compact JSON
+    /// One record per line, as compact JSON (no whitespace outside strings;
+    /// field order and escapes as stored)
     Jsonl,
 }
 
@@ -173,9 +179,13 @@ const INSPECT_AFTER_HELP: &str = concat!(
     "\
 Events are read newest first (segments from the newest, each backwards) and
 reading stops as soon as the limit is met. Bounds of --seq, --since and --until
-are inclusive. A --seq range skips whole segments by the seqs in their names.
-Damaged lines met on the way are skipped and counted on stderr; run
-`journal verify` for the full list.
+are inclusive. A --seq range skips whole segments by the seqs in their names
+and first lines (a name that disagrees with its first line loses nothing).
+Damaged lines among those read are skipped and counted on stderr. Only what is
+read is counted: reading stops at the limit, and a filter passes over segments
+and stretches of lines that cannot match without parsing them, so it is with
+--all and no filter that every damaged line is counted. `journal verify` lists
+them all.
 
 Examples:
   journal inspect -n 50 -t error
@@ -197,6 +207,13 @@ An empty journal (no segment, or a newest segment starting at seq 1 without an
 event) answers 0; a directory that is not a journal is an error (exit 2). Bytes
 after the last complete valid line of the newest segment are a torn tail: noted
 on stderr, and in --json.
+
+--json prints one object (schema \"journal-recover/1\"; fields are only ever added):
+  schema, dir, max_seq, max_seq_source (\"line\", \"segment-name\" or \"empty\"),
+  next_seq, oldest_seq, segments, newest_segment,
+  last_valid {segment, seq, offset, end}, torn_tail {segment, offset, bytes},
+  segments_without_valid_line [segment]; oldest_seq, newest_segment,
+  last_valid and torn_tail may be null.
 
 ",
     exit_codes_help!()
@@ -259,6 +276,12 @@ stderr, as \"seqs A..B were pruned before they could be read\" when the
 segments holding them were deleted first. SIGINT, SIGTERM and a closed stdout
 end it cleanly with status 0, with the cursor file matching what was printed.
 
+A start beyond the journal's max seq (a cursor or --from-seq from another
+journal, or from this one before it was recreated) is refused with exit 2
+before anything is printed, and so is a cursor file that cannot be written.
+A writer restart that removes a newest segment holding no complete line and
+appends to the previous one is followed without loss.
+
 Examples:
   journal tail -f -t error
   journal tail -n 50 --session sess-7
@@ -293,7 +316,12 @@ pub struct AppendArgs {
     #[arg(long)]
     pub any_type: bool,
 
-    /// Start a new segment once one reaches SIZE (512K, 8M, 1G)
+    /// Print one JSON object (schema "journal-append/1") instead of the range
+    #[arg(long)]
+    pub json: bool,
+
+    /// Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of
+    /// 1024; KB, MB, GB are powers of 1000)
     #[arg(long, value_name = "SIZE", default_value = "8M")]
     pub rotate_bytes: String,
 
@@ -327,10 +355,16 @@ Each input line is an event object with a string \"type\". Events the engine
 could not read back are rejected unless --any-type. An invalid line is
 reported with its line number; by default nothing is appended then (exit 2).
 
+--json prints one object instead of the range (schema \"journal-append/1\";
+fields are only ever added): schema, dir, appended, first_seq, last_seq (null
+when nothing was appended), skipped (invalid lines left out), max_seq_before
+(null when stdin held no event), tail_cut {delete [segment], truncate
+{segment, new_len, removed} or null}, quarantine [path].
+
 Examples:
   echo '{\"type\":\"error\",\"message\":\"disk full\"}' | journal append
   journal append --session sess-7 --fsync < events.jsonl
-  journal inspect -o jsonl --all old/ | journal append --records new/
+  journal inspect -o jsonl --all --oldest-first old/ | journal append --records new/
 
 ",
     exit_codes_help!()
@@ -345,7 +379,8 @@ pub struct PruneArgs {
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub keep: usize,
 
-    /// Also delete the oldest segments until the journal is at most SIZE (512M, 2G)
+    /// Also delete the oldest segments until the journal is at most SIZE (512M,
+    /// 2G, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)
     #[arg(long, value_name = "SIZE")]
     pub max_bytes: Option<String>,
 
@@ -353,6 +388,11 @@ pub struct PruneArgs {
     /// DURATION (12h, 7days)
     #[arg(long, value_name = "DURATION")]
     pub max_age: Option<String>,
+
+    /// Also delete quarantine-*.bin files (bytes repair and append removed)
+    /// last written more than DURATION ago (30days); without it they are kept
+    #[arg(long, value_name = "DURATION")]
+    pub quarantine_max_age: Option<String>,
 
     /// Print what would be deleted, delete nothing
     #[arg(short = 'n', long)]
@@ -383,16 +423,24 @@ const PRUNE_AFTER_HELP: &str = concat!(
 Deletes a contiguous run of the oldest segments: as many as the strictest of
 --keep, --max-bytes and --max-age asks for. The newest segment is never
 deleted, nor anything that is not a regular file named events-<seq>.jsonl
-(quarantine files, symlinks, the lock file). Deletion goes oldest first, the
+(symlinks, the lock file, other files). Quarantine files are kept unless
+--quarantine-max-age is given; --max-bytes counts segments only (stats shows
+the quarantine's size). Deletion goes oldest first, the
 directory fsynced after each file, so a crash never leaves a hole.
 A segment's age is that of its newest event; a timestamp in the future is
 warned about and the segment kept. --dry-run makes the same plan under the
 same claim and stops before deleting. Nothing to delete is success.
 
+--json prints one object (schema \"journal-prune/1\"; fields are only ever
+added): schema, dir, dry_run, deleted [{segment, start_seq, last_seq, bytes}]
+oldest first, bytes_freed, segments_before, segments_kept, bytes_kept,
+oldest_seq (null when none is left), warnings [{segment, message}].
+
 Examples:
   journal prune                          # keep the 64 newest segments
   journal prune --max-bytes 2G -q        # for cron: quiet on success
   journal prune --max-age 30days --dry-run
+  journal prune --quarantine-max-age 30days
 
 ",
     exit_codes_help!()
@@ -423,6 +471,13 @@ on a terminal. Counts valid records; damaged lines are counted apart (run
 `journal verify` for where they are) and the newest segment's torn tail is
 shown on its own. The time range is the earliest and latest ts; activity is a
 sparkline of events per equal slice of it.
+
+--json prints one object (schema \"journal-stats/1\"; fields are only ever
+added): schema, dir, segments, bytes, events, damaged_lines, seq {first,
+last}, time {first, last}, sessions, events_without_session, newest_segment
+{segment, bytes, rotate_bytes, fill}, torn_tail {segment, offset, bytes},
+histogram {start, bucket_seconds, counts}, types {<type>: count}, untyped;
+seq, time, newest_segment, torn_tail and histogram may be null.
 
 Examples:
   journal stats
@@ -469,7 +524,7 @@ pub struct RepairArgs {
     pub dry_run: bool,
 
     /// How long to wait for the writer's claim (e.g. 500ms, 10s)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::cmd::units::duration_arg)]
     pub wait: std::time::Duration,
 
     /// Print the plan and the result as one JSON object
@@ -504,7 +559,8 @@ seqs before and after it):
                            between consecutive valid records, also across
                            neighbouring segments (last seq + 1 = next first seq)
   name-mismatch            a segment's first seq differs from its file name
-  empty-segment            a segment file of 0 bytes
+  empty-segment            a segment file of 0 bytes (a warning for the newest:
+                           a writer about to write, or a kept seq floor)
   not-regular-file         named like a segment but a directory, FIFO, symlink
   engine-unknown-type (warning), engine-missing-field (warning)
                            a valid record the engine skips: an event type it
@@ -550,7 +606,8 @@ never races a live writer or a prune (exit 3 when the claim stays held).
 By default only the tail is repaired, as the engine does on restart: the newest
 segment is cut to the end of its last complete valid line (a partial line, a NUL
 tail, garbage lines), and newest segments with no complete valid line are
-deleted. Damage inside closed segments is reported and refused (exit 1) unless
+deleted; when no segment holds one, the newest is emptied instead, so its
+name keeps the max seq and a writer never reuses seqs. Damage inside closed segments is reported and refused (exit 1) unless
 --drop-corrupt-lines is given: each damaged segment is then rewritten without
 its damaged lines (temporary file, fsync, rename, fsync of the directory), good
 lines byte for byte unchanged; a segment left with nothing is deleted.
@@ -568,6 +625,15 @@ Exit status 0: repaired (or nothing to do); 1: damage was refused (use
 --drop-corrupt-lines) or a defect repair cannot touch remains (a non-regular
 file named like a segment).
 
+--json prints one object (schema \"journal-repair/1\"; fields are only ever
+added): schema, dir, mode (\"tail-only\" or \"drop-corrupt\"), dry_run, repaired
+(false in a dry run), would_repair (whether a real run repairs everything),
+max_seq_before, max_seq_after, removed_bytes, tail {delete [{segment, bytes}],
+truncate {segment, new_len, removed} or null, seq_hints}, rewrites [{segment,
+old_len, new_len, delete, drop [{offset, len, first_line, lines, kinds,
+seq_hints}]}], dropped_seq_hints, refused_count, refused [defect], left
+[defect], quarantine [path]. A defect is as in `journal verify --json`.
+
 Examples:
   journal repair --dry-run            # what would be done, exactly
   journal repair                      # cut the torn tail
@@ -579,7 +645,7 @@ Examples:
 
 /// `--poll`: a duration of at least 10ms (`0s` or `1ns` would spin a core).
 fn parse_poll(s: &str) -> Result<std::time::Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    let d = crate::cmd::units::duration_arg(s)?;
     if d < std::time::Duration::from_millis(10) {
         return Err(format!(
             "{s} is too short: polling that often would keep a core busy (10ms at least)"

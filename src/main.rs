@@ -30,11 +30,7 @@ fn main() -> std::process::ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::Success.into();
             }
-            // Paths and event text in messages come from input: escaped.
-            eprintln!(
-                "journal: {}",
-                journal::render::escape::escape_text(&format!("{err:#}"))
-            );
+            journal::render::notice::error(&format_args!("{err:#}"));
             exit_code_for(&err).into()
         }
     }

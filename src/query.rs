@@ -13,14 +13,14 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use memchr::memmem;
 use regex::bytes::Regex;
 use serde_json::Value;
 
 use crate::journal::lines::WindowFilter;
 use crate::journal::record::{Record, fast_seq, fast_ts, parse_ts};
-use crate::journal::segment::Listing;
+use crate::journal::segment::{Listing, probe_first_seq};
 use std::sync::Arc;
 
 /// An inclusive seq range; either end may be open.
@@ -156,18 +156,36 @@ impl fmt::Display for FieldMatch {
     }
 }
 
-/// Parses `--since`/`--until` values: RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` (UTC),
+/// Parses `--since`/`--until` values: RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]`,
 /// `now`, `today`, `yesterday`, or a duration ago (`90s`, `15m`, `2h`, `3days`).
+/// Dates, times without an offset, `today` and `yesterday` are in local time
+/// (`TZ`), as journalctl reads them and as people mean "today".
 pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    parse_time_in(s, now, &chrono::Local)
+}
+
+/// [`parse_time`] with the zone that dates and times without an offset are in.
+pub fn parse_time_in<Tz: TimeZone>(
+    s: &str,
+    now: DateTime<Utc>,
+    zone: &Tz,
+) -> Result<DateTime<Utc>, String> {
     let t = s.trim();
     if let Some(ts) = parse_ts(t) {
         return Ok(ts);
     }
-    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    // A local time skipped by a DST change does not exist: take the UTC reading.
+    let local = |dt: NaiveDateTime| {
+        zone.from_local_datetime(&dt)
+            .earliest()
+            .map_or_else(|| dt.and_utc(), |d| d.with_timezone(&Utc))
+    };
+    let midnight = |d: NaiveDate| local(d.and_hms_opt(0, 0, 0).expect("midnight exists"));
+    let today = now.with_timezone(zone).date_naive();
     match t {
         "now" => return Ok(now),
-        "today" => return Ok(midnight(now.date_naive())),
-        "yesterday" => return Ok(midnight(now.date_naive()) - chrono::Duration::days(1)),
+        "today" => return Ok(midnight(today)),
+        "yesterday" => return Ok(midnight(today.pred_opt().unwrap_or(today))),
         _ => {}
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
@@ -180,7 +198,7 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
         "%Y-%m-%dT%H:%M",
     ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(dt.and_utc());
+            return Ok(local(dt));
         }
     }
     let ago = t.strip_suffix(" ago").unwrap_or(t);
@@ -319,12 +337,32 @@ impl Query {
         }
     }
 
-    /// The positions in `listing.segments` that can hold a matching seq,
-    /// judged by the seqs in the names alone (no file is opened).
+    /// The positions in `listing.segments` that can hold a matching seq.
+    ///
+    /// A segment's name is only a claim about its first seq (verify reports
+    /// `name-mismatch` when it is wrong), so each segment's first line is
+    /// probed too and a segment is kept when either its name or its first
+    /// seq says it may hold a wanted seq; a first line that cannot be read
+    /// in the engine's shape keeps the segment (and its predecessor).
+    /// Skipping must never lose a record. Without a seq filter nothing is
+    /// opened.
     pub fn candidate_segments(&self, listing: &Listing) -> Vec<usize> {
-        (0..listing.segments.len())
+        let n = listing.segments.len();
+        if self.seq.is_full() {
+            return (0..n).collect();
+        }
+        let firsts: Vec<Option<u64>> = listing
+            .segments
+            .iter()
+            .map(|s| probe_first_seq(&s.path))
+            .collect();
+        (0..n)
             .filter(|&i| {
-                let (start, end) = listing.name_range(i);
+                let name = listing.segments[i].start_seq;
+                let start = firsts[i].map_or(0, |first| first.min(name));
+                let end = listing.segments.get(i + 1).and_then(|next| {
+                    firsts[i + 1].map(|first| first.max(next.start_seq).saturating_sub(1))
+                });
                 self.seq.overlaps(start, end)
             })
             .collect()
@@ -524,25 +562,44 @@ mod tests {
     fn times_parse_in_every_documented_form() {
         let now = parse_ts("2026-11-23T12:00:00Z").unwrap();
         assert_eq!(
-            parse_time("2h", now).unwrap(),
+            parse_time_in("2h", now, &Utc).unwrap(),
             parse_ts("2026-11-23T10:00:00Z").unwrap()
         );
         assert_eq!(
-            parse_time("2026-11-22", now).unwrap(),
+            parse_time_in("2026-11-22", now, &Utc).unwrap(),
             parse_ts("2026-11-22T00:00:00Z").unwrap()
         );
         assert_eq!(
-            parse_time("yesterday", now).unwrap(),
+            parse_time_in("yesterday", now, &Utc).unwrap(),
             parse_ts("2026-11-22T00:00:00Z").unwrap()
         );
         assert_eq!(
-            parse_time("2026-11-22 10:15", now).unwrap(),
+            parse_time_in("2026-11-22 10:15", now, &Utc).unwrap(),
             parse_ts("2026-11-22T10:15:00Z").unwrap()
         );
         assert_eq!(
-            parse_time("2026-11-22T10:15:03+02:00", now).unwrap(),
+            parse_time_in("2026-11-22T10:15:03+02:00", now, &Utc).unwrap(),
             parse_ts("2026-11-22T08:15:03Z").unwrap()
         );
-        assert!(parse_time("last tuesday", now).is_err());
+        assert!(parse_time_in("last tuesday", now, &Utc).is_err());
+    }
+
+    #[test]
+    fn dates_today_and_yesterday_are_local_days() {
+        // 01:00 on the 23rd in UTC+02:00 is 23:00 on the 22nd in UTC.
+        let zone = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
+        let now = parse_ts("2026-11-22T23:00:00Z").unwrap();
+        assert_eq!(
+            parse_time_in("today", now, &zone).unwrap(),
+            parse_ts("2026-11-22T22:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time_in("yesterday", now, &zone).unwrap(),
+            parse_ts("2026-11-21T22:00:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_time_in("2026-11-22 10:15", now, &zone).unwrap(),
+            parse_ts("2026-11-22T08:15:00Z").unwrap()
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::io::{self, BufRead, Write};
 
 use anyhow::{Result, bail};
 use journal::append::{InputOptions, Prepared, append_batch, prepare};
-use journal::segment::file_name_lossy;
+use journal::render::report::{self, APPEND_SCHEMA, write_json};
 use journal::writer::WriterOptions;
 
 use crate::cli::AppendArgs;
@@ -19,6 +19,8 @@ struct AppendOptions {
     input: InputOptions,
     /// Append the valid lines when some are invalid. Default off: nothing.
     skip_invalid: bool,
+    /// Print one JSON object instead of the range. Default off.
+    json: bool,
     /// Rotation threshold, fsync, claim wait. Defaults 8 MiB, off, 5 s.
     writer: WriterOptions,
 }
@@ -36,6 +38,7 @@ impl AppendOptions {
                 any_type: args.any_type,
             },
             skip_invalid: args.skip_invalid,
+            json: args.json,
             writer: WriterOptions {
                 rotate_bytes,
                 fsync: args.fsync,
@@ -64,6 +67,8 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     let mut stdin = io::stdin().lock();
     let mut buf = Vec::new();
     let mut number = 0u64;
+    // --records: the seq of the previous input record, and its line number.
+    let mut previous: Option<(u64, u64)> = None;
     loop {
         buf.clear();
         if stdin.read_until(b'\n', &mut buf)? == 0 {
@@ -72,21 +77,33 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
         number += 1;
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
         match prepare(line, &opts.input) {
-            Ok(Some(ev)) => events.push(ev),
+            Ok(Some(ev)) => {
+                // A copy keeps the records' order; input whose seqs go
+                // backwards is a reversed listing (inspect is newest first),
+                // never a copy, so it is refused before anything is written.
+                if let Some(seq) = ev.orig_seq {
+                    if let Some((prev, prev_line)) = previous
+                        && seq <= prev
+                    {
+                        bail!(
+                            "nothing appended: stdin:{number}: seq {seq} comes after seq {prev}                              (line {prev_line}); --records keeps the input order, so the                              records must be oldest first (hint: `journal inspect -o jsonl                              --all --oldest-first`)"
+                        );
+                    }
+                    previous = Some((seq, number));
+                }
+                events.push(ev)
+            }
             Ok(None) => {}
             Err(problem) => {
                 problems += 1;
                 if problems <= SHOWN_PROBLEMS {
-                    eprintln!("journal: {verb}: stdin:{number}: {problem}");
+                    report::append::problem(verb, number, &problem);
                 }
             }
         }
     }
     if problems > SHOWN_PROBLEMS {
-        eprintln!(
-            "journal: ... and {} more {verb} line(s)",
-            problems - SHOWN_PROBLEMS
-        );
+        report::append::more_problems(verb, problems - SHOWN_PROBLEMS);
     }
     if problems > 0 && !opts.skip_invalid {
         bail!(
@@ -94,33 +111,22 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
              valid ones)"
         );
     }
-    if events.is_empty() {
-        eprintln!("journal: nothing to append: no event on stdin");
-        return Ok(ExitCode::Success);
-    }
-
-    let done = append_batch(&dir, &events, opts.writer)?;
-    if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate {
-        eprintln!(
-            "journal: note: cut a torn tail of {bytes} bytes from {} before appending",
-            file_name_lossy(segment)
-        );
-    }
-    for segment in &done.opened.tail_cut.delete {
-        eprintln!(
-            "journal: note: removed {}, which held no complete line",
-            file_name_lossy(segment)
-        );
-    }
-    for q in &done.opened.quarantined {
-        eprintln!(
-            "journal: note: the removed bytes are saved in {}",
-            journal::render::escape::escape_path(q)
-        );
-    }
+    let done = if events.is_empty() {
+        if !opts.json {
+            report::append::nothing_to_append();
+            return Ok(ExitCode::Success);
+        }
+        None
+    } else {
+        Some(append_batch(&dir, &events, opts.writer)?)
+    };
     let mut out = ctx.stdout(false);
-    if let Some(seqs) = done.seqs {
-        writeln!(out, "{}..{}", seqs.start(), seqs.end())?;
+    if opts.json {
+        let value = report::append::json(&dir, done.as_ref(), problems);
+        write_json(&mut out, APPEND_SCHEMA, value)?;
+    } else if let Some(done) = &done {
+        report::append::notes(done);
+        report::append::write_text(&mut out, done)?;
     }
     out.flush()?;
     Ok(ExitCode::Success)

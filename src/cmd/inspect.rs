@@ -11,8 +11,9 @@ use journal::record::parse_line;
 use journal::scan::{Direction, Visit, scan};
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, DamageTally, open_listing};
+use crate::cmd::{Context, open_listing};
 use crate::exit_codes::ExitCode;
+use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 
 /// Events shown when neither `-n`, `--all` nor a range says otherwise.
@@ -125,11 +126,10 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
         && limit > 0
         && shown == limit
     {
-        eprintln!(
-            "journal: note: showed {shown} events, the limit{}; there may be more \
-             (-n N for more, --all for every one)",
-            if args.limit.is_some() { " (-n)" } else { " by default" }
-        );
+        journal::render::notice::limit_reached(shown, args.limit.is_some());
+    }
+    if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
+        journal::render::notice::no_match();
     }
     Ok(ExitCode::Success)
 }

@@ -1,5 +1,5 @@
-//! One module per subcommand, plus what they share: where the journal is,
-//! how stdout is buffered, and how damage met while reading is reported.
+//! One module per subcommand, plus what they share: where the journal is and
+//! how filters become a query. Every word they print is worded in render.
 
 mod append;
 mod generate_docs;
@@ -9,7 +9,7 @@ mod recover;
 mod repair;
 mod stats;
 mod tail;
-mod units;
+pub(crate) mod units;
 mod verify;
 
 use std::env;
@@ -17,9 +17,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use journal::defect::{Defect, DefectKind};
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
-use journal::segment::{Listing, file_name_lossy};
+use journal::render::notice;
+use journal::segment::Listing;
 use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs};
@@ -43,10 +43,13 @@ pub fn run(cli: crate::cli::Cli) -> Result<ExitCode> {
     }
 }
 
-/// DIR, else $JOURNAL_DIR (through clap), else the engine's defaults.
+/// DIR, else $JOURNAL_DIR, else the engine's defaults (an empty variable is unset).
 pub fn resolve_dir(arg: &DirArg) -> Result<PathBuf> {
     if let Some(dir) = &arg.dir {
         return Ok(dir.clone());
+    }
+    if let Some(dir) = env::var_os("JOURNAL_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
     }
     if let Some(data) = env::var_os("BAMBOO_DATA_DIR").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(data).join("events"));
@@ -63,11 +66,7 @@ pub fn open_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
     let listing = Listing::read_journal(&dir)?;
     for irr in &listing.irregular {
-        eprintln!(
-            "journal: warning: {} is named like a segment but is {}: skipped",
-            journal::render::escape::escape_path(&irr.path),
-            irr.kind.describe()
-        );
+        notice::irregular(irr);
     }
     Ok(listing)
 }
@@ -113,57 +112,6 @@ impl FilterArgs {
         };
         query.validate().map_err(anyhow::Error::msg)?;
         Ok(query)
-    }
-}
-
-/// Damage met while reading, reported once on stderr after the output.
-#[derive(Default)]
-pub struct DamageTally {
-    /// The newest segment's partial last line: normal while a writer is mid-append.
-    torn_tail: Option<Defect>,
-    damaged: Vec<Defect>,
-    damaged_count: usize,
-}
-
-const SHOWN_PLACES: usize = 5;
-
-impl DamageTally {
-    pub fn note(&mut self, defect: Defect) {
-        if defect.kind == DefectKind::TornTail {
-            self.torn_tail = Some(defect);
-            return;
-        }
-        self.damaged_count += 1;
-        if self.damaged.len() < SHOWN_PLACES {
-            self.damaged.push(defect);
-        }
-    }
-
-    pub fn report(&self, dir: &std::path::Path) {
-        if let Some(t) = &self.torn_tail {
-            eprintln!(
-                "journal: note: {} ends in a partial line of {} bytes at byte {} (a writer \
-                 mid-append, or a crash); not shown",
-                file_name_lossy(&t.segment),
-                t.len,
-                t.offset
-            );
-        }
-        if self.damaged_count == 0 {
-            return;
-        }
-        let s = if self.damaged_count == 1 { "" } else { "s" };
-        eprintln!("journal: skipped {} damaged line{s}:", self.damaged_count);
-        for d in &self.damaged {
-            eprintln!("  {}: {}: {}", d.place(), d.kind.name(), d.detail);
-        }
-        if self.damaged_count > self.damaged.len() {
-            eprintln!("  ... and {} more", self.damaged_count - self.damaged.len());
-        }
-        eprintln!(
-            "journal: run `journal verify {}` for the full list",
-            journal::render::escape::escape_path(dir)
-        );
     }
 }
 

@@ -4,11 +4,11 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
-use journal::prune::{PruneOptions, PruneReport, prune};
-use journal::segment::file_name_lossy;
+use journal::prune::{PruneOptions, prune};
+use journal::render::report::{self, PRUNE_SCHEMA, write_json};
 
 use crate::cli::PruneArgs;
-use crate::cmd::units::{human_bytes, parse_duration, parse_size};
+use crate::cmd::units::{parse_duration, parse_size};
 use crate::cmd::{Context, resolve_dir};
 use crate::exit_codes::ExitCode;
 
@@ -43,6 +43,11 @@ fn options(args: &PruneArgs) -> Result<PruneOptions> {
             .map(|s| parse_duration("--max-age", s))
             .transpose()?,
         now: Utc::now(),
+        quarantine_max_age: args
+            .quarantine_max_age
+            .as_deref()
+            .map(|s| parse_duration("--quarantine-max-age", s))
+            .transpose()?,
         dry_run: args.dry_run,
         wait: parse_duration("--wait", &args.wait)?,
     })
@@ -64,59 +69,13 @@ pub fn run(args: PruneArgs, ctx: &Context) -> Result<ExitCode> {
     match report_as {
         Report::Quiet => {}
         Report::Json => {
-            let mut value = serde_json::to_value(&report)?;
-            value["dir"] = serde_json::Value::String(dir.display().to_string());
-            serde_json::to_writer(&mut out, &value)?;
-            writeln!(out)?;
+            write_json(&mut out, PRUNE_SCHEMA, report::prune::json(&dir, &report)?)?;
         }
         Report::Text => {
-            for w in &report.warnings {
-                eprintln!(
-                    "journal: warning: {}: {}",
-                    file_name_lossy(&w.segment),
-                    w.message
-                );
-            }
-            write_text(&mut out, &report)?;
+            report::prune::warnings(&report);
+            report::prune::write_text(&mut out, &report)?;
         }
     }
     out.flush()?;
     Ok(ExitCode::Success)
-}
-
-fn write_text(out: &mut dyn Write, r: &PruneReport) -> Result<()> {
-    let verb = if r.dry_run { "would delete" } else { "deleted" };
-    for p in &r.deleted {
-        writeln!(
-            out,
-            "{verb} {}  seqs {}..{}  {}",
-            file_name_lossy(&p.segment),
-            p.start_seq,
-            p.last_seq,
-            human_bytes(p.bytes)
-        )?;
-    }
-    let oldest = r
-        .oldest_seq
-        .map_or_else(|| "none".to_owned(), |s| s.to_string());
-    if r.deleted.is_empty() {
-        writeln!(
-            out,
-            "nothing to prune: {} segment(s), {}, oldest seq {oldest}",
-            r.segments_kept,
-            human_bytes(r.bytes_kept)
-        )?;
-    } else {
-        let s = if r.deleted.len() == 1 { "" } else { "s" };
-        writeln!(
-            out,
-            "{} {} segment{s}, {} freed; {} segment(s) left, {}, oldest seq now {oldest}",
-            if r.dry_run { "would prune" } else { "pruned" },
-            r.deleted.len(),
-            human_bytes(r.bytes_freed),
-            r.segments_kept,
-            human_bytes(r.bytes_kept)
-        )?;
-    }
-    Ok(())
 }

@@ -32,6 +32,9 @@ pub struct InputOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     pub session_id: Option<String>,
+    /// The `seq` the input record carried (`--records` mode), if any: a copy
+    /// must keep the records in order, so the caller checks these increase.
+    pub orig_seq: Option<u64>,
     pub event_type: String,
     pub event: EventJson,
 }
@@ -67,6 +70,7 @@ pub fn prepare(line: &[u8], opts: &InputOptions) -> Result<Option<Prepared>, Inp
     if text.trim().is_empty() {
         return Ok(None);
     }
+    let mut orig_seq = None;
     let (session_id, event_raw) = if opts.records {
         let fields: HashMap<String, &RawValue> = match serde_json::from_str(text) {
             Ok(f) => f,
@@ -86,6 +90,9 @@ pub fn prepare(line: &[u8], opts: &InputOptions) -> Result<Option<Prepared>, Inp
                 Some(serde_json::from_str::<String>(raw).map_err(|_| InputProblem::BadSessionId)?)
             }
         };
+        orig_seq = fields
+            .get("seq")
+            .and_then(|r| serde_json::from_str::<u64>(r.get()).ok());
         let event = fields.get("event").ok_or(InputProblem::NoEvent)?.get();
         if !event.starts_with('{') {
             return Err(InputProblem::NoEvent);
@@ -110,6 +117,7 @@ pub fn prepare(line: &[u8], opts: &InputOptions) -> Result<Option<Prepared>, Inp
     }
     Ok(Some(Prepared {
         session_id,
+        orig_seq,
         event_type: event_type.clone(),
         event: EventJson::from_compact_unchecked(compact_json(event_raw)),
     }))
@@ -184,6 +192,7 @@ mod tests {
             &opts,
         );
         assert_eq!(p.session_id.as_deref(), Some("s-2"));
+        assert_eq!(p.orig_seq, Some(9));
         assert_eq!(p.event.as_str(), r#"{"type":"cancelled"}"#);
         let p = ok(r#"{"event":{"type":"cancelled"},"session_id":null}"#, &opts);
         assert_eq!(p.session_id, None);

@@ -142,6 +142,15 @@ pub struct Follower {
     last_seq: Option<u64>,
 }
 
+/// What [`Follower::open_next`] found.
+enum Start {
+    Opened,
+    /// No segment holds a newer seq yet.
+    Nothing,
+    /// The segment was deleted between the listing and the open: list again.
+    Vanished,
+}
+
 impl Follower {
     pub fn new(dir: &Path, opts: FollowOptions) -> Self {
         Follower {
@@ -196,13 +205,10 @@ impl Follower {
             self.dir_id = dir_id;
 
             if self.current.is_none() {
-                let Some((seg, after_deleted)) = self.start_segment(&listing) else {
-                    return Ok(PollStatus::CaughtUp);
-                };
-                match self.open(seg, after_deleted) {
-                    Ok(open) => self.current = Some(open),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'list,
-                    Err(e) => return Err(JournalError::io(&seg.path, e)),
+                match self.open_next(&listing)? {
+                    Start::Opened => {}
+                    Start::Nothing => return Ok(PollStatus::CaughtUp),
+                    Start::Vanished => continue 'list,
                 }
             }
 
@@ -218,6 +224,22 @@ impl Follower {
                     .is_break()
                 {
                     return Ok(PollStatus::Stopped);
+                }
+                if deleted {
+                    // The name is gone and the descriptor has been read to its
+                    // end. A prune deletes the oldest segments first, but a
+                    // restarting writer deletes a newest segment that holds no
+                    // complete line (a crash right after rotation) and appends
+                    // to the previous one when it is under the rotation size:
+                    // the next seq may then be in an *older* segment. Choose
+                    // the next segment from the seq, never from this one's
+                    // position (its held partial line went to quarantine).
+                    self.current = None;
+                    match self.open_next(&listing)? {
+                        Start::Opened => continue,
+                        Start::Nothing => return Ok(PollStatus::CaughtUp),
+                        Start::Vanished => continue 'list,
+                    }
                 }
                 let start = open.start_seq;
                 let Some(next) = listing.segments.iter().find(|s| s.start_seq > start) else {
@@ -246,7 +268,7 @@ impl Follower {
                 }
                 // Close before opening the next: no descriptor outlives its use.
                 self.current = None;
-                match self.open(next, deleted) {
+                match self.open(next, false) {
                     Ok(open) => self.current = Some(open),
                     // Pruned between the listing and the open: list again and
                     // resume after the last seq handed out.
@@ -260,6 +282,21 @@ impl Follower {
     /// Where to (re)start reading after `last_seq`: the segment that holds the
     /// next seq by its name, else the oldest one (everything before it is gone:
     /// the bool says a skip at its start is a prune).
+    /// Opens the segment that holds the seq after the last one handed out.
+    fn open_next(&mut self, listing: &Listing) -> Result<Start, JournalError> {
+        let Some((seg, after_deleted)) = self.start_segment(listing) else {
+            return Ok(Start::Nothing);
+        };
+        match self.open(seg, after_deleted) {
+            Ok(open) => {
+                self.current = Some(open);
+                Ok(Start::Opened)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Start::Vanished),
+            Err(e) => Err(JournalError::io(&seg.path, e)),
+        }
+    }
+
     fn start_segment<'l>(&self, listing: &'l Listing) -> Option<(&'l Segment, bool)> {
         let oldest = listing.segments.first()?;
         let Some(last) = self.last_seq else {
@@ -601,5 +638,29 @@ mod tests {
             ]
         );
         assert_eq!(f.last_seq(), Some(15));
+    }
+
+    /// Issue 16 item 1: a newest segment holding only a partial line is
+    /// deleted by a restarting writer, which appends to the previous segment
+    /// and, before the follower wakes, rotates: the seqs in the older
+    /// segment are handed out, and nothing is called pruned.
+    #[test]
+    fn a_restart_that_appends_to_the_previous_segment_is_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        append(dir, 1, &(line(1, "a") + &line(2, "a")));
+        append(dir, 3, "{\"seq\":3,\"ts\":\"torn");
+        let mut f = Follower::new(dir, FollowOptions::default());
+        assert_eq!(seqs(&poll(&mut f).0), vec![1, 2]);
+        assert_eq!(
+            f.open_segment(),
+            Some(dir.join(segment_file_name(3)).as_path())
+        );
+        fs::remove_file(dir.join(segment_file_name(3))).unwrap();
+        append(dir, 1, &(line(3, "b") + &line(4, "b")));
+        append(dir, 5, &line(5, "b"));
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![3, 4, 5]);
+        assert!(notices.is_empty(), "{notices:?}");
     }
 }

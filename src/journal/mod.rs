@@ -2,6 +2,7 @@
 //! and the operations built on them. No printing, no colours, no clap.
 
 pub mod append;
+pub mod atomic;
 pub mod claim;
 pub mod defect;
 pub mod dirfd;

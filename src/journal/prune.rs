@@ -8,7 +8,9 @@
 //!   file named like a segment (quarantine files, symlinks, the lock file);
 //! - everything happens under the claim, taken with a bounded wait;
 //! - a dry run makes the same plan under the same claim and stops before
-//!   the first unlink, so it reports exactly what a real run deletes.
+//!   the first unlink, so it reports exactly what a real run deletes; it
+//!   writes nothing (without a lock file there is no writer to exclude, and
+//!   the claim is not taken, so the file is not created).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,8 +21,9 @@ use serde::Serialize;
 use crate::journal::claim::Claim;
 use crate::journal::error::JournalError;
 use crate::journal::lines::{BackwardLines, ReadOptions};
+use crate::journal::quarantine::{QuarantineFile, list_quarantine, sync_dir};
 use crate::journal::record::parse_line;
-use crate::journal::segment::Listing;
+use crate::journal::segment::{LOCK_FILE_NAME, Listing};
 
 /// The engine's own retention.
 pub const DEFAULT_KEEP: usize = 64;
@@ -36,6 +39,9 @@ pub struct PruneOptions {
     pub max_age: Option<Duration>,
     /// "Now", for `max_age` (a parameter so tests are exact). Default: the clock.
     pub now: DateTime<Utc>,
+    /// Also delete quarantine files last written longer ago than this.
+    /// Default none: quarantine files are kept.
+    pub quarantine_max_age: Option<Duration>,
     /// Plan under the claim but delete nothing. Default off.
     pub dry_run: bool,
     /// How long to wait for the claim. Default 5 s.
@@ -49,6 +55,7 @@ impl Default for PruneOptions {
             max_bytes: None,
             max_age: None,
             now: Utc::now(),
+            quarantine_max_age: None,
             dry_run: false,
             wait: Duration::from_secs(5),
         }
@@ -85,6 +92,12 @@ pub struct PruneReport {
     /// Start seq of the oldest segment left.
     pub oldest_seq: Option<u64>,
     pub warnings: Vec<PruneWarning>,
+    /// Quarantine files deleted (or, in a dry run, to delete): `--quarantine-max-age`.
+    pub quarantine_deleted: Vec<QuarantineFile>,
+    pub quarantine_bytes_freed: u64,
+    /// Quarantine files left, and their bytes.
+    pub quarantine_kept: usize,
+    pub quarantine_bytes_kept: u64,
 }
 
 /// Prunes the journal in `dir` (which must be a journal).
@@ -93,7 +106,13 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
     // Checked before the claim: taking it creates the lock file, which must
     // not appear in a directory that is not a journal.
     Listing::read_journal(dir)?;
-    let claim = Claim::acquire(dir, opts.wait)?;
+    // A dry run changes nothing: where there is no lock file there is no
+    // writer to exclude, and taking the claim would create the file.
+    let claim = if opts.dry_run && !dir.join(LOCK_FILE_NAME).exists() {
+        None
+    } else {
+        Some(Claim::acquire(dir, opts.wait)?)
+    };
     let listing = Listing::read(dir)?;
     let mut warnings = Vec::new();
     for irr in &listing.irregular {
@@ -117,13 +136,30 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
             }
         })
         .collect();
-    if !opts.dry_run {
+    let quarantine = list_quarantine(dir)?;
+    let (quarantine_deleted, quarantine_left): (Vec<_>, Vec<_>) = match opts.quarantine_max_age {
+        Some(age) => {
+            let cutoff = std::time::SystemTime::from(opts.now)
+                .checked_sub(age)
+                .unwrap_or(std::time::UNIX_EPOCH);
+            quarantine.into_iter().partition(|q| q.modified < cutoff)
+        }
+        None => (Vec::new(), quarantine),
+    };
+    if let Some(claim) = claim.as_ref().filter(|_| !opts.dry_run) {
         for seg in &listing.segments[..count] {
             // Relative to the directory descriptor, after checking the entry
             // is still the listed regular file (never a symlink put in its place).
             claim.dir().unlink_segment(seg)?;
             // Durable before the next unlink: a crash leaves a prefix deleted, never a hole.
             claim.dir().sync()?;
+        }
+        for q in &quarantine_deleted {
+            match std::fs::remove_file(&q.path) {
+                Ok(()) => sync_dir(dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(JournalError::io(&q.path, e)),
+            }
         }
     }
     let bytes_freed = deleted.iter().map(|p| p.bytes).sum();
@@ -136,6 +172,10 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
         oldest_seq: listing.segments.get(count).map(|s| s.start_seq),
         deleted,
         warnings,
+        quarantine_bytes_freed: quarantine_deleted.iter().map(|q| q.bytes).sum(),
+        quarantine_deleted,
+        quarantine_kept: quarantine_left.len(),
+        quarantine_bytes_kept: quarantine_left.iter().map(|q| q.bytes).sum(),
     })
 }
 
@@ -274,8 +314,8 @@ mod tests {
         assert_eq!(r.deleted[2].last_seq, 6);
         assert_eq!(
             tmp.path().read_dir().unwrap().count(),
-            5,
-            "dry run deleted nothing"
+            4,
+            "dry run deleted nothing and created no lock file"
         );
         o.dry_run = false;
         let real = prune(tmp.path(), &o).unwrap();

@@ -70,6 +70,46 @@ pub fn quarantine_range(
     Ok(path)
 }
 
+/// A quarantine file found in a journal directory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuarantineFile {
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// When it was last written (its creation, for files this tool wrote).
+    #[serde(skip)]
+    pub modified: std::time::SystemTime,
+}
+
+/// The quarantine files in `dir`: regular files (never symlinks) named
+/// `quarantine-*.bin`, oldest first.
+pub fn list_quarantine(dir: &Path) -> Result<Vec<QuarantineFile>, JournalError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| JournalError::io(dir, e))? {
+        let entry = entry.map_err(|e| JournalError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(QUARANTINE_PREFIX) && name.ends_with(".bin")) {
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue; // gone since the listing
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        files.push(QuarantineFile {
+            path: entry.path(),
+            bytes: meta.len(),
+            modified: meta
+                .modified()
+                .map_err(|e| JournalError::io(entry.path(), e))?,
+        });
+    }
+    files.sort_by(|a, b| (a.modified, &a.path).cmp(&(b.modified, &b.path)));
+    Ok(files)
+}
+
 /// fsyncs a directory so a created, renamed or deleted entry is durable.
 pub fn sync_dir(dir: &Path) -> Result<(), JournalError> {
     File::open(dir)

@@ -1,6 +1,6 @@
 //! What the engine can read back: its 38 durable event types and the
-//! top-level fields each requires (`engine_events.json`, a copy of
-//! `../shared/engine-events.json`, embedded at build time).
+//! top-level fields each requires (`engine_events.json`, taken from the
+//! engine's event definition, embedded at build time).
 //!
 //! The engine's reader skips, silently, every line whose event it cannot
 //! deserialize, so an event that fails [`engine_check`] is invisible to the

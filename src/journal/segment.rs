@@ -217,6 +217,25 @@ impl Listing {
     }
 }
 
+/// The seq of a segment's first line when it starts in the engine's shape
+/// (`{"seq":N,`), read from its first bytes; `None` when the file cannot be
+/// read or does not start that way (the caller then assumes nothing).
+pub fn probe_first_seq(path: &Path) -> Option<u64> {
+    use std::io::Read as _;
+    let mut head = [0u8; 40];
+    let mut file = fs::File::open(path).ok()?;
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    crate::journal::record::fast_seq(&head[..got])
+}
+
 fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_dir() {

@@ -106,6 +106,15 @@ pub struct Stats {
     pub newest_segment: Option<NewestSegment>,
     pub torn_tail: Option<TornTail>,
     pub histogram: Option<Histogram>,
+    /// The quarantine-*.bin files beside the segments (not part of `bytes`).
+    pub quarantine: QuarantineCount,
+}
+
+/// Quarantine files in the journal directory: bytes repair and append removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QuarantineCount {
+    pub files: usize,
+    pub bytes: u64,
 }
 
 /// A small multiplicative hasher (FxHash's): type names and session ids
@@ -317,6 +326,13 @@ pub fn stats(
             bucket_seconds: g.nanos as f64 / 1e9,
             counts: total.buckets,
         }),
+        quarantine: {
+            let files = crate::journal::quarantine::list_quarantine(&listing.dir)?;
+            QuarantineCount {
+                files: files.len(),
+                bytes: files.iter().map(|q| q.bytes).sum(),
+            }
+        },
     })
 }
 

@@ -1,6 +1,8 @@
 //! Cutting a damaged tail, as the engine does when a writer restarts: the
 //! newest segment is truncated to the end of its last complete valid line,
-//! and newest segments holding no valid line at all are deleted. Used by
+//! and newest segments holding no valid line at all are deleted, except that
+//! when no segment holds one the newest is emptied rather than deleted, so
+//! the seq floor its name carries survives. Used by
 //! `repair` (default mode) and by the writer when it opens a journal.
 //!
 //! Every removed byte goes to quarantine first (see [`quarantine`]), the
@@ -44,10 +46,25 @@ pub fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), Journ
     let recovery = recover(listing, ReadOptions::default())?;
     let mut delete: Vec<PathBuf> = recovery.segments_without_valid_line.clone();
     delete.reverse();
-    let truncate = recovery.last_valid.as_ref().and_then(|lv| {
+    let mut truncate = recovery.last_valid.as_ref().and_then(|lv| {
         let seg = listing.segments.iter().find(|s| s.path == lv.segment)?;
         (seg.len > lv.end).then(|| (seg.path.clone(), lv.end, seg.len - lv.end))
     });
+    if recovery.last_valid.is_none()
+        && let Some(newest) = listing.newest()
+        && newest.start_seq > 1
+        && delete.contains(&newest.path)
+    {
+        // No segment holds a valid line: the max seq is known only from the
+        // newest segment's name. Deleting every segment would let the next
+        // writer start again at seq 1 and reuse seqs readers may have seen,
+        // so the newest segment is emptied instead of deleted: an empty
+        // segment named after the next seq, as a writer creates it.
+        delete.retain(|p| *p != newest.path);
+        if newest.len > 0 {
+            truncate = Some((newest.path.clone(), 0, newest.len));
+        }
+    }
     Ok((
         TailCutPlan {
             delete,

@@ -441,13 +441,22 @@ impl<'a> SegmentState<'a> {
         self.scan.damaged_trailing = self.damaged_since;
         let path = &self.seg.path;
         if self.seg.len == 0 {
-            self.push(Defect::new(
+            let mut defect = Defect::new(
                 DefectKind::EmptySegment,
                 path,
                 0,
                 0,
                 "the segment file is empty".to_owned(),
-            ));
+            );
+            if self.is_newest {
+                // What a writer leaves for a moment after creating a segment,
+                // and what repair leaves to keep the seq floor when no segment
+                // holds a valid line: the name says where seqs continue.
+                defect.severity = Severity::Warning;
+                defect.detail =
+                    "the newest segment is empty (seqs continue at its name)".to_owned();
+            }
+            self.push(defect);
         } else if self.is_newest && self.scan.summary.records == 0 {
             // Nothing but one partial line is also what a live writer leaves for
             // a moment after rotating, mid-append of the first line: a warning,

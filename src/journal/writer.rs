@@ -20,6 +20,7 @@
 //!
 //! [`tailcut`]: crate::journal::tailcut
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -118,12 +119,21 @@ impl EventJson {
 /// (and so field order and escapes) untouched. A JSON text never holds a raw
 /// newline inside a string, so the result is one line.
 pub fn compact_json(valid: &str) -> String {
-    let mut out = Vec::with_capacity(valid.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in valid.as_bytes() {
-        if in_string {
-            out.push(b);
+    match compact_json_bytes(valid.as_bytes()) {
+        Cow::Borrowed(_) => valid.to_owned(),
+        // Only ASCII whitespace was removed, outside strings: still UTF-8.
+        Cow::Owned(out) => String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// [`compact_json`] on bytes. The engine writes compact lines, so the common
+/// case borrows: nothing is copied until the first whitespace outside a string.
+pub fn compact_json_bytes(line: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in line.iter().enumerate() {
+        let keep = if in_string {
             if escaped {
                 escaped = false;
             } else if b == b'\\' {
@@ -131,15 +141,23 @@ pub fn compact_json(valid: &str) -> String {
             } else if b == b'"' {
                 in_string = false;
             }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            if b == b'"' {
-                in_string = true;
-            }
-            out.push(b);
+            true
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            false
+        } else {
+            in_string = b == b'"';
+            true
+        };
+        match (&mut out, keep) {
+            (Some(out), true) => out.push(b),
+            (None, false) => out = Some(line[..i].to_vec()),
+            _ => {}
         }
     }
-    // Only ASCII whitespace was removed, outside strings: still UTF-8.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    match out {
+        Some(out) => Cow::Owned(out),
+        None => Cow::Borrowed(line),
+    }
 }
 
 /// The engine's timestamp: RFC 3339 in UTC with `Z`, sub-second digits as
@@ -207,7 +225,10 @@ impl Writer {
         let listing = Listing::read(dir)?;
         if listing.require_journal().is_err() {
             let mut entries = std::fs::read_dir(dir).map_err(|e| JournalError::io(dir, e))?;
-            if entries.next().is_some() {
+            // Listed again after the entries: a second writer starting on the
+            // same empty directory may have just made it a journal (its lock
+            // file is then what the entries hold), which is not "other things".
+            if entries.next().is_some() && Listing::read(dir)?.require_journal().is_err() {
                 return Err(JournalError::NoSegments {
                     dir: dir.to_owned(),
                 });

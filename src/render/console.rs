@@ -24,6 +24,8 @@ pub struct Console {
     pub stderr_tty: bool,
     /// Colours are on.
     pub color: bool,
+    /// `NO_COLOR` is set to a non-empty value (it also hides stats' progress bar).
+    pub no_color: bool,
 }
 
 impl Console {
@@ -41,6 +43,7 @@ impl Console {
             stdout_tty,
             stderr_tty,
             color,
+            no_color,
         }
     }
 

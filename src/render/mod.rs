@@ -1,10 +1,18 @@
-//! Renderers for records: a table for people, the stored lines, JSON.
+//! The printer: everything a person or a program reads. Records (a table
+//! for people, the stored lines, JSON) here; the commands' reports in
+//! [`report`]; notices and warnings on stderr in [`notice`]; progress bars in
+//! [`progress`]. It takes plain options ([`Console`], [`RenderOptions`]) and
+//! core values, and knows nothing of the command line.
 //!
 //! Every format that can reach a terminal goes through [`escape`], so event
 //! text never sends raw control characters or escape sequences to it.
 
 mod console;
 pub mod escape;
+pub mod notice;
+pub mod progress;
+pub mod report;
+mod style;
 mod table;
 
 pub use console::{ColorMode, Console};
@@ -12,6 +20,7 @@ pub use console::{ColorMode, Console};
 use std::io::{self, Write};
 
 use crate::record::Record;
+use crate::writer::compact_json_bytes;
 
 /// How records are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +31,8 @@ pub enum RecordFormat {
     Raw,
     /// One JSON array of the records.
     Json,
-    /// One record per line.
+    /// One record per line, as compact JSON (no whitespace outside strings;
+    /// field order and escapes as stored).
     Jsonl,
 }
 
@@ -111,13 +121,13 @@ impl Renderer {
                 out.write_all(b"\n")
             }
             RecordFormat::Jsonl => {
-                self.write_json_line(out, rec.raw.trim_ascii())?;
+                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))?;
                 out.write_all(b"\n")
             }
             RecordFormat::Json => {
                 out.write_all(if self.json_items == 0 { b"[\n" } else { b",\n" })?;
                 self.json_items += 1;
-                self.write_json_line(out, rec.raw.trim_ascii())
+                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))
             }
         }
     }

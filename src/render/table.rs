@@ -10,6 +10,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::RenderOptions;
 use super::escape::escape_text;
+use super::style;
 
 /// Session ids are cut to this many columns when the terminal is narrow.
 const SHORT_SESSION: usize = 9;
@@ -75,13 +76,7 @@ impl TableBuilder {
     /// Writes one row at once in the fixed streaming columns (the header
     /// before the first), cut to the terminal width where known.
     pub fn write_row(&mut self, out: &mut dyn Write, rec: &Record<'_>) -> io::Result<()> {
-        let bold = |s: &str| {
-            if self.opts.color {
-                format!("\x1b[1m{s}\x1b[0m")
-            } else {
-                s.to_owned()
-            }
-        };
+        let bold = |s: &str| style::paint(s, style::BOLD, self.opts.color);
         if !self.header_written {
             self.header_written = true;
             let header = format!(
@@ -99,7 +94,7 @@ impl TableBuilder {
             .map(|w| (w as usize).saturating_sub(fixed).max(MIN_SUMMARY));
         let event_type = pad(&truncate(&row.event_type, Some(STREAM_TYPE)), STREAM_TYPE);
         let event_type = match (self.opts.color, type_color(&row.event_type)) {
-            (true, Some(color)) => format!("\x1b[{}m{event_type}\x1b[0m", ansi_code(color)),
+            (true, Some(color)) => style::paint(&event_type, ansi_style(color), true),
             _ => event_type,
         };
         let line = format!(
@@ -251,12 +246,12 @@ fn pad(s: &str, width: usize) -> String {
     }
 }
 
-fn ansi_code(color: Color) -> u8 {
+fn ansi_style(color: Color) -> anstyle::Style {
     match color {
-        Color::Red => 31,
-        Color::Green => 32,
-        Color::Yellow => 33,
-        _ => 39,
+        Color::Red => style::RED,
+        Color::Green => style::GREEN,
+        Color::Yellow => style::YELLOW,
+        _ => anstyle::Style::new(),
     }
 }
 

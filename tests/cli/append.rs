@@ -400,3 +400,29 @@ fn a_journal_left_with_only_a_torn_segment_continues_after_its_name() {
         "the torn bytes are kept: {quarantined:?}"
     );
 }
+
+/// Issue 16 item 2: `inspect` is newest first, so piping it into `append
+/// --records` without `--oldest-first` would reverse the journal. Input whose
+/// original seqs go backwards is refused, with a hint, and nothing is written;
+/// the README's copy (with --oldest-first) keeps the order.
+#[test]
+fn records_whose_seqs_go_backwards_are_refused() {
+    let old = TestJournal::with_events(6, 4);
+    let reversed = stdout_of(&mut old.cmd(&["inspect", "-o", "jsonl", "--all"]));
+    let new = TestJournal::new();
+    append_cmd(&new.dir, &["--records"], &reversed)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("seq 5 comes after seq 6"))
+        .stderr(predicates::str::contains("--oldest-first"));
+    assert!(new.segments().is_empty(), "nothing may be appended");
+
+    let ordered = stdout_of(&mut old.cmd(&["inspect", "-o", "jsonl", "--all", "--oldest-first"]));
+    append_cmd(&new.dir, &["--records"], &ordered)
+        .assert()
+        .success()
+        .stdout("1..6\n");
+    let copied: Vec<String> = all_lines(&new.dir).iter().map(|l| without_ts(l)).collect();
+    let original: Vec<String> = all_lines(&old.dir).iter().map(|l| without_ts(l)).collect();
+    assert_eq!(copied, original);
+}

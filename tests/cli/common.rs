@@ -169,7 +169,8 @@ pub fn journal_cmd() -> Command {
     let mut cmd = Command::cargo_bin("journal").unwrap();
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent");
+        .env("HOME", "/nonexistent")
+        .env("TZ", "UTC");
     cmd
 }
 
@@ -216,7 +217,8 @@ pub fn journal_process() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("journal"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent");
+        .env("HOME", "/nonexistent")
+        .env("TZ", "UTC");
     cmd
 }
 
@@ -242,6 +244,7 @@ impl Spawned {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", "/nonexistent")
+            .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -466,7 +466,7 @@ pub fn corpus() -> Vec<Case> {
         "empty newest segment",
         j,
         vec![d("empty-segment", 31, None, 0, 0, some(30), None)],
-        1,
+        0,
         (0, vec![]),
         (0, vec![]),
     );

@@ -47,11 +47,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// to still fail, see the module documentation.
 const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     (
-        "empty-only-segment",
-        "verify",
-        "issue 13 item 9: an empty newest segment is a warning",
-    ),
-    (
         "segment-name-overflowing-u64",
         "verify",
         "issue 13 item 4: a 20-digit name over u64::MAX is ignored silently",

@@ -545,6 +545,167 @@ fn a_terminal_gets_a_coloured_table_unless_no_color() {
     );
     let never = on_a_terminal(&[], &format!("inspect -n 3 --color never '{dir}'"));
     assert!(!never.contains('\u{1b}'), "{never:?}");
+    // Issue 16 item 12: --color always beats NO_COLOR (as in ripgrep and
+    // clap), and the README says so.
+    let always = on_a_terminal(
+        &[("NO_COLOR", "1")],
+        &format!("inspect -n 3 --color always '{dir}'"),
+    );
+    assert!(always.contains('\u{1b}'), "{always:?}");
+}
+
+/// Issue 16 item 12: on a terminal, no match is said on stderr (the pty
+/// shows both); on a pipe, nothing at all, as grep does.
+#[test]
+fn no_match_is_said_on_a_terminal_only() {
+    let j = TestJournal::with_events(6, 10);
+    let dir = j.dir.display().to_string();
+    let tty = on_a_terminal(&[], &format!("inspect -t no_such_type '{dir}'"));
+    assert!(tty.contains("journal: no events match"), "{tty:?}");
+    j.cmd(&["inspect", "-t", "no_such_type"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+}
+
+/// Issue 16 item 5: a segment named 16 whose first seq is 14 (verify's
+/// `name-mismatch`) still yields 14 and 15 to `--seq 14..15`; a name that
+/// claims less than the file holds (named 8, starting at 10) too.
+#[test]
+fn seq_ranges_do_not_trust_segment_names() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    for seq in 1..=13 {
+        j.append_raw(
+            &segment_name(1),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
+    }
+    for seq in 14..=20 {
+        j.append_raw(
+            &segment_name(16),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
+    }
+    assert_eq!(seqs(&j, &["--seq", "14..15"]), vec![15, 14]);
+    assert_eq!(
+        seqs(&j, &["--seq", "13..16", "--oldest-first"]),
+        vec![13, 14, 15, 16]
+    );
+
+    let k = TestJournal::new();
+    k.touch_lock();
+    for seq in 1..=9 {
+        k.append_raw(
+            &segment_name(1),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
+    }
+    for seq in 10..=12 {
+        k.append_raw(
+            &segment_name(8),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
+    }
+    assert_eq!(seqs(&k, &["--seq", "8..9"]), vec![9, 8]);
+    assert_eq!(seqs(&k, &["--seq", "10.."]), vec![12, 11, 10]);
+}
+
+/// Issue 16 item 8: `-o jsonl` is compact JSON, as its help says, even when
+/// the stored line has spaces (a line written by hand or another tool);
+/// string contents, escapes and field order are kept; `-o raw` is the line
+/// as stored.
+#[test]
+fn jsonl_is_compact_json_and_raw_is_the_stored_line() {
+    let j = TestJournal::new();
+    let stored = "{ \"seq\": 1,\t\"ts\": \"2026-11-20T09:00:00Z\", \"event\": { \"type\": \"error\", \"message\": \"a  \\\" b\" } }";
+    j.write(&segment_name(1), format!("{stored}\n").as_bytes());
+    j.cmd(&["inspect", "-o", "jsonl"]).assert().success().stdout(
+        "{\"seq\":1,\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{\"type\":\"error\",\"message\":\"a  \\\" b\"}}\n",
+    );
+    j.cmd(&["inspect", "-o", "raw"])
+        .assert()
+        .success()
+        .stdout(format!("{stored}\n"));
+    let v: Value =
+        serde_json::from_slice(&j.cmd(&["inspect", "-o", "json"]).output().unwrap().stdout)
+            .unwrap();
+    assert_eq!(v[0]["event"]["message"], "a  \" b");
+}
+
+/// Issue 16 item 10: `today` is the local day (`TZ`), as journalctl reads
+/// it. In UTC+14 local midnight is 10:00 UTC, never UTC midnight, so events
+/// one an hour over the last 60 hours tell the two apart.
+#[test]
+fn today_and_yesterday_are_local_days() {
+    use chrono::{Duration, Timelike, Utc};
+    let now = Utc::now().with_nanosecond(0).unwrap();
+    let j = TestJournal::new();
+    let mut body = String::new();
+    for (i, h) in (0..60).rev().enumerate() {
+        let ts = (now - Duration::hours(h)).format("%Y-%m-%dT%H:%M:%SZ");
+        body += &format!(
+            "{{\"seq\":{},\"ts\":\"{ts}\",\"event\":{{\"type\":\"error\",\"message\":\"x\"}}}}\n",
+            i + 1
+        );
+    }
+    j.write(&segment_name(1), body.as_bytes());
+    let local_now = now + Duration::hours(14);
+    let midnight = local_now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        - Duration::hours(14);
+    let want = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| -> Vec<u64> {
+        let mut seqs: Vec<u64> = (0..60i64)
+            .filter(|i| {
+                let t = now - Duration::hours(59 - i);
+                t >= from && t < to
+            })
+            .map(|i| i as u64 + 1)
+            .collect();
+        seqs.reverse();
+        seqs
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = j.cmd(&[&["inspect", "-o", "jsonl", "--all"], args].concat());
+        cmd.env("TZ", "XXX-14");
+        seqs_of(&stdout_of(&mut cmd))
+    };
+    let far = now + Duration::days(1);
+    assert_eq!(run(&["--since", "today"]), want(midnight, far));
+    assert_eq!(
+        run(&["--since", "yesterday", "--until", "today"]),
+        want(
+            midnight - Duration::days(1),
+            midnight + Duration::seconds(1)
+        )
+    );
+}
+
+/// Issue 16 item 6, the documented rule: `inspect --all` without a filter
+/// counts every damaged line; with a filter only the lines it read (here
+/// none of the three: they cannot hold the type), as the help says.
+#[test]
+fn damaged_lines_are_all_counted_without_a_filter() {
+    let j = TestJournal::with_events(30, 10);
+    j.append_raw(&segment_name(1), b"garbage one\n");
+    j.append_raw(&segment_name(11), b"{\"seq\":\n");
+    j.append_raw(&segment_name(21), b"\xff\xfe\n");
+    j.append_events(31..=31, 10);
+    let out = j.cmd(&["inspect", "--all"]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("skipped 3 damaged lines"), "{err}");
+    let out = j
+        .cmd(&["inspect", "--all", "-t", "error"])
+        .output()
+        .unwrap();
+    assert_eq!(seqs_of(&String::from_utf8(out.stdout).unwrap()).len(), 8);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("skipped 3"), "{err}");
 }
 
 #[test]
@@ -566,10 +727,16 @@ fn a_range_shows_the_whole_range_and_a_limit_that_cuts_says_so() {
     let out = j.cmd(&["inspect"]).output().unwrap();
     assert_eq!(count(&out), 20);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("showed 20 events, the limit by default"), "{stderr}");
+    assert!(
+        stderr.contains("showed 20 events, the limit by default"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--all"), "{stderr}");
     // -n that cuts a range says so too; -n that does not cut says nothing.
-    let out = j.cmd(&["inspect", "--seq", "3..", "-n", "5"]).output().unwrap();
+    let out = j
+        .cmd(&["inspect", "--seq", "3..", "-n", "5"])
+        .output()
+        .unwrap();
     assert_eq!(count(&out), 5);
     assert!(String::from_utf8_lossy(&out.stderr).contains("showed 5 events, the limit (-n)"));
     let out = j.cmd(&["inspect", "-n", "50"]).output().unwrap();

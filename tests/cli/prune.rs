@@ -275,3 +275,101 @@ fn a_directory_that_is_not_a_journal_is_left_alone() {
         .stderr(predicate::str::contains("not a journal"));
     assert!(!j.path(".account-journal.lock").exists());
 }
+
+/// Issue 16 item 9: a dry run changes nothing, not even by creating the lock
+/// file the claim lives in.
+#[test]
+fn a_dry_run_writes_nothing_not_even_the_lock_file() {
+    let j = TestJournal::new();
+    j.append_events(1..=30, 10);
+    let before = j.snapshot();
+    j.cmd(&["prune", "--keep", "1", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("would delete"));
+    assert!(!j.path(".account-journal.lock").exists());
+    assert_eq!(j.snapshot(), before);
+    // With the lock file present, the dry run still plans under the claim.
+    j.touch_lock();
+    let _held = hold_claim(&j.dir);
+    j.cmd(&["prune", "--keep", "1", "--dry-run", "--wait", "100ms"])
+        .assert()
+        .code(3);
+}
+
+/// Issue 16 item 11: quarantine files are counted by `stats` and aged out by
+/// `prune --quarantine-max-age`, never by the segment limits; a dry run
+/// deletes none; a young one, a symlink and other files are kept.
+#[test]
+fn quarantine_files_are_counted_and_aged_out_on_request() {
+    let j = TestJournal::with_events(30, 10);
+    let old = j.path("quarantine-events-00000000000000000011.jsonl-at-5-20260101T000000Z.bin");
+    fs::write(&old, b"0123456789").unwrap();
+    let past = std::time::SystemTime::now() - Duration::from_secs(40 * 86400);
+    fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    let young = j.path("quarantine-events-00000000000000000021.jsonl-at-7-20261130T000000Z.bin");
+    fs::write(&young, b"abc").unwrap();
+    std::os::unix::fs::symlink(&old, j.path("quarantine-link.bin")).unwrap();
+
+    let stats = json_of(&mut j.cmd(&["stats", "--json"]));
+    assert_eq!(stats["quarantine"]["files"], 2, "{stats:#}");
+    assert_eq!(stats["quarantine"]["bytes"], 13, "{stats:#}");
+
+    // The segment limits never touch quarantine files.
+    j.cmd(&["prune", "--max-bytes", "1", "-q"])
+        .assert()
+        .success();
+    assert!(old.exists());
+
+    let dry = json_of(&mut j.cmd(&[
+        "prune",
+        "--quarantine-max-age",
+        "30days",
+        "--dry-run",
+        "--json",
+    ]));
+    assert_eq!(
+        dry["quarantine_deleted"][0]["path"],
+        old.file_name().unwrap().to_str().unwrap()
+    );
+    assert!(old.exists(), "a dry run deletes nothing");
+
+    let done = json_of(&mut j.cmd(&["prune", "--quarantine-max-age", "30days", "--json"]));
+    assert_eq!(done["quarantine_bytes_freed"], 10, "{done:#}");
+    assert_eq!(done["quarantine_kept"], 1, "{done:#}");
+    assert!(!old.exists());
+    assert!(young.exists());
+    assert!(fs::symlink_metadata(j.path("quarantine-link.bin")).is_ok());
+}
+
+/// Issue 16 item 12: a bare number of seconds is a duration everywhere
+/// (`--wait 5` as `--wait 0` was), `1.5M` is a size, and `MB` is 10^6 bytes.
+#[test]
+fn sizes_and_durations_read_as_documented() {
+    let j = TestJournal::with_events(30, 10);
+    let seg = fs::metadata(j.path(&segment_name(1))).unwrap().len();
+    for wait in ["5", "0", "1.5", "5s"] {
+        j.cmd(&["prune", "--wait", wait, "--dry-run", "-q"])
+            .assert()
+            .success();
+        j.cmd(&["repair", "--wait", wait, "--dry-run"])
+            .assert()
+            .success();
+    }
+    // 1.5M and 2MB hold all three segments; so does a size of 2.5 segments
+    // in bytes given with a fraction of a K.
+    let kept = |size: &str| {
+        let v = json_of(&mut j.cmd(&["prune", "--max-bytes", size, "--dry-run", "--json"]));
+        v["segments_kept"].as_u64().unwrap()
+    };
+    assert_eq!(kept("1.5M"), 3);
+    assert_eq!(kept("2MB"), 3);
+    let two_and_a_half = format!("{}K", (seg as f64 * 2.5) / 1024.0);
+    assert_eq!(kept(&two_and_a_half), 2);
+    assert_eq!(kept(&format!("{}KB", seg as f64 * 2.5 / 1000.0)), 2);
+}

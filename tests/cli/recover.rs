@@ -170,6 +170,26 @@ fn dir_from_environment() {
         "5\n",
         "BAMBOO_DATA_DIR/events"
     );
+    // Issue 16 item 12: an empty JOURNAL_DIR is unset, like an empty
+    // BAMBOO_DATA_DIR, for every command, with or without DIR.
+    let out = journal_cmd()
+        .arg("recover")
+        .env("JOURNAL_DIR", "")
+        .env("BAMBOO_DATA_DIR", data)
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8(out.stdout).unwrap()),
+        (Some(0), "5\n".to_owned()),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    journal_cmd()
+        .args(["inspect", "-n", "1", "-o", "jsonl"])
+        .arg(&j.dir)
+        .env("JOURNAL_DIR", "")
+        .assert()
+        .success();
 }
 
 #[test]

@@ -286,7 +286,7 @@ fn refused_damage_is_named_and_left_untouched() {
     let assert = j.cmd(&["repair"]).assert().code(1);
     let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
     assert!(
-        out.contains("refused (1): damage inside segments needs --drop-corrupt-lines")
+        out.contains("refused (1): damage inside closed segments needs --drop-corrupt-lines")
             && out.contains(&format!(
                 "  {}:3: byte {}: not-json:",
                 segment_name(11),
@@ -539,4 +539,49 @@ proptest! {
             );
         }
     }
+}
+
+/// Issue 16 item 7: no segment holds a valid line. Deleting them all would
+/// let the next writer start at seq 1; repair keeps the floor instead (the
+/// newest segment emptied, its bytes in quarantine), so `recover` still says
+/// 599 and the next append is seq 600. The report's "599 after" is true.
+#[test]
+fn repair_keeps_the_seq_floor_when_no_segment_holds_a_valid_line() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    j.write(&segment_name(500), b"garbage\n");
+    j.write(&segment_name(600), b"xx");
+    let (v, code) = repair_json(&j, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["max_seq_before"], 599, "{v:#}");
+    assert_eq!(v["max_seq_after"], 599, "{v:#}");
+    assert_eq!(j.segments(), vec![segment_name(600)]);
+    assert_eq!(fs::read(j.path(&segment_name(600))).unwrap(), b"");
+    let q = quarantine_of(&j.dir);
+    assert_eq!(q.len(), 2, "{q:?}");
+    assert_eq!(stdout_of(&mut j.cmd(&["recover"])), "599\n");
+    j.cmd(&["verify"]).assert().code(0);
+    append_cmd(&j.dir, &[], "{\"type\":\"error\",\"message\":\"x\"}\n")
+        .assert()
+        .success()
+        .stdout("600..600\n");
+    // Run again: nothing left to do.
+    let (v, code) = repair_json(&j, &[]);
+    assert_eq!(code, 0, "{v:#}");
+}
+
+/// Issue 16 item 12: a refusal about an entry that is not a regular file
+/// does not tell the user to add the --drop-corrupt-lines they already gave.
+#[test]
+fn a_refusal_names_only_the_reasons_that_apply() {
+    let j = TestJournal::with_events(30, 10);
+    fs::create_dir(j.path(&segment_name(15))).unwrap();
+    let out = j.cmd(&["repair", "--drop-corrupt-lines"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("refused (1): entries that are not regular files are never touched"),
+        "{text}"
+    );
+    assert!(!text.contains("needs --drop-corrupt-lines"), "{text}");
 }

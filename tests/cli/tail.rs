@@ -485,3 +485,150 @@ fn a_poll_interval_that_would_spin_a_core_is_refused() {
         assert!(stderr.contains("10ms at least"), "{poll}: {stderr}");
     }
 }
+
+/// Issue 16 item 1: the newest segment holds only a partial line (a crash
+/// right after rotation) while `tail -f` follows; the writer restarts
+/// (`journal append`), quarantines that segment and appends to the previous
+/// one, which is under the rotation size. The follower must print those
+/// events, not wait for a newer segment and then call them pruned. Watched
+/// and polled alike; then a later rotation is followed as usual.
+#[test]
+fn a_writer_restart_that_appends_to_the_previous_segment_loses_nothing() {
+    for poll in [false, true] {
+        let j = TestJournal::with_events(20, 10);
+        j.append_raw(&segment_name(21), &event_line(21).as_bytes()[..50]);
+        let args: &[&str] = if poll { &["--poll", "50ms"] } else { &[] };
+        let tail = j.follow(args);
+        tail.wait_for_seq(20);
+        pause();
+        let input =
+            "{\"type\":\"error\",\"message\":\"a\"}\n{\"type\":\"error\",\"message\":\"b\"}\n";
+        append_cmd(&j.dir, &[], input)
+            .assert()
+            .success()
+            .stdout("21..22\n");
+        assert!(
+            !j.path(&segment_name(21)).exists(),
+            "the writer removes the segment without a complete line"
+        );
+        tail.wait_for_seq(22);
+        // A rotation after that is followed as before.
+        append_cmd(&j.dir, &["--rotate-bytes", "1"], input)
+            .assert()
+            .success()
+            .stdout("23..24\n");
+        tail.wait_for_seq(24);
+        let (status, out, err) = tail.stop();
+        assert!(status.success());
+        assert_eq!(seqs_of(&out), range(11, 24), "poll: {poll}");
+        assert!(!err.contains("pruned"), "poll: {poll}: {err}");
+    }
+}
+
+/// Issue 16 item 6: `tail -n N` without -f reports the damaged lines it met
+/// among the events it read, as inspect does.
+#[test]
+fn last_n_reports_the_damaged_lines_it_met() {
+    let j = TestJournal::with_events(20, 10);
+    j.append_raw(&segment_name(11), b"not json at all\n");
+    j.append_events(21..=22, 10);
+    let out = j.cmd(&["tail", "-n", "5"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        seqs_of(&String::from_utf8(out.stdout).unwrap()),
+        range(18, 22)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("skipped 1 damaged line"), "{err}");
+    assert!(err.contains("not-json"), "{err}");
+}
+
+/// Issue 16 item 3: a cursor (or --from-seq) beyond the journal's max seq
+/// means another or a recreated journal. Following would wait silently for
+/// seqs that never come; it is refused, saying so, before anything prints.
+/// A cursor at the max is fine (nothing new yet).
+#[test]
+fn a_cursor_ahead_of_the_journal_is_refused_not_a_silent_stall() {
+    let j = TestJournal::with_events(20, 10);
+    let cursor = j.tmp.path().join("cursor");
+    fs::write(&cursor, "5000\n").unwrap();
+    let cursor_arg = cursor.to_str().unwrap();
+    for args in [
+        vec!["tail", "-f", "--cursor-file", cursor_arg],
+        vec!["tail", "--cursor-file", cursor_arg],
+        vec!["tail", "-f", "--from-seq", "5000"],
+    ] {
+        let out = j
+            .cmd(&args)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.stdout, b"", "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("is at seq 5000, but the journal's max seq is 20")
+                && err.contains("recreated"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(&cursor).unwrap(),
+        "5000\n",
+        "left as it was"
+    );
+    fs::write(&cursor, "20\n").unwrap();
+    j.cmd(&["tail", "--cursor-file", cursor_arg])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+/// Issue 16 item 4: a cursor file that cannot be written is found before
+/// anything is printed (a shipper that retries would send everything again).
+#[test]
+fn an_unwritable_cursor_file_fails_before_printing() {
+    let j = TestJournal::with_events(20, 10);
+    let missing = j.tmp.path().join("missing/dir/cursor");
+    let out = j
+        .cmd(&["tail", "--cursor-file", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.stdout, b"", "nothing may be printed");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot be written"), "{err}");
+    // A writable place works, and leaves no probe behind.
+    let cursor = j.tmp.path().join("cursor");
+    let out = stdout_of(&mut j.cmd(&["tail", "--cursor-file", cursor.to_str().unwrap()]));
+    assert_eq!(seqs_of(&out), range(1, 20));
+    let names: Vec<_> = fs::read_dir(j.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("probe")), "{names:?}");
+}
+
+#[test]
+fn a_cursor_that_cannot_be_written_is_an_error_naming_it() {
+    let j = TestJournal::with_events(3, 10);
+    let cursor = j.tmp.path().join("missing").join("cursor");
+    let out = journal_cmd()
+        .arg("tail")
+        .arg("--cursor-file")
+        .arg(&cursor)
+        .arg(&j.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Issue 16 item 4: found before printing, so a retrying shipper sends nothing twice.
+    assert_eq!(out.stdout, b"");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "journal: {}: the cursor file cannot be written; nothing was printed: No such file \
+             or directory (os error 2)\n",
+            cursor.display()
+        )
+    );
+}

@@ -285,3 +285,17 @@ fn json_summary_and_segments_are_complete() {
         })
     );
 }
+
+#[test]
+fn severities_are_coloured_only_when_asked() {
+    let j = TestJournal::with_events(3, 10);
+    j.append_raw(&segment_name(1), b"{\"seq\":4,");
+    let coloured = stdout_of(&mut j.cmd(&["verify", "--color", "always"]));
+    assert!(
+        coloured.contains("  \u{1b}[33mwarning\u{1b}[0m torn-tail: "),
+        "{coloured:?}"
+    );
+    let plain = stdout_of(&mut j.cmd(&["verify", "--color", "never"]));
+    assert!(plain.contains("  warning torn-tail: "), "{plain:?}");
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+}

@@ -1,0 +1,76 @@
+//! The cursor file: the last seq processed, read at start and rewritten
+//! atomically (temp file, fsync, rename, fsync of the directory).
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+/// The cursor file: the last seq processed, rewritten atomically.
+pub(super) struct Cursor<'a> {
+    pub(super) path: &'a Path,
+    pub(super) written: Option<u64>,
+}
+
+impl Cursor<'_> {
+    pub(super) fn save(&mut self, seq: Option<u64>) -> Result<()> {
+        let Some(seq) = seq else { return Ok(()) };
+        if self.written == Some(seq) && self.path.exists() {
+            return Ok(());
+        }
+        journal::atomic::write_file(self.path, format!("{seq}\n").as_bytes())
+            .with_context(|| format!("{}: writing the cursor", self.path.display()))?;
+        self.written = Some(seq);
+        Ok(())
+    }
+}
+
+/// Proves, before anything is printed, that the cursor file can be written:
+/// a shipper that retries after a failure would otherwise send again every
+/// event printed before the first save failed. An existing cursor is
+/// rewritten with its own value (atomically, as every save); for a missing
+/// one a temp file is created beside it and removed.
+pub(super) fn check_writable(path: &Path, current: Option<u64>) -> Result<()> {
+    let context = || {
+        format!(
+            "{}: the cursor file cannot be written; nothing was printed",
+            path.display()
+        )
+    };
+    if let Some(seq) = current {
+        return journal::atomic::write_file(path, format!("{seq}\n").as_bytes())
+            .with_context(context);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy();
+    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(context)?;
+    fs::remove_file(&probe).with_context(context)?;
+    Ok(())
+}
+
+/// The seq stored in a cursor file; `None` when the file does not exist yet.
+pub(super) fn read_cursor(path: &Path) -> Result<Option<u64>> {
+    match fs::read_to_string(path) {
+        Ok(text) => text.trim().parse::<u64>().map(Some).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: not a cursor file: expected a seq (an unsigned integer), found {:?}",
+                path.display(),
+                text.chars().take(40).collect::<String>()
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("{}: reading the cursor", path.display())),
+    }
+}

@@ -1,0 +1,303 @@
+//! `journal tail`: the last N events oldest first, then (`-f`) every new event
+//! as it is appended, through the core's [`Follower`].
+//!
+//! Here: the options, the last N, and the loop. `sink` writes records and
+//! counts what was processed, `cursor` keeps the cursor file, `waker` owns
+//! the waiting: a notify watcher on the directory (inotify,
+//! non-recursive), or a poll interval, plus the signal thread, all feeding one
+//! channel, so the process sleeps in one place and uses no CPU while nothing
+//! happens. What woke it is never trusted: every wake-up (and a safety timeout)
+//! makes the follower list the directory and read everything to its end.
+//!
+//! Output and cursor: a record counts as processed once it is written to
+//! stdout (or filtered out); after each wake-up's batch stdout is flushed and
+//! then the cursor file is rewritten (temp file, fsync, rename, fsync of the
+//! directory). SIGINT, SIGTERM and a closed stdout stop between two records:
+//! the cursor then names exactly the last record printed, and the exit status is 0.
+
+mod cursor;
+mod sink;
+mod waker;
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Result;
+use journal::defect::{Defect, DefectKind};
+use journal::follow::{FollowOptions, Follower, PollStatus};
+use journal::lines::ReadOptions;
+use journal::record::{fast_seq, parse_line};
+use journal::scan::{Direction, Visit, scan};
+use journal::segment::Listing;
+
+use crate::cli::{OutputFormat, TailArgs};
+use crate::cmd::{Context, open_listing, resolve_dir};
+use crate::exit_codes::ExitCode;
+use cursor::{Cursor, check_writable, read_cursor};
+use journal::render::notice::DamageTally;
+use journal::render::{RenderOptions, Renderer};
+use sink::Sink;
+use waker::{Waker, spawn_signal_thread};
+
+/// Where printing starts.
+enum Start {
+    /// The last N matching events of the journal as it is now.
+    Last(usize),
+    /// Every event after this seq (`None`: from the oldest retained).
+    After(Option<u64>),
+}
+
+/// The plain options `tail` runs with.
+struct TailOptions {
+    /// Default: the last 10 matching events.
+    start: Start,
+    /// Keep following. Default off.
+    follow: bool,
+    /// Default: table on a terminal, raw otherwise.
+    format: OutputFormat,
+    /// Poll at this interval instead of watching. Default: watch.
+    poll: Option<Duration>,
+    /// Wait for a missing directory. Default off.
+    retry: bool,
+    /// Read the start from, and record progress in, this file. Default none.
+    cursor_file: Option<PathBuf>,
+}
+
+impl TailOptions {
+    fn new(args: &TailArgs, ctx: &Context) -> Result<Self> {
+        let start = if let Some(path) = &args.cursor_file {
+            Start::After(read_cursor(path)?)
+        } else if let Some(seq) = args.from_seq {
+            Start::After(Some(seq))
+        } else {
+            Start::Last(args.lines)
+        };
+        Ok(TailOptions {
+            start,
+            follow: args.follow,
+            format: args.output.unwrap_or(if ctx.stdout_tty {
+                OutputFormat::Table
+            } else {
+                OutputFormat::Raw
+            }),
+            poll: args.poll,
+            retry: args.retry,
+            cursor_file: args.cursor_file.clone(),
+        })
+    }
+}
+
+pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    let opts = TailOptions::new(&args, ctx)?;
+    let matcher = args.filters.to_query()?.matcher();
+    let dir = resolve_dir(&args.dir)?;
+
+    // Signals first, so a SIGTERM during the first screenful is clean too.
+    let (tx, rx) = mpsc::channel::<()>();
+    let stop = Arc::new(AtomicBool::new(false));
+    if opts.follow {
+        spawn_signal_thread(stop.clone(), tx.clone())?;
+    }
+
+    // A missing directory is an error unless we may wait for it.
+    let may_wait = opts.follow && opts.retry;
+    if !may_wait || dir.exists() {
+        if may_wait {
+            Listing::read(&dir)?;
+        } else {
+            open_listing(&args.dir)?;
+        }
+    }
+
+    if let Start::After(Some(after)) = opts.start
+        && dir.exists()
+    {
+        check_not_ahead(&dir, after, opts.cursor_file.as_deref())?;
+    }
+    if let Some(path) = opts.cursor_file.as_deref() {
+        let current = match opts.start {
+            Start::After(after) => after,
+            Start::Last(_) => None,
+        };
+        check_writable(path, current)?;
+    }
+
+    let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
+    let mut sink = Sink {
+        matcher: &matcher,
+        renderer: if opts.follow {
+            Renderer::streaming(render_opts)
+        } else {
+            Renderer::new(render_opts)
+        },
+        out: ctx.stdout(opts.follow),
+        stop: &stop,
+        processed: None,
+        write_error: None,
+    };
+
+    let after = match opts.start {
+        Start::After(after) => after,
+        Start::Last(n) => {
+            let max_seq = if dir.exists() {
+                print_last(&dir, n, opts.follow, &mut sink)?
+            } else {
+                None
+            };
+            if !opts.follow || sink.write_error.is_some() {
+                return sink.finish(None);
+            }
+            max_seq
+        }
+    };
+    sink.processed = after;
+    let mut cursor = opts.cursor_file.as_deref().map(|path| Cursor {
+        path,
+        written: after,
+    });
+
+    let mut follower = Follower::new(
+        &dir,
+        FollowOptions {
+            after,
+            read: ReadOptions::default(),
+        },
+    );
+    if !opts.follow {
+        let status = follower.poll(|item| sink.handle(item))?;
+        if status == PollStatus::DirMissing {
+            anyhow::bail!("{}: no such directory", dir.display());
+        }
+        return sink.finish(cursor.as_mut());
+    }
+
+    let mut waker = Waker {
+        rx,
+        tx,
+        watcher: None,
+        watched: None,
+        poll: opts.poll,
+        reported_missing: false,
+    };
+    loop {
+        let status = follower.poll(|item| sink.handle(item))?;
+        if sink.write_error.is_some() || stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Err(e) = sink.out.flush() {
+            sink.write_error = Some(e);
+            break;
+        }
+        if let Some(cursor) = cursor.as_mut() {
+            cursor.save(sink.processed)?;
+        }
+        match status {
+            PollStatus::DirMissing if !opts.retry => {
+                anyhow::bail!(
+                    "{}: the journal directory was removed (use --retry to wait for it)",
+                    dir.display()
+                );
+            }
+            PollStatus::DirMissing => {
+                waker.dir_missing(&dir);
+            }
+            PollStatus::CaughtUp | PollStatus::Stopped => {
+                waker.arm(&dir, follower.dir_id());
+            }
+        }
+        waker.wait(status == PollStatus::DirMissing);
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    sink.finish(cursor.as_mut())
+}
+
+/// A start point beyond the journal's max seq means another journal (or this
+/// one recreated, its seqs restarted): following would wait for seqs that may
+/// never come and print nothing, silently. Refused, saying so.
+fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result<()> {
+    let listing = Listing::read(dir)?;
+    let max = journal::recover::recover(&listing, ReadOptions::default())?.max_seq;
+    if after <= max {
+        return Ok(());
+    }
+    let what = match cursor_file {
+        Some(path) => format!("the cursor in {}", path.display()),
+        None => "--from-seq".to_owned(),
+    };
+    anyhow::bail!(
+        "{what} is at seq {after}, but the journal's max seq is {max}: this is another journal, \
+         or it was recreated and its seqs restarted; nothing was printed (to start over, remove \
+         the cursor file or pass a lower --from-seq)"
+    )
+}
+
+/// Prints the last `n` matching events of the journal as it is, oldest first;
+/// returns the newest seq read, where following continues.
+fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
+    let listing = Listing::read(dir)?;
+    let all: Vec<usize> = (0..listing.segments.len()).collect();
+    let mut max_seq = None;
+    let mut found: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut damage = DamageTally::default();
+    let matcher = sink.matcher;
+    let _stopped_early = scan(
+        &listing,
+        &all,
+        Direction::NewestFirst,
+        ReadOptions::default(),
+        // No window filter: the newest line sets where following starts,
+        // whether or not it matches.
+        None,
+        |visit| {
+            let (segment, line) = match visit {
+                Visit::Damage(d) => {
+                    // A partial last line is the writer mid-append: the follower prints it.
+                    if !(follow && d.kind == DefectKind::TornTail) {
+                        damage.note(d);
+                    }
+                    return ControlFlow::Continue(());
+                }
+                Visit::Line { segment, line } => (segment, line),
+            };
+            let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
+                return ControlFlow::Continue(());
+            };
+            if max_seq.is_none() {
+                max_seq = fast_seq(content).or_else(|| parse_line(content).ok().map(|r| r.seq));
+            }
+            // A line that may match is parsed; one that does not parse is
+            // damage, counted on stderr as inspect does.
+            if found.len() < n && matcher.prefilter(content) {
+                match parse_line(content) {
+                    Ok(record) if matcher.matches(&record) => {
+                        found.push((stored.to_vec(), record.seq));
+                    }
+                    Ok(_) => {}
+                    Err(fault) => damage.note(Defect::from_fault(&segment.path, &line, &fault)),
+                }
+            }
+            if found.len() >= n && max_seq.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )?
+    .is_break();
+    for (stored, _) in found.iter().rev() {
+        let content = journal::lines::strip_cr(stored);
+        let record = parse_line(content).expect("parsed above");
+        if let Err(e) = sink.renderer.record(&mut sink.out, &record, stored) {
+            sink.write_error = Some(e);
+            break;
+        }
+    }
+    damage.report(dir);
+    Ok(max_seq)
+}

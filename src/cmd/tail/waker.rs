@@ -1,0 +1,105 @@
+//! The waiting: a notify watcher on the directory (or a poll interval) and
+//! the signal thread, all feeding one channel.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use journal::render::notice;
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+/// Without a notification, look anyway this often (a lost event costs at
+/// most this much latency; idle cost is one directory listing).
+const SAFETY_RESCAN: Duration = Duration::from_secs(5);
+/// Poll interval when the directory cannot be watched (watch limit).
+const FALLBACK_POLL: Duration = Duration::from_millis(500);
+/// How often to look for a missing directory under --retry.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+pub(super) fn spawn_signal_thread(stop: Arc<AtomicBool>, tx: Sender<()>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            stop.store(true, Ordering::SeqCst);
+            let _ = tx.send(());
+        }
+    });
+    Ok(())
+}
+
+/// Sleeps until something may have changed: a notification, a signal, or a timeout.
+pub(super) struct Waker {
+    pub(super) rx: Receiver<()>,
+    pub(super) tx: Sender<()>,
+    pub(super) watcher: Option<RecommendedWatcher>,
+    /// The directory (device, inode) the watcher is on.
+    pub(super) watched: Option<(u64, u64)>,
+    /// Poll at this interval (--poll, or after the watcher failed).
+    pub(super) poll: Option<Duration>,
+    pub(super) reported_missing: bool,
+}
+
+impl Waker {
+    /// Watches `dir` unless it is already watched (a recreated directory is a
+    /// new inode and needs a new watch) or polling was chosen.
+    pub(super) fn arm(&mut self, dir: &Path, dir_id: Option<(u64, u64)>) {
+        self.reported_missing = false;
+        if self.poll.is_some() || (self.watcher.is_some() && self.watched == dir_id) {
+            return;
+        }
+        self.watcher = None;
+        let tx = self.tx.clone();
+        let handler = move |res: notify::Result<notify::Event>| {
+            // Opening and reading files (our own reads included) is no change:
+            // waking for it would be a busy loop. Anything else, including an
+            // overflow (rescan flag) or an error, wakes a full rescan.
+            if let Ok(event) = &res
+                && matches!(event.kind, EventKind::Access(_))
+                && !event.need_rescan()
+            {
+                return;
+            }
+            let _ = tx.send(());
+        };
+        let watcher = notify::recommended_watcher(handler)
+            .and_then(|mut w| w.watch(dir, RecursiveMode::NonRecursive).map(|()| w));
+        match watcher {
+            Ok(w) => {
+                self.watcher = Some(w);
+                self.watched = dir_id;
+            }
+            Err(e) => {
+                notice::cannot_watch(dir, &e, FALLBACK_POLL);
+                self.poll = Some(FALLBACK_POLL);
+            }
+        }
+    }
+
+    pub(super) fn dir_missing(&mut self, dir: &Path) {
+        self.watcher = None;
+        self.watched = None;
+        if !self.reported_missing {
+            self.reported_missing = true;
+            notice::waiting_for_dir(dir);
+        }
+    }
+
+    pub(super) fn wait(&self, dir_missing: bool) {
+        let timeout = if dir_missing {
+            RETRY_INTERVAL
+        } else {
+            self.poll.unwrap_or(SAFETY_RESCAN)
+        };
+        match self.rx.recv_timeout(timeout) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(timeout),
+        }
+        // One rescan answers any number of notifications.
+        while self.rx.try_recv().is_ok() {}
+    }
+}

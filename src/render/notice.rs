@@ -1,0 +1,177 @@
+//! Notices and warnings on stderr (`journal: note: ...`, `journal: warning:
+//! ...`): what a reader met besides the records it prints.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::defect::{Defect, DefectKind};
+use crate::follow::Notice;
+use crate::render::escape::{escape_path, escape_text};
+use crate::segment::{Irregular, file_name_lossy};
+
+/// The error a command stopped on (with its causes), before the exit status.
+pub fn error(error: &dyn Display) {
+    // Paths and event text in messages come from input: escaped.
+    eprintln!("journal: {}", escape_text(&error.to_string()));
+}
+
+/// An entry named like a segment that every reader skips.
+pub fn irregular(irr: &Irregular) {
+    eprintln!(
+        "journal: warning: {} is named like a segment but is {}: skipped",
+        escape_path(&irr.path),
+        irr.kind.describe()
+    );
+}
+
+/// `inspect` stopped at its limit: said, so nobody takes the first N for
+/// everything (the scan stops there, so whether more exist is unknown).
+pub fn limit_reached(shown: usize, explicit: bool) {
+    eprintln!(
+        "journal: note: showed {shown} events, the limit{}; there may be more \
+         (-n N for more, --all for every one)",
+        if explicit { " (-n)" } else { " by default" }
+    );
+}
+
+/// `inspect` on a terminal found nothing: an empty screen would leave the
+/// user guessing whether it ran (a pipe gets nothing, as grep does).
+pub fn no_match() {
+    eprintln!("journal: no events match");
+}
+
+/// The directory cannot be watched; polling instead.
+pub fn cannot_watch(dir: &Path, error: &dyn Display, poll: Duration) {
+    eprintln!(
+        "journal: warning: cannot watch {} for changes ({error}); polling every {} instead",
+        escape_path(dir),
+        humantime::format_duration(poll)
+    );
+}
+
+/// `tail -f --retry` on a missing directory.
+pub fn waiting_for_dir(dir: &Path) {
+    eprintln!(
+        "journal: {}: no such directory; waiting for it to appear (--retry)",
+        escape_path(dir)
+    );
+}
+
+/// What a follower met (tail -f), one line on stderr.
+pub fn follow(notice: &Notice) {
+    match notice {
+        Notice::Pruned { first, last } => {
+            eprintln!(
+                "journal: warning: seqs {first}..{last} were pruned before they could be read"
+            );
+        }
+        Notice::Gap {
+            segment,
+            offset,
+            expected,
+            found,
+            segment_start: true,
+        } => eprintln!(
+            "journal: warning: {} starts at seq {found} (byte {offset}) where seq {expected} \
+             was due: seqs {expected}..{} are missing from the journal",
+            file_name_lossy(segment),
+            found - 1
+        ),
+        Notice::Gap {
+            segment,
+            offset,
+            expected,
+            found,
+            segment_start: false,
+        } => eprintln!(
+            "journal: warning: {}: byte {offset}: seq {found} where seq {expected} was due: \
+             seqs {expected}..{} are missing from the journal",
+            file_name_lossy(segment),
+            found - 1
+        ),
+        Notice::NotIncreasing {
+            segment,
+            offset,
+            last,
+            found,
+        } => eprintln!(
+            "journal: warning: {}: byte {offset}: seq {found} does not follow seq {last}: \
+             skipped (never printed twice)",
+            file_name_lossy(segment)
+        ),
+        Notice::Truncated { segment, from, to } => eprintln!(
+            "journal: note: {} was cut from {from} to {to} bytes under the reader; \
+             reading on from byte {to}",
+            file_name_lossy(segment)
+        ),
+        Notice::Replaced { segment } => eprintln!(
+            "journal: note: {} was replaced by a new file; reading it (seqs already \
+             printed are skipped)",
+            file_name_lossy(segment)
+        ),
+        Notice::DirReplaced { dir } => eprintln!(
+            "journal: note: {} was removed and recreated; following the new directory",
+            escape_path(dir)
+        ),
+        Notice::Damage(d) => {
+            eprintln!(
+                "journal: warning: {}: {}: {}: skipped",
+                d.place(),
+                d.kind.name(),
+                d.detail
+            );
+        }
+    }
+}
+
+/// Damage met while reading, reported once on stderr after the output.
+#[derive(Default)]
+pub struct DamageTally {
+    /// The newest segment's partial last line: normal while a writer is mid-append.
+    torn_tail: Option<Defect>,
+    damaged: Vec<Defect>,
+    damaged_count: usize,
+}
+
+const SHOWN_PLACES: usize = 5;
+
+impl DamageTally {
+    pub fn note(&mut self, defect: Defect) {
+        if defect.kind == DefectKind::TornTail {
+            self.torn_tail = Some(defect);
+            return;
+        }
+        self.damaged_count += 1;
+        if self.damaged.len() < SHOWN_PLACES {
+            self.damaged.push(defect);
+        }
+    }
+
+    pub fn report(&self, dir: &Path) {
+        if let Some(t) = &self.torn_tail {
+            eprintln!(
+                "journal: note: {} ends in a partial line of {} bytes at byte {} (a writer \
+                 mid-append, or a crash); not shown",
+                file_name_lossy(&t.segment),
+                t.len,
+                t.offset
+            );
+        }
+        if self.damaged_count == 0 {
+            return;
+        }
+        let s = if self.damaged_count == 1 { "" } else { "s" };
+        eprintln!("journal: skipped {} damaged line{s}:", self.damaged_count);
+        for d in &self.damaged {
+            eprintln!("  {}: {}: {}", d.place(), d.kind.name(), d.detail);
+        }
+        if self.damaged_count > self.damaged.len() {
+            eprintln!("  ... and {} more", self.damaged_count - self.damaged.len());
+        }
+        eprintln!(
+            "journal: run `journal verify {}` for the full list",
+            escape_path(dir)
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! `prune`'s report: each segment deleted and what is left, warnings on
+//! stderr; or the `journal-prune/1` object.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::human_bytes;
+use crate::prune::PruneReport;
+use crate::segment::file_name_lossy;
+
+/// What did not stop the prune but a person should know, on stderr.
+pub fn warnings(r: &PruneReport) {
+    for w in &r.warnings {
+        eprintln!(
+            "journal: warning: {}: {}",
+            file_name_lossy(&w.segment),
+            w.message
+        );
+    }
+}
+
+/// The `--json` object, schema [`PRUNE_SCHEMA`](super::PRUNE_SCHEMA): the
+/// core's [`PruneReport`] and `dir`.
+pub fn json(dir: &Path, r: &PruneReport) -> serde_json::Result<Value> {
+    let mut value = serde_json::to_value(r)?;
+    value["dir"] = Value::String(dir.display().to_string());
+    Ok(value)
+}
+
+/// What was (or would be) deleted and what is left, for people.
+pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
+    let verb = if r.dry_run { "would delete" } else { "deleted" };
+    for p in &r.deleted {
+        writeln!(
+            out,
+            "{verb} {}  seqs {}..{}  {}",
+            file_name_lossy(&p.segment),
+            p.start_seq,
+            p.last_seq,
+            human_bytes(p.bytes)
+        )?;
+    }
+    for q in &r.quarantine_deleted {
+        writeln!(
+            out,
+            "{verb} {}  {}",
+            file_name_lossy(&q.path),
+            human_bytes(q.bytes)
+        )?;
+    }
+    let oldest = r
+        .oldest_seq
+        .map_or_else(|| "none".to_owned(), |s| s.to_string());
+    if r.deleted.is_empty() {
+        writeln!(
+            out,
+            "nothing to prune: {} segment(s), {}, oldest seq {oldest}",
+            r.segments_kept,
+            human_bytes(r.bytes_kept)
+        )?;
+    } else {
+        let s = if r.deleted.len() == 1 { "" } else { "s" };
+        writeln!(
+            out,
+            "{} {} segment{s}, {} freed; {} segment(s) left, {}, oldest seq now {oldest}",
+            if r.dry_run { "would prune" } else { "pruned" },
+            r.deleted.len(),
+            human_bytes(r.bytes_freed),
+            r.segments_kept,
+            human_bytes(r.bytes_kept)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `recover`'s report: the max seq on stdout and notes on stderr, or the
+//! `journal-recover/1` object.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::recover::Recovery;
+use crate::segment::file_name_lossy;
+
+/// The max seq (a script reads it), then what a person should know on stderr.
+pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
+    writeln!(out, "{}", recovery.max_seq)?;
+    for seg in &recovery.segments_without_valid_line {
+        eprintln!(
+            "journal: note: {} holds no complete valid line; the max seq comes from an older segment",
+            file_name_lossy(seg)
+        );
+    }
+    if let Some(t) = &recovery.torn_tail {
+        eprintln!(
+            "journal: note: {} has {} bytes after its last complete valid line (from byte {}): \
+             a torn tail that a restarting writer cuts",
+            file_name_lossy(&t.segment),
+            t.bytes,
+            t.offset
+        );
+    }
+    Ok(())
+}
+
+/// The `--json` object, schema [`RECOVER_SCHEMA`](super::RECOVER_SCHEMA): the
+/// core's [`Recovery`] and `dir`.
+pub fn json(dir: &Path, recovery: &Recovery) -> serde_json::Result<Value> {
+    let mut value = serde_json::to_value(recovery)?;
+    value["dir"] = Value::String(dir.display().to_string());
+    Ok(value)
+}
