@@ -272,7 +272,7 @@ impl Writer {
         };
         Ok(Writer {
             dir: dir.to_owned(),
-            claim: claim,
+            claim,
             opts,
             current,
             pending: Vec::with_capacity(opts.buffer_bytes.max(4096)),
