@@ -58,9 +58,9 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l oldest-first -d 'Start from the oldest event instead of the newest'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s V -l version -d 'Print version'
-complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following [default: 10]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE (from the oldest event when FILE does not exist), and rewrite FILE atomically with the last seq processed once its events are written to stdout' -r -F
+complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE; when FILE does not exist, where -n or --from-seq say (`-n 0`: from now), else from the oldest event. FILE is rewritten atomically with the last seq processed once its events are written to stdout' -r -F
 complete -c journal -n "__fish_journal_using_subcommand tail" -l poll -d 'Check for changes every DURATION (500ms, 2s) instead of watching the directory: for file systems without change notification (network mounts); at least 10ms' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'

@@ -225,8 +225,9 @@ pub struct TailArgs {
     pub dir: DirArg,
 
     /// How many of the last matching events to print before following
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
-    pub lines: usize,
+    /// [default: 10]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<usize>,
 
     /// Keep printing new events as they are appended, across rotation,
     /// pruning and writer restarts, until interrupted
@@ -234,13 +235,14 @@ pub struct TailArgs {
     pub follow: bool,
 
     /// Start after this seq instead of with the last N events
-    #[arg(long, value_name = "SEQ", conflicts_with_all = ["lines", "cursor_file"])]
+    #[arg(long, value_name = "SEQ", conflicts_with = "lines")]
     pub from_seq: Option<u64>,
 
-    /// Start after the seq stored in FILE (from the oldest event when FILE
-    /// does not exist), and rewrite FILE atomically with the last seq
-    /// processed once its events are written to stdout
-    #[arg(long, value_name = "FILE", conflicts_with = "lines")]
+    /// Start after the seq stored in FILE; when FILE does not exist, where
+    /// -n or --from-seq say (`-n 0`: from now), else from the oldest event.
+    /// FILE is rewritten atomically with the last seq processed once its
+    /// events are written to stdout
+    #[arg(long, value_name = "FILE")]
     pub cursor_file: Option<PathBuf>,
 
     /// Check for changes every DURATION (500ms, 2s) instead of watching the

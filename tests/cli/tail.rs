@@ -632,3 +632,82 @@ fn a_cursor_that_cannot_be_written_is_an_error_naming_it() {
         )
     );
 }
+
+/// Issue 13 item 10: journalctl's --cursor-file convention. An existing
+/// cursor wins; without one, -n or --from-seq say where to start, so a
+/// shipper can begin "from now" (-n 0) and resume from then on.
+#[test]
+fn a_missing_cursor_file_starts_where_n_or_from_seq_say() {
+    let j = TestJournal::with_events(5, 10);
+    let cursor = j.tmp.path().join("cursor");
+    let cursor_arg = cursor.to_str().unwrap();
+    let seqs_of = |out: &std::process::Output| -> Vec<u64> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let out = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor_arg,
+            "-n",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(seqs_of(&out), Vec::<u64>::new(), "from now: nothing old");
+    assert_eq!(
+        fs::read_to_string(&cursor).unwrap(),
+        "5\n",
+        "now is remembered"
+    );
+
+    j.append_events(6..=8, 10);
+    let out = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor_arg,
+            "-n",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        seqs_of(&out),
+        range(6, 8),
+        "the existing cursor wins over -n"
+    );
+    assert_eq!(fs::read_to_string(&cursor).unwrap(), "8\n");
+
+    let other = j.tmp.path().join("other");
+    let out = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            other.to_str().unwrap(),
+            "--from-seq",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(seqs_of(&out), range(4, 8), "no cursor yet: --from-seq says");
+    assert_eq!(fs::read_to_string(&other).unwrap(), "8\n");
+}
