@@ -440,7 +440,7 @@ impl Gen {
 fn run(args: &Args) -> Result<(), String> {
     fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let listing = Listing::read(&args.out).map_err(|e| e.to_string())?;
-    if !listing.segments.is_empty() {
+    if !listing.segments().is_empty() {
         return Err(format!(
             "{}: already holds segments; give an empty or new directory",
             args.out.display()
@@ -495,9 +495,9 @@ fn run(args: &Args) -> Result<(), String> {
         partial.truncate(partial.len() / 2);
         fs::OpenOptions::new()
             .append(true)
-            .open(&newest.path)
+            .open(newest.path())
             .and_then(|mut f| f.write_all(&partial))
-            .map_err(|e| format!("{}: {e}", newest.path.display()))?;
+            .map_err(|e| format!("{}: {e}", newest.path().display()))?;
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(

@@ -27,7 +27,7 @@
 //! use journal::scan::{Direction, Visit, scan};
 //!
 //! let listing = Listing::read_journal(dir)?;
-//! let all: Vec<usize> = (0..listing.segments.len()).collect();
+//! let all: Vec<usize> = (0..listing.segments().len()).collect();
 //! let mut newest = Vec::new();
 //! scan(&listing, &all, Direction::NewestFirst, ReadOptions::default(), None, |visit| {
 //!     if let Visit::Line { line, .. } = visit {

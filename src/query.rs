@@ -35,12 +35,12 @@ impl SeqRange {
         self.lo.is_none_or(|lo| seq >= lo) && self.hi.is_none_or(|hi| seq <= hi)
     }
 
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.lo.is_none() && self.hi.is_none()
     }
 
     /// Whether `[start, end]` (`end` open when `None`) meets this range.
-    pub fn overlaps(&self, start: u64, end: Option<u64>) -> bool {
+    pub(crate) fn overlaps(&self, start: u64, end: Option<u64>) -> bool {
         self.hi.is_none_or(|hi| start <= hi)
             && self.lo.is_none_or(|lo| end.is_none_or(|end| end >= lo))
     }
@@ -92,8 +92,9 @@ pub struct FieldMatch {
     pub path: Vec<String>,
     /// Compared with a string field as is, with any other value as its JSON text.
     pub value: String,
-    /// The value as it must appear in the raw line (JSON-escaped).
-    literal: Vec<u8>,
+    /// Bytes every raw spelling of a matching line must contain, when there
+    /// are such bytes (see [`FieldMatch::literal_for`]).
+    literal: Option<Vec<u8>>,
 }
 
 impl std::str::FromStr for FieldMatch {
@@ -112,17 +113,40 @@ impl std::str::FromStr for FieldMatch {
         if !matches!(path[0].as_str(), "seq" | "ts" | "session_id" | "event") {
             path.insert(0, "event".to_owned());
         }
-        let escaped = serde_json::to_string(value).expect("a string serialises");
-        let literal = escaped.as_bytes()[1..escaped.len() - 1].to_vec();
         Ok(FieldMatch {
             path,
             value: value.to_owned(),
-            literal,
+            literal: FieldMatch::literal_for(value),
         })
     }
 }
 
 impl FieldMatch {
+    /// What a matching line must contain. The exact test compares a string
+    /// field with `value` and any other field's JSON text with `value`, so:
+    /// - an integer, `true`, `false` or `null` is written exactly so as a
+    ///   number, and as those characters in a string: the value itself;
+    /// - any other number, an object or an array can be spelled in many ways
+    ///   (`1.0` as `10e-1`, keys in another order, spaces): nothing is sure;
+    /// - anything else matches only a string field, spelled as serde_json
+    ///   writes it unless the line holds escapes ([`Literals::may_match`]).
+    fn literal_for(value: &str) -> Option<Vec<u8>> {
+        let integer = {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+        };
+        if integer || matches!(value, "true" | "false" | "null") {
+            return Some(value.as_bytes().to_vec());
+        }
+        if serde_json::from_str::<Value>(value).is_ok_and(|v| !v.is_string()) {
+            return None;
+        }
+        let escaped = serde_json::to_string(value).expect("a string serialises");
+        Some(escaped.as_bytes()[1..escaped.len() - 1].to_vec())
+    }
+
     fn matches(&self, root: &Value) -> bool {
         let mut v = root;
         for key in &self.path {
@@ -241,6 +265,11 @@ struct Literals {
     types: Vec<memmem::Finder<'static>>,
     fields: Vec<memmem::Finder<'static>>,
     escape: memmem::Finder<'static>,
+    solidus: memmem::Finder<'static>,
+    /// Some literal holds a `/` (which a writer may spell `\/`).
+    has_solidus: bool,
+    /// Some literal holds a control character (spelled `\n` or `\u000a`).
+    has_control: bool,
 }
 
 impl Literals {
@@ -250,11 +279,11 @@ impl Literals {
 
     /// `false` only when `bytes` (a line or a window of lines) lacks a literal
     /// every match must contain. Literals are searched in the form serde_json
-    /// writes them (the engine's writer), which escapes only characters below
-    /// U+0020, as `\u00XX`; any other `\u` escape means another writer, whose
-    /// text may spell a literal differently, so the answer is then `true`.
+    /// writes them (the engine's writer); when the bytes hold an escape that
+    /// could spell a character of a literal otherwise (`\/` for `/`, `\u0061`
+    /// for `a`, `\u000a` for a newline), the answer is `true`.
     fn may_match(&self, bytes: &[u8]) -> bool {
-        if self.is_empty() || self.has_foreign_escape(bytes) {
+        if self.is_empty() || self.spelled_otherwise(bytes) {
             return true;
         }
         let any =
@@ -264,14 +293,21 @@ impl Literals {
             && self.fields.iter().all(|f| f.find(bytes).is_some())
     }
 
-    /// A `\u` escape serde_json would not write (anything but `\u000X`/`\u001X`).
-    fn has_foreign_escape(&self, bytes: &[u8]) -> bool {
+    /// An escape that may spell a literal's character in another way than
+    /// serde_json: `\/`, a `\u` escape of a printable character, or of a
+    /// control character when a literal holds one. (An escaped backslash
+    /// followed by `u` or `/` is counted too: that only costs a parse.)
+    fn spelled_otherwise(&self, bytes: &[u8]) -> bool {
+        if self.has_solidus && self.solidus.find(bytes).is_some() {
+            return true;
+        }
         self.escape.find_iter(bytes).any(|at| {
             let hex = &bytes[at + 2..(at + 6).min(bytes.len())];
-            !(hex.len() == 4
+            let control = hex.len() == 4
                 && hex.starts_with(b"00")
                 && matches!(hex[2], b'0' | b'1')
-                && hex[3].is_ascii_hexdigit())
+                && hex[3].is_ascii_hexdigit();
+            !control || self.has_control
         })
     }
 }
@@ -317,9 +353,24 @@ impl Query {
             fields: self
                 .fields
                 .iter()
-                .map(|f| memmem::Finder::new(&f.literal).into_owned())
+                .filter_map(|f| f.literal.as_ref())
+                .map(|l| memmem::Finder::new(l).into_owned())
                 .collect(),
             escape: memmem::Finder::new(b"\\u").into_owned(),
+            solidus: memmem::Finder::new(b"\\/").into_owned(),
+            has_solidus: false,
+            has_control: false,
+        };
+        let texts = || {
+            self.sessions
+                .iter()
+                .chain(&self.types)
+                .chain(self.fields.iter().map(|f| &f.value))
+        };
+        let literals = Literals {
+            has_solidus: texts().any(|t| t.contains('/')),
+            has_control: texts().any(|t| t.chars().any(char::is_control)),
+            ..literals
         };
         let window_grep = self.grep.as_ref().and_then(|re| {
             let p = re.as_str();
@@ -466,6 +517,154 @@ impl Matcher {
 mod tests {
     use super::*;
     use crate::journal::record::parse_line;
+    use proptest::prelude::*;
+
+    #[test]
+    fn objects_solidus_escapes_and_other_number_spellings_are_found() {
+        let cases: [(&str, &[u8]); 6] = [
+            (
+                "meta={\"a\":1}",
+                br#"{"seq":1,"event":{"type":"x","meta":{"a":1}}}"#,
+            ),
+            (
+                "meta={\"a\":1,\"b\":2}",
+                br#"{"seq":1,"event":{"type":"x","meta":{ "b" : 2, "a":1 }}}"#,
+            ),
+            ("url=a/b", br#"{"seq":1,"event":{"type":"x","url":"a\/b"}}"#),
+            ("n=1.0", br#"{"seq":1,"event":{"type":"x","n":10e-1}}"#),
+            ("l=[1,2]", br#"{"seq":1,"event":{"type":"x","l":[ 1, 2 ]}}"#),
+            (
+                "text=a\nb",
+                b"{\"seq\":1,\"event\":{\"type\":\"x\",\"text\":\"a\\u000ab\"}}",
+            ),
+        ];
+        for (field, line) in cases {
+            let field: FieldMatch = field.replace("\\n", "\n").parse().unwrap();
+            let m = Query {
+                fields: vec![field.clone()],
+                ..Query::default()
+            }
+            .matcher();
+            let rec = parse_line(line).unwrap();
+            assert!(
+                m.matches(&rec),
+                "{field} on {}",
+                String::from_utf8_lossy(line)
+            );
+            assert!(
+                m.prefilter(line),
+                "{field} on {}",
+                String::from_utf8_lossy(line)
+            );
+            assert!(m.window_filter().is_none_or(|w| w(line)), "{field}");
+        }
+        let sessions = Query {
+            sessions: vec!["a/b".into()],
+            ..Query::default()
+        }
+        .matcher();
+        let line = br#"{"seq":1,"session_id":"a\/b","event":{"type":"x"}}"#;
+        assert!(sessions.matches(&parse_line(line).unwrap()) && sessions.prefilter(line));
+    }
+
+    /// One character of a JSON string, spelled one of the legal ways.
+    fn spell(c: char, how: u8) -> String {
+        match (c, how % 3) {
+            (_, 0) if !c.is_control() && c != '"' && c != '\\' => c.to_string(),
+            ('/', 1) => "\\/".to_owned(),
+            (_, 1) if (c as u32) < 0x10000 => format!("\\u{:04x}", c as u32),
+            (_, 2) if (c as u32) < 0x10000 => format!("\\u{:04X}", c as u32),
+            _ => {
+                let quoted = serde_json::to_string(&c.to_string()).unwrap();
+                quoted[1..quoted.len() - 1].to_owned()
+            }
+        }
+    }
+
+    fn spelled(text: &str, hows: &[u8], skip: usize) -> String {
+        let body: String = text
+            .chars()
+            .zip(hows.iter().cycle().skip(skip))
+            .map(|(c, &h)| spell(c, h))
+            .collect();
+        format!("\"{body}\"")
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('a'),
+                Just('/'),
+                Just('\u{e9}'),
+                Just('\n'),
+                Just('"'),
+                Just('1'),
+                Just(' ')
+            ],
+            1..6,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    /// A number and other ways to write the same value.
+    fn number() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            Just(("1.0", "1.0")),
+            Just(("1.0", "10e-1")),
+            Just(("1.0", "0.1E1")),
+            Just(("1.0", "1.00")),
+            Just(("100", "100")),
+            Just(("-3", "-3")),
+            Just(("true", "true")),
+            Just(("null", "null")),
+            Just(("{\"a\":1,\"b\":[2]}", "{ \"b\" : [ 2 ] , \"a\" : 1 }")),
+            Just(("[1,\"x\"]", "[1, \"\\u0078\"]")),
+        ]
+        .prop_map(|(v, raw)| (v.to_owned(), raw.to_owned()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// prefilter ⊇ exact match: a line the exact test accepts is never
+        /// skipped by the line prefilter or the window filter, whatever legal
+        /// spelling its values use.
+        #[test]
+        fn prefilters_never_skip_an_exact_match(
+            session in text(), ty in text(), field in text(),
+            (num, num_raw) in number(),
+            hows in proptest::collection::vec(any::<u8>(), 1..8),
+            seq in 0u64..100,
+        ) {
+            let line = format!(
+                "{{\"seq\":{seq},\"ts\":\"2026-11-20T09:00:00Z\",\"session_id\":{},\"event\":{{\"type\":{},\"f\":{},\"n\":{num_raw}}}}}",
+                spelled(&session, &hows, 0),
+                spelled(&ty, &hows, 1),
+                spelled(&field, &hows, 2),
+            );
+            let q = Query {
+                seq: SeqRange { lo: Some(seq), hi: Some(seq) },
+                since: parse_ts("2026-11-20T09:00:00Z"),
+                sessions: vec![session.clone()],
+                types: vec![ty.clone()],
+                fields: vec![
+                    format!("f={field}").parse().unwrap(),
+                    format!("n={num}").parse().unwrap(),
+                ],
+                ..Query::default()
+            };
+            let m = q.matcher();
+            let rec = parse_line(line.as_bytes());
+            prop_assert!(rec.is_ok(), "{:?}: {}", rec.err(), line);
+            prop_assert!(m.matches(&rec.unwrap()), "the exact test: {}", line);
+            prop_assert!(m.prefilter(line.as_bytes()), "prefilter skipped {}", line);
+            let window = format!("{line}\n");
+            prop_assert!(
+                m.window_filter().is_none_or(|w| w(window.as_bytes())),
+                "window filter skipped {}", line
+            );
+        }
+    }
 
     #[test]
     fn seq_ranges_parse_inclusive_and_reject_empty() {

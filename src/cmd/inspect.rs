@@ -95,7 +95,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
                 let record = match parse_line(content) {
                     Ok(record) => record,
                     Err(fault) => {
-                        damage.note(Defect::from_fault(&segment.path, &line, &fault));
+                        damage.note(Defect::from_fault(segment.path(), &line, &fault));
                         return ControlFlow::Continue(());
                     }
                 };
@@ -119,7 +119,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     }
     renderer.finish(&mut out)?;
     out.flush()?;
-    damage.report(&listing.dir);
+    damage.report(listing.dir());
     // A limit that stopped the output is said, so nobody takes the first N
     // for everything (the scan stops there, so whether more exist is unknown).
     if let Some(limit) = opts.limit

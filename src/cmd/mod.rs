@@ -65,7 +65,7 @@ pub fn resolve_dir(arg: &DirArg) -> Result<PathBuf> {
 pub fn open_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
     let listing = Listing::read_journal(&dir)?;
-    for irr in &listing.irregular {
+    for irr in listing.irregular() {
         notice::irregular(irr);
     }
     Ok(listing)

@@ -19,7 +19,7 @@ pub fn run(args: RecoverArgs, ctx: &Context) -> Result<ExitCode> {
         write_json(
             &mut out,
             RECOVER_SCHEMA,
-            report::recover::json(&listing.dir, &recovery)?,
+            report::recover::json(listing.dir(), &recovery)?,
         )?;
     } else {
         report::recover::write_text(&mut out, &recovery)?;

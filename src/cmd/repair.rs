@@ -61,7 +61,7 @@ pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
     let first = Listing::read_journal(&dir)?;
     // A dry run changes nothing, not even by creating the lock file; where
     // the lock exists it still takes the claim, so the plan is exact.
-    let claim = if opts.dry_run && !first.has_lock_file {
+    let claim = if opts.dry_run && !first.has_lock_file() {
         None
     } else {
         Some(Claim::acquire(&dir, opts.wait)?)

@@ -32,10 +32,10 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
         write_json(
             &mut out,
             STATS_SCHEMA,
-            report::stats::json(&listing.dir, &s)?,
+            report::stats::json(listing.dir(), &s)?,
         )?;
     } else {
-        report::stats::write_text(&mut out, &listing.dir, &s)?;
+        report::stats::write_text(&mut out, listing.dir(), &s)?;
     }
     out.flush()?;
     Ok(ExitCode::Success)

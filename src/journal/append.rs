@@ -13,7 +13,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::journal::error::JournalError;
-use crate::journal::schema::{EngineProblem, engine_check};
+pub use crate::journal::schema::EngineProblem;
+use crate::journal::schema::engine_check;
 use crate::journal::writer::{EventJson, Opened, Writer, WriterOptions, compact_json};
 
 /// How input lines are read.

@@ -11,7 +11,7 @@
 //! [`JournalError::ClaimHeld`]: a cron job must never hang on a live writer.
 
 use std::fs::{File, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,6 @@ use crate::journal::segment::LOCK_FILE_NAME;
 #[derive(Debug)]
 pub struct Claim {
     _file: File,
-    path: PathBuf,
     dir: JournalDir,
 }
 
@@ -39,11 +38,7 @@ impl Claim {
         loop {
             match file.try_lock() {
                 Ok(()) => {
-                    return Ok(Claim {
-                        _file: file,
-                        path,
-                        dir,
-                    });
+                    return Ok(Claim { _file: file, dir });
                 }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(JournalError::io(&path, e)),
@@ -55,10 +50,6 @@ impl Claim {
             thread::sleep(pause.min(wait - waited));
             pause = (pause * 2).min(Duration::from_millis(100));
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The journal directory, opened once: make every change through it.
@@ -76,7 +67,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = Claim::acquire(dir.path(), Duration::ZERO).unwrap();
         let err = Claim::acquire(dir.path(), Duration::from_millis(30)).unwrap_err();
-        assert!(matches!(err, JournalError::ClaimHeld { ref path, .. } if path == first.path()));
+        assert!(
+            matches!(err, JournalError::ClaimHeld { ref path, .. } if *path == dir.path().join(LOCK_FILE_NAME))
+        );
         assert!(err.to_string().contains(".account-journal.lock"), "{err}");
         drop(first);
         Claim::acquire(dir.path(), Duration::ZERO).unwrap();

@@ -68,7 +68,7 @@ impl DefectKind {
     /// How bad the kind is by default; `verify --strict` raises warnings.
     /// (`no-complete-line` is lowered to a warning by verify when the segment
     /// holds nothing but one partial line.)
-    pub fn default_severity(self) -> Severity {
+    pub(crate) fn default_severity(self) -> Severity {
         match self {
             DefectKind::TornTail
             | DefectKind::EngineUnknownType
@@ -127,13 +127,13 @@ impl Defect {
             LineFault::Nul { at, run } => {
                 (DefectKind::NulBytes, line.offset + *at as u64, *run as u64)
             }
-            LineFault::InvalidUtf8 { at } => (
-                DefectKind::InvalidUtf8,
-                line.offset + *at as u64,
-                line.len - *at as u64,
-            ),
+            // The line's own place, like every other line defect (and the
+            // range repair removes); the detail names the bad byte.
+            LineFault::InvalidUtf8 { .. } => (DefectKind::InvalidUtf8, line.offset, line.len),
             LineFault::NotJson { .. } => (DefectKind::NotJson, line.offset, line.len),
-            LineFault::NoSeq { .. } => (DefectKind::NoSeq, line.offset, line.len),
+            LineFault::NoSeq { .. } | LineFault::DuplicateKey { .. } => {
+                (DefectKind::NoSeq, line.offset, line.len)
+            }
         };
         Defect {
             line: line.number,

@@ -22,6 +22,18 @@ pub struct FastRecord<'a> {
 /// The record head of `line` (without `\n`) if the line is in the engine's
 /// shape and valid UTF-8 JSON; `None` means "use `parse_line`".
 pub fn fast_record(line: &[u8]) -> Option<FastRecord<'_>> {
+    fast_record_keys(line, None)
+}
+
+/// [`fast_record`], also collecting the byte ranges of the event object's
+/// keys into `event_keys` (cleared first), for the engine's schema check.
+pub(crate) fn fast_record_keys<'a>(
+    line: &'a [u8],
+    mut event_keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<FastRecord<'a>> {
+    if let Some(keys) = event_keys.as_deref_mut() {
+        keys.clear();
+    }
     let seq = crate::journal::record::fast_seq(line)?;
     let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
     let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
@@ -36,8 +48,12 @@ pub fn fast_record(line: &[u8]) -> Option<FastRecord<'_>> {
     let rest = rest.strip_prefix(b",\"event\":{\"type\":\"")?;
     let (event_type, _) = plain_string(rest)?;
     // The head is known good; the whole line must still be one JSON value
-    // in UTF-8 (which covers the head's strings too).
-    if !valid_json(line) {
+    // in UTF-8 (which covers the head's strings too), with no head key
+    // repeated later in the line (nor one spelled with escapes, which the
+    // exact parser decodes).
+    let mut p = Parser::new(line);
+    p.event_keys = event_keys;
+    if !p.whole() || p.head_keys != HeadKeys::Unique {
         return None;
     }
     // Checked UTF-8 above; the pieces are whole strings of it.
@@ -85,20 +101,70 @@ const MAX_DEPTH: usize = 128;
 /// Whether `b` is exactly one JSON value (RFC 8259) in UTF-8, surrounded by
 /// optional whitespace. Outside strings the grammar admits ASCII only, so
 /// checking the string bodies that hold non-ASCII bytes checks the line.
+///
+/// "Valid" is what `serde_json::Value` accepts: besides the grammar, every
+/// `\uXXXX` escape is a scalar value or a surrogate pair (a lone `\ud800`
+/// is refused) and every number is a finite double (`1e400` is refused).
 pub fn valid_json(b: &[u8]) -> bool {
-    let mut p = Parser { b, i: 0 };
-    p.value(0) && {
-        p.ws();
-        p.i == b.len()
-    }
+    Parser::new(b).whole()
 }
 
-struct Parser<'a> {
+/// What the validator saw of the keys the record head reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeadKeys {
+    Unique,
+    /// One of them twice (the line is not a record).
+    Repeated,
+    /// A top-level or event key written with escapes: only the exact parser
+    /// can tell what it spells.
+    Escaped,
+}
+
+/// Where an object sits, for the head-key checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Top,
+    Event,
+    Other,
+}
+
+struct Parser<'a, 'k> {
     b: &'a [u8],
     i: usize,
+    head_keys: HeadKeys,
+    /// Where to note the event object's keys, when asked.
+    event_keys: Option<&'k mut Vec<(usize, usize)>>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a, '_> {
+    fn new(b: &'a [u8]) -> Self {
+        Parser {
+            b,
+            i: 0,
+            head_keys: HeadKeys::Unique,
+            event_keys: None,
+        }
+    }
+
+    fn whole(&mut self) -> bool {
+        self.ws();
+        let role = if self.peek() == Some(b'{') {
+            Role::Top
+        } else {
+            Role::Other
+        };
+        self.value(0, role) && {
+            self.ws();
+            self.i == self.b.len()
+        }
+    }
+
+    fn note_key(&mut self, state: HeadKeys) {
+        if self.head_keys == HeadKeys::Unique {
+            self.head_keys = state;
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -109,10 +175,10 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> bool {
+    fn value(&mut self, depth: usize, role: Role) -> bool {
         self.ws();
         match self.peek() {
-            Some(b'{') => self.object(depth + 1),
+            Some(b'{') => self.object(depth + 1, role),
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => self.string(),
             Some(b't') => self.literal(b"true"),
@@ -123,7 +189,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> bool {
+    fn object(&mut self, depth: usize, role: Role) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
@@ -133,17 +199,47 @@ impl Parser<'_> {
             self.i += 1;
             return true;
         }
+        // Head keys seen in this object (bits: seq, ts, session_id, event / type).
+        let mut seen = 0u8;
         loop {
             self.ws();
+            let key_start = self.i + 1;
             if self.peek() != Some(b'"') || !self.string() {
                 return false;
+            }
+            let mut value_role = Role::Other;
+            if role != Role::Other {
+                let key = &self.b[key_start..self.i - 1];
+                let bit = match (role, key) {
+                    (Role::Top, b"seq") => 1,
+                    (Role::Top, b"ts") => 2,
+                    (Role::Top, b"session_id") => 4,
+                    (Role::Top, b"event") => {
+                        value_role = Role::Event;
+                        8
+                    }
+                    (Role::Event, b"type") => 16,
+                    _ => 0,
+                };
+                if seen & bit != 0 {
+                    self.note_key(HeadKeys::Repeated);
+                }
+                if role == Role::Event
+                    && let Some(keys) = self.event_keys.as_deref_mut()
+                {
+                    keys.push((key_start, self.i - 1));
+                }
+                seen |= bit;
+                if key.contains(&b'\\') {
+                    self.note_key(HeadKeys::Escaped);
+                }
             }
             self.ws();
             if self.peek() != Some(b':') {
                 return false;
             }
             self.i += 1;
-            if !self.value(depth) {
+            if !self.value(depth, value_role) {
                 return false;
             }
             self.ws();
@@ -169,7 +265,7 @@ impl Parser<'_> {
             return true;
         }
         loop {
-            if !self.value(depth) {
+            if !self.value(depth, Role::Other) {
                 return false;
             }
             self.ws();
@@ -214,11 +310,24 @@ impl Parser<'_> {
                 b'\\' => match self.peek() {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                     Some(b'u') => {
-                        let hex = b.get(self.i + 1..self.i + 5);
-                        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                        self.i += 1;
+                        let Some(unit) = self.hex4() else {
                             return false;
+                        };
+                        match unit {
+                            // A high surrogate needs a low one right after it.
+                            0xD800..=0xDBFF => {
+                                if b.get(self.i..self.i + 2) != Some(&b"\\u"[..]) {
+                                    return false;
+                                }
+                                self.i += 2;
+                                if !matches!(self.hex4(), Some(0xDC00..=0xDFFF)) {
+                                    return false;
+                                }
+                            }
+                            0xDC00..=0xDFFF => return false,
+                            _ => {}
                         }
-                        self.i += 5;
                     }
                     _ => return false,
                 },
@@ -227,6 +336,17 @@ impl Parser<'_> {
                 _ => high |= u64::from(c & 0x80),
             }
         }
+    }
+
+    /// Four hex digits, as a UTF-16 code unit.
+    fn hex4(&mut self) -> Option<u16> {
+        let hex = self.b.get(self.i..self.i + 4)?;
+        let mut unit = 0u16;
+        for &h in hex {
+            unit = unit << 4 | (h as char).to_digit(16)? as u16;
+        }
+        self.i += 4;
+        Some(unit)
     }
 
     fn literal(&mut self, word: &[u8]) -> bool {
@@ -248,6 +368,7 @@ impl Parser<'_> {
     }
 
     fn number(&mut self) -> bool {
+        let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
@@ -264,12 +385,27 @@ impl Parser<'_> {
                 return false;
             }
         }
+        let mut exponent = false;
         if matches!(self.peek(), Some(b'e' | b'E')) {
+            exponent = true;
             self.i += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.i += 1;
             }
             if self.digits() == 0 {
+                return false;
+            }
+        }
+        // Only a long mantissa or an exponent can leave a double's range
+        // (serde_json refuses infinity); short plain numbers never do.
+        if exponent || self.i - start > 300 {
+            let text = &self.b[start..self.i];
+            // ASCII digits and signs only: from_utf8 cannot fail.
+            let finite = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(f64::is_finite);
+            if !finite {
                 return false;
             }
         }

@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ForwardLines, Line, LineBody, ReadOptions};
-use crate::journal::record::{fast_seq, parse_line};
+use crate::journal::record::parse_line;
 use crate::journal::segment::{Listing, Segment};
 
 /// How a follower starts.
@@ -448,7 +448,7 @@ where
         if content.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let seq = match fast_seq(content).map_or_else(|| parse_line(content).map(|r| r.seq), Ok) {
+        let seq = match parse_line(content).map(|r| r.seq) {
             Ok(seq) => seq,
             Err(fault) => {
                 let defect = Defect::from_fault(&open.path, &line, &fault);

@@ -17,7 +17,7 @@
 //! read early instead.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -89,7 +89,7 @@ pub fn strip_cr(b: &[u8]) -> &[u8] {
 /// A test on a window of whole lines: `false` means no line in it can be
 /// wanted, so the reader may pass over all of them without handing them out.
 /// It must never answer `false` for a window holding a wanted line.
-pub type WindowFilter = std::sync::Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+pub(crate) type WindowFilter = std::sync::Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
 
 /// A reader that hands out one line at a time, in its own direction.
 pub trait LineReader {
@@ -156,7 +156,7 @@ impl ForwardLines {
 
     /// Passes over whole windows of lines that `filter` rejects (line numbers
     /// stay exact). Only complete lines are ever passed over.
-    pub fn with_window_filter(mut self, filter: Option<WindowFilter>) -> Self {
+    pub(crate) fn with_window_filter(mut self, filter: Option<WindowFilter>) -> Self {
         self.filter = filter;
         self
     }
@@ -338,7 +338,7 @@ impl BackwardLines {
 
     /// Passes over whole windows of lines that `filter` rejects. Only complete
     /// lines are ever passed over (a torn last line is always handed out).
-    pub fn with_window_filter(mut self, filter: Option<WindowFilter>) -> Self {
+    pub(crate) fn with_window_filter(mut self, filter: Option<WindowFilter>) -> Self {
         self.filter = filter;
         self
     }
@@ -564,15 +564,6 @@ fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         }
     }
     Ok(done)
-}
-
-/// Reads `len` bytes at `offset` (fewer at EOF): for small targeted reads.
-pub fn read_range(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(offset))?;
-    let mut out = Vec::with_capacity(len);
-    file.take(len as u64).read_to_end(&mut out)?;
-    Ok(out)
 }
 
 #[cfg(test)]

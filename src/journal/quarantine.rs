@@ -17,7 +17,7 @@ use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
 use crate::journal::segment::Segment;
 
-pub const QUARANTINE_PREFIX: &str = "quarantine-";
+pub(crate) const QUARANTINE_PREFIX: &str = "quarantine-";
 
 /// Copies bytes `[offset, offset + len)` of the listed segment `seg` into a
 /// new quarantine file in the journal directory and makes it durable. Both

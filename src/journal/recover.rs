@@ -55,8 +55,9 @@ pub struct Recovery {
     pub max_seq: u64,
     /// Where `max_seq` comes from.
     pub max_seq_source: MaxSeqSource,
-    /// The seq the next append gets.
-    pub next_seq: u64,
+    /// The seq the next append gets; `None` (null) when `max_seq` is
+    /// `u64::MAX` and no seq is left.
+    pub next_seq: Option<u64>,
     /// Start seq of the oldest segment (from its name), if any.
     pub oldest_seq: Option<u64>,
     pub segments: usize,
@@ -130,7 +131,7 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
     Ok(Recovery {
         max_seq,
         max_seq_source,
-        next_seq: max_seq.saturating_add(1),
+        next_seq: max_seq.checked_add(1),
         oldest_seq: listing.segments.first().map(|s| s.start_seq),
         segments: listing.segments.len(),
         newest_segment: newest.map(|s| s.path.clone()),

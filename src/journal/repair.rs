@@ -80,29 +80,85 @@ pub struct Rewrite {
 }
 
 /// Everything a repair will do, and what it will not.
-#[derive(Debug, Clone)]
+///
+/// Only [`plan_repair`] makes one (the fields are not public): every path in
+/// it is a segment of the listing it checked, so [`apply_repair`] never
+/// truncates, replaces or deletes anything else:
+///
+/// ```compile_fail
+/// let plan: journal::repair::RepairPlan = unimplemented!();
+/// let _ = plan.rewrites; // not public: read it through `plan.rewrites()`
+/// ```
+#[derive(Debug, Clone, Serialize)]
 pub struct RepairPlan {
-    pub mode: RepairMode,
-    pub tail: TailCutPlan,
+    pub(crate) mode: RepairMode,
+    pub(crate) tail: TailCutPlan,
     /// Seqs that the lines removed by the tail cut start with, where readable.
-    pub tail_seq_hints: Vec<u64>,
-    pub rewrites: Vec<Rewrite>,
+    pub(crate) tail_seq_hints: Vec<u64>,
+    pub(crate) rewrites: Vec<Rewrite>,
     /// Damage this mode leaves in place (or that no mode may touch, such as
     /// an entry that is not a regular file). Non-empty means "not repaired".
-    pub refused: Vec<Defect>,
+    pub(crate) refused: Vec<Defect>,
     /// Exact count of refused items (the list above is capped like verify's).
-    pub refused_count: u64,
+    pub(crate) refused_count: u64,
     /// Damage repair never changes: seq gaps, repeats, name mismatches, and
     /// records the engine skips.
-    pub left: Vec<Defect>,
+    pub(crate) left: Vec<Defect>,
     /// The max seq (last complete valid line) before; a repair removes no
     /// valid line, so it is also the max seq after.
-    pub max_seq: u64,
+    pub(crate) max_seq: u64,
     /// Bytes of the segments the tail cut deletes.
-    pub tail_deleted_bytes: u64,
+    pub(crate) tail_deleted_bytes: u64,
 }
 
 impl RepairPlan {
+    /// What this plan may change.
+    pub fn mode(&self) -> RepairMode {
+        self.mode
+    }
+
+    /// The tail cut (runs first).
+    pub fn tail(&self) -> &TailCutPlan {
+        &self.tail
+    }
+
+    /// Seqs that the lines removed by the tail cut start with, where readable.
+    pub fn tail_seq_hints(&self) -> &[u64] {
+        &self.tail_seq_hints
+    }
+
+    /// Segments rewritten without their damaged lines (drop-corrupt mode).
+    pub fn rewrites(&self) -> &[Rewrite] {
+        &self.rewrites
+    }
+
+    /// Damage this mode leaves in place, or that no mode may touch (capped
+    /// like verify's list; see [`RepairPlan::refused_count`]).
+    pub fn refused(&self) -> &[Defect] {
+        &self.refused
+    }
+
+    /// Exact count of refused items.
+    pub fn refused_count(&self) -> u64 {
+        self.refused_count
+    }
+
+    /// Damage repair never changes: seq gaps, repeats, name mismatches, and
+    /// records the engine skips.
+    pub fn left(&self) -> &[Defect] {
+        &self.left
+    }
+
+    /// The max seq before, and after (a repair removes no valid line).
+    pub fn max_seq(&self) -> u64 {
+        self.max_seq
+    }
+
+    /// Bytes of the segments the tail cut deletes.
+    pub fn tail_deleted_bytes(&self) -> u64 {
+        self.tail_deleted_bytes
+    }
+
     /// Some damage stays because this mode (or any mode) may not touch it.
     pub fn is_refused(&self) -> bool {
         self.refused_count > 0
@@ -122,7 +178,7 @@ impl RepairPlan {
 
     /// Bytes the plan removes.
     pub fn removed_bytes(&self) -> u64 {
-        let tail: u64 = self.tail.truncate.as_ref().map_or(0, |t| t.2);
+        let tail: u64 = self.tail.truncate().map_or(0, |t| t.2);
         let rewrites: u64 = self.rewrites.iter().map(|r| r.old_len - r.new_len).sum();
         tail + rewrites + self.tail_deleted_bytes
     }
@@ -185,8 +241,8 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
             continue;
         }
         // The tail cut runs first: the rewrite starts from its result.
-        let old_len = match &tail.truncate {
-            Some((path, new_len, _)) if *path == seg.path => *new_len,
+        let old_len = match tail.truncate() {
+            Some((path, new_len, _)) if path == seg.path => new_len,
             _ => seg.len,
         };
         let drop = merge(&inside);
@@ -225,7 +281,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         }
     }
     let tail_deleted_bytes = tail
-        .delete
+        .delete()
         .iter()
         .filter_map(|p| listing.segments.iter().find(|s| s.path == *p))
         .map(|s| s.len)
@@ -276,17 +332,7 @@ pub fn apply_repair(
 ) -> Result<RepairDone, JournalError> {
     let mut done = RepairDone::default();
     // The tail cut, one operation at a time so each is a step of its own.
-    let deletes = plan.tail.delete.iter().map(|p| TailCutPlan {
-        delete: vec![p.clone()],
-        truncate: None,
-        max_seq: plan.tail.max_seq,
-    });
-    let truncate = plan.tail.truncate.iter().map(|t| TailCutPlan {
-        delete: Vec::new(),
-        truncate: Some(t.clone()),
-        max_seq: plan.tail.max_seq,
-    });
-    for step in deletes.chain(truncate) {
+    for step in plan.tail.steps() {
         let cut = apply_tail_cut(claim, listing, &step)?;
         done.quarantined.extend(cut.quarantined);
         on_step(&Step::TailCut);

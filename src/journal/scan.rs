@@ -127,7 +127,7 @@ where
 }
 
 /// Damage a line has whatever its bytes: no `\n`, or too long to hold.
-pub fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>) -> Option<Defect> {
+pub(crate) fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>) -> Option<Defect> {
     if !line.terminated {
         let (kind, what) = if is_newest {
             (

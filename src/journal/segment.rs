@@ -42,26 +42,56 @@ pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// `events-<digits>.jsonl` with at most 20 digits whose number overflows u64.
+fn seq_out_of_range(name: &OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix(PREFIX)?.strip_suffix(SUFFIX))
+        .is_some_and(|d| {
+            !d.is_empty()
+                && d.len() <= NAME_DIGITS
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && d.parse::<u64>().is_err()
+        })
+}
+
 /// The file name the engine gives the segment starting at `start_seq`.
 pub fn segment_file_name(start_seq: u64) -> String {
     format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
 }
 
-/// A regular file named like a segment.
+/// A regular file named like a segment, as listed by [`Listing::read`] (the
+/// only place that makes one, so a segment's path is always a regular file
+/// named like a segment inside the listed directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     /// The start seq parsed from the file name.
-    pub start_seq: u64,
+    pub(crate) start_seq: u64,
     /// Full path of the file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Length in bytes when the listing was taken.
-    pub len: u64,
+    pub(crate) len: u64,
     /// Inode number when the listing was taken: a mutation checks that the
     /// file it opens is still this one (see `dirfd`).
-    pub ino: u64,
+    pub(crate) ino: u64,
 }
 
 impl Segment {
+    /// The start seq parsed from the file name.
+    pub fn start_seq(&self) -> u64 {
+        self.start_seq
+    }
+
+    /// Full path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Length in bytes when the listing was taken (its readers' end).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The file name, for messages.
     pub fn file_name(&self) -> String {
         file_name_lossy(&self.path)
@@ -76,6 +106,10 @@ pub enum IrregularKind {
     DanglingSymlink,
     Fifo,
     Other,
+    /// `events-<digits>.jsonl` with at most 20 digits whose number does not
+    /// fit in a seq: never read, but never silently ignored either (a writer
+    /// continuing below it would repeat seqs).
+    SeqOutOfRange,
 }
 
 impl IrregularKind {
@@ -86,6 +120,7 @@ impl IrregularKind {
             IrregularKind::DanglingSymlink => "a dangling symbolic link",
             IrregularKind::Fifo => "a FIFO",
             IrregularKind::Other => "not a regular file",
+            IrregularKind::SeqOutOfRange => "its seq is beyond 18446744073709551615",
         }
     }
 }
@@ -99,15 +134,24 @@ pub struct Irregular {
 }
 
 /// The segments of a journal directory, oldest first.
-#[derive(Debug, Clone, Default)]
+///
+/// Only [`Listing::read`] makes one (the fields are private), so every
+/// operation that takes a listing (`apply_*` included) can trust that its
+/// segments are regular files named like segments inside `dir`:
+///
+/// ```compile_fail
+/// let forged = journal::Listing { dir: "/etc".into(), segments: Vec::new(),
+///     irregular: Vec::new(), has_lock_file: false };
+/// ```
+#[derive(Debug, Clone)]
 pub struct Listing {
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Regular segment files sorted by start seq.
-    pub segments: Vec<Segment>,
+    pub(crate) segments: Vec<Segment>,
     /// Entries named like segments that are not regular files.
-    pub irregular: Vec<Irregular>,
+    pub(crate) irregular: Vec<Irregular>,
     /// Whether the writer's claim file exists (a journal the engine has opened).
-    pub has_lock_file: bool,
+    pub(crate) has_lock_file: bool,
 }
 
 impl Listing {
@@ -135,8 +179,11 @@ impl Listing {
         };
         let mut listing = Listing {
             dir: dir.to_owned(),
-            ..Listing::default()
+            segments: Vec::new(),
+            irregular: Vec::new(),
+            has_lock_file: false,
         };
+        let mut named: Vec<(u64, PathBuf)> = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
             let name = entry.file_name();
@@ -145,9 +192,24 @@ impl Listing {
                 continue;
             }
             let Some(start_seq) = parse_segment_name(&name) else {
+                if seq_out_of_range(&name) {
+                    listing.irregular.push(Irregular {
+                        start_seq: u64::MAX,
+                        path: entry.path(),
+                        kind: IrregularKind::SeqOutOfRange,
+                    });
+                }
                 continue;
             };
-            let path = entry.path();
+            named.push((start_seq, entry.path()));
+        }
+        // Lengths are taken newest first. A writer finishes a segment before
+        // it creates the next one, so once a newer segment has been seen, the
+        // older ones are closed and their lengths final: taken in directory
+        // order instead, a segment could be measured just before its last
+        // append and its successor just after, which reads as a seq gap.
+        named.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
+        for (start_seq, path) in named {
             // symlink_metadata: a symlink is reported as such, never followed.
             let meta = match fs::symlink_metadata(&path) {
                 Ok(meta) => meta,
@@ -195,20 +257,29 @@ impl Listing {
         Ok(())
     }
 
+    /// The directory listed.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Regular segment files, sorted by start seq (oldest first).
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Entries named like segments that are not regular files.
+    pub fn irregular(&self) -> &[Irregular] {
+        &self.irregular
+    }
+
+    /// Whether the writer's claim file exists (a journal the engine has opened).
+    pub fn has_lock_file(&self) -> bool {
+        self.has_lock_file
+    }
+
     /// The newest segment (the only one a writer may still append to).
     pub fn newest(&self) -> Option<&Segment> {
         self.segments.last()
-    }
-
-    /// The seqs segment `i` should hold according to the names: from its start
-    /// seq up to one before the next segment's start (unbounded for the newest).
-    pub fn name_range(&self, i: usize) -> (u64, Option<u64>) {
-        let start = self.segments[i].start_seq;
-        let end = self
-            .segments
-            .get(i + 1)
-            .map(|next| next.start_seq.saturating_sub(1));
-        (start, end)
     }
 
     /// Total bytes of all segments as listed.
@@ -263,7 +334,7 @@ pub fn file_name_lossy(path: &Path) -> String {
 
 /// serde `serialize_with` helpers: JSON output names segments and quarantine
 /// files by file name (they all live in the journal directory), not by path.
-pub mod ser {
+pub(crate) mod ser {
     use std::path::{Path, PathBuf};
 
     use super::file_name_lossy;
@@ -318,6 +389,18 @@ mod tests {
         ] {
             assert_eq!(parse_segment_name(OsStr::new(bad)), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_name_beyond_u64_is_listed_apart_not_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), "").unwrap();
+        fs::write(tmp.path().join("events-99999999999999999999.jsonl"), "x").unwrap();
+        fs::write(tmp.path().join("events-000000000000000000001.jsonl"), "x").unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        assert_eq!(listing.segments().len(), 1);
+        assert_eq!(listing.irregular().len(), 1, "{:?}", listing.irregular());
+        assert_eq!(listing.irregular()[0].kind, IrregularKind::SeqOutOfRange);
     }
 
     #[test]

@@ -272,6 +272,13 @@ pub fn stats(
                         if i >= listing.segments.len() {
                             break;
                         }
+                        #[cfg(test)]
+                        if tests::PANIC_IN
+                            .lock()
+                            .is_ok_and(|d| d.as_deref() == Some(listing.dir.as_path()))
+                        {
+                            panic!("a worker's bug");
+                        }
                         if let Err(e) = scan_segment(listing, i, opts, grid.as_ref(), &mut acc) {
                             first_error
                                 .lock()
@@ -287,11 +294,27 @@ pub fn stats(
                 })
             })
             .collect();
+        // A worker that panicked would leave its counts out: the answer
+        // would be silently low, so it is an error instead.
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
+            .map(|w| {
+                w.join().map_err(|payload| {
+                    let why = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".to_owned());
+                    JournalError::io(
+                        &listing.dir,
+                        std::io::Error::other(format!(
+                            "a stats worker failed ({why}): the figures would be incomplete"
+                        )),
+                    )
+                })
+            })
+            .collect::<Result<Vec<Acc>, JournalError>>()
+    })?;
     if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
@@ -450,6 +473,27 @@ fn ser_ts<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Err
 mod tests {
     use super::*;
     use std::fs;
+
+    /// Makes the workers panic on this journal (a stand-in for a bug).
+    pub(super) static PANIC_IN: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+    #[test]
+    fn a_worker_that_panics_is_an_error_not_low_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let line = "{\"seq\":1,\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{\"type\":\"x\"}}\n";
+        fs::write(tmp.path().join("events-1.jsonl"), line).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let opts = StatsOptions::default();
+        assert_eq!(stats(&listing, &opts, &|_| {}).unwrap().events, 1);
+        *PANIC_IN.lock().unwrap() = Some(tmp.path().to_owned());
+        let err = stats(&listing, &opts, &|_| {}).unwrap_err();
+        *PANIC_IN.lock().unwrap() = None;
+        assert!(
+            err.to_string()
+                .contains("a stats worker failed (a worker's bug)"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn counts_types_sessions_ranges_and_damage() {

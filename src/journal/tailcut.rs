@@ -25,24 +25,102 @@ use crate::journal::recover::{Recovery, recover};
 use crate::journal::segment::{Listing, Segment};
 
 /// What cutting the tail will do (or did).
+///
+/// Only [`plan_tail_cut`] makes one (the fields are private): every path in it
+/// is a segment of the listing it was planned from, so [`apply_tail_cut`]
+/// never deletes or truncates anything else:
+///
+/// ```compile_fail
+/// let forged = journal::tailcut::TailCutPlan { delete: vec!["/etc/passwd".into()],
+///     truncate: None, max_seq: 0 };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TailCutPlan {
+    /// The directory of the listing it was planned from.
+    #[serde(skip)]
+    dir: PathBuf,
     /// Newest segments with no complete valid line, to delete (newest first).
-    pub delete: Vec<PathBuf>,
+    pub(crate) delete: Vec<PathBuf>,
     /// The segment to truncate, its new length and the bytes removed.
-    pub truncate: Option<(PathBuf, u64, u64)>,
+    pub(crate) truncate: Option<(PathBuf, u64, u64)>,
     /// The max seq before and after (the cut never removes a valid line, so they agree).
-    pub max_seq: u64,
+    pub(crate) max_seq: u64,
 }
 
 impl TailCutPlan {
+    /// Checks that every path is a segment of `listing` and that the cut
+    /// lies inside the segment as listed.
+    fn new(
+        listing: &Listing,
+        delete: Vec<PathBuf>,
+        truncate: Option<(PathBuf, u64, u64)>,
+        max_seq: u64,
+    ) -> Result<TailCutPlan, JournalError> {
+        let listed = |path: &PathBuf| listing.segments.iter().find(|s| s.path == *path);
+        let invalid = |path: &PathBuf, why: &str| {
+            JournalError::io(path, std::io::Error::other(format!("tail cut plan: {why}")))
+        };
+        for path in &delete {
+            if listed(path).is_none() {
+                return Err(invalid(path, "not a listed segment"));
+            }
+        }
+        if let Some((path, new_len, removed)) = &truncate {
+            let seg = listed(path).ok_or_else(|| invalid(path, "not a listed segment"))?;
+            if new_len.checked_add(*removed) != Some(seg.len) || *removed == 0 {
+                return Err(invalid(path, "cut outside the segment"));
+            }
+        }
+        Ok(TailCutPlan {
+            dir: listing.dir.clone(),
+            delete,
+            truncate,
+            max_seq,
+        })
+    }
+
+    /// The same plan with only some of its steps (for a repair that applies
+    /// them one at a time).
+    pub(crate) fn steps(&self) -> impl Iterator<Item = TailCutPlan> + '_ {
+        let deletes = self.delete.iter().map(|p| TailCutPlan {
+            dir: self.dir.clone(),
+            delete: vec![p.clone()],
+            truncate: None,
+            max_seq: self.max_seq,
+        });
+        let truncate = self.truncate.iter().map(|t| TailCutPlan {
+            dir: self.dir.clone(),
+            delete: Vec::new(),
+            truncate: Some(t.clone()),
+            max_seq: self.max_seq,
+        });
+        deletes.chain(truncate)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.delete.is_empty() && self.truncate.is_none()
+    }
+
+    /// Newest segments with no complete valid line, to delete (newest first).
+    pub fn delete(&self) -> &[PathBuf] {
+        &self.delete
+    }
+
+    /// The segment to truncate, its new length and the bytes removed.
+    pub fn truncate(&self) -> Option<(&Path, u64, u64)> {
+        self.truncate
+            .as_ref()
+            .map(|(p, new_len, removed)| (p.as_path(), *new_len, *removed))
+    }
+
+    /// The max seq before and after (the cut never removes a valid line).
+    pub fn max_seq(&self) -> u64 {
+        self.max_seq
     }
 }
 
 /// Plans the cut from a recovery of `listing` (a pure read).
-pub fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), JournalError> {
+pub(crate) fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), JournalError> {
     let recovery = recover(listing, ReadOptions::default())?;
     let mut delete: Vec<PathBuf> = recovery.segments_without_valid_line.clone();
     delete.reverse();
@@ -65,14 +143,8 @@ pub fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery), Journ
             truncate = Some((newest.path.clone(), 0, newest.len));
         }
     }
-    Ok((
-        TailCutPlan {
-            delete,
-            truncate,
-            max_seq: recovery.max_seq,
-        },
-        recovery,
-    ))
+    let plan = TailCutPlan::new(listing, delete, truncate, recovery.max_seq)?;
+    Ok((plan, recovery))
 }
 
 /// The quarantine files written, in order.
@@ -94,11 +166,15 @@ fn listed<'a>(listing: &'a Listing, path: &Path) -> Result<&'a Segment, JournalE
 /// the plan was made (true while the claim has been held throughout); every
 /// file is opened through the claim's directory descriptor and checked to be
 /// the one listed, so a segment swapped for a symlink is refused.
-pub fn apply_tail_cut(
+pub(crate) fn apply_tail_cut(
     claim: &Claim,
     listing: &Listing,
     plan: &TailCutPlan,
 ) -> Result<TailCutDone, JournalError> {
+    if plan.dir != listing.dir {
+        let e = std::io::Error::other("the tail cut plan was made for another directory");
+        return Err(JournalError::io(&listing.dir, e));
+    }
     let mut done = TailCutDone::default();
     for path in &plan.delete {
         let seg = listed(listing, path)?;

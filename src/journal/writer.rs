@@ -31,7 +31,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::journal::claim::Claim;
 use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::segment::{Listing, segment_file_name};
+use crate::journal::segment::{IrregularKind, Listing, segment_file_name};
 use crate::journal::tailcut::{TailCutDone, TailCutPlan, apply_tail_cut, plan_tail_cut};
 
 /// The engine's rotation threshold.
@@ -118,7 +118,7 @@ impl EventJson {
 /// Removes insignificant whitespace from valid JSON text, leaving strings
 /// (and so field order and escapes) untouched. A JSON text never holds a raw
 /// newline inside a string, so the result is one line.
-pub fn compact_json(valid: &str) -> String {
+pub(crate) fn compact_json(valid: &str) -> String {
     match compact_json_bytes(valid.as_bytes()) {
         Cow::Borrowed(_) => valid.to_owned(),
         // Only ASCII whitespace was removed, outside strings: still UTF-8.
@@ -129,7 +129,7 @@ pub fn compact_json(valid: &str) -> String {
 
 /// [`compact_json`] on bytes. The engine writes compact lines, so the common
 /// case borrows: nothing is copied until the first whitespace outside a string.
-pub fn compact_json_bytes(line: &[u8]) -> Cow<'_, [u8]> {
+pub(crate) fn compact_json_bytes(line: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     let (mut in_string, mut escaped) = (false, false);
     for (i, &b) in line.iter().enumerate() {
@@ -196,7 +196,9 @@ pub struct Writer {
     current: Option<Current>,
     /// Whole lines not yet written to `current`.
     pending: Vec<u8>,
-    next_seq: u64,
+    /// `None` once seq `u64::MAX` is written (or was the max when opened):
+    /// no seq is left, and reusing one would break every reader.
+    next_seq: Option<u64>,
     /// Files written since the last commit that still need an fsync
     /// (closed segments; the current one is synced separately).
     unsynced_closed: Vec<File>,
@@ -236,6 +238,21 @@ impl Writer {
         }
         let claim = Claim::acquire(dir, opts.wait)?;
         let listing = Listing::read(dir)?;
+        if let Some(irr) = listing
+            .irregular
+            .iter()
+            .find(|i| i.kind == IrregularKind::SeqOutOfRange)
+        {
+            // Its seqs are unknown and beyond any we could write: appending
+            // below it could repeat seqs readers have seen.
+            return Err(JournalError::io(
+                &irr.path,
+                io::Error::other(
+                    "named like a segment whose seq is beyond 18446744073709551615: refusing \
+                     to append, the next seqs are unknown",
+                ),
+            ));
+        }
         let (plan, _) = plan_tail_cut(&listing)?;
         let done = if plan.is_empty() {
             TailCutDone::default()
@@ -247,7 +264,7 @@ impl Writer {
         } else {
             Listing::read(dir)?
         };
-        let max_seq = plan.max_seq;
+        let max_seq = plan.max_seq();
         let mut current = None;
         if let Some(newest) = listing.newest()
             && newest.len < opts.rotate_bytes
@@ -276,7 +293,7 @@ impl Writer {
             opts,
             current,
             pending: Vec::with_capacity(opts.buffer_bytes.max(4096)),
-            next_seq: max_seq.saturating_add(1),
+            next_seq: max_seq.checked_add(1),
             unsynced_closed: Vec::new(),
             created_segment: false,
             opened,
@@ -289,8 +306,9 @@ impl Writer {
         &self.opened
     }
 
-    /// The seq the next line gets.
-    pub fn next_seq(&self) -> u64 {
+    /// The seq the next line gets; `None` when the journal has used the
+    /// last one (`u64::MAX`) and refuses to append.
+    pub fn next_seq(&self) -> Option<u64> {
         self.next_seq
     }
 
@@ -320,14 +338,22 @@ impl Writer {
                 io::Error::other("an earlier write failed; reopen the journal"),
             ));
         }
-        let seq = self.next_seq;
+        let Some(seq) = self.next_seq else {
+            return Err(JournalError::io(
+                &self.dir,
+                io::Error::other(format!(
+                    "seq {} is taken: the journal has no seq left to give",
+                    u64::MAX
+                )),
+            ));
+        };
         if self.current.is_none() {
             self.create_segment(seq)?;
         }
         let start = self.pending.len();
         write_line(&mut self.pending, seq, ts, session_id, event);
         let line_len = (self.pending.len() - start) as u64;
-        self.next_seq = seq.saturating_add(1);
+        self.next_seq = seq.checked_add(1);
         let reached = {
             let cur = self.current.as_mut().expect("a segment is open");
             cur.len += line_len;

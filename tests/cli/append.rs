@@ -401,6 +401,26 @@ fn a_journal_left_with_only_a_torn_segment_continues_after_its_name() {
     );
 }
 
+#[test]
+fn the_last_seq_is_never_written_twice() {
+    let j = TestJournal::new();
+    let max = u64::MAX;
+    j.write(
+        &segment_name(max - 1),
+        format!("{}\n{}\n", event_line(max - 1), event_line(max)).as_bytes(),
+    );
+    j.touch_lock();
+    let before = j.snapshot();
+    append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no seq left"));
+    assert_eq!(j.snapshot(), before, "nothing written");
+    let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["recover", "--json"]))).unwrap();
+    assert_eq!(v["max_seq"], max);
+    assert_eq!(v["next_seq"], Value::Null, "{v}");
+}
+
 /// Issue 16 item 2: `inspect` is newest first, so piping it into `append
 /// --records` without `--oldest-first` would reverse the journal. Input whose
 /// original seqs go backwards is refused, with a hint, and nothing is written;
@@ -425,4 +445,28 @@ fn records_whose_seqs_go_backwards_are_refused() {
     let copied: Vec<String> = all_lines(&new.dir).iter().map(|l| without_ts(l)).collect();
     let original: Vec<String> = all_lines(&old.dir).iter().map(|l| without_ts(l)).collect();
     assert_eq!(copied, original);
+}
+
+#[test]
+fn a_segment_named_beyond_u64_is_named_by_verify_and_stops_append() {
+    let j = TestJournal::with_events(3, 10);
+    j.write(
+        "events-99999999999999999999.jsonl",
+        format!("{}\n", event_line(4)).as_bytes(),
+    );
+    j.touch_lock();
+    let before = j.snapshot();
+    let out = j.cmd(&["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v["defects"][0];
+    assert_eq!(d["segment"], "events-99999999999999999999.jsonl", "{v}");
+    assert!(d["detail"].as_str().unwrap().contains("beyond"), "{v}");
+    append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "events-99999999999999999999.jsonl",
+        ));
+    assert_eq!(j.snapshot(), before, "nothing appended");
 }

@@ -111,3 +111,36 @@ fn an_empty_journal_and_a_non_journal() {
     let n = TestJournal::new();
     n.cmd(&["stats"]).assert().code(2);
 }
+
+#[test]
+fn every_command_reads_a_repeated_key_or_a_lone_surrogate_the_same_way() {
+    let j = TestJournal::new();
+    let dup = event_line(2).replacen("{\"seq\":2,", "{\"seq\":2,\"seq\":9,", 1);
+    let surrogate = event_line(3).replacen("}}", ",\"c\":\"\\ud800\"}}", 1);
+    let body = format!(
+        "{}{dup}\n{surrogate}\n{}\n",
+        event_line(1) + "\n",
+        event_line(4)
+    );
+    j.write(&segment_name(1), body.as_bytes());
+    let v = stats_json(&j, &[]);
+    assert_eq!(v["events"], 2, "{v}");
+    assert_eq!(v["damaged_lines"], 2, "{v}");
+    let out = j.cmd(&["verify", "--json"]).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defects = report["defects"].as_array().unwrap();
+    let kinds: Vec<&str> = defects
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.starts_with(&["no-seq", "not-json"]), "{kinds:?}");
+    assert!(
+        defects[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"seq\" appears twice"),
+        "{report}"
+    );
+    let inspect = stdout_of(&mut j.cmd(&["inspect", "-o", "raw", "-n", "10"]));
+    assert_eq!(seqs_of(&inspect), [4, 1], "newest first");
+}

@@ -299,3 +299,64 @@ fn severities_are_coloured_only_when_asked() {
     assert!(plain.contains("  warning torn-tail: "), "{plain:?}");
     assert!(!plain.contains('\u{1b}'), "{plain:?}");
 }
+
+/// Issue 13 item 8: verify on a journal that two writers append to and
+/// rotate fast reports no error (no seq gap at a boundary measured between
+/// a segment's last append and its successor's creation, no empty segment).
+#[test]
+fn verify_while_writers_append_and_rotate_finds_no_error() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let dir = j.dir.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let input = "{\"type\":\"error\",\"message\":\"x\"}\n".repeat(40);
+                let mut runs = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = journal_process()
+                        .args(["append", "--rotate-bytes", "300", "--wait", "5s"])
+                        .arg(&dir)
+                        .stdin(std::process::Stdio::piped())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .and_then(|mut child| {
+                            use std::io::Write;
+                            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+                            child.wait()
+                        })
+                        .unwrap();
+                    assert!(out.success(), "append failed");
+                    runs += 1;
+                }
+                runs
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut checks = 0;
+    let mut failures = Vec::new();
+    while std::time::Instant::now() < deadline || checks < 5 {
+        let out = j.cmd(&["verify", "--json"]).output().unwrap();
+        checks += 1;
+        if out.status.code() != Some(0) {
+            failures.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let appends: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(
+        appends > 10 && j.segments().len() > 5,
+        "{appends} appends, {:?}",
+        j.segments()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checks} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -30,7 +30,7 @@ use anyhow::Result;
 use journal::defect::{Defect, DefectKind};
 use journal::follow::{FollowOptions, Follower, PollStatus};
 use journal::lines::ReadOptions;
-use journal::record::{fast_seq, parse_line};
+use journal::record::parse_line;
 use journal::scan::{Direction, Visit, scan};
 use journal::segment::Listing;
 
@@ -262,7 +262,7 @@ fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result
 /// returns the newest seq read, where following continues.
 fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
     let listing = Listing::read(dir)?;
-    let all: Vec<usize> = (0..listing.segments.len()).collect();
+    let all: Vec<usize> = (0..listing.segments().len()).collect();
     let mut max_seq = None;
     let mut found: Vec<(Vec<u8>, u64)> = Vec::new();
     let mut damage = DamageTally::default();
@@ -290,7 +290,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
                 return ControlFlow::Continue(());
             };
             if max_seq.is_none() {
-                max_seq = fast_seq(content).or_else(|| parse_line(content).ok().map(|r| r.seq));
+                max_seq = parse_line(content).ok().map(|r| r.seq);
             }
             // A line that may match is parsed; one that does not parse is
             // damage, counted on stderr as inspect does.
@@ -300,7 +300,7 @@ fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result
                         found.push((stored.to_vec(), record.seq));
                     }
                     Ok(_) => {}
-                    Err(fault) => damage.note(Defect::from_fault(&segment.path, &line, &fault)),
+                    Err(fault) => damage.note(Defect::from_fault(segment.path(), &line, &fault)),
                 }
             }
             if found.len() >= n && max_seq.is_some() {
