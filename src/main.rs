@@ -30,10 +30,29 @@ fn main() -> std::process::ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::Success.into();
             }
-            journal::render::notice::error(&format_args!("{err:#}"));
+            journal::render::notice::error(&chain_message(&err));
             exit_code_for(&err).into()
         }
     }
+}
+
+/// The error and its causes, `: `-separated like `{:#}`, except that a cause
+/// the message already ends with is not repeated (an error that shows its
+/// source in its own text, as `JournalError::Io` does, also returns it as its
+/// source: `{:#}` printed it twice).
+fn chain_message(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

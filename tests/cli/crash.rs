@@ -365,7 +365,7 @@ fn library_writer_child() {
     if let Some(started) = std::env::var_os(STARTED_ENV) {
         fs::write(started, b"started\n").unwrap();
     }
-    let first = w.next_seq();
+    let first = w.next_seq().unwrap_or(u64::MAX);
     for i in 0..20_000u64 {
         let e = EventJson::parse(&format!(
             "{{\"type\":\"error\",\"message\":\"w{first}-{i}\"}}"
