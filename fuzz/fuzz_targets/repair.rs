@@ -21,8 +21,8 @@ mod common;
 fn valid_lines(dir: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
     let listing = Listing::read(dir).unwrap();
     let mut out = BTreeMap::new();
-    for seg in &listing.segments {
-        let bytes = fs::read(&seg.path).unwrap();
+    for seg in listing.segments() {
+        let bytes = fs::read(seg.path()).unwrap();
         let mut v = Vec::new();
         let mut rest = &bytes[..];
         while let Some(n) = rest.iter().position(|&b| b == b'\n') {
@@ -80,5 +80,5 @@ fuzz_target!(|data: &[u8]| {
     // Idempotent: a second plan has nothing to remove.
     let listing = Listing::read(dir).unwrap();
     let again = plan_repair(&listing, mode).unwrap();
-    assert!(again.is_empty(), "a second repair has work left: {:?}", again.tail);
+    assert!(again.is_empty(), "a second repair has work left");
 });

@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(counted, report.errors + report.warnings, "kinds add up");
     for (i, damaged) in report.damaged_lines.iter().enumerate() {
         for d in damaged {
-            assert!(d.offset + d.len <= listing.segments[i].len, "damage inside the file");
+            assert!(d.offset + d.len <= listing.segments()[i].len(), "damage inside the file");
         }
     }
 });
