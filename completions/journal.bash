@@ -101,12 +101,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__append)
-            opts="-h -V --session --records --skip-invalid --any-type --json --rotate-bytes --fsync --wait --as-user --color --help --version"
+            opts="-h -V --format --session --records --skip-invalid --any-type --json --rotate-bytes --fsync --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --session)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -307,12 +311,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --limit --all --oldest-first --output --seq --since --until --session --type --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --output --seq --since --until --session --type --branch --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -353,6 +361,10 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --where)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -381,12 +393,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__prune)
-            opts="-n -q -h -V --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --as-user --color --help --version"
+            opts="-n -q -h -V --format --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --keep)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -423,12 +439,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__recover)
-            opts="-h -V --json --color --help --version"
+            opts="-h -V --format --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -441,12 +461,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__repair)
-            opts="-n -h -V --drop-corrupt-lines --dry-run --wait --json --as-user --color --help --version"
+            opts="-n -h -V --format --drop-corrupt-lines --dry-run --wait --json --as-user --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -467,12 +491,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__stats)
-            opts="-h -V --json --rotate-bytes --buckets --color --help --version"
+            opts="-h -V --format --json --rotate-bytes --buckets --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --rotate-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -493,12 +521,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --lines --follow --from-seq --cursor-file --poll --retry --output --seq --since --until --session --type --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --cursor-file --poll --retry --output --seq --since --until --session --type --branch --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --lines)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -551,6 +583,10 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --where)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -579,12 +615,16 @@ _journal() {
             return 0
             ;;
         journal__subcmd__verify)
-            opts="-q -j -h -V --json --strict --quiet --threads --color --help --version"
+            opts="-q -j -h -V --format --json --strict --quiet --threads --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

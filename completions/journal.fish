@@ -39,6 +39,11 @@ complete -c journal -n "__fish_journal_needs_command" -f -a "append" -d 'Append 
 complete -c journal -n "__fish_journal_needs_command" -f -a "prune" -d 'Delete the oldest segments (retention), safely, under the writer\'s claim'
 complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d 'Write the shell completions and man pages (for maintainers)'
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show [default: 20; with --since, --until or --seq, the whole range]' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
@@ -48,7 +53,8 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -l seq -d 'Only
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d 'Only this session_id (repeat for any of several)' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
@@ -58,6 +64,11 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l oldest-first -d 'Start from the oldest event instead of the newest'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following [default: 10]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE; when FILE does not exist, where -n or --from-seq say (`-n 0`: from now), else from the oldest event. FILE is rewritten atomically with the last seq processed once its events are written to stdout' -r -F
@@ -70,7 +81,8 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only se
 complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
@@ -80,12 +92,22 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand recover" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand verify" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand verify" -s j -l threads -d 'Segments checked in parallel [default: the number of CPUs]' -r
 complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
@@ -95,6 +117,11 @@ complete -c journal -n "__fish_journal_using_subcommand verify" -l strict -d 'Tr
 complete -c journal -n "__fish_journal_using_subcommand verify" -s q -l quiet -d 'Print nothing; the exit status says it all'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand repair" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
@@ -103,8 +130,14 @@ never\t''"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l drop-corrupt-lines -d 'Also rewrite segments with corrupt lines inside them, without those lines (each removed line goes to quarantine first)'
 complete -c journal -n "__fish_journal_using_subcommand repair" -s n -l dry-run -d 'Print the exact plan and change nothing'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l json -d 'Print the plan and the result as one JSON object'
+complete -c journal -n "__fish_journal_using_subcommand repair" -l force -d 'Per-session store: repair a session file even while another process holds it open (the store takes no lock; holders are found in /proc)'
 complete -c journal -n "__fish_journal_using_subcommand repair" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand repair" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand stats" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
@@ -113,6 +146,11 @@ never\t''"
 complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
 complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand append" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
@@ -127,6 +165,11 @@ complete -c journal -n "__fish_journal_using_subcommand append" -l json -d 'Prin
 complete -c journal -n "__fish_journal_using_subcommand append" -l fsync -d 'Make the batch durable (fsync file data, and the directory when a segment was created) before reporting success'
 complete -c journal -n "__fish_journal_using_subcommand append" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand append" -s V -l version -d 'Print version'
+complete -c journal -n "__fish_journal_using_subcommand prune" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
+sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand prune" -l keep -d 'Keep at most N segments (the engine keeps 64); at least 1' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r

@@ -78,6 +78,25 @@ pub struct DirArg {
     // means "unset" (as $BAMBOO_DATA_DIR's does).
     #[arg(value_name = "DIR", help = DIR_HELP)]
     pub dir: Option<PathBuf>,
+
+    /// Read DIR as this journal format instead of detecting it by its shape
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub format: Option<JournalFormat>,
+}
+
+/// The journal formats `--format` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JournalFormat {
+    /// The bamboo engine's events-<seq>.jsonl segments
+    Segments,
+    /// The per-session store (aios-events): events/<session-id>.jsonl
+    Sessions,
+    /// The per-topic event log's JSONL backend (harn-vm; not supported yet)
+    TopicsJsonl,
+    /// The per-topic event log's SQLite backend (harn-vm; not supported yet)
+    TopicsSqlite,
+    /// The redb runtime journal (camel-core; not supported yet)
+    Redb,
 }
 
 /// Filters shared by inspect and tail. All given conditions must hold.
@@ -102,9 +121,14 @@ pub struct FilterArgs {
     #[arg(long = "session", value_name = "ID")]
     pub sessions: Vec<String>,
 
-    /// Only this event type (repeat for any of several)
+    /// Only this event type (repeat for any of several); in the session
+    /// store, the event's kind.type
     #[arg(short = 't', long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
+
+    /// Only this branch_id (session store; repeat for any of several)
+    #[arg(long = "branch", value_name = "BRANCH")]
+    pub branches: Vec<String>,
 
     /// Only events whose field equals VALUE (repeatable, all must hold).
     /// The path starts at the record (seq, ts, session_id, event) or else
@@ -539,6 +563,10 @@ pub struct RepairArgs {
     /// write to; USER should be the directory's owner
     #[arg(long, value_name = "USER")]
     pub as_user: Option<String>,
+    /// Per-session store: repair a session file even while another process
+    /// holds it open (the store takes no lock; holders are found in /proc)
+    #[arg(long)]
+    pub force: bool,
 }
 
 const VERIFY_AFTER_HELP: &str = concat!(
@@ -557,6 +585,8 @@ seqs before and after it):
                            a writer mid-append just after rotating)
   nul-bytes                a run of NUL bytes (each run on its own)
   invalid-utf8, not-json, no-seq, line-too-long
+                           (no-seq also when a head key such as seq is
+                           written twice: readers would disagree on it)
   seq-repeated, seq-backwards, seq-gap
                            between consecutive valid records, also across
                            neighbouring segments (last seq + 1 = next first seq)
@@ -564,6 +594,9 @@ seqs before and after it):
   empty-segment            a segment file of 0 bytes (a warning for the newest:
                            a writer about to write, or a kept seq floor)
   not-regular-file         named like a segment but a directory, FIFO, symlink
+                           (or with a seq beyond 18446744073709551615)
+  unreadable               a segment that could not be opened or read (the
+                           rest of the journal is still checked)
   engine-unknown-type (warning), engine-missing-field (warning)
                            a valid record the engine skips: an event type it
                            does not know, or a missing required field (ts,
@@ -662,6 +695,18 @@ impl From<ColorChoice> for journal::render::ColorMode {
             ColorChoice::Auto => Self::Auto,
             ColorChoice::Always => Self::Always,
             ColorChoice::Never => Self::Never,
+        }
+    }
+}
+
+impl From<JournalFormat> for journal::source::Format {
+    fn from(format: JournalFormat) -> Self {
+        match format {
+            JournalFormat::Segments => Self::Segments,
+            JournalFormat::Sessions => Self::Sessions,
+            JournalFormat::TopicsJsonl => Self::TopicsJsonl,
+            JournalFormat::TopicsSqlite => Self::TopicsSqlite,
+            JournalFormat::Redb => Self::Redb,
         }
     }
 }

@@ -57,9 +57,11 @@ fn chain_message(err: &anyhow::Error) -> String {
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        let io = match cause.downcast_ref::<journal::JournalError>() {
+            Some(journal::JournalError::Io { source, .. }) => Some(source),
+            _ => cause.downcast_ref::<io::Error>(),
+        };
+        io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
 

@@ -513,6 +513,21 @@ impl Matcher {
     }
 }
 
+/// The matcher is what every format's reader filters with.
+impl crate::journal::source::reader::RecordFilter for Matcher {
+    fn window_filter(&self) -> Option<WindowFilter> {
+        Matcher::window_filter(self)
+    }
+
+    fn prefilter(&self, raw: &[u8]) -> bool {
+        Matcher::prefilter(self, raw)
+    }
+
+    fn matches(&self, rec: &Record<'_>) -> bool {
+        Matcher::matches(self, rec)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

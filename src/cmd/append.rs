@@ -1,10 +1,12 @@
 //! `journal append`: events from stdin, one JSON value per line, appended as
 //! the engine writes them; prints the seq range appended.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 
 use anyhow::{Result, bail};
-use journal::append::{InputOptions, Prepared, append_batch, prepare};
+use journal::append::{
+    InputOptions, MAX_INPUT_LINE, Prepared, append_batch, prepare, read_input_line,
+};
 use journal::render::report::{self, APPEND_SCHEMA, write_json};
 use journal::writer::WriterOptions;
 
@@ -53,6 +55,7 @@ impl AppendOptions {
 const SHOWN_PROBLEMS: usize = 20;
 
 pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
+    crate::cmd::segments_only(&args.dir, "append")?;
     let opts = AppendOptions::new(&args)?;
     crate::cmd::act_as(args.as_user.as_deref())?;
     let dir = resolve_dir(&args.dir)?;
@@ -70,13 +73,17 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     // --records: the seq of the previous input record, and its line number.
     let mut previous: Option<(u64, u64)> = None;
     loop {
-        buf.clear();
-        if stdin.read_until(b'\n', &mut buf)? == 0 {
+        let read = read_input_line(&mut stdin, &mut buf, MAX_INPUT_LINE)?;
+        if read == Ok(false) {
             break;
         }
         number += 1;
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        match prepare(line, &opts.input) {
+        let prepared = match read {
+            Err(too_long) => Err(too_long),
+            Ok(_) => prepare(line, &opts.input),
+        };
+        match prepared {
             Ok(Some(ev)) => {
                 // A copy keeps the records' order; input whose seqs go
                 // backwards is a reversed listing (inspect is newest first),
@@ -86,7 +93,10 @@ pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
                         && seq <= prev
                     {
                         bail!(
-                            "nothing appended: stdin:{number}: seq {seq} comes after seq {prev}                              (line {prev_line}); --records keeps the input order, so the                              records must be oldest first (hint: `journal inspect -o jsonl                              --all --oldest-first`)"
+                            "nothing appended: stdin:{number}: seq {seq} comes after seq {prev} \
+                             (line {prev_line}); --records keeps the input order, so the \
+                             records must be oldest first (hint: `journal inspect -o jsonl \
+                             --all --oldest-first`)"
                         );
                     }
                     previous = Some((seq, number));

@@ -7,6 +7,7 @@ mod inspect;
 mod prune;
 mod recover;
 mod repair;
+mod sessions;
 mod stats;
 mod tail;
 pub(crate) mod units;
@@ -20,6 +21,7 @@ use chrono::Utc;
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
 use journal::render::notice;
 use journal::segment::Listing;
+use journal::source::{Format, detect};
 use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs};
@@ -58,6 +60,51 @@ pub fn resolve_dir(arg: &DirArg) -> Result<PathBuf> {
         return Ok(PathBuf::from(home).join(".bamboo").join("events"));
     }
     anyhow::bail!("no journal directory: pass DIR, or set JOURNAL_DIR or BAMBOO_DATA_DIR")
+}
+
+/// The journal's directory and format: `--format`, else detected by shape.
+/// A format this build only detects is an error that says so (exit 2).
+pub fn resolve_source(arg: &DirArg) -> Result<(PathBuf, Format)> {
+    let dir = resolve_dir(arg)?;
+    let format = match arg.format {
+        Some(f) => f.into(),
+        None => detect(&dir)?,
+    };
+    if !format.is_supported() {
+        anyhow::bail!(
+            "{}: a {} journal ({}), recognised by its shape only; reading this format \
+             is not supported yet",
+            dir.display(),
+            format.name(),
+            format.shape()
+        );
+    }
+    Ok((dir, format))
+}
+
+/// `--branch` names a per-session store's branch; segments have none.
+pub fn no_branch_filter(filters: &FilterArgs) -> Result<()> {
+    if filters.branches.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "--branch filters a per-session store (--format sessions); segments have no branches"
+        )
+    }
+}
+
+/// Refuses a command that only the segment format supports.
+pub fn segments_only(arg: &DirArg, what: &str) -> Result<()> {
+    let (dir, format) = resolve_source(arg)?;
+    if format != Format::Segments {
+        anyhow::bail!(
+            "{}: {what} is not supported for the {} format ({}); it works on segments only",
+            dir.display(),
+            format.name(),
+            format.shape()
+        );
+    }
+    Ok(())
 }
 
 /// Lists the journal and warns about entries named like segments that are

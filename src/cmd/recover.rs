@@ -12,6 +12,10 @@ use crate::cmd::{Context, open_listing};
 use crate::exit_codes::ExitCode;
 
 pub fn run(args: RecoverArgs, ctx: &Context) -> Result<ExitCode> {
+    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return crate::cmd::sessions::recover(&dir, &args, ctx);
+    }
     let listing = open_listing(&args.dir)?;
     let recovery = recover(&listing, ReadOptions::default())?;
     let mut out = ctx.stdout(false);

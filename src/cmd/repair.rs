@@ -54,6 +54,10 @@ impl RepairOptions {
 }
 
 pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
+    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return crate::cmd::sessions::repair(&source_dir, &args, ctx);
+    }
     let opts = RepairOptions::new(&args);
     crate::cmd::act_as(args.as_user.as_deref())?;
     let dir = resolve_dir(&args.dir)?;

@@ -13,9 +13,16 @@ use crate::cmd::{Context, open_listing};
 use crate::exit_codes::ExitCode;
 
 pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
+    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return crate::cmd::sessions::stats(&dir, &args, ctx);
+    }
     let rotate_bytes = parse_size("--rotate-bytes", &args.rotate_bytes)?;
     if rotate_bytes == 0 || args.buckets == 0 {
         bail!("--rotate-bytes and --buckets must be more than 0");
+    }
+    if args.buckets > journal::stats::MAX_BUCKETS {
+        bail!("--buckets: at most {}", journal::stats::MAX_BUCKETS);
     }
     let opts = StatsOptions {
         rotate_bytes,
@@ -38,5 +45,17 @@ pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
         report::stats::write_text(&mut out, listing.dir(), &s)?;
     }
     out.flush()?;
-    Ok(ExitCode::Success)
+    // Like ripgrep: the rest was counted, the status says something was not.
+    for u in &s.unreadable {
+        journal::render::notice::error(&format_args!(
+            "{}: could not be read, its events are not counted: {}",
+            u.segment.display(),
+            u.error
+        ));
+    }
+    if s.unreadable.is_empty() {
+        Ok(ExitCode::Success)
+    } else {
+        Ok(ExitCode::CouldNotRun)
+    }
 }

@@ -41,6 +41,10 @@ impl VerifyCmdOptions {
 }
 
 pub fn run(args: VerifyArgs, ctx: &Context) -> Result<ExitCode> {
+    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return crate::cmd::sessions::verify(&dir, &args, ctx);
+    }
     let opts = VerifyCmdOptions::new(&args);
     // Not `open_listing`: irregular entries are defects in the report here.
     let listing = Listing::read_journal(&resolve_dir(&args.dir)?)?;

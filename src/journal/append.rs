@@ -59,6 +59,40 @@ pub enum InputProblem {
     ExtraField(String),
     #[error("{0} (--any-type to append it anyway)")]
     Engine(EngineProblem),
+    #[error("longer than {limit} bytes: every reader would skip it as line-too-long")]
+    TooLong { limit: usize },
+}
+
+/// The longest input line `append` takes: what the readers accept, less room
+/// for the record head the writer adds.
+pub const MAX_INPUT_LINE: usize = crate::journal::lines::ReadOptions::DEFAULT_MAX_LINE - 4096;
+
+/// Reads one input line into `buf` (cleared first), holding at most `limit`
+/// bytes of it: a longer line is read through to its end without being kept,
+/// and is `Err(TooLong)`. `Ok(false)` at the end of the input.
+pub fn read_input_line(
+    input: &mut impl std::io::BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Result<bool, InputProblem>> {
+    use std::io::{BufRead, Read};
+    buf.clear();
+    let n = input
+        .by_ref()
+        .take(limit as u64 + 1)
+        .read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(Ok(false));
+    }
+    let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+    if body.len() > limit {
+        if !buf.ends_with(b"\n") {
+            input.skip_until(b'\n')?;
+        }
+        buf.clear();
+        return Ok(Err(InputProblem::TooLong { limit }));
+    }
+    Ok(Ok(true))
 }
 
 /// Checks one input line (without its `\n`; a `\r` is ignored). A blank line
@@ -240,5 +274,31 @@ mod tests {
             ..InputOptions::default()
         };
         assert_eq!(ok("{\"type\":\"made_up\"}", &any).event_type, "made_up");
+    }
+
+    #[test]
+    fn input_lines_are_capped_without_being_held() {
+        let mut input = std::io::Cursor::new(b"short\n0123456789abcdef\nnext\nlast".to_vec());
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        loop {
+            match read_input_line(&mut input, &mut buf, 10).unwrap() {
+                Ok(false) => break,
+                Ok(true) => got.push(String::from_utf8(buf.clone()).unwrap()),
+                Err(p) => {
+                    assert!(buf.capacity() <= 64, "the long line was not held whole");
+                    got.push(p.to_string());
+                }
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                "short\n",
+                "longer than 10 bytes: every reader would skip it as line-too-long",
+                "next\n",
+                "last"
+            ]
+        );
     }
 }

@@ -41,6 +41,15 @@ pub enum DefectKind {
     EngineUnknownType,
     /// A valid record missing a field the engine requires: it skips it.
     EngineMissingField,
+    /// A segment that could not be opened or read (permission denied, an
+    /// I/O error): reported, and the rest of the journal still checked.
+    Unreadable,
+    /// Per-session store: a torn fragment and a complete record on one line.
+    GluedLine,
+    /// Per-session store: JSON, but not the store's `EventRecord`.
+    NotEventRecord,
+    /// Per-session store: a record whose `session_id` differs from its file name.
+    SessionMismatch,
 }
 
 impl DefectKind {
@@ -62,6 +71,10 @@ impl DefectKind {
             DefectKind::NotRegularFile => "not-regular-file",
             DefectKind::EngineUnknownType => "engine-unknown-type",
             DefectKind::EngineMissingField => "engine-missing-field",
+            DefectKind::Unreadable => "unreadable",
+            DefectKind::GluedLine => "glued-line",
+            DefectKind::NotEventRecord => "not-event-record",
+            DefectKind::SessionMismatch => "session-mismatch",
         }
     }
 

@@ -5,42 +5,77 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
+/// `Display` words each variant with its cause; `source()` is `None`, so a
+/// printer that walks the chain (`{:#}`) does not say the I/O error twice.
+#[derive(Debug)]
 pub enum JournalError {
-    #[error("{}: no such directory", dir.display())]
-    DirNotFound { dir: PathBuf },
-
-    #[error("{}: not a directory", dir.display())]
-    NotADirectory { dir: PathBuf },
-
-    #[error(
-        "{}: not a journal: no events-<seq>.jsonl segment and no .account-journal.lock in it",
-        dir.display()
-    )]
-    NoSegments { dir: PathBuf },
-
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-
-    #[error(
-        "{}: writable by {} (mode {mode:04o}), and journal runs as root: whoever can write \
-         there could make a change land in any file on the system; refused. Make the \
-         directory writable by its owner only, or pass --as-user USER to act as that user",
-        dir.display(),
-        if mode & 0o002 != 0 { "others" } else { "its group" }
-    )]
-    SharedDirectory { dir: PathBuf, mode: u32 },
-
-    #[error("{}: {what}: refused, nothing changed", path.display())]
-    Replaced { path: PathBuf, what: &'static str },
-
-    #[error(
-        "{}: the writer's claim is held by another process (waited {})",
-        path.display(),
-        humantime::format_duration(*waited)
-    )]
-    ClaimHeld { path: PathBuf, waited: Duration },
+    DirNotFound {
+        dir: PathBuf,
+    },
+    NotADirectory {
+        dir: PathBuf,
+    },
+    NoSegments {
+        dir: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    ClaimHeld {
+        path: PathBuf,
+        waited: Duration,
+    },
+    /// As root, a directory that group or others can write to (see `dirfd`).
+    SharedDirectory {
+        dir: PathBuf,
+        mode: u32,
+    },
+    /// A listed entry is not the file it was (a symlink, another inode).
+    Replaced {
+        path: PathBuf,
+        what: &'static str,
+    },
 }
+
+impl std::fmt::Display for JournalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalError::DirNotFound { dir } => write!(f, "{}: no such directory", dir.display()),
+            JournalError::NotADirectory { dir } => write!(f, "{}: not a directory", dir.display()),
+            JournalError::NoSegments { dir } => write!(
+                f,
+                "{}: not a journal: no events-<seq>.jsonl segment and no .account-journal.lock in it",
+                dir.display()
+            ),
+            JournalError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            JournalError::ClaimHeld { path, waited } => write!(
+                f,
+                "{}: the writer's claim is held by another process (waited {})",
+                path.display(),
+                humantime::format_duration(*waited)
+            ),
+            JournalError::SharedDirectory { dir, mode } => write!(
+                f,
+                "{}: writable by {} (mode {mode:04o}), and journal runs as root: whoever can \
+                 write there could make a change land in any file on the system; refused. \
+                 Make the directory writable by its owner only, or pass --as-user USER to act \
+                 as that user",
+                dir.display(),
+                if mode & 0o002 != 0 {
+                    "others"
+                } else {
+                    "its group"
+                }
+            ),
+            JournalError::Replaced { path, what } => {
+                write!(f, "{}: {what}: refused, nothing changed", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
 
 impl JournalError {
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
@@ -48,5 +83,23 @@ impl JournalError {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_is_said_once() {
+        let e = JournalError::io(
+            "/x/events-1.jsonl",
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(e.to_string(), "/x/events-1.jsonl: permission denied");
+        assert!(
+            std::error::Error::source(&e).is_none(),
+            "the cause is in the message"
+        );
     }
 }

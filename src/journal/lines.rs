@@ -31,11 +31,16 @@ pub struct ReadOptions {
     pub max_line: usize,
 }
 
+impl ReadOptions {
+    /// The default line cap: 256 MiB.
+    pub const DEFAULT_MAX_LINE: usize = 256 * 1024 * 1024;
+}
+
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             chunk: 256 * 1024,
-            max_line: 256 * 1024 * 1024,
+            max_line: ReadOptions::DEFAULT_MAX_LINE,
         }
     }
 }

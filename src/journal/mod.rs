@@ -18,6 +18,7 @@ pub mod repair;
 pub mod scan;
 pub(crate) mod schema;
 pub mod segment;
+pub mod source;
 pub mod stats;
 pub mod tailcut;
 pub mod verify;

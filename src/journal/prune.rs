@@ -199,7 +199,12 @@ fn plan(
         count = count.max(n);
     }
     if let Some(age) = opts.max_age {
-        let cutoff = opts.now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        // An age beyond the calendar (`300000years`) reaches before any
+        // event: nothing is that old.
+        let cutoff = chrono::Duration::from_std(age)
+            .ok()
+            .and_then(|d| opts.now.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut n = 0;
         while n < deletable {
             let seg = &segs[n];

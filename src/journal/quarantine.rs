@@ -7,15 +7,15 @@
 //! segment's permissions, and is fsynced (file and directory) before the
 //! caller may truncate or delete anything.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::journal::claim::Claim;
 use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::segment::Segment;
+use crate::journal::segment::{Segment, file_name_lossy};
 
 pub(crate) const QUARANTINE_PREFIX: &str = "quarantine-";
 
@@ -67,6 +67,59 @@ pub fn quarantine_range(
     }
     dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
     claim.dir().sync()?;
+    Ok(path)
+}
+
+/// [`quarantine_range`] for a format whose writer takes no claim (the
+/// per-session store): its caller has checked instead that no process holds
+/// the file open. Opens by path (it has no listed segment to check against).
+pub fn quarantine_range_unclaimed(
+    dir: &Path,
+    segment: &Path,
+    offset: u64,
+    len: u64,
+) -> Result<PathBuf, JournalError> {
+    let src = File::open(segment).map_err(|e| JournalError::io(segment, e))?;
+    let mode = src
+        .metadata()
+        .map_err(|e| JournalError::io(segment, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
+    let path = dir.join(format!(
+        "{QUARANTINE_PREFIX}{}-at-{offset}-{stamp}.bin",
+        file_name_lossy(segment)
+    ));
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&path)
+        .map_err(|e| JournalError::io(&path, e))?;
+    // The umask may have narrowed the mode: set it exactly.
+    dst.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| JournalError::io(&path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < len {
+        let want = (len - done).min(buf.len() as u64) as usize;
+        let n = src
+            .read_at(&mut buf[..want], offset + done)
+            .map_err(|e| JournalError::io(segment, e))?;
+        if n == 0 {
+            let e = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment shrank while being quarantined",
+            );
+            return Err(JournalError::io(segment, e));
+        }
+        dst.write_all(&buf[..n])
+            .map_err(|e| JournalError::io(&path, e))?;
+        done += n as u64;
+    }
+    dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
+    sync_dir(dir)?;
     Ok(path)
 }
 

@@ -341,9 +341,15 @@ impl<'de> Deserialize<'de> for StrictSeq {
                 ))))
             }
             fn visit_f64<E>(self, v: f64) -> Result<StrictSeq, E> {
-                Ok(StrictSeq(Err(format!(
-                    "invalid type: floating point `{v}`, expected u64"
-                ))))
+                // serde_json reads an integer beyond u64 as a double: say so,
+                // rather than call `18446744073709551616` floating point.
+                Ok(StrictSeq(Err(
+                    if v.fract() == 0.0 && v >= 18_446_744_073_709_551_616.0 {
+                        format!("seq {v:.0} is beyond the largest seq, {}", u64::MAX)
+                    } else {
+                        format!("invalid type: floating point `{v}`, expected u64")
+                    },
+                )))
             }
             fn visit_bool<E>(self, v: bool) -> Result<StrictSeq, E> {
                 Ok(StrictSeq(Err(format!(
@@ -841,6 +847,19 @@ mod tests {
             let members: Vec<String> = members.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
             check(&format!("{{{}}}", members.join(",")))?;
         }
+    }
+
+    #[test]
+    fn a_seq_beyond_u64_is_not_called_floating_point() {
+        let LineFault::NoSeq { message } =
+            parse_line(b"{\"seq\":18446744073709551616}").unwrap_err()
+        else {
+            panic!("not no-seq");
+        };
+        assert!(
+            message.contains("seq 18446744073709551616 is beyond the largest seq"),
+            "{message}"
+        );
     }
 
     #[test]

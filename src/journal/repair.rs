@@ -233,7 +233,8 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         let (tail_part, inside): (Vec<&DamagedLine>, Vec<&DamagedLine>) =
             damaged.iter().partition(|d| in_tail(i, d.offset));
         tail_seq_hints.extend(tail_part.iter().filter_map(|d| d.seq_hint));
-        let empty_closed = seg.len == 0 && !in_tail(i, 0);
+        // Empty, or blank lines only: nothing valid and nothing damaged.
+        let empty_closed = report.segments[i].records == 0 && inside.is_empty() && !in_tail(i, 0);
         if mode == RepairMode::TailOnly {
             refused_count += inside.len() as u64 + u64::from(empty_closed);
         }
@@ -245,7 +246,24 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
             Some((path, new_len, _)) if path == seg.path => new_len,
             _ => seg.len,
         };
-        let drop = merge(&inside);
+        let mut drop = merge(&inside);
+        if report.segments[i].records == 0 && old_len > 0 {
+            // Nothing valid stays, only blank lines between the damage: the
+            // segment goes whole (blank bytes included, into quarantine)
+            // rather than stay as a segment of blank lines.
+            drop = vec![DropRange {
+                offset: 0,
+                len: old_len,
+                first_line: 1,
+                lines: report.segments[i].lines,
+                kinds: if inside.is_empty() {
+                    vec![DefectKind::EmptySegment]
+                } else {
+                    inside.iter().map(|d| d.kind).collect()
+                },
+                seq_hints: inside.iter().filter_map(|d| d.seq_hint).collect(),
+            }];
+        }
         let removed: u64 = drop.iter().map(|d| d.len).sum();
         rewrites.push(Rewrite {
             segment: seg.path.clone(),
@@ -267,6 +285,11 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField => left.push(d),
             DefectKind::NotRegularFile => refused.push(d),
+            // Never rewritten blind: what it holds is unknown.
+            DefectKind::Unreadable => {
+                refused_count += 1;
+                refused.push(d);
+            }
             // Segment-level: the tail cut deletes such a newest segment.
             DefectKind::NoCompleteLine => {}
             _ => {

@@ -104,6 +104,8 @@ pub enum IrregularKind {
     Directory,
     Symlink,
     DanglingSymlink,
+    /// A symlink that resolves to itself (or a longer cycle).
+    SymlinkLoop,
     Fifo,
     Other,
     /// `events-<digits>.jsonl` with at most 20 digits whose number does not
@@ -118,6 +120,7 @@ impl IrregularKind {
             IrregularKind::Directory => "a directory",
             IrregularKind::Symlink => "a symbolic link (not followed)",
             IrregularKind::DanglingSymlink => "a dangling symbolic link",
+            IrregularKind::SymlinkLoop => "a symbolic link that loops",
             IrregularKind::Fifo => "a FIFO",
             IrregularKind::Other => "not a regular file",
             IrregularKind::SeqOutOfRange => "its seq is beyond 18446744073709551615",
@@ -312,10 +315,11 @@ fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
     if ft.is_dir() {
         IrregularKind::Directory
     } else if ft.is_symlink() {
-        if fs::metadata(path).is_ok() {
-            IrregularKind::Symlink
-        } else {
-            IrregularKind::DanglingSymlink
+        match fs::metadata(path) {
+            Ok(_) => IrregularKind::Symlink,
+            // ELOOP: the link leads back to itself, it is not dangling.
+            Err(e) if e.raw_os_error() == Some(40) => IrregularKind::SymlinkLoop,
+            Err(_) => IrregularKind::DanglingSymlink,
         }
     } else if ft.is_fifo() {
         IrregularKind::Fifo
@@ -389,6 +393,20 @@ mod tests {
         ] {
             assert_eq!(parse_segment_name(OsStr::new(bad)), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_symlink_to_itself_is_a_loop_not_dangling() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loop_ = tmp.path().join("events-1.jsonl");
+        std::os::unix::fs::symlink(&loop_, &loop_).unwrap();
+        std::os::unix::fs::symlink("nowhere", tmp.path().join("events-2.jsonl")).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let kinds: Vec<IrregularKind> = listing.irregular().iter().map(|i| i.kind).collect();
+        assert_eq!(
+            kinds,
+            [IrregularKind::SymlinkLoop, IrregularKind::DanglingSymlink]
+        );
     }
 
     #[test]

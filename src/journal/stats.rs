@@ -108,6 +108,18 @@ pub struct Stats {
     pub histogram: Option<Histogram>,
     /// The quarantine-*.bin files beside the segments (not part of `bytes`).
     pub quarantine: QuarantineCount,
+    /// Segments that could not be read (their events are not counted); the
+    /// caller says so and exits with an error. In JSON only when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableSegment>,
+}
+
+/// A segment stats could not read, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableSegment {
+    #[serde(serialize_with = "crate::journal::segment::ser::file_name")]
+    pub segment: PathBuf,
+    pub error: String,
 }
 
 /// Quarantine files in the journal directory: bytes repair and append removed.
@@ -259,6 +271,7 @@ pub fn stats(
     let threads = opts.threads.clamp(1, listing.segments.len().max(1));
     let next = AtomicUsize::new(0);
     let first_error: Mutex<Option<JournalError>> = Mutex::new(None);
+    let unreadable: Mutex<Vec<UnreadableSegment>> = Mutex::new(Vec::new());
     let accs: Vec<Acc> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -279,7 +292,35 @@ pub fn stats(
                         {
                             panic!("a worker's bug");
                         }
-                        if let Err(e) = scan_segment(listing, i, opts, grid.as_ref(), &mut acc) {
+                        #[cfg(test)]
+                        let result = if tests::UNREADABLE
+                            .lock()
+                            .is_ok_and(|p| p.as_deref() == Some(listing.segments[i].path.as_path()))
+                        {
+                            Err(JournalError::io(
+                                &listing.segments[i].path,
+                                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+                            ))
+                        } else {
+                            scan_segment(listing, i, opts, grid.as_ref(), &mut acc)
+                        };
+                        #[cfg(not(test))]
+                        let result = scan_segment(listing, i, opts, grid.as_ref(), &mut acc);
+                        // One unreadable segment is reported, not fatal: the
+                        // rest of the journal is still counted.
+                        if let Err(JournalError::Io { path, source }) = &result
+                            && *path == listing.segments[i].path
+                        {
+                            unreadable.lock().unwrap_or_else(|p| p.into_inner()).push(
+                                UnreadableSegment {
+                                    segment: path.clone(),
+                                    error: source.to_string(),
+                                },
+                            );
+                            progress(listing.segments[i].len);
+                            continue;
+                        }
+                        if let Err(e) = result {
                             first_error
                                 .lock()
                                 .unwrap_or_else(|p| p.into_inner())
@@ -326,7 +367,10 @@ pub fn stats(
         total.merge(acc);
     }
     let recovery = recover(listing, ReadOptions::default())?;
+    let mut unreadable = unreadable.into_inner().unwrap_or_else(|p| p.into_inner());
+    unreadable.sort_by(|a, b| a.segment.cmp(&b.segment));
     Ok(Stats {
+        unreadable,
         segments: listing.segments.len(),
         bytes: listing.total_bytes(),
         events: total.events,
@@ -399,7 +443,9 @@ fn time_grid(listing: &Listing, opts: &StatsOptions) -> Result<Option<Grid>, Jou
     let mut lo: Option<DateTime<Utc>> = None;
     let mut hi: Option<DateTime<Utc>> = None;
     for seg in &listing.segments {
-        for ts in [first_ts(seg)?, last_ts(seg)?].into_iter().flatten() {
+        // A segment that cannot be read is reported by the count itself.
+        let ends = [first_ts(seg).ok().flatten(), last_ts(seg).ok().flatten()];
+        for ts in ends.into_iter().flatten() {
             lo = Some(lo.map_or(ts, |l| l.min(ts)));
             hi = Some(hi.map_or(ts, |h| h.max(ts)));
         }
@@ -407,7 +453,7 @@ fn time_grid(listing: &Listing, opts: &StatsOptions) -> Result<Option<Grid>, Jou
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(None);
     };
-    let buckets = opts.buckets.max(1);
+    let buckets = opts.buckets.clamp(1, MAX_BUCKETS);
     let span = (hi - lo).num_nanoseconds().unwrap_or(i64::MAX).max(1);
     Ok(Some(Grid {
         start: lo,
@@ -415,6 +461,10 @@ fn time_grid(listing: &Listing, opts: &StatsOptions) -> Result<Option<Grid>, Jou
         buckets,
     }))
 }
+
+/// The most histogram buckets: more would not be readable, and a bucket
+/// count from the command line must not decide how much memory is taken.
+pub const MAX_BUCKETS: usize = 10_000;
 
 /// Lines looked at from each end of a segment for a timestamp.
 const PROBE_LINES: usize = 16;
@@ -473,6 +523,34 @@ fn ser_ts<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Err
 mod tests {
     use super::*;
     use std::fs;
+
+    /// Makes reading this segment fail (a stand-in for permission denied,
+    /// which root, who runs the tests, never gets).
+    pub(super) static UNREADABLE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+    #[test]
+    fn an_unreadable_segment_is_reported_and_the_rest_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let line = |seq: u64| {
+            format!(
+                "{{\"seq\":{seq},\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{{\"type\":\"x\"}}}}\n"
+            )
+        };
+        fs::write(tmp.path().join("events-1.jsonl"), line(1) + &line(2)).unwrap();
+        fs::write(tmp.path().join("events-3.jsonl"), line(3)).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        *UNREADABLE.lock().unwrap() = Some(tmp.path().join("events-1.jsonl"));
+        let s = stats(&listing, &StatsOptions::default(), &|_| {});
+        *UNREADABLE.lock().unwrap() = None;
+        let s = s.unwrap();
+        assert_eq!(s.events, 1);
+        assert_eq!(s.unreadable.len(), 1);
+        assert!(
+            s.unreadable[0].error.contains("permission denied"),
+            "{:?}",
+            s.unreadable
+        );
+    }
 
     /// Makes the workers panic on this journal (a stand-in for a bug).
     pub(super) static PANIC_IN: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);

@@ -184,7 +184,10 @@ pub(crate) fn apply_tail_cut(
             .metadata()
             .map_err(|e| JournalError::io(path, e))?
             .len();
-        done.quarantined.push(quarantine_range(claim, seg, 0, len)?);
+        // An empty segment holds no byte to keep: no 0-byte quarantine file.
+        if len > 0 {
+            done.quarantined.push(quarantine_range(claim, seg, 0, len)?);
+        }
         claim.dir().unlink_segment(seg)?;
         claim.dir().sync()?;
     }
@@ -258,6 +261,33 @@ mod tests {
         assert!(
             again.is_empty(),
             "a second cut has nothing to do: {again:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_segment_is_deleted_without_a_quarantine_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let line = "{\"seq\":1,\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{\"type\":\"x\"}}\n";
+        fs::write(dir.join("events-00000000000000000001.jsonl"), line).unwrap();
+        fs::write(dir.join("events-00000000000000000002.jsonl"), "").unwrap();
+        fs::write(dir.join("events-00000000000000000003.jsonl"), "{\"seq\":3").unwrap();
+        let claim = Claim::acquire(dir, Duration::ZERO).unwrap();
+        let listing = Listing::read(dir).unwrap();
+        let (plan, _) = plan_tail_cut(&listing).unwrap();
+        assert_eq!(plan.delete().len(), 2);
+        let done = apply_tail_cut(&claim, &listing, &plan).unwrap();
+        assert_eq!(done.quarantined.len(), 1, "{:?}", done.quarantined);
+        assert_eq!(fs::read(&done.quarantined[0]).unwrap(), b"{\"seq\":3");
+        let names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.contains("events-00000000000000000002")),
+            "{names:?}"
         );
     }
 }

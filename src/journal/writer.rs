@@ -399,7 +399,8 @@ impl Writer {
         let name = segment_file_name(seq);
         let path = self.dir.join(&name);
         // O_EXCL relative to the directory: never reuse or write through an
-        // existing entry (a stale file, a directory or a symlink with this name).
+        // existing entry (a stale file, a directory or a symlink with this
+        // name); the error says what holds the name.
         let file = self.claim.dir().create_new(&name, 0o666, true)?;
         self.created_segment = true;
         self.current = Some(Current { file, path, len: 0 });

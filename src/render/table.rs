@@ -113,7 +113,11 @@ impl TableBuilder {
 
 fn make_row(rec: &Record<'_>) -> Row {
     let value = rec.value();
-    let event = value.get("event").and_then(Value::as_object);
+    // The engine's `event`, or the session store's `kind`.
+    let event = value
+        .get("event")
+        .or_else(|| value.get("kind"))
+        .and_then(Value::as_object);
     let ts = rec.timestamp();
     let as_stored = || {
         rec.ts

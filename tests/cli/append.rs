@@ -433,7 +433,9 @@ fn records_whose_seqs_go_backwards_are_refused() {
     append_cmd(&new.dir, &["--records"], &reversed)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("seq 5 comes after seq 6"))
+        .stderr(predicates::str::contains(
+            "seq 5 comes after seq 6 (line 1)",
+        ))
         .stderr(predicates::str::contains("--oldest-first"));
     assert!(new.segments().is_empty(), "nothing may be appended");
 
@@ -469,4 +471,23 @@ fn a_segment_named_beyond_u64_is_named_by_verify_and_stops_append() {
             "events-99999999999999999999.jsonl",
         ));
     assert_eq!(j.snapshot(), before, "nothing appended");
+}
+
+#[test]
+fn an_io_error_names_its_cause_once() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    std::fs::create_dir(j.path(&segment_name(1))).unwrap();
+    let out = append_cmd(&j.dir, &[], &format!("{ERR_EVENT}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Said once, and saying what holds the name (issue 13 items 19, 21).
+    assert_eq!(
+        err.matches("a directory already holds the next segment's name")
+            .count(),
+        1,
+        "{err}"
+    );
 }

@@ -14,6 +14,7 @@ mod recover;
 mod repair;
 mod root_safety;
 mod schemas;
+mod sessions;
 mod stats;
 mod tail;
 mod verify;

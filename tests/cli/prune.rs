@@ -373,3 +373,13 @@ fn sizes_and_durations_read_as_documented() {
     assert_eq!(kept(&two_and_a_half), 2);
     assert_eq!(kept(&format!("{}KB", seg as f64 * 2.5 / 1000.0)), 2);
 }
+
+#[test]
+fn an_age_beyond_the_calendar_prunes_nothing_and_does_not_panic() {
+    let j = TestJournal::with_events(30, 10);
+    let before = j.segments();
+    j.cmd(&["prune", "--max-age", "300000years"])
+        .assert()
+        .success();
+    assert_eq!(j.segments(), before);
+}

@@ -212,3 +212,20 @@ fn no_valid_line_anywhere_continues_after_the_newest_segments_name() {
     assert_eq!(recover_json(&j)["max_seq_source"], "empty");
     assert_eq!(recover_json(&j)["max_seq"], 0);
 }
+
+/// Issue 13 item 21: with one empty segment there is no older segment to
+/// speak of; the note says the max seq continues from the name.
+#[test]
+fn a_lone_empty_segment_is_not_said_to_defer_to_an_older_one() {
+    let j = TestJournal::new();
+    j.write(&segment_name(7), b"");
+    let out = j.cmd(&["recover"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "6\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("older segment"), "{err}");
+    assert!(
+        err.contains("continues from the newest segment's name"),
+        "{err}"
+    );
+}

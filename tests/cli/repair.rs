@@ -585,3 +585,26 @@ fn a_refusal_names_only_the_reasons_that_apply() {
     );
     assert!(!text.contains("needs --drop-corrupt-lines"), "{text}");
 }
+
+/// Issue 13 item 21: a closed segment whose only lines are damaged ones and
+/// blank ones is deleted whole (every byte quarantined), not left behind as
+/// a segment of blank lines that verify would not mention.
+#[test]
+fn a_segment_of_damage_and_blank_lines_goes_whole() {
+    for content in [&b"garbage\n\n"[..], b"\ngarbage\n", b"\n\n"] {
+        let j = TestJournal::new();
+        j.touch_lock();
+        j.write(&segment_name(1), content);
+        j.write(&segment_name(5), format!("{}\n", event_line(5)).as_bytes());
+        // Blank lines only are as wrong as an empty closed segment.
+        let verify = j.cmd(&["verify"]).output().unwrap();
+        assert_eq!(verify.status.code(), Some(1), "{content:?}");
+        let (v, code) = repair_json(&j, &["--drop-corrupt-lines"]);
+        assert_eq!(code, 0, "{content:?}: {v:#}");
+        assert_eq!(j.segments(), vec![segment_name(5)], "{content:?}");
+        let q = quarantine_of(&j.dir);
+        let want = BTreeMap::from([(0, content.to_vec())]);
+        assert_eq!(q.get(&segment_name(1)), Some(&want), "{content:?}: {q:?}");
+        j.cmd(&["verify"]).assert().code(0);
+    }
+}

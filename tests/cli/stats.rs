@@ -144,3 +144,15 @@ fn every_command_reads_a_repeated_key_or_a_lone_surrogate_the_same_way() {
     let inspect = stdout_of(&mut j.cmd(&["inspect", "-o", "raw", "-n", "10"]));
     assert_eq!(seqs_of(&inspect), [4, 1], "newest first");
 }
+
+#[test]
+fn huge_bucket_counts_are_refused_not_a_panic_or_gigabytes() {
+    let j = TestJournal::with_events(5, 10);
+    for n in ["18446744073709551615", "1000000000"] {
+        j.cmd(&["stats", "--buckets", n])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--buckets: at most 10000"));
+    }
+    j.cmd(&["stats", "--buckets", "10000"]).assert().success();
+}

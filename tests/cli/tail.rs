@@ -711,3 +711,32 @@ fn a_missing_cursor_file_starts_where_n_or_from_seq_say() {
     assert_eq!(seqs_of(&out), range(4, 8), "no cursor yet: --from-seq says");
     assert_eq!(fs::read_to_string(&other).unwrap(), "8\n");
 }
+
+/// Issue 13 item 21: a FIFO (or directory) given as the cursor file is
+/// refused at once instead of blocking on its open.
+#[test]
+fn a_cursor_file_that_is_a_fifo_is_refused_not_waited_on() {
+    let j = TestJournal::with_events(5, 10);
+    let fifo = j.dir.join("cursor-fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sub = j.dir.join("cursor-dir");
+    fs::create_dir(&sub).unwrap();
+    for (cursor, what) in [(&fifo, "a FIFO"), (&sub, "a directory")] {
+        let out = j
+            .cmd(&["tail", "--cursor-file", cursor.to_str().unwrap()])
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("it is {what}, not a regular file")),
+            "{err}"
+        );
+    }
+}

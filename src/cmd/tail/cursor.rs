@@ -62,6 +62,21 @@ pub(super) fn check_writable(path: &Path, current: Option<u64>) -> Result<()> {
 
 /// The seq stored in a cursor file; `None` when the file does not exist yet.
 pub(super) fn read_cursor(path: &Path) -> Result<Option<u64>> {
+    // Opening a FIFO would block until a writer came; a directory or device
+    // is never a cursor. Look before opening.
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => anyhow::bail!(
+            "{}: not a cursor file: it is {}, not a regular file",
+            path.display(),
+            describe_file_type(&meta.file_type())
+        ),
+        Ok(meta) if meta.len() > MAX_CURSOR_BYTES => anyhow::bail!(
+            "{}: not a cursor file: {} bytes (a cursor is one seq)",
+            path.display(),
+            meta.len()
+        ),
+        _ => {}
+    }
     match fs::read_to_string(path) {
         Ok(text) => text.trim().parse::<u64>().map(Some).map_err(|_| {
             anyhow::anyhow!(
@@ -72,5 +87,23 @@ pub(super) fn read_cursor(path: &Path) -> Result<Option<u64>> {
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("{}: reading the cursor", path.display())),
+    }
+}
+
+/// A cursor holds one seq and a newline; anything much longer is not one.
+const MAX_CURSOR_BYTES: u64 = 4096;
+
+fn describe_file_type(ft: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
     }
 }

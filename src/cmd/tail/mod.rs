@@ -16,6 +16,7 @@
 //! the cursor then names exactly the last record printed, and the exit status is 0.
 
 mod cursor;
+mod sessions;
 mod sink;
 mod waker;
 
@@ -68,7 +69,7 @@ struct TailOptions {
 }
 
 /// Events printed before following when neither -n nor a start is given.
-const DEFAULT_LINES: usize = 10;
+pub(super) const DEFAULT_LINES: usize = 10;
 
 impl TailOptions {
     fn new(args: &TailArgs, ctx: &Context) -> Result<Self> {
@@ -101,6 +102,11 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
+    if format == journal::source::Format::Sessions {
+        return sessions::run(&args, &source_dir, ctx);
+    }
+    crate::cmd::no_branch_filter(&args.filters)?;
     let opts = TailOptions::new(&args, ctx)?;
     let matcher = args.filters.to_query()?.matcher();
     let dir = resolve_dir(&args.dir)?;

@@ -188,6 +188,13 @@ pub fn verify(
     let results: Mutex<Vec<Option<Result<SegmentScan, JournalError>>>> =
         Mutex::new((0..n).map(|_| None).collect());
     let threads = opts.threads.clamp(1, n.max(1));
+    // Defects kept by each finished segment (unfinished: none counted).
+    // Segment i may keep what the cap leaves after the finished segments
+    // before it: never fewer than the report lists from it, and once the cap
+    // is reached, none. So memory does not grow with the number of defects
+    // (at most about `threads + 1` segments' worth of kept values), and the
+    // listed defects are still the first ones in journal order.
+    let kept: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -197,7 +204,12 @@ pub fn verify(
                         break;
                     }
                     let seg = &listing.segments[i];
-                    let result = scan_segment(seg, Some(i) == newest, opts, progress);
+                    let before: usize = kept[..i].iter().map(|k| k.load(Ordering::Acquire)).sum();
+                    let keep = opts.max_listed.saturating_sub(before);
+                    let result = scan_segment(seg, Some(i) == newest, opts, keep, progress);
+                    if let Ok(scan) = &result {
+                        kept[i].store(scan.defects.len(), Ordering::Release);
+                    }
                     // A poisoned lock means another worker panicked; the scope re-raises it.
                     if let Ok(mut slots) = results.lock() {
                         slots[i] = Some(result);
@@ -223,6 +235,8 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::defect::Severity;
+    use crate::journal::segment::file_name_lossy;
     use std::fs;
 
     fn line(seq: u64) -> String {
@@ -255,6 +269,119 @@ mod tests {
             "the line's own range, which repair removes"
         );
         assert!(d.detail.contains("at byte 45 of the line"), "{}", d.detail);
+    }
+
+    #[test]
+    fn the_cap_lists_the_first_defects_in_journal_order_across_segments() {
+        let tmp = tempfile::tempdir().unwrap();
+        for seg in 0..20u64 {
+            let start = seg * 100 + 1;
+            let mut body = String::new();
+            for k in 0..10 {
+                body.push_str(&line(start + k));
+                body.push_str("garbage\n");
+            }
+            fs::write(tmp.path().join(format!("events-{start}.jsonl")), body).unwrap();
+        }
+        let listing = Listing::read(tmp.path()).unwrap();
+        for threads in [1, 2, 4] {
+            let opts = VerifyOptions {
+                max_listed: 25,
+                threads,
+                ..VerifyOptions::default()
+            };
+            let report = verify(&listing, &opts, None).unwrap();
+            assert_eq!(report.kinds[&DefectKind::NotJson], 200);
+            assert_eq!(
+                report.defects.len() as u64 + report.unlisted,
+                report.errors + report.warnings
+            );
+            assert_eq!(report.defects.len(), 25);
+            // The first 25 in journal order: 10 + 10 from the first two
+            // segments (with the seq gaps between), then the third's.
+            let places: Vec<(String, u64)> = report
+                .defects
+                .iter()
+                .map(|d| (file_name_lossy(&d.segment), d.offset))
+                .collect();
+            let mut sorted = places.clone();
+            sorted.sort_by_key(|(name, off)| {
+                (
+                    name.trim_start_matches("events-")
+                        .trim_end_matches(".jsonl")
+                        .parse::<u64>()
+                        .unwrap(),
+                    *off,
+                )
+            });
+            assert_eq!(places, sorted, "threads {threads}");
+            assert!(
+                places[0].0 == "events-1.jsonl"
+                    && places.iter().all(|(n, _)| n != "events-401.jsonl")
+            );
+        }
+    }
+
+    /// Makes opening this segment fail (a stand-in for permission denied,
+    /// which root, who runs the tests, never gets).
+    pub(super) static UNREADABLE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+    #[test]
+    fn an_unreadable_segment_is_reported_and_the_rest_still_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1) + &line(2)).unwrap();
+        fs::write(
+            tmp.path().join("events-3.jsonl"),
+            line(3) + "garbage\n" + &line(4),
+        )
+        .unwrap();
+        fs::write(tmp.path().join("events-5.jsonl"), line(5)).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        *UNREADABLE.lock().unwrap() = Some(tmp.path().join("events-1.jsonl"));
+        let report = verify(&listing, &VerifyOptions::default(), None);
+        *UNREADABLE.lock().unwrap() = None;
+        let report = report.unwrap();
+        let kinds: Vec<DefectKind> = report.defects.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DefectKind::Unreadable, DefectKind::NotJson]);
+        assert!(
+            report.defects[0].detail.contains("permission denied"),
+            "{:?}",
+            report.defects[0]
+        );
+        assert_eq!(report.errors, 2);
+        assert_eq!(report.records(), 3, "the other segments were read");
+    }
+
+    #[test]
+    fn an_empty_newest_segment_is_a_warning_an_empty_closed_one_an_error() {
+        // What a crash (or a live writer) leaves right after rotation.
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1) + &line(2)).unwrap();
+        fs::write(tmp.path().join("events-3.jsonl"), "").unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let report = verify(&listing, &VerifyOptions::default(), None).unwrap();
+        assert_eq!(
+            (report.errors, report.warnings),
+            (0, 1),
+            "{:?}",
+            report.defects
+        );
+        assert_eq!(report.defects[0].kind, DefectKind::EmptySegment);
+        fs::write(tmp.path().join("events-3.jsonl"), line(3)).unwrap();
+        fs::write(tmp.path().join("events-2.jsonl"), "").unwrap();
+        fs::write(tmp.path().join("events-1.jsonl"), line(1)).unwrap();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let report = verify(&listing, &VerifyOptions::default(), None).unwrap();
+        let empty = report
+            .defects
+            .iter()
+            .find(|d| d.kind == DefectKind::EmptySegment);
+        assert_eq!(
+            empty.map(|d| d.severity),
+            Some(Severity::Error),
+            "{:?}",
+            report.defects
+        );
     }
 
     #[test]

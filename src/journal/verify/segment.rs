@@ -47,6 +47,8 @@ struct SegmentState<'a> {
     damaged_since: u64,
     /// Scratch for the per-line check (the event's keys), reused.
     keys: Vec<(usize, usize)>,
+    /// Most defects kept as values (see [`scan_segment`]).
+    keep: usize,
 }
 
 impl<'a> SegmentState<'a> {
@@ -83,6 +85,7 @@ impl<'a> SegmentState<'a> {
             prev_seq: None,
             damaged_since: 0,
             keys: Vec::new(),
+            keep: opts.max_listed,
         }
     }
 
@@ -97,7 +100,7 @@ impl<'a> SegmentState<'a> {
             Severity::Error => s.summary.errors += 1,
             Severity::Warning => s.summary.warnings += 1,
         }
-        if s.defects.len() >= self.opts.max_listed {
+        if s.defects.len() >= self.keep {
             s.dropped += 1;
             return;
         }
@@ -275,7 +278,8 @@ impl<'a> SegmentState<'a> {
                 self.seg.len,
                 format!(
                     "the newest segment holds no complete valid line in its {} bytes \
-                     (the max seq lives in an older segment)",
+                     (recover takes the max seq from an older segment, or from this \
+                     one's name when none holds a valid line)",
                     self.seg.len
                 ),
             );
@@ -283,6 +287,19 @@ impl<'a> SegmentState<'a> {
                 defect.severity = Severity::Warning;
             }
             self.push(defect);
+        } else if !self.is_newest && self.scan.summary.records == 0 && self.scan.kinds.is_empty() {
+            // Blank lines only: as empty as an empty file, and as wrong in a
+            // closed segment (a writer never leaves one).
+            self.push(Defect::new(
+                DefectKind::EmptySegment,
+                path,
+                0,
+                self.seg.len,
+                format!(
+                    "the segment holds only blank lines ({} bytes)",
+                    self.seg.len
+                ),
+            ));
         }
         self.scan
     }
@@ -330,14 +347,54 @@ pub(super) fn seq_step(prev: u64, seq: u64, where_: &str) -> Option<(DefectKind,
     })
 }
 
+/// A segment (from `at` on) that could not be read: one error, and the
+/// rest of the journal is still checked (like ripgrep, the exit status says
+/// something could not be read).
+fn unreadable(
+    mut state: SegmentState<'_>,
+    at: u64,
+    e: &io::Error,
+    // The progress callback and the bytes already reported to it.
+    progress: Option<(&(dyn Fn(u64) + Sync), u64)>,
+) -> SegmentScan {
+    let seg = state.seg;
+    state.push(Defect::new(
+        DefectKind::Unreadable,
+        &seg.path,
+        at,
+        seg.len.saturating_sub(at),
+        format!("could not be read from byte {at}: {e}"),
+    ));
+    state.scan.summary.bytes = at;
+    if let Some((p, reported)) = progress {
+        p(seg.len.saturating_sub(reported));
+    }
+    state.scan
+}
+
+/// `keep` is how many defects this segment may keep as values (the rest are
+/// counted): what the listing cap leaves after the segments before it.
 pub(super) fn scan_segment(
     seg: &Segment,
     is_newest: bool,
     opts: &VerifyOptions,
+    keep: usize,
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<SegmentScan, JournalError> {
     let mut state = SegmentState::new(seg, is_newest, opts);
-    let mut lines = match ForwardLines::open(&seg.path, seg.len, opts.read) {
+    state.keep = keep;
+    #[cfg(test)]
+    let opened = if super::tests::UNREADABLE
+        .lock()
+        .is_ok_and(|p| p.as_deref() == Some(seg.path.as_path()))
+    {
+        Err(io::Error::from(io::ErrorKind::PermissionDenied))
+    } else {
+        ForwardLines::open(&seg.path, seg.len, opts.read)
+    };
+    #[cfg(not(test))]
+    let opened = ForwardLines::open(&seg.path, seg.len, opts.read);
+    let mut lines = match opened {
         Ok(lines) => lines,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut scan = state.scan;
@@ -348,14 +405,19 @@ pub(super) fn scan_segment(
             }
             return Ok(scan);
         }
-        Err(e) => return Err(JournalError::io(&seg.path, e)),
+        Err(e) => return Ok(unreadable(state, 0, &e, progress.map(|p| (p, 0)))),
     };
     const PROGRESS_STEP: u64 = 4 << 20;
     let mut reported = 0u64;
-    while let Some(line) = lines
-        .next_line()
-        .map_err(|e| JournalError::io(&seg.path, e))?
-    {
+    loop {
+        let line = match lines.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => {
+                let at = lines.position().min(seg.len);
+                return Ok(unreadable(state, at, &e, progress.map(|p| (p, reported))));
+            }
+        };
         let end = line.end_offset();
         state.line(line);
         if let Some(p) = progress

@@ -8,6 +8,7 @@ pub mod append;
 pub mod prune;
 pub mod recover;
 pub mod repair;
+pub mod sessions;
 pub mod stats;
 pub mod verify;
 
@@ -22,6 +23,11 @@ pub const STATS_SCHEMA: &str = "journal-stats/1";
 pub const PRUNE_SCHEMA: &str = "journal-prune/1";
 pub const RECOVER_SCHEMA: &str = "journal-recover/1";
 pub const APPEND_SCHEMA: &str = "journal-append/1";
+/// The per-session store's reports (a different shape from the segments').
+pub const RECOVER_SESSIONS_SCHEMA: &str = "journal-recover-sessions/1";
+pub const STATS_SESSIONS_SCHEMA: &str = "journal-stats-sessions/1";
+pub const VERIFY_SESSIONS_SCHEMA: &str = "journal-verify-sessions/1";
+pub const REPAIR_SESSIONS_SCHEMA: &str = "journal-repair-sessions/1";
 
 /// Writes `value` (a JSON object) with its `schema` as one line.
 pub fn write_json(out: &mut dyn Write, schema: &str, mut value: Value) -> io::Result<()> {

@@ -26,6 +26,7 @@ pub fn warnings(r: &PruneReport) {
 pub fn json(dir: &Path, r: &PruneReport) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(r)?;
     value["dir"] = Value::String(dir.display().to_string());
+    value["format"] = Value::String("segments".to_owned());
     Ok(value)
 }
 

@@ -6,15 +6,19 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::recover::Recovery;
+use crate::recover::{MaxSeqSource, Recovery};
 use crate::segment::file_name_lossy;
 
 /// The max seq (a script reads it), then what a person should know on stderr.
 pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
     writeln!(out, "{}", recovery.max_seq)?;
+    let from = match recovery.max_seq_source {
+        MaxSeqSource::Line => "the max seq comes from an older segment",
+        _ => "no segment holds one: the max seq continues from the newest segment's name",
+    };
     for seg in &recovery.segments_without_valid_line {
         eprintln!(
-            "journal: note: {} holds no complete valid line; the max seq comes from an older segment",
+            "journal: note: {} holds no complete valid line; {from}",
             file_name_lossy(seg)
         );
     }
@@ -35,5 +39,6 @@ pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
 pub fn json(dir: &Path, recovery: &Recovery) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(recovery)?;
     value["dir"] = Value::String(dir.display().to_string());
+    value["format"] = Value::String("segments".to_owned());
     Ok(value)
 }

@@ -186,6 +186,7 @@ pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[
     });
     json!({
         "dir": listing.dir.display().to_string(),
+        "format": "segments",
         "mode": plan.mode,
         "dry_run": dry_run,
         // A dry run repairs nothing; it says whether a real run would.

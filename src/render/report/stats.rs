@@ -20,6 +20,7 @@ pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> 
         "journal     {}",
         crate::render::escape::escape_path(dir)
     )?;
+    writeln!(out, "format      segments")?;
     writeln!(out, "segments    {} ({})", s.segments, human_bytes(s.bytes))?;
     match &s.seq {
         Some(r) => writeln!(
@@ -111,5 +112,6 @@ pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> 
 pub fn json(dir: &Path, s: &Stats) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(s)?;
     value["dir"] = Value::String(dir.display().to_string());
+    value["format"] = Value::String("segments".to_owned());
     Ok(value)
 }

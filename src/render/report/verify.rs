@@ -60,7 +60,7 @@ pub fn write_text(out: &mut dyn Write, report: &VerifyReport, color: bool) -> io
 }
 
 /// `error seq-gap: line 3, byte 400, 180 bytes; between seq 5 and 8: <detail>`
-fn defect_line(d: &Defect, color: bool) -> String {
+pub(super) fn defect_line(d: &Defect, color: bool) -> String {
     let severity = match d.severity {
         Severity::Error => style::paint("error", style::RED, color),
         Severity::Warning => style::paint("warning", style::YELLOW, color),
@@ -143,6 +143,7 @@ pub fn json(report: &VerifyReport) -> Value {
         .collect();
     json!({
         "dir": report.dir.display().to_string(),
+        "format": "segments",
         "ok": report.errors == 0,
         "strict": report.strict,
         "summary": {

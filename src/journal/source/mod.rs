@@ -1,0 +1,311 @@
+//! The journal family: which shape a path holds ([`Format`], [`detect`]) and
+//! the record model every reader hands to query and render ([`Position`],
+//! [`SourceRecord`]).
+//!
+//! The engine's segment chain keeps its own reader (`scan`, unchanged and as
+//! fast as before); every other format is a reader that yields
+//! [`SourceRecord`]s, which query and render see through the same
+//! [`Record`] view as a segment line.
+
+pub mod reader;
+pub mod session_repair;
+pub mod sessions;
+
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::journal::record::Record;
+use crate::journal::segment::parse_segment_name;
+
+/// The journal shapes `journal` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// The engine's segment chain: `events-<seq>.jsonl`.
+    Segments,
+    /// The per-session store (aios-events): `events/<session-id>.jsonl`.
+    Sessions,
+    /// The per-topic event log, JSONL backend (harn-vm): `topics/`, `consumers/`.
+    TopicsJsonl,
+    /// The per-topic event log, SQLite backend (harn-vm).
+    TopicsSqlite,
+    /// The redb runtime journal (camel-core).
+    Redb,
+}
+
+/// The 16 bytes every SQLite 3 database file starts with.
+pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+/// The 9 bytes every redb database file starts with.
+pub const REDB_MAGIC: &[u8; 9] = b"redb\x1a\x0a\xa9\x0d\x0a";
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Segments,
+        Format::Sessions,
+        Format::TopicsJsonl,
+        Format::TopicsSqlite,
+        Format::Redb,
+    ];
+
+    /// The name `--format` takes and reports print.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Segments => "segments",
+            Format::Sessions => "sessions",
+            Format::TopicsJsonl => "topics-jsonl",
+            Format::TopicsSqlite => "topics-sqlite",
+            Format::Redb => "redb",
+        }
+    }
+
+    /// What detection looks for, in words.
+    pub fn shape(self) -> &'static str {
+        match self {
+            Format::Segments => "segments: files named events-<seq>.jsonl (the bamboo engine)",
+            Format::Sessions => {
+                "sessions: events/<session-id>.jsonl whose lines hold sequence and branch_id (aios-events)"
+            }
+            Format::TopicsJsonl => {
+                "topics-jsonl: a topics/ directory of <topic>.jsonl beside consumers/ (harn-vm)"
+            }
+            Format::TopicsSqlite => {
+                "topics-sqlite: a SQLite 3 file (its 16-byte header) naming the event log's tables topic_heads and events (harn-vm)"
+            }
+            Format::Redb => "redb: a redb database file (its magic header) (camel-core)",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Whether this build reads the format (the others are only detected).
+    pub fn is_supported(self) -> bool {
+        matches!(self, Format::Segments | Format::Sessions)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why no single format was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DetectError {
+    /// The path holds none of the known shapes.
+    Nothing { path: PathBuf },
+    /// The path holds more than one shape.
+    Ambiguous { path: PathBuf, formats: Vec<Format> },
+}
+
+impl fmt::Display for DetectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DetectError::Nothing { path } => {
+                write!(
+                    f,
+                    "{}: not a journal of any known format; looked for",
+                    path.display()
+                )?;
+                for format in Format::ALL {
+                    write!(f, "\n  - {}", format.shape())?;
+                }
+                write!(f, "\n(pass --format NAME to read it as one of them)")
+            }
+            DetectError::Ambiguous { path, formats } => {
+                let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+                write!(
+                    f,
+                    "{}: holds more than one journal format ({}); choose one with --format {}",
+                    path.display(),
+                    names.join(", "),
+                    names.join("|")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for DetectError {}
+
+/// Recognises the journal at `path` by its shape (never by opening a database).
+///
+/// A path that does not exist or is no directory, and a directory holding only
+/// the engine's own entries, are read as segments (as before detection
+/// existed), so the segment reader reports them as it always did.
+pub fn detect(path: &Path) -> Result<Format, DetectError> {
+    let found: Vec<Format> = Format::ALL
+        .into_iter()
+        .filter(|&f| matches_shape(f, path))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] if looks_like_empty_engine_dir(path) => Ok(Format::Segments),
+        [] => Err(DetectError::Nothing {
+            path: path.to_owned(),
+        }),
+        _ => Err(DetectError::Ambiguous {
+            path: path.to_owned(),
+            formats: found,
+        }),
+    }
+}
+
+/// Whether `path` holds `format`'s shape.
+pub fn matches_shape(format: Format, path: &Path) -> bool {
+    match format {
+        Format::Segments => entries(path).any(|p| {
+            p.file_name()
+                .is_some_and(|n| parse_segment_name(n).is_some())
+        }),
+        Format::Sessions => sessions::events_dir(path).is_some(),
+        Format::TopicsJsonl => {
+            path.join("consumers").is_dir()
+                && entries(&path.join("topics"))
+                    .any(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        }
+        Format::TopicsSqlite => db_files(path).into_iter().any(|p| is_event_log_sqlite(&p)),
+        Format::Redb => db_files(path)
+            .into_iter()
+            .any(|p| starts_with(&p, REDB_MAGIC)),
+    }
+}
+
+/// A path the segment reader should open and report on itself: one that does
+/// not exist or is no directory (it says so), or a directory holding nothing
+/// but the engine's own entries (lock file, `events-*`, quarantine files).
+fn looks_like_empty_engine_dir(path: &Path) -> bool {
+    if !path.is_dir() {
+        return true;
+    }
+    entries(path).all(|p| {
+        p.file_name().is_some_and(|n| {
+            let n = n.to_string_lossy();
+            n == ".account-journal.lock"
+                || n.starts_with("events-")
+                || n.starts_with(crate::journal::quarantine::QUARANTINE_PREFIX)
+        })
+    })
+}
+
+fn entries(dir: &Path) -> impl Iterator<Item = PathBuf> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+}
+
+/// The path itself when it is a file, else the regular files directly in it.
+fn db_files(path: &Path) -> Vec<PathBuf> {
+    if path.is_file() {
+        vec![path.to_owned()]
+    } else {
+        // Never the journals' own line files: only candidates for a database.
+        entries(path)
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().is_none_or(|e| e != "jsonl")
+                    && p.file_name()
+                        .is_some_and(|n| parse_segment_name(n).is_none())
+            })
+            .collect()
+    }
+}
+
+fn read_head(path: &Path, max: u64) -> Vec<u8> {
+    let mut head = Vec::new();
+    if let Ok(f) = fs::File::open(path) {
+        let _ = f.take(max).read_to_end(&mut head);
+    }
+    head
+}
+
+fn starts_with(path: &Path, magic: &[u8]) -> bool {
+    read_head(path, magic.len() as u64) == magic
+}
+
+/// A SQLite 3 file whose schema page names the event log's tables. The
+/// schema's `CREATE TABLE` text sits in the first pages; it is searched as
+/// bytes, without opening the database with SQLite.
+pub fn is_event_log_sqlite(path: &Path) -> bool {
+    if !starts_with(path, SQLITE_MAGIC) {
+        return false;
+    }
+    let head = read_head(path, 64 * 1024);
+    head.starts_with(SQLITE_MAGIC)
+        && memchr::memmem::find(&head, b"topic_heads").is_some()
+        && memchr::memmem::find(&head, b"events").is_some()
+}
+
+/// Where a record sits in its journal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Position {
+    /// The engine's account-wide seq.
+    Seq(u64),
+    /// The per-session store: the sequence within a session and branch.
+    Session {
+        session: String,
+        branch: String,
+        sequence: u64,
+    },
+    /// The topic log: the id within a topic.
+    Topic { topic: String, id: u64 },
+    /// A key in a table.
+    Key(u64),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Seq(seq) => write!(f, "{seq}"),
+            Position::Session {
+                session,
+                branch,
+                sequence,
+            } => write!(f, "{session}/{branch}/{sequence}"),
+            Position::Topic { topic, id } => write!(f, "{topic}/{id}"),
+            Position::Key(key) => write!(f, "{key}"),
+        }
+    }
+}
+
+/// One record of any format: where it is, when, in which stream, what type,
+/// which session, and the bytes as stored.
+#[derive(Debug, Clone)]
+pub struct SourceRecord {
+    pub position: Position,
+    /// The record's time as written (RFC 3339), if any.
+    pub ts: Option<String>,
+    /// The stream it belongs to (a session and branch, a topic, a table).
+    pub stream: String,
+    pub event_type: Option<String>,
+    pub session: Option<String>,
+    /// The record as stored (one line, without `\n`).
+    pub raw: Vec<u8>,
+}
+
+impl SourceRecord {
+    /// The number query's `--seq` and the table's first column use: the seq,
+    /// the sequence within its stream, the topic id or the key.
+    pub fn number(&self) -> u64 {
+        match &self.position {
+            Position::Seq(n) | Position::Key(n) => *n,
+            Position::Session { sequence, .. } => *sequence,
+            Position::Topic { id, .. } => *id,
+        }
+    }
+
+    /// The view query's matcher and every renderer take.
+    pub fn as_record(&self) -> Record<'_> {
+        Record {
+            seq: self.number(),
+            ts: self.ts.as_deref().map(Into::into),
+            session_id: self.session.as_deref().map(Into::into),
+            event_type: self.event_type.as_deref().map(Into::into),
+            raw: &self.raw,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! One trait for every journal format's reader: a [`Source`] visits the
+//! records a [`RecordFilter`] accepts, in time order, with the damage met on
+//! the way. Query's matcher is the filter; render takes the [`Record`] view.
+//!
+//! [`Segments`] is the engine's chain read by the existing [`scan`] (its
+//! window filter, late parsing and early stop unchanged); [`Sessions`] is the
+//! per-session store, merged across sessions by timestamp.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use super::sessions::SessionStore;
+use super::{Format, Position, SourceRecord};
+use crate::journal::defect::Defect;
+use crate::journal::error::JournalError;
+use crate::journal::lines::{ReadOptions, WindowFilter};
+use crate::journal::record::{Record, parse_line};
+use crate::journal::scan::{Direction, Visit, scan};
+use crate::journal::segment::Listing;
+
+/// Which records a reader hands on: a cheap test on the raw bytes (and on
+/// whole windows of lines), then the exact test on the parsed record.
+pub trait RecordFilter {
+    /// A test on many lines at once; `None` when there is none.
+    fn window_filter(&self) -> Option<WindowFilter> {
+        None
+    }
+    /// `false` only when the raw record cannot match.
+    fn prefilter(&self, _raw: &[u8]) -> bool {
+        true
+    }
+    /// The exact test.
+    fn matches(&self, rec: &Record<'_>) -> bool;
+}
+
+/// What a reader hands its visitor.
+pub enum Item<'a> {
+    /// A record the filter accepted, and the bytes as stored.
+    Record {
+        position: Position,
+        record: &'a Record<'a>,
+        stored: &'a [u8],
+    },
+    /// Damage met on the way (a torn line, a line that does not parse).
+    Damage(Defect),
+}
+
+/// A journal of any format, read through one interface.
+pub trait Source {
+    fn format(&self) -> Format;
+    /// Where damage is reported as found.
+    fn dir(&self) -> &Path;
+    /// Visits the accepted records newest or oldest first until `visit` breaks.
+    fn visit(
+        &self,
+        filter: &dyn RecordFilter,
+        direction: Direction,
+        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+    ) -> Result<(), JournalError>;
+}
+
+/// The engine's segment chain: the candidate segments of a listing.
+pub struct Segments<'l> {
+    pub listing: &'l Listing,
+    /// Indexes into `listing.segments` that can hold a match.
+    pub candidates: Vec<usize>,
+}
+
+impl Segments<'_> {
+    /// [`Source::visit`] with the filter and the visitor known at compile
+    /// time, so the engine's hot loop is monomorphized and inlined as it was
+    /// before the trait existed (inspect calls this for segments).
+    pub fn visit_with<F, V>(
+        &self,
+        filter: &F,
+        direction: Direction,
+        mut visit: V,
+    ) -> Result<(), JournalError>
+    where
+        F: RecordFilter + ?Sized,
+        V: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        let _stopped = scan(
+            self.listing,
+            &self.candidates,
+            direction,
+            ReadOptions::default(),
+            filter.window_filter(),
+            |v| {
+                let (segment, line) = match v {
+                    Visit::Damage(d) => return visit(Item::Damage(d)),
+                    Visit::Line { segment, line } => (segment, line),
+                };
+                let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
+                    return ControlFlow::Continue(());
+                };
+                if !filter.prefilter(content) {
+                    return ControlFlow::Continue(());
+                }
+                let record = match parse_line(content) {
+                    Ok(record) => record,
+                    Err(fault) => {
+                        return visit(Item::Damage(Defect::from_fault(
+                            segment.path(),
+                            &line,
+                            &fault,
+                        )));
+                    }
+                };
+                if !filter.matches(&record) {
+                    return ControlFlow::Continue(());
+                }
+                visit(Item::Record {
+                    position: Position::Seq(record.seq),
+                    record: &record,
+                    stored,
+                })
+            },
+        )?;
+        Ok(())
+    }
+}
+
+impl Source for Segments<'_> {
+    fn format(&self) -> Format {
+        Format::Segments
+    }
+
+    fn dir(&self) -> &Path {
+        self.listing.dir()
+    }
+
+    fn visit(
+        &self,
+        filter: &dyn RecordFilter,
+        direction: Direction,
+        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+    ) -> Result<(), JournalError> {
+        self.visit_with(filter, direction, visit)
+    }
+}
+
+/// The per-session store: every session file, merged by timestamp.
+pub struct Sessions {
+    pub store: SessionStore,
+    /// Only these branches; empty for all.
+    pub branches: Vec<String>,
+}
+
+impl Source for Sessions {
+    fn format(&self) -> Format {
+        Format::Sessions
+    }
+
+    fn dir(&self) -> &Path {
+        &self.store.events_dir
+    }
+
+    fn visit(
+        &self,
+        filter: &dyn RecordFilter,
+        direction: Direction,
+        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+    ) -> Result<(), JournalError> {
+        let mut records: Vec<SourceRecord> = Vec::new();
+        for file in self.store.read_all()? {
+            for d in file.defects() {
+                if visit(Item::Damage(d)).is_break() {
+                    return Ok(());
+                }
+            }
+            records.extend(file.records().filter(|r| {
+                let branch_ok = self.branches.is_empty()
+                    || matches!(&r.position, Position::Session { branch, .. }
+                        if self.branches.contains(branch));
+                branch_ok && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
+            }));
+        }
+        // Oldest first by time, then by stream and sequence (a stable order
+        // for equal times).
+        records.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
+        if direction == Direction::NewestFirst {
+            records.reverse();
+        }
+        for r in &records {
+            let record = r.as_record();
+            let item = Item::Record {
+                position: r.position.clone(),
+                record: &record,
+                stored: &r.raw,
+            };
+            if visit(item).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! Repairing a per-session store: a torn last line is cut, a glued line is
+//! un-glued (the complete record kept, the fragment removed), and with
+//! `drop` a line the runtime cannot parse is removed. Every removed byte is
+//! first copied to a quarantine file in the events directory and made
+//! durable, as for segments; a file is then truncated (a cut at the end) or
+//! replaced atomically (anything else).
+//!
+//! The store's writer takes no lock, so a file another process holds open is
+//! left alone unless forced; holders are found through `/proc/*/fd`.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::sessions::{Body, SessionFile, SessionStore};
+use crate::journal::atomic::replace_file;
+use crate::journal::error::JournalError;
+use crate::journal::quarantine::{quarantine_range_unclaimed, sync_dir};
+use crate::journal::segment::ser;
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Cut a torn last line.
+    CutTornTail,
+    /// Remove the fragment before the complete record of a glued line.
+    Unglue,
+    /// Remove a complete line the runtime cannot parse (`--drop-corrupt-lines`).
+    DropLine,
+}
+
+/// One removal: bytes `[offset, offset + len)` of `file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub action: Action,
+    #[serde(serialize_with = "ser::file_name")]
+    pub file: PathBuf,
+    pub line: u64,
+    pub offset: u64,
+    pub len: u64,
+    /// The sequence of the record a glued line keeps.
+    pub kept_sequence: Option<u64>,
+    pub kept_branch: Option<String>,
+    /// Where the bytes went (after a real run).
+    #[serde(serialize_with = "ser::opt_file_name")]
+    pub quarantine: Option<PathBuf>,
+}
+
+/// A process that holds a session file open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    pub pid: u32,
+    /// Its `comm`, when readable.
+    pub process: String,
+}
+
+/// A file left alone because a process holds it open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    #[serde(serialize_with = "ser::file_name")]
+    pub file: PathBuf,
+    pub holders: Vec<Holder>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub refused: Vec<Refused>,
+}
+
+/// The removals `file` needs; `drop` also removes unparseable complete lines.
+pub fn plan_file(file: &SessionFile, drop: bool) -> Vec<Step> {
+    let step = |action, line: &super::sessions::FileLine, offset, len| Step {
+        action,
+        file: file.path.clone(),
+        line: line.number,
+        offset,
+        len,
+        kept_sequence: None,
+        kept_branch: None,
+        quarantine: None,
+    };
+    let mut steps = Vec::new();
+    for line in &file.lines {
+        match &line.body {
+            Body::Torn => steps.push(step(Action::CutTornTail, line, line.offset, line.len)),
+            Body::Glued { fragment, head } => steps.push(Step {
+                kept_sequence: Some(head.sequence),
+                kept_branch: Some(head.branch.clone()),
+                ..step(Action::Unglue, line, line.offset, *fragment)
+            }),
+            // The whole line and its `\n`.
+            Body::Unreadable { .. } if drop => {
+                steps.push(step(Action::DropLine, line, line.offset, line.len + 1))
+            }
+            _ => {}
+        }
+    }
+    steps
+}
+
+/// Every other process holding `path` open, from `/proc/*/fd`.
+pub fn holders(path: &Path) -> Vec<Holder> {
+    let Ok(target) = fs::canonicalize(path) else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let holds = fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == target));
+        if holds {
+            let process = fs::read_to_string(entry.path().join("comm"))
+                .map(|s| s.trim_end().to_owned())
+                .unwrap_or_default();
+            out.push(Holder { pid, process });
+        }
+    }
+    out
+}
+
+/// Plans the whole store: the steps, and the files refused because held.
+pub fn plan(files: &[SessionFile], drop: bool, force: bool) -> Plan {
+    let mut plan = Plan::default();
+    for file in files {
+        let steps = plan_file(file, drop);
+        if steps.is_empty() {
+            continue;
+        }
+        let held = holders(&file.path);
+        if !held.is_empty() && !force {
+            plan.refused.push(Refused {
+                file: file.path.clone(),
+                holders: held,
+            });
+            continue;
+        }
+        plan.steps.extend(steps);
+    }
+    plan
+}
+
+/// Carries out `plan`: per file, every removed range quarantined (durably)
+/// first, then the file cut or atomically replaced without those ranges.
+pub fn apply(
+    store: &SessionStore,
+    files: &[SessionFile],
+    plan: &mut Plan,
+) -> Result<(), JournalError> {
+    for file in files {
+        let steps: Vec<&mut Step> = plan
+            .steps
+            .iter_mut()
+            .filter(|s| s.file == file.path)
+            .collect();
+        if steps.is_empty() {
+            continue;
+        }
+        // The file must still be what was read: a writer may have appended.
+        let now = fs::read(&file.path).map_err(|e| JournalError::io(&file.path, e))?;
+        if now != file.bytes {
+            return Err(JournalError::io(
+                &file.path,
+                std::io::Error::other(
+                    "changed while being repaired (a live writer?); nothing done to it",
+                ),
+            ));
+        }
+        let mut ranges = Vec::new();
+        for step in steps {
+            step.quarantine = Some(quarantine_range_unclaimed(
+                &store.events_dir,
+                &file.path,
+                step.offset,
+                step.len,
+            )?);
+            ranges.push((step.offset, step.len));
+        }
+        ranges.sort();
+        let only_tail = ranges.len() == 1 && ranges[0].0 + ranges[0].1 == file.bytes.len() as u64;
+        if only_tail {
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .open(&file.path)
+                .map_err(|e| JournalError::io(&file.path, e))?;
+            f.set_len(ranges[0].0)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| JournalError::io(&file.path, e))?;
+        } else {
+            let kept = without(&file.bytes, &ranges);
+            let mode = fs::metadata(&file.path)
+                .map_err(|e| JournalError::io(&file.path, e))?
+                .permissions()
+                .mode()
+                & 0o777;
+            replace_file(&file.path, Some(mode), |f, tmp| {
+                use std::io::Write;
+                f.write_all(&kept).map_err(|e| JournalError::io(tmp, e))
+            })?;
+        }
+        sync_dir(&store.events_dir)?;
+    }
+    Ok(())
+}
+
+/// `bytes` without the sorted, disjoint `ranges`.
+fn without(bytes: &[u8], ranges: &[(u64, u64)]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut at = 0usize;
+    for (offset, len) in ranges {
+        kept.extend_from_slice(&bytes[at..*offset as usize]);
+        at = (offset + len) as usize;
+    }
+    kept.extend_from_slice(&bytes[at.min(bytes.len())..]);
+    kept
+}
+
+/// The files as the plan leaves them, computed in memory (so a dry run
+/// reports exactly what the real run leaves).
+pub fn after(files: &[SessionFile], plan: &Plan) -> Vec<SessionFile> {
+    files
+        .iter()
+        .map(|file| {
+            let mut ranges: Vec<(u64, u64)> = plan
+                .steps
+                .iter()
+                .filter(|s| s.file == file.path)
+                .map(|s| (s.offset, s.len))
+                .collect();
+            if ranges.is_empty() {
+                return file.clone();
+            }
+            ranges.sort();
+            SessionFile::parse(&file.path, without(&file.bytes, &ranges))
+        })
+        .collect()
+}

@@ -1,0 +1,400 @@
+//! The per-session store (aios-events `FileEventStore`):
+//! `<root>/events/<session-id>.jsonl`, one `EventRecord` per line, `sequence`
+//! counted per session and branch from 1.
+//!
+//! The store's own reader parses every line of a session file and fails on
+//! the first that does not parse, so any such line makes the whole session
+//! unreadable to the runtime. This reader reads past it and says where it is.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{Position, SourceRecord};
+use crate::journal::defect::{Defect, DefectKind, Severity};
+use crate::journal::error::JournalError;
+use crate::journal::segment::parse_segment_name;
+
+/// Where the session files are: `path/events/`, or `path` itself when it
+/// holds them directly. `None` when neither holds a session file.
+pub fn events_dir(path: &Path) -> Option<PathBuf> {
+    [path.join("events"), path.to_owned()]
+        .into_iter()
+        .find(|dir| session_files(dir).iter().any(|f| first_line_is_record(f)))
+}
+
+/// The `*.jsonl` regular files in `dir` that are not engine segments, by name.
+fn session_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "jsonl")
+                && p.file_name()
+                    .is_some_and(|n| parse_segment_name(n).is_none())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn first_line_is_record(path: &Path) -> bool {
+    let head = super::read_head(path, 64 * 1024);
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    memchr::memmem::find(line, b"\"sequence\":").is_some()
+        && memchr::memmem::find(line, b"\"branch_id\":").is_some()
+}
+
+/// A per-session store: its root and its session files.
+#[derive(Debug, Clone)]
+pub struct SessionStore {
+    pub root: PathBuf,
+    pub events_dir: PathBuf,
+    /// Every `<session-id>.jsonl`, sorted by name.
+    pub files: Vec<PathBuf>,
+}
+
+impl SessionStore {
+    pub fn open(root: &Path) -> Result<SessionStore, JournalError> {
+        let events_dir = events_dir(root).unwrap_or_else(|| root.join("events"));
+        if !events_dir.is_dir() {
+            return Err(JournalError::io(
+                &events_dir,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no events/ directory of session files",
+                ),
+            ));
+        }
+        Ok(SessionStore {
+            root: root.to_owned(),
+            files: session_files(&events_dir),
+            events_dir,
+        })
+    }
+
+    /// Reads every session file, in name order.
+    pub fn read_all(&self) -> Result<Vec<SessionFile>, JournalError> {
+        self.files.iter().map(|p| SessionFile::read(p)).collect()
+    }
+}
+
+/// The fields of a record the reader needs; the store's `EventRecord` also
+/// requires the others, so their absence makes a line one the runtime cannot
+/// parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub session: String,
+    pub branch: String,
+    pub sequence: u64,
+    pub timestamp: String,
+    /// `kind.type`.
+    pub kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(borrow)]
+    session_id: Cow<'a, str>,
+    #[allow(dead_code)]
+    agent_id: serde::de::IgnoredAny,
+    #[serde(borrow)]
+    branch_id: Cow<'a, str>,
+    sequence: u64,
+    #[serde(borrow)]
+    timestamp: Cow<'a, str>,
+    #[allow(dead_code)]
+    actor: serde::de::IgnoredAny,
+    #[allow(dead_code)]
+    schema: serde::de::IgnoredAny,
+    #[serde(borrow)]
+    kind: Kind<'a>,
+}
+
+/// Parses one line as the store's `EventRecord` (the fields it requires).
+pub fn parse_record(line: &[u8]) -> Result<Head, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let wire: Wire = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    if wire.event_id.is_empty() {
+        return Err("empty event_id".to_owned());
+    }
+    Ok(Head {
+        session: wire.session_id.into_owned(),
+        branch: wire.branch_id.into_owned(),
+        sequence: wire.sequence,
+        timestamp: wire.timestamp.into_owned(),
+        kind: Some(wire.kind.kind.into_owned()),
+    })
+}
+
+/// What one line of a session file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Record(Head),
+    /// A fragment of a torn record, then a complete record, on one line.
+    Glued {
+        fragment: u64,
+        head: Head,
+    },
+    /// A complete line (ending in `\n`) the runtime cannot parse.
+    Unreadable {
+        json: bool,
+        message: String,
+    },
+    /// The file's last bytes, with no `\n`, that do not parse.
+    Torn,
+    Blank,
+}
+
+/// One line, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLine {
+    /// 1-based.
+    pub number: u64,
+    pub offset: u64,
+    /// Bytes, without the `\n`.
+    pub len: u64,
+    pub body: Body,
+}
+
+impl FileLine {
+    /// The complete record this line holds, if any (inside a glued line too).
+    pub fn head(&self) -> Option<&Head> {
+        match &self.body {
+            Body::Record(h) | Body::Glued { head: h, .. } => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Where the complete record starts in the file.
+    pub fn record_offset(&self) -> u64 {
+        match &self.body {
+            Body::Glued { fragment, .. } => self.offset + fragment,
+            _ => self.offset,
+        }
+    }
+}
+
+/// A session file, read and split into lines.
+#[derive(Debug, Clone)]
+pub struct SessionFile {
+    pub path: PathBuf,
+    /// The session id its name says (the file stem).
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub lines: Vec<FileLine>,
+}
+
+/// Where the complete record inside a glued line starts: the last
+/// `{"event_id":` after the line's start from which the rest parses.
+fn unglue(line: &[u8]) -> Option<(u64, Head)> {
+    memchr::memmem::find_iter(line, b"{\"event_id\":")
+        .filter(|&at| at > 0)
+        .find_map(|at| parse_record(&line[at..]).ok().map(|h| (at as u64, h)))
+}
+
+impl SessionFile {
+    pub fn read(path: &Path) -> Result<SessionFile, JournalError> {
+        let bytes = fs::read(path).map_err(|e| JournalError::io(path, e))?;
+        Ok(SessionFile::parse(path, bytes))
+    }
+
+    pub fn parse(path: &Path, bytes: Vec<u8>) -> SessionFile {
+        let mut lines = Vec::new();
+        let mut offset = 0usize;
+        let mut number = 0u64;
+        while offset < bytes.len() {
+            number += 1;
+            let (end, terminated) = match memchr::memchr(b'\n', &bytes[offset..]) {
+                Some(i) => (offset + i, true),
+                None => (bytes.len(), false),
+            };
+            let line = &bytes[offset..end];
+            let body = if line.trim_ascii().is_empty() {
+                Body::Blank
+            } else {
+                match parse_record(line) {
+                    Ok(head) => Body::Record(head),
+                    Err(message) => match unglue(line) {
+                        Some((fragment, head)) => Body::Glued { fragment, head },
+                        None if !terminated => Body::Torn,
+                        None => Body::Unreadable {
+                            json: serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok(),
+                            message,
+                        },
+                    },
+                }
+            };
+            lines.push(FileLine {
+                number,
+                offset: offset as u64,
+                len: line.len() as u64,
+                body,
+            });
+            offset = end + 1;
+        }
+        SessionFile {
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: path.to_owned(),
+            bytes,
+            lines,
+        }
+    }
+
+    /// The bytes of the complete record a line holds.
+    pub fn record_bytes(&self, line: &FileLine) -> &[u8] {
+        let start = line.record_offset() as usize;
+        let end = (line.offset + line.len) as usize;
+        let raw = &self.bytes[start..end];
+        raw.strip_suffix(b"\r").unwrap_or(raw)
+    }
+
+    /// Every complete record, in file order, in the shared model.
+    pub fn records(&self) -> impl Iterator<Item = SourceRecord> + '_ {
+        self.lines.iter().filter_map(|line| {
+            let head = line.head()?;
+            Some(SourceRecord {
+                position: Position::Session {
+                    session: head.session.clone(),
+                    branch: head.branch.clone(),
+                    sequence: head.sequence,
+                },
+                ts: Some(head.timestamp.clone()),
+                stream: format!("{}/{}", head.session, head.branch),
+                event_type: head.kind.clone(),
+                session: Some(head.session.clone()),
+                raw: self.record_bytes(line).to_vec(),
+            })
+        })
+    }
+
+    /// The latest sequence per branch, from the complete records.
+    pub fn latest(&self) -> BTreeMap<String, u64> {
+        let mut latest = BTreeMap::new();
+        for head in self.lines.iter().filter_map(FileLine::head) {
+            let e = latest.entry(head.branch.clone()).or_insert(0);
+            *e = (*e).max(head.sequence);
+        }
+        latest
+    }
+
+    /// Every defect, in file order.
+    pub fn defects(&self) -> Vec<Defect> {
+        let mut out = Vec::new();
+        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+        let at =
+            |kind: DefectKind, line: &FileLine, offset: u64, len: u64, detail: String| Defect {
+                line: Some(line.number),
+                ..Defect::new(kind, &self.path, offset, len, detail)
+            };
+        for line in &self.lines {
+            match &line.body {
+                Body::Blank | Body::Record(_) => {}
+                Body::Torn => out.push(at(
+                    DefectKind::TornTail,
+                    line,
+                    line.offset,
+                    line.len,
+                    format!(
+                        "torn last line: {} bytes with no newline (a crash mid-append); \
+                         the runtime cannot open this session until it is cut (journal repair)",
+                        line.len
+                    ),
+                )),
+                Body::Unreadable { json, message } => out.push(at(
+                    if *json {
+                        DefectKind::NotEventRecord
+                    } else {
+                        DefectKind::NotJson
+                    },
+                    line,
+                    line.offset,
+                    line.len,
+                    format!(
+                        "the runtime cannot open this session at all: every read of {} fails at this line ({message})",
+                        self.name
+                    ),
+                )),
+                Body::Glued { fragment, head } => out.push(at(
+                    DefectKind::GluedLine,
+                    line,
+                    line.offset,
+                    line.len,
+                    format!(
+                        "glued line: a {fragment}-byte torn fragment, then the complete record \
+                         {}/{} sequence {} at byte {}; the runtime cannot open this session until \
+                         it is un-glued (journal repair)",
+                        head.session,
+                        head.branch,
+                        head.sequence,
+                        line.offset + fragment
+                    ),
+                )),
+            }
+            let Some(head) = line.head() else { continue };
+            if head.session != self.name {
+                out.push(at(
+                    DefectKind::SessionMismatch,
+                    line,
+                    line.record_offset(),
+                    line.len - (line.record_offset() - line.offset),
+                    format!(
+                        "session_id {:?} differs from the file's name {:?}",
+                        head.session, self.name
+                    ),
+                ));
+            }
+            let before = last.get(head.branch.as_str()).copied().unwrap_or(0);
+            let kind = if head.sequence == before + 1 {
+                None
+            } else if head.sequence == before {
+                Some((DefectKind::SeqRepeated, "repeats"))
+            } else if head.sequence < before {
+                Some((DefectKind::SeqBackwards, "goes back after"))
+            } else {
+                Some((DefectKind::SeqGap, "skips after"))
+            };
+            if let Some((kind, verb)) = kind {
+                out.push(Defect {
+                    seq_before: Some(before),
+                    seq_after: Some(head.sequence),
+                    ..at(
+                        kind,
+                        line,
+                        line.record_offset(),
+                        line.len - (line.record_offset() - line.offset),
+                        format!(
+                            "branch {}: sequence {} {verb} {before}",
+                            head.branch, head.sequence
+                        ),
+                    )
+                });
+            }
+            let e = last.entry(head.branch.as_str()).or_insert(0);
+            *e = (*e).max(head.sequence);
+        }
+        out
+    }
+}
+
+/// The shared severity rule: errors are what the runtime cannot read.
+pub fn worst(defects: &[Defect]) -> Option<Severity> {
+    defects.iter().map(|d| d.severity).max()
+}
