@@ -232,7 +232,7 @@ impl JournalDir {
     }
 
     /// A few words on what holds `name`, for messages.
-    fn describe_entry(&self, name: &str) -> &'static str {
+    pub(crate) fn describe_entry(&self, name: &str) -> &'static str {
         match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => match FileType::from_raw_mode(st.st_mode) {
                 FileType::RegularFile => "a regular file",

@@ -401,7 +401,30 @@ impl Writer {
         // O_EXCL relative to the directory: never reuse or write through an
         // existing entry (a stale file, a directory or a symlink with this
         // name); the error says what holds the name.
-        let file = self.claim.dir().create_new(&name, 0o666, true)?;
+        let file = self
+            .claim
+            .dir()
+            .create_new(&name, 0o666, true)
+            .map_err(|e| match e {
+                // Say what holds the name: "File exists" alone sends people
+                // looking for a file.
+                JournalError::Io { source, .. }
+                    if source.kind() == io::ErrorKind::AlreadyExists =>
+                {
+                    let what = self.claim.dir().describe_entry(&name);
+                    JournalError::io(
+                        &path,
+                        io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            format!(
+                                "{what} already holds the next segment's name (seq {seq}): \
+                                 nothing was written"
+                            ),
+                        ),
+                    )
+                }
+                e => e,
+            })?;
         self.created_segment = true;
         self.current = Some(Current { file, path, len: 0 });
         Ok(())
