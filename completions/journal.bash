@@ -101,7 +101,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__append)
-            opts="-h -V --format --session --records --skip-invalid --any-type --json --rotate-bytes --fsync --wait --color --help --version"
+            opts="-h -V --format --session --records --skip-invalid --any-type --json --rotate-bytes --fsync --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,6 +120,10 @@ _journal() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -389,7 +393,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__prune)
-            opts="-n -q -h -V --format --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --color --help --version"
+            opts="-n -q -h -V --format --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -416,6 +420,10 @@ _journal() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -453,7 +461,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__repair)
-            opts="-n -h -V --format --drop-corrupt-lines --dry-run --wait --json --force --color --help --version"
+            opts="-n -h -V --format --drop-corrupt-lines --dry-run --wait --json --as-user --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -464,6 +472,10 @@ _journal() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --as-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -170,9 +170,10 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub dir: DirArg,
 
-    /// How many matching events to show
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
-    pub limit: usize,
+    /// How many matching events to show [default: 20; with --since, --until
+    /// or --seq, the whole range]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub limit: Option<usize>,
 
     /// Show every matching event (no limit)
     #[arg(short = 'a', long, conflicts_with = "limit")]
@@ -258,8 +259,9 @@ pub struct TailArgs {
     pub dir: DirArg,
 
     /// How many of the last matching events to print before following
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
-    pub lines: usize,
+    /// [default: 10]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<usize>,
 
     /// Keep printing new events as they are appended, across rotation,
     /// pruning and writer restarts, until interrupted
@@ -267,18 +269,20 @@ pub struct TailArgs {
     pub follow: bool,
 
     /// Start after this seq instead of with the last N events
-    #[arg(long, value_name = "SEQ", conflicts_with_all = ["lines", "cursor_file"])]
+    #[arg(long, value_name = "SEQ", conflicts_with = "lines")]
     pub from_seq: Option<u64>,
 
-    /// Start after the seq stored in FILE (from the oldest event when FILE
-    /// does not exist), and rewrite FILE atomically with the last seq
-    /// processed once its events are written to stdout
-    #[arg(long, value_name = "FILE", conflicts_with = "lines")]
+    /// Start after the seq stored in FILE; when FILE does not exist, where
+    /// -n or --from-seq say (`-n 0`: from now), else from the oldest event.
+    /// FILE is rewritten atomically with the last seq processed once its
+    /// events are written to stdout
+    #[arg(long, value_name = "FILE")]
     pub cursor_file: Option<PathBuf>,
 
     /// Check for changes every DURATION (500ms, 2s) instead of watching the
-    /// directory: for file systems without change notification (network mounts)
-    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::units::duration_arg, requires = "follow")]
+    /// directory: for file systems without change notification (network
+    /// mounts); at least 10ms
+    #[arg(long, value_name = "DURATION", value_parser = parse_poll, requires = "follow")]
     pub poll: Option<std::time::Duration>,
 
     /// Keep trying when the journal directory does not exist yet, or is
@@ -365,6 +369,13 @@ pub struct AppendArgs {
     /// How long to wait for the writer's claim before giving up (exit 3)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub wait: String,
+
+    /// Act as USER (name or numeric uid): drop root's privileges to USER's
+    /// uid and primary group before touching the journal, as logrotate's
+    /// `su` does. Required as root for a directory that group or others can
+    /// write to; USER should be the directory's owner
+    #[arg(long, value_name = "USER")]
+    pub as_user: Option<String>,
 }
 
 const APPEND_AFTER_HELP: &str = concat!(
@@ -434,6 +445,13 @@ pub struct PruneArgs {
     /// How long to wait for the writer's claim before giving up (exit 3)
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub wait: String,
+
+    /// Act as USER (name or numeric uid): drop root's privileges to USER's
+    /// uid and primary group before touching the journal, as logrotate's
+    /// `su` does. Required as root for a directory that group or others can
+    /// write to; USER should be the directory's owner
+    #[arg(long, value_name = "USER")]
+    pub as_user: Option<String>,
 }
 
 const PRUNE_AFTER_HELP: &str = concat!(
@@ -549,6 +567,12 @@ pub struct RepairArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Act as USER (name or numeric uid): drop root's privileges to USER's
+    /// uid and primary group before touching the journal, as logrotate's
+    /// `su` does. Required as root for a directory that group or others can
+    /// write to; USER should be the directory's owner
+    #[arg(long, value_name = "USER")]
+    pub as_user: Option<String>,
     /// Per-session store: repair a session file even while another process
     /// holds it open (the store takes no lock; holders are found in /proc)
     #[arg(long)]
@@ -667,6 +691,17 @@ Examples:
 ",
     exit_codes_help!()
 );
+
+/// `--poll`: a duration of at least 10ms (`0s` or `1ns` would spin a core).
+fn parse_poll(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::cmd::units::duration_arg(s)?;
+    if d < std::time::Duration::from_millis(10) {
+        return Err(format!(
+            "{s} is too short: polling that often would keep a core busy (10ms at least)"
+        ));
+    }
+    Ok(d)
+}
 
 impl From<ColorChoice> for journal::render::ColorMode {
     fn from(choice: ColorChoice) -> Self {

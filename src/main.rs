@@ -12,7 +12,16 @@ use clap::Parser;
 
 use crate::exit_codes::ExitCode;
 
+/// Debug builds only: a file to create once `main` has started, so crash
+/// tests kill the process inside its work, not before it began.
+const STARTED_FILE_ENV: &str = "JOURNAL_TEST_STARTED_FILE";
+
 fn main() -> std::process::ExitCode {
+    if cfg!(debug_assertions)
+        && let Some(path) = std::env::var_os(STARTED_FILE_ENV)
+    {
+        let _ = std::fs::write(path, b"started\n");
+    }
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code.into(),
@@ -21,10 +30,29 @@ fn main() -> std::process::ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::Success.into();
             }
-            journal::render::notice::error(&format_args!("{err:#}"));
+            journal::render::notice::error(&chain_message(&err));
             exit_code_for(&err).into()
         }
     }
+}
+
+/// The error and its causes, `: `-separated like `{:#}`, except that a cause
+/// the message already ends with is not repeated (an error that shows its
+/// source in its own text, as `JournalError::Io` does, also returns it as its
+/// source: `{:#}` printed it twice).
+fn chain_message(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

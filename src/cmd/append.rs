@@ -57,6 +57,7 @@ const SHOWN_PROBLEMS: usize = 20;
 pub fn run(args: AppendArgs, ctx: &Context) -> Result<ExitCode> {
     crate::cmd::segments_only(&args.dir, "append")?;
     let opts = AppendOptions::new(&args)?;
+    crate::cmd::act_as(args.as_user.as_deref())?;
     let dir = resolve_dir(&args.dir)?;
 
     let mut events: Vec<Prepared> = Vec::new();

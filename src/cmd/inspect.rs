@@ -16,9 +16,14 @@ use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 use journal::source::Format;
 
+/// Events shown when neither `-n`, `--all` nor a range says otherwise.
+const DEFAULT_LIMIT: usize = 20;
+
 /// The plain options `inspect` runs with.
 struct InspectOptions {
-    /// Stop after this many matching events; `None` for all. Default 20.
+    /// Stop after this many matching events; `None` for all. Default 20, or
+    /// all when a time or seq range is given (as `journalctl -S` does: a
+    /// range asks for the whole range).
     limit: Option<usize>,
     /// Read from the oldest event forwards. Default: newest first.
     direction: Direction,
@@ -29,7 +34,18 @@ struct InspectOptions {
 impl InspectOptions {
     fn new(args: &InspectArgs, ctx: &Context) -> Self {
         InspectOptions {
-            limit: (!args.all).then_some(args.limit),
+            limit: if args.all {
+                None
+            } else if args.limit.is_some() {
+                args.limit
+            } else if args.filters.since.is_some()
+                || args.filters.until.is_some()
+                || args.filters.seq.is_some()
+            {
+                None
+            } else {
+                Some(DEFAULT_LIMIT)
+            },
             direction: if args.oldest_first {
                 Direction::OldestFirst
             } else {
@@ -111,6 +127,14 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     renderer.finish(&mut out)?;
     out.flush()?;
     damage.report(source.dir());
+    // A limit that stopped the output is said, so nobody takes the first N
+    // for everything (the scan stops there, so whether more exist is unknown).
+    if let Some(limit) = opts.limit
+        && limit > 0
+        && shown == limit
+    {
+        journal::render::notice::limit_reached(shown, args.limit.is_some());
+    }
     if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
         journal::render::notice::no_match();
     }

@@ -162,3 +162,64 @@ impl FilterArgs {
         Ok(query)
     }
 }
+
+/// `--as-user USER`: drop to USER's uid and primary group (as logrotate's
+/// `su`) before the journal is touched, so every file is opened with that
+/// user's rights; the shared-directory refusal then no longer applies (it
+/// guards root only). USER root keeps root and allows a shared directory.
+pub fn act_as(user: Option<&str>) -> Result<()> {
+    let Some(user) = user else {
+        return Ok(());
+    };
+    let (uid, gid) = lookup_user(user)?;
+    if uid == 0 {
+        journal::dirfd::allow_shared_directory();
+        return Ok(());
+    }
+    // SAFETY: plain system calls on integers; the group list outlives the call.
+    let failed = unsafe {
+        (libc::geteuid() == 0 && libc::setgroups(1, &gid) != 0)
+            || libc::setgid(gid) != 0
+            || libc::setuid(uid) != 0
+    };
+    if failed {
+        return Err(anyhow::Error::new(std::io::Error::last_os_error()))
+            .with_context(|| format!("--as-user {user}: cannot switch to uid {uid}, gid {gid}"));
+    }
+    Ok(())
+}
+
+/// A user name (or numeric uid) to its uid and primary gid.
+fn lookup_user(user: &str) -> Result<(libc::uid_t, libc::gid_t)> {
+    let name = std::ffi::CString::new(user)
+        .map_err(|_| anyhow::anyhow!("--as-user: a user name holds no NUL byte"))?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, `buf` is as long as said.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc == 0 && !found.is_null() {
+        return Ok((pwd.pw_uid, pwd.pw_gid));
+    }
+    if let Ok(uid) = user.parse::<libc::uid_t>() {
+        // SAFETY: as above.
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc == 0 && !found.is_null() {
+            return Ok((pwd.pw_uid, pwd.pw_gid));
+        }
+        return Ok((uid, uid));
+    }
+    anyhow::bail!(
+        "--as-user: no user named '{}'",
+        journal::render::escape::escape_text(user)
+    )
+}

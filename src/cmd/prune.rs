@@ -56,6 +56,7 @@ fn options(args: &PruneArgs) -> Result<PruneOptions> {
 pub fn run(args: PruneArgs, ctx: &Context) -> Result<ExitCode> {
     crate::cmd::segments_only(&args.dir, "prune")?;
     let opts = options(&args)?;
+    crate::cmd::act_as(args.as_user.as_deref())?;
     let report_as = if args.json {
         Report::Json
     } else if args.quiet {

@@ -59,6 +59,7 @@ pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
         return crate::cmd::sessions::repair(&source_dir, &args, ctx);
     }
     let opts = RepairOptions::new(&args);
+    crate::cmd::act_as(args.as_user.as_deref())?;
     let dir = resolve_dir(&args.dir)?;
     // Check it is a journal before the claim creates a lock file in it.
     let first = Listing::read_journal(&dir)?;

@@ -3,14 +3,19 @@
 //! process that appends, truncates or deletes segments holds it for the whole
 //! operation; readers never take it.
 //!
+//! The claim also carries the journal directory's descriptor ([`JournalDir`]):
+//! every change made under the claim goes through it (see `dirfd`), and
+//! taking the claim as root refuses a directory others can write to.
+//!
 //! Acquisition waits a bounded time and then fails with
 //! [`JournalError::ClaimHeld`]: a cron job must never hang on a live writer.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::journal::dirfd::JournalDir;
 use crate::journal::error::JournalError;
 use crate::journal::segment::LOCK_FILE_NAME;
 
@@ -18,6 +23,7 @@ use crate::journal::segment::LOCK_FILE_NAME;
 #[derive(Debug)]
 pub struct Claim {
     _file: File,
+    dir: JournalDir,
 }
 
 impl Claim {
@@ -25,18 +31,15 @@ impl Claim {
     /// The lock file is created if missing, as the engine does.
     pub fn acquire(dir: &Path, wait: Duration) -> Result<Claim, JournalError> {
         let path = dir.join(LOCK_FILE_NAME);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+        let dir = JournalDir::open(dir)?;
+        let file = dir.open_lock(LOCK_FILE_NAME)?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Claim { _file: file }),
+                Ok(()) => {
+                    return Ok(Claim { _file: file, dir });
+                }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(JournalError::io(&path, e)),
             }
@@ -47,6 +50,11 @@ impl Claim {
             thread::sleep(pause.min(wait - waited));
             pause = (pause * 2).min(Duration::from_millis(100));
         }
+    }
+
+    /// The journal directory, opened once: make every change through it.
+    pub fn dir(&self) -> &JournalDir {
+        &self.dir
     }
 }
 

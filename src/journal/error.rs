@@ -9,11 +9,33 @@ use std::time::Duration;
 /// printer that walks the chain (`{:#}`) does not say the I/O error twice.
 #[derive(Debug)]
 pub enum JournalError {
-    DirNotFound { dir: PathBuf },
-    NotADirectory { dir: PathBuf },
-    NoSegments { dir: PathBuf },
-    Io { path: PathBuf, source: io::Error },
-    ClaimHeld { path: PathBuf, waited: Duration },
+    DirNotFound {
+        dir: PathBuf,
+    },
+    NotADirectory {
+        dir: PathBuf,
+    },
+    NoSegments {
+        dir: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    ClaimHeld {
+        path: PathBuf,
+        waited: Duration,
+    },
+    /// As root, a directory that group or others can write to (see `dirfd`).
+    SharedDirectory {
+        dir: PathBuf,
+        mode: u32,
+    },
+    /// A listed entry is not the file it was (a symlink, another inode).
+    Replaced {
+        path: PathBuf,
+        what: &'static str,
+    },
 }
 
 impl std::fmt::Display for JournalError {
@@ -33,6 +55,22 @@ impl std::fmt::Display for JournalError {
                 path.display(),
                 humantime::format_duration(*waited)
             ),
+            JournalError::SharedDirectory { dir, mode } => write!(
+                f,
+                "{}: writable by {} (mode {mode:04o}), and journal runs as root: whoever can \
+                 write there could make a change land in any file on the system; refused. \
+                 Make the directory writable by its owner only, or pass --as-user USER to act \
+                 as that user",
+                dir.display(),
+                if mode & 0o002 != 0 {
+                    "others"
+                } else {
+                    "its group"
+                }
+            ),
+            JournalError::Replaced { path, what } => {
+                write!(f, "{}: {what}: refused, nothing changed", path.display())
+            }
         }
     }
 }

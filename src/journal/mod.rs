@@ -5,6 +5,7 @@ pub mod append;
 pub mod atomic;
 pub mod claim;
 pub mod defect;
+pub mod dirfd;
 pub mod error;
 pub(crate) mod fastline;
 pub mod follow;

@@ -147,8 +147,12 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
         None => (Vec::new(), quarantine),
     };
     if let Some(claim) = claim.as_ref().filter(|_| !opts.dry_run) {
-        for p in &deleted {
-            delete_segment(claim, &listing, p)?;
+        for seg in &listing.segments[..count] {
+            // Relative to the directory descriptor, after checking the entry
+            // is still the listed regular file (never a symlink put in its place).
+            claim.dir().unlink_segment(seg)?;
+            // Durable before the next unlink: a crash leaves a prefix deleted, never a hole.
+            claim.dir().sync()?;
         }
         for q in &quarantine_deleted {
             match std::fs::remove_file(&q.path) {
@@ -252,21 +256,6 @@ fn newest_timestamp(
         }
     }
     Ok(None)
-}
-
-fn delete_segment(_claim: &Claim, listing: &Listing, p: &Pruned) -> Result<(), JournalError> {
-    // Still the regular file that was listed (never a symlink put in its place).
-    let meta =
-        std::fs::symlink_metadata(&p.segment).map_err(|e| JournalError::io(&p.segment, e))?;
-    if !meta.file_type().is_file() {
-        return Err(JournalError::io(
-            &p.segment,
-            std::io::Error::other("no longer a regular file; stopped"),
-        ));
-    }
-    std::fs::remove_file(&p.segment).map_err(|e| JournalError::io(&p.segment, e))?;
-    // Durable before the next unlink: a crash leaves a prefix deleted, never a hole.
-    sync_dir(&listing.dir)
 }
 
 #[cfg(test)]

@@ -13,26 +13,66 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::journal::claim::Claim;
+use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::segment::file_name_lossy;
+use crate::journal::segment::{Segment, file_name_lossy};
 
 pub(crate) const QUARANTINE_PREFIX: &str = "quarantine-";
 
-/// Copies bytes `[offset, offset + len)` of `segment` into a new quarantine
-/// file in `dir` and makes it durable. Holding the claim is required.
+/// Copies bytes `[offset, offset + len)` of the listed segment `seg` into a
+/// new quarantine file in the journal directory and makes it durable. Both
+/// files are opened through the claim's directory descriptor (never through
+/// a symlink). Holding the claim is required.
 pub fn quarantine_range(
-    _claim: &Claim,
-    dir: &Path,
-    segment: &Path,
+    claim: &Claim,
+    seg: &Segment,
     offset: u64,
     len: u64,
 ) -> Result<PathBuf, JournalError> {
-    quarantine_range_unclaimed(dir, segment, offset, len)
+    let segment = seg.path.as_path();
+    let src = claim.dir().open_segment(seg, Access::Read)?;
+    let mode = src
+        .metadata()
+        .map_err(|e| JournalError::io(segment, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
+    let name = format!(
+        "{QUARANTINE_PREFIX}{}-at-{offset}-{stamp}.bin",
+        seg.file_name()
+    );
+    let path = claim.dir().path().join(&name);
+    let mut dst = claim.dir().create_new(&name, mode, false)?;
+    // The umask may have narrowed the mode: set it exactly.
+    dst.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| JournalError::io(&path, e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < len {
+        let want = (len - done).min(buf.len() as u64) as usize;
+        let n = src
+            .read_at(&mut buf[..want], offset + done)
+            .map_err(|e| JournalError::io(segment, e))?;
+        if n == 0 {
+            let e = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "segment shrank while being quarantined",
+            );
+            return Err(JournalError::io(segment, e));
+        }
+        dst.write_all(&buf[..n])
+            .map_err(|e| JournalError::io(&path, e))?;
+        done += n as u64;
+    }
+    dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
+    claim.dir().sync()?;
+    Ok(path)
 }
 
 /// [`quarantine_range`] for a format whose writer takes no claim (the
 /// per-session store): its caller has checked instead that no process holds
-/// the file open.
+/// the file open. Opens by path (it has no listed segment to check against).
 pub fn quarantine_range_unclaimed(
     dir: &Path,
     segment: &Path,

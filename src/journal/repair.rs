@@ -33,12 +33,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::journal::atomic;
 use crate::journal::claim::Claim;
 use crate::journal::defect::{Defect, DefectKind};
+use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::quarantine::{quarantine_range, sync_dir};
-use crate::journal::segment::Listing;
+use crate::journal::quarantine::quarantine_range;
+use crate::journal::segment::{Listing, Segment};
 use crate::journal::tailcut::{TailCutPlan, apply_tail_cut, plan_tail_cut};
 use crate::journal::verify::{DamagedLine, VerifyOptions, verify};
 
@@ -362,20 +362,32 @@ pub fn apply_repair(
         on_step(&Step::TailCut);
     }
     for rewrite in &plan.rewrites {
-        apply_rewrite(claim, &listing.dir, rewrite, &mut done, on_step)?;
+        let seg = listing
+            .segments
+            .iter()
+            .find(|s| s.path == rewrite.segment)
+            .ok_or_else(|| {
+                JournalError::io(&rewrite.segment, io::Error::other("not in the listing"))
+            })?;
+        apply_rewrite(claim, seg, rewrite, &mut done, on_step)?;
     }
     Ok(done)
 }
 
 fn apply_rewrite(
     claim: &Claim,
-    dir: &Path,
+    seg: &Segment,
     rewrite: &Rewrite,
     done: &mut RepairDone,
     on_step: &mut dyn FnMut(&Step),
 ) -> Result<(), JournalError> {
     let path = &rewrite.segment;
-    let len = fs::symlink_metadata(path)
+    let dir = claim.dir();
+    // Opened once, through the directory descriptor, checked to be the
+    // listed regular file: every later read comes from this descriptor.
+    let input = dir.open_segment(seg, Access::Read)?;
+    let len = input
+        .metadata()
         .map_err(|e| JournalError::io(path, e))?
         .len();
     if len != rewrite.old_len {
@@ -386,36 +398,50 @@ fn apply_rewrite(
         return Err(JournalError::io(path, e));
     }
     for range in &rewrite.drop {
-        let q = quarantine_range(claim, dir, path, range.offset, range.len)?;
+        let q = quarantine_range(claim, seg, range.offset, range.len)?;
         on_step(&Step::Quarantined(q.clone()));
         done.quarantined.push(q);
     }
     if rewrite.delete {
-        fs::remove_file(path).map_err(|e| JournalError::io(path, e))?;
-        sync_dir(dir)?;
+        dir.unlink_segment(seg)?;
+        dir.sync()?;
         on_step(&Step::Deleted(path.clone()));
         return Ok(());
     }
-    let mode = fs::metadata(path)
-        .map_err(|e| JournalError::io(path, e))?
-        .permissions()
-        .mode()
-        & 0o777;
-    atomic::replace_file(path, Some(mode), |out, tmp| {
-        write_without(path, out, tmp, rewrite)
-    })?;
+    let name = seg.file_name();
+    let tmp_name = format!(".repair-{name}.{}.tmp", std::process::id());
+    let tmp = dir.path().join(&tmp_name);
+    let result = write_without(claim, &input, path, &tmp_name, &tmp, rewrite).and_then(|()| {
+        dir.rename(&tmp_name, &name)?;
+        dir.sync()
+    });
+    if result.is_err() {
+        let _ = dir.unlink(&tmp_name);
+    }
+    result?;
     on_step(&Step::Replaced(path.clone()));
     Ok(())
 }
 
-/// Writes `src` minus the dropped ranges to `out` (the temp file `tmp`).
+/// Writes `input` (the segment `src`) minus the dropped ranges to a new file
+/// `tmp_name` in the directory (same permissions), durably.
 fn write_without(
+    claim: &Claim,
+    input: &File,
     src: &Path,
-    out: &mut File,
+    tmp_name: &str,
     tmp: &Path,
     rewrite: &Rewrite,
 ) -> Result<(), JournalError> {
-    let input = File::open(src).map_err(|e| JournalError::io(src, e))?;
+    let mode = input
+        .metadata()
+        .map_err(|e| JournalError::io(src, e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    let mut out = claim.dir().create_new(tmp_name, mode, false)?;
+    out.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| JournalError::io(tmp, e))?;
     let mut keep = Vec::new();
     let mut at = 0;
     for d in &rewrite.drop {
@@ -441,5 +467,5 @@ fn write_without(
             pos += n as u64;
         }
     }
-    Ok(())
+    out.sync_all().map_err(|e| JournalError::io(tmp, e))
 }

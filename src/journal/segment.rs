@@ -75,6 +75,10 @@ pub struct Segment {
     pub(crate) path: PathBuf,
     /// Length in bytes, taken once when first asked for (see [`Segment::len`]).
     len: OnceLock<u64>,
+    /// Inode number when the listing was taken (the directory entry's own,
+    /// no stat): a mutation checks that the file it opens is still this one
+    /// (see `dirfd`).
+    pub(crate) ino: u64,
 }
 
 impl Segment {
@@ -101,11 +105,12 @@ impl Segment {
 
     /// A segment listed at `path` (the caller checked that it is a regular
     /// file named like a segment inside the listed directory).
-    fn listed(start_seq: u64, path: PathBuf) -> Segment {
+    fn listed(start_seq: u64, path: PathBuf, ino: u64) -> Segment {
         Segment {
             start_seq,
             path,
             len: OnceLock::new(),
+            ino,
         }
     }
 
@@ -235,7 +240,8 @@ impl Listing {
                 Err(source) => return Err(JournalError::Io { path, source }),
             };
             if ft.is_file() {
-                listing.segments.push(Segment::listed(start_seq, path));
+                let ino = std::os::unix::fs::DirEntryExt::ino(&entry);
+                listing.segments.push(Segment::listed(start_seq, path, ino));
             } else {
                 let kind = irregular_kind(&path, ft);
                 listing.irregular.push(Irregular {

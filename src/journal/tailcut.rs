@@ -12,17 +12,17 @@
 //!
 //! [`quarantine`]: crate::journal::quarantine
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::journal::claim::Claim;
+use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
 use crate::journal::lines::ReadOptions;
-use crate::journal::quarantine::{quarantine_range, sync_dir};
+use crate::journal::quarantine::quarantine_range;
 use crate::journal::recover::{Recovery, recover};
-use crate::journal::segment::Listing;
+use crate::journal::segment::{Listing, Segment};
 
 /// What cutting the tail will do (or did).
 ///
@@ -153,8 +153,19 @@ pub struct TailCutDone {
     pub quarantined: Vec<PathBuf>,
 }
 
+/// The listed segment at `path`.
+fn listed<'a>(listing: &'a Listing, path: &Path) -> Result<&'a Segment, JournalError> {
+    listing
+        .segments
+        .iter()
+        .find(|s| s.path == path)
+        .ok_or_else(|| JournalError::io(path, std::io::Error::other("not in the listing")))
+}
+
 /// Applies `plan` under the claim. The segments must not have changed since
-/// the plan was made (true while the claim has been held throughout).
+/// the plan was made (true while the claim has been held throughout); every
+/// file is opened through the claim's directory descriptor and checked to be
+/// the one listed, so a segment swapped for a symlink is refused.
 pub(crate) fn apply_tail_cut(
     claim: &Claim,
     listing: &Listing,
@@ -166,29 +177,25 @@ pub(crate) fn apply_tail_cut(
     }
     let mut done = TailCutDone::default();
     for path in &plan.delete {
-        let len = std::fs::metadata(path)
+        let seg = listed(listing, path)?;
+        let len = claim
+            .dir()
+            .open_segment(seg, Access::Read)?
+            .metadata()
             .map_err(|e| JournalError::io(path, e))?
             .len();
         // An empty segment holds no byte to keep: no 0-byte quarantine file.
         if len > 0 {
-            done.quarantined
-                .push(quarantine_range(claim, &listing.dir, path, 0, len)?);
+            done.quarantined.push(quarantine_range(claim, seg, 0, len)?);
         }
-        std::fs::remove_file(path).map_err(|e| JournalError::io(path, e))?;
-        sync_dir(&listing.dir)?;
+        claim.dir().unlink_segment(seg)?;
+        claim.dir().sync()?;
     }
     if let Some((path, new_len, removed)) = &plan.truncate {
-        done.quarantined.push(quarantine_range(
-            claim,
-            &listing.dir,
-            path,
-            *new_len,
-            *removed,
-        )?);
-        let file = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| JournalError::io(path, e))?;
+        let seg = listed(listing, path)?;
+        done.quarantined
+            .push(quarantine_range(claim, seg, *new_len, *removed)?);
+        let file = claim.dir().open_segment(seg, Access::Write)?;
         file.set_len(*new_len)
             .map_err(|e| JournalError::io(path, e))?;
         file.sync_all().map_err(|e| JournalError::io(path, e))?;

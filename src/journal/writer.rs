@@ -21,7 +21,7 @@
 //! [`tailcut`]: crate::journal::tailcut
 
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,8 +29,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::journal::claim::Claim;
+use crate::journal::dirfd::Access;
 use crate::journal::error::JournalError;
-use crate::journal::quarantine::sync_dir;
 use crate::journal::segment::{IrregularKind, Listing, segment_file_name};
 use crate::journal::tailcut::{TailCutDone, TailCutPlan, apply_tail_cut, plan_tail_cut};
 
@@ -191,7 +191,7 @@ struct Current {
 /// An open journal, holding the claim until dropped.
 pub struct Writer {
     dir: PathBuf,
-    _claim: Claim,
+    claim: Claim,
     opts: WriterOptions,
     current: Option<Current>,
     /// Whole lines not yet written to `current`.
@@ -227,7 +227,10 @@ impl Writer {
         let listing = Listing::read(dir)?;
         if listing.require_journal().is_err() {
             let mut entries = std::fs::read_dir(dir).map_err(|e| JournalError::io(dir, e))?;
-            if entries.next().is_some() {
+            // Listed again after the entries: a second writer starting on the
+            // same empty directory may have just made it a journal (its lock
+            // file is then what the entries hold), which is not "other things".
+            if entries.next().is_some() && Listing::read(dir)?.require_journal().is_err() {
                 return Err(JournalError::NoSegments {
                     dir: dir.to_owned(),
                 });
@@ -266,21 +269,12 @@ impl Writer {
         if let Some(newest) = listing.newest()
             && newest.len() < opts.rotate_bytes
         {
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&newest.path)
-                .map_err(|e| JournalError::io(&newest.path, e))?;
-            // The listing saw a regular file; make sure the name was not
-            // swapped for something else (a symlink is never written through).
+            // Through the directory descriptor, O_NOFOLLOW, and checked to be
+            // the listed regular file: a symlink swapped in is never written through.
+            let file = claim.dir().open_segment(newest, Access::Append)?;
             let meta = file
                 .metadata()
                 .map_err(|e| JournalError::io(&newest.path, e))?;
-            if !meta.is_file() {
-                return Err(JournalError::io(
-                    &newest.path,
-                    io::Error::other("not a regular file"),
-                ));
-            }
             current = Some(Current {
                 file,
                 path: newest.path.clone(),
@@ -295,7 +289,7 @@ impl Writer {
         };
         Ok(Writer {
             dir: dir.to_owned(),
-            _claim: claim,
+            claim,
             opts,
             current,
             pending: Vec::with_capacity(opts.buffer_bytes.max(4096)),
@@ -395,43 +389,41 @@ impl Writer {
                 .map_err(|e| JournalError::io(&cur.path, e))?;
         }
         if self.created_segment {
-            sync_dir(&self.dir)?;
+            self.claim.dir().sync()?;
             self.created_segment = false;
         }
         Ok(())
     }
 
     fn create_segment(&mut self, seq: u64) -> Result<(), JournalError> {
-        let path = self.dir.join(segment_file_name(seq));
-        // create_new: never reuse or write through an existing entry (a stale
-        // file, a directory or a symlink with this name).
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| {
-                if e.kind() != io::ErrorKind::AlreadyExists {
-                    return JournalError::io(&path, e);
-                }
+        let name = segment_file_name(seq);
+        let path = self.dir.join(&name);
+        // O_EXCL relative to the directory: never reuse or write through an
+        // existing entry (a stale file, a directory or a symlink with this
+        // name); the error says what holds the name.
+        let file = self
+            .claim
+            .dir()
+            .create_new(&name, 0o666, true)
+            .map_err(|e| match e {
                 // Say what holds the name: "File exists" alone sends people
                 // looking for a file.
-                let what = match std::fs::symlink_metadata(&path) {
-                    Ok(m) if m.is_dir() => "a directory",
-                    Ok(m) if m.file_type().is_symlink() => "a symbolic link",
-                    Ok(m) if m.is_file() => "a file",
-                    Ok(_) => "a FIFO or other special file",
-                    Err(_) => "something",
-                };
-                JournalError::io(
-                    &path,
-                    io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!(
-                            "{what} already holds the next segment's name (seq {seq}): \
-                             nothing was written"
+                JournalError::Io { source, .. }
+                    if source.kind() == io::ErrorKind::AlreadyExists =>
+                {
+                    let what = self.claim.dir().describe_entry(&name);
+                    JournalError::io(
+                        &path,
+                        io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            format!(
+                                "{what} already holds the next segment's name (seq {seq}): \
+                                 nothing was written"
+                            ),
                         ),
-                    ),
-                )
+                    )
+                }
+                e => e,
             })?;
         self.created_segment = true;
         self.current = Some(Current { file, path, len: 0 });
@@ -661,7 +653,7 @@ mod tests {
     }
 
     #[test]
-    fn the_claim_is_held_while_open() {
+    fn theclaim_is_held_while_open() {
         let tmp = tempfile::tempdir().unwrap();
         let w = Writer::open(tmp.path(), opts(DEFAULT_ROTATE_BYTES)).unwrap();
         let err = Writer::open(tmp.path(), opts(DEFAULT_ROTATE_BYTES))

@@ -31,6 +31,13 @@ pub fn escape_text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A path from the command line or the directory, for messages: its
+/// characters escaped like event text (a directory name can hold a newline
+/// or an escape sequence as well as any event can).
+pub fn escape_path(path: &std::path::Path) -> String {
+    escape_text(&path.display().to_string()).into_owned()
+}
+
 /// For JSON lines shown on a terminal: characters JSON allows raw inside
 /// strings (DEL, C1, bidi, separators) become `\uXXXX`, which is still valid
 /// JSON for the same string. C0 characters cannot occur raw in valid JSON.

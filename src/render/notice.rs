@@ -7,19 +7,31 @@ use std::time::Duration;
 
 use crate::defect::{Defect, DefectKind};
 use crate::follow::Notice;
+use crate::render::escape::{escape_path, escape_text};
 use crate::segment::{Irregular, file_name_lossy};
 
 /// The error a command stopped on (with its causes), before the exit status.
 pub fn error(error: &dyn Display) {
-    eprintln!("journal: {error}");
+    // Paths and event text in messages come from input: escaped.
+    eprintln!("journal: {}", escape_text(&error.to_string()));
 }
 
 /// An entry named like a segment that every reader skips.
 pub fn irregular(irr: &Irregular) {
     eprintln!(
         "journal: warning: {} is named like a segment but is {}: skipped",
-        irr.path.display(),
+        escape_path(&irr.path),
         irr.kind.describe()
+    );
+}
+
+/// `inspect` stopped at its limit: said, so nobody takes the first N for
+/// everything (the scan stops there, so whether more exist is unknown).
+pub fn limit_reached(shown: usize, explicit: bool) {
+    eprintln!(
+        "journal: note: showed {shown} events, the limit{}; there may be more \
+         (-n N for more, --all for every one)",
+        if explicit { " (-n)" } else { " by default" }
     );
 }
 
@@ -33,7 +45,7 @@ pub fn no_match() {
 pub fn cannot_watch(dir: &Path, error: &dyn Display, poll: Duration) {
     eprintln!(
         "journal: warning: cannot watch {} for changes ({error}); polling every {} instead",
-        dir.display(),
+        escape_path(dir),
         humantime::format_duration(poll)
     );
 }
@@ -42,7 +54,7 @@ pub fn cannot_watch(dir: &Path, error: &dyn Display, poll: Duration) {
 pub fn waiting_for_dir(dir: &Path) {
     eprintln!(
         "journal: {}: no such directory; waiting for it to appear (--retry)",
-        dir.display()
+        escape_path(dir)
     );
 }
 
@@ -100,7 +112,7 @@ pub fn follow(notice: &Notice) {
         ),
         Notice::DirReplaced { dir } => eprintln!(
             "journal: note: {} was removed and recreated; following the new directory",
-            dir.display()
+            escape_path(dir)
         ),
         Notice::Damage(d) => {
             eprintln!(
@@ -159,7 +171,7 @@ impl DamageTally {
         }
         eprintln!(
             "journal: run `journal verify {}` for the full list",
-            dir.display()
+            escape_path(dir)
         );
     }
 }

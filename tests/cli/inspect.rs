@@ -868,3 +868,39 @@ fn coarser_stamps_in_the_same_second_are_not_a_clock_step() {
     let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["verify", "--json"]))).unwrap();
     assert_eq!(v["defects"], Value::Array(vec![]), "{v}");
 }
+
+#[test]
+fn a_range_shows_the_whole_range_and_a_limit_that_cuts_says_so() {
+    let j = TestJournal::with_events(30, 7);
+    let count = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).lines().count();
+    // A seq or time range without -n: the whole range, no note.
+    for args in [
+        &["inspect", "--seq", "3.."][..],
+        &["inspect", "--since", "2026-11-20T09:03:00Z"],
+        &["inspect", "--until", "2026-11-20T09:28:00Z"],
+    ] {
+        let out = j.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert_eq!(count(&out), 28, "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+    // The default limit cuts: said on stderr, with the way to see more.
+    let out = j.cmd(&["inspect"]).output().unwrap();
+    assert_eq!(count(&out), 20);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("showed 20 events, the limit by default"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--all"), "{stderr}");
+    // -n that cuts a range says so too; -n that does not cut says nothing.
+    let out = j
+        .cmd(&["inspect", "--seq", "3..", "-n", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(count(&out), 5);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("showed 5 events, the limit (-n)"));
+    let out = j.cmd(&["inspect", "-n", "50"]).output().unwrap();
+    assert_eq!(count(&out), 30);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -3,13 +3,16 @@
 
 mod append;
 mod common;
+mod crash;
 mod damaged;
 mod docs;
+mod hostile;
 mod inspect;
 mod layers;
 mod prune;
 mod recover;
 mod repair;
+mod root_safety;
 mod schemas;
 mod sessions;
 mod stats;

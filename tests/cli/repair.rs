@@ -399,27 +399,74 @@ fn a_repair_killed_at_random_moments_loses_nothing() {
     let original = segments_of(&reference.dir);
     repair_json(&reference, &["--drop-corrupt-lines"]);
     let fin = segments_of(&reference.dir);
-    for delay_us in [
-        0u64, 300, 700, 1_000, 1_500, 2_000, 3_000, 4_000, 6_000, 9_000, 15_000,
-    ] {
+    // How long a whole repair runs, from main's start to its exit: the kills
+    // are spread over that time.
+    let run_us = {
         let j = crash_journal();
+        let started = j.tmp.path().join("started");
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("journal"))
             .args(["repair", "--drop-corrupt-lines"])
             .arg(&j.dir)
+            .env("JOURNAL_TEST_STARTED_FILE", &started)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        while !started.exists() {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        let t0 = std::time::Instant::now();
+        child.wait().unwrap();
+        t0.elapsed().as_micros() as u64
+    };
+    let delays: Vec<u64> = (0..12).map(|i| run_us * i / 12).collect();
+    // Kills that found the repair running after main had started, and kills
+    // that left it half done (some segments as before, some as after).
+    let (mut inside, mut half_done) = (0, 0);
+    for &delay_us in &delays {
+        let j = crash_journal();
+        let started = j.tmp.path().join("started");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("journal"))
+            .args(["repair", "--drop-corrupt-lines"])
+            .arg(&j.dir)
+            .env("JOURNAL_TEST_STARTED_FILE", &started)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
+        // The delay counts from main's start, not from the spawn (a kill in
+        // the first microseconds would land before main and prove nothing).
+        let t0 = std::time::Instant::now();
+        while !started.exists() && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        assert!(started.exists(), "the repair never started");
         std::thread::sleep(Duration::from_micros(delay_us));
+        if child.try_wait().unwrap().is_none() {
+            inside += 1;
+        }
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
+        let now = segments_of(&j.dir);
+        if now != original && now != fin {
+            half_done += 1;
+        }
         check_before_or_after(
             &original,
             &fin,
             &j.dir,
-            &format!("killed after {delay_us}µs"),
+            &format!("killed {delay_us}µs after main started"),
         );
     }
+    assert!(
+        inside >= delays.len() / 2,
+        "only {inside} of {} kills landed while the repair ran",
+        delays.len()
+    );
+    assert!(half_done >= 1, "no kill left the repair half done");
+    eprintln!(
+        "repair kills: {inside} of {} inside the run ({run_us}µs), {half_done} half done",
+        delays.len()
+    );
 }
 
 /// Each segment is as before or as after, and those done are rebuildable

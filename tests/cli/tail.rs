@@ -471,6 +471,21 @@ fn busy_journal_without_pruning_prints_every_seq() {
     follow_a_busy_journal(50_000, false);
 }
 
+#[test]
+fn a_poll_interval_that_would_spin_a_core_is_refused() {
+    let j = TestJournal::with_events(3, 10);
+    for poll in ["0s", "1ns", "9ms"] {
+        let out = j
+            .cmd(&["tail", "-f", "--poll", poll])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{poll}: {stderr}");
+        assert!(stderr.contains("10ms at least"), "{poll}: {stderr}");
+    }
+}
+
 /// Issue 16 item 1: the newest segment holds only a partial line (a crash
 /// right after rotation) while `tail -f` follows; the writer restarts
 /// (`journal append`), quarantines that segment and appends to the previous
@@ -643,6 +658,85 @@ fn last_n_with_a_rare_filter_finds_the_same_events_and_counts_damage_once() {
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains("skipped 1 damaged line:"), "{filter:?}: {err}");
     }
+}
+
+/// Issue 13 item 10: journalctl's --cursor-file convention. An existing
+/// cursor wins; without one, -n or --from-seq say where to start, so a
+/// shipper can begin "from now" (-n 0) and resume from then on.
+#[test]
+fn a_missing_cursor_file_starts_where_n_or_from_seq_say() {
+    let j = TestJournal::with_events(5, 10);
+    let cursor = j.tmp.path().join("cursor");
+    let cursor_arg = cursor.to_str().unwrap();
+    let seqs_of = |out: &std::process::Output| -> Vec<u64> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let out = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor_arg,
+            "-n",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(seqs_of(&out), Vec::<u64>::new(), "from now: nothing old");
+    assert_eq!(
+        fs::read_to_string(&cursor).unwrap(),
+        "5\n",
+        "now is remembered"
+    );
+
+    j.append_events(6..=8, 10);
+    let out = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor_arg,
+            "-n",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        seqs_of(&out),
+        range(6, 8),
+        "the existing cursor wins over -n"
+    );
+    assert_eq!(fs::read_to_string(&cursor).unwrap(), "8\n");
+
+    let other = j.tmp.path().join("other");
+    let out = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            other.to_str().unwrap(),
+            "--from-seq",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(seqs_of(&out), range(4, 8), "no cursor yet: --from-seq says");
+    assert_eq!(fs::read_to_string(&other).unwrap(), "8\n");
 }
 
 /// Issue 13 item 21: a FIFO (or directory) given as the cursor file is

@@ -68,14 +68,23 @@ struct TailOptions {
     cursor_file: Option<PathBuf>,
 }
 
+/// Events printed before following when neither -n nor a start is given.
+pub(super) const DEFAULT_LINES: usize = 10;
+
 impl TailOptions {
     fn new(args: &TailArgs, ctx: &Context) -> Result<Self> {
-        let start = if let Some(path) = &args.cursor_file {
-            Start::After(read_cursor(path)?)
-        } else if let Some(seq) = args.from_seq {
-            Start::After(Some(seq))
-        } else {
-            Start::Last(args.lines)
+        // journalctl's --cursor-file convention: an existing cursor wins;
+        // without one, start where -n or --from-seq say, so a shipper can
+        // begin "from now" (-n 0) and resume from then on.
+        let saved = match &args.cursor_file {
+            Some(path) => read_cursor(path)?,
+            None => None,
+        };
+        let start = match (saved, args.from_seq, args.lines) {
+            (Some(seq), _, _) | (None, Some(seq), _) => Start::After(Some(seq)),
+            (None, None, Some(n)) => Start::Last(n),
+            (None, None, None) if args.cursor_file.is_some() => Start::After(None),
+            (None, None, None) => Start::Last(DEFAULT_LINES),
         };
         Ok(TailOptions {
             start,
@@ -155,7 +164,19 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
                 None
             };
             if !opts.follow || sink.write_error.is_some() {
-                return sink.finish(None);
+                // Everything up to the max was printed or deliberately
+                // skipped (-n): the cursor says so, for the next run.
+                let mut cursor = None;
+                if sink.write_error.is_none()
+                    && let Some(path) = opts.cursor_file.as_deref()
+                {
+                    sink.processed = max_seq.or(sink.processed);
+                    cursor = Some(Cursor {
+                        path,
+                        written: None,
+                    });
+                }
+                return sink.finish(cursor.as_mut());
             }
             max_seq
         }

@@ -27,6 +27,7 @@ use journal::render::{RenderOptions, Renderer};
 use journal::source::sessions::{SessionFile, SessionStore};
 use journal::source::{Position, SourceRecord};
 
+use super::DEFAULT_LINES;
 use super::waker::spawn_signal_thread;
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::Context;
@@ -171,7 +172,7 @@ pub(super) fn run(args: &TailArgs, dir: &Path, ctx: &Context) -> Result<ExitCode
         offsets.insert(file.path.clone(), complete as u64);
         first.extend(file.records());
     }
-    let last = (!from_cursor).then_some(args.lines);
+    let last = (!from_cursor).then_some(args.lines.unwrap_or(DEFAULT_LINES));
     tail.emit(first, last)?;
     if !args.follow {
         tail.renderer.finish(&mut tail.out)?;

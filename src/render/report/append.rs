@@ -42,7 +42,7 @@ pub fn notes(done: &BatchDone) {
     for q in &done.opened.quarantined {
         eprintln!(
             "journal: note: the removed bytes are saved in {}",
-            q.display()
+            crate::render::escape::escape_path(q)
         );
     }
 }

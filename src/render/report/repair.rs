@@ -36,7 +36,7 @@ pub fn write_text(
         out,
         "{header} ({}) of {}:",
         mode_name(plan.mode),
-        listing.dir.display()
+        crate::render::escape::escape_path(&listing.dir)
     )?;
     if plan.is_empty() {
         writeln!(out, "  nothing to remove")?;
@@ -146,7 +146,7 @@ pub fn write_text(
     if !quarantined.is_empty() {
         writeln!(out, "quarantine (every removed byte):")?;
         for q in quarantined {
-            writeln!(out, "  {}", q.display())?;
+            writeln!(out, "  {}", crate::render::escape::escape_path(q))?;
         }
     }
     Ok(())

@@ -15,7 +15,11 @@ const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█
 
 /// The stats for people, one aligned line per figure.
 pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> {
-    writeln!(out, "journal     {}", dir.display())?;
+    writeln!(
+        out,
+        "journal     {}",
+        crate::render::escape::escape_path(dir)
+    )?;
     writeln!(out, "format      segments")?;
     writeln!(out, "segments    {} ({})", s.segments, human_bytes(s.bytes))?;
     match &s.seq {
