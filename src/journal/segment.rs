@@ -183,6 +183,19 @@ impl Listing {
             irregular: Vec::new(),
             has_lock_file: false,
         };
+        // A directory read is not atomic: past one getdents call (a few
+        // hundred segments) a segment created during the read can be missed
+        // while a newer one, created after it, is seen: a whole segment's seqs
+        // then look missing. So a first read only finds the newest name; every
+        // segment up to it existed before the second read began, which
+        // therefore sees all of them. Newer ones (created during the second
+        // read, maybe not all of them) are left to the next listing.
+        let mut newest: Option<u64> = None;
+        for entry in fs::read_dir(dir).map_err(io_err)? {
+            if let Some(start_seq) = parse_segment_name(&entry.map_err(io_err)?.file_name()) {
+                newest = newest.max(Some(start_seq));
+            }
+        }
         let mut named: Vec<(u64, PathBuf)> = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
@@ -201,7 +214,9 @@ impl Listing {
                 }
                 continue;
             };
-            named.push((start_seq, entry.path()));
+            if newest.is_some_and(|newest| start_seq <= newest) {
+                named.push((start_seq, entry.path()));
+            }
         }
         // Lengths are taken newest first. A writer finishes a segment before
         // it creates the next one, so once a newer segment has been seen, the
