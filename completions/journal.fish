@@ -50,8 +50,8 @@ raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
 jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
-complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days). Assumes ts in seq order (to the second), as the engine\'s single writer stamps it: segments are bisected by their first ts and reading stops at the first event past the bound. Where a clock stepped back (verify warns: ts-backwards) that can miss events: see --exact-time' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since, and the same assumption of ts in seq order)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
@@ -62,6 +62,7 @@ always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 'Show every matching event (no limit)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l oldest-first -d 'Start from the oldest event instead of the newest'
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l exact-time -d 'With --since/--until, read every segment and every event instead of assuming ts in seq order (slower; finds events a stepped-back clock stamped out of order)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
@@ -78,8 +79,8 @@ raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
 jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days)' -r
-complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days). Assumes ts in seq order (to the second), as the engine\'s single writer stamps it: segments are bisected by their first ts and reading stops at the first event past the bound. Where a clock stepped back (verify warns: ts-backwards) that can miss events: see --exact-time' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since, and the same assumption of ts in seq order)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
@@ -90,6 +91,7 @@ always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l exact-time -d 'With --since/--until, read every segment and every event instead of assuming ts in seq order (slower; finds events a stepped-back clock stamped out of order)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand recover" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'

@@ -270,7 +270,14 @@ impl Gen {
         let event = match ty {
             "message_appended" => {
                 let role = self.rng.pick_str(ROLES);
-                let content = self.text(8);
+                // The corpus's lines are heavy-tailed (median about 300
+                // bytes, mean about 740, one in a hundred over 8 KB): mostly
+                // a few phrases, sometimes a long tool output or answer.
+                let content = match self.rng.below(100) {
+                    0..=4 => self.text(360),
+                    5..=29 => self.text(64),
+                    _ => self.text(8),
+                };
                 Obj::new(ty)
                     .s("session_id", &session)
                     .s("message_id", &id)

@@ -109,13 +109,23 @@ pub struct FilterArgs {
 
     /// Only events with ts at or after TIME: RFC 3339, a date or date and time
     /// (local time, TZ), today, yesterday (local days), or a duration ago
-    /// (2h, 30m, 7days)
+    /// (2h, 30m, 7days). Assumes ts in seq order (to the second), as the
+    /// engine's single writer stamps it: segments are bisected by their first ts and reading
+    /// stops at the first event past the bound. Where a clock stepped back
+    /// (verify warns: ts-backwards) that can miss events: see --exact-time
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Only events with ts at or before TIME (same forms as --since)
+    /// Only events with ts at or before TIME (same forms as --since, and the
+    /// same assumption of ts in seq order)
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+
+    /// With --since/--until, read every segment and every event instead of
+    /// assuming ts in seq order (slower; finds events a stepped-back clock
+    /// stamped out of order)
+    #[arg(long)]
+    pub exact_time: bool,
 
     /// Only this session_id (repeat for any of several)
     #[arg(long = "session", value_name = "ID")]
@@ -566,6 +576,10 @@ seqs before and after it):
   seq-repeated, seq-backwards, seq-gap
                            between consecutive valid records, also across
                            neighbouring segments (last seq + 1 = next first seq)
+  ts-backwards (warning)   a record's ts is in an earlier second than the
+                           previous record's (a clock stepped back): --since
+                           and --until assume ts in seq order to the second;
+                           --exact-time reads everything
   name-mismatch            a segment's first seq differs from its file name
   empty-segment            a segment file of 0 bytes (a warning for the newest:
                            a writer about to write, or a kept seq floor)

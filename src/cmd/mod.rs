@@ -156,6 +156,7 @@ impl FilterArgs {
             types: self.types.clone(),
             fields,
             grep,
+            exact_time: self.exact_time,
         };
         query.validate().map_err(anyhow::Error::msg)?;
         Ok(query)

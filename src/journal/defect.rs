@@ -32,6 +32,10 @@ pub enum DefectKind {
     SeqRepeated,
     SeqBackwards,
     SeqGap,
+    /// A record's `ts` is in an earlier second than the previous record's (a
+    /// clock that stepped back): `--since`/`--until` assume `ts` in seq order
+    /// to the second.
+    TsBackwards,
     /// A segment's first seq differs from the number in its name.
     NameMismatch,
     EmptySegment,
@@ -66,6 +70,7 @@ impl DefectKind {
             DefectKind::SeqRepeated => "seq-repeated",
             DefectKind::SeqBackwards => "seq-backwards",
             DefectKind::SeqGap => "seq-gap",
+            DefectKind::TsBackwards => "ts-backwards",
             DefectKind::NameMismatch => "name-mismatch",
             DefectKind::EmptySegment => "empty-segment",
             DefectKind::NotRegularFile => "not-regular-file",
@@ -84,6 +89,7 @@ impl DefectKind {
     pub(crate) fn default_severity(self) -> Severity {
         match self {
             DefectKind::TornTail
+            | DefectKind::TsBackwards
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField => Severity::Warning,
             _ => Severity::Error,

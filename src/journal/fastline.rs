@@ -306,7 +306,9 @@ impl<'a> Parser<'a, '_> {
             };
             self.i += 1;
             match c {
-                b'"' => return high == 0 || std::str::from_utf8(&b[start..self.i - 1]).is_ok(),
+                b'"' => {
+                    return high == 0 || simdutf8::basic::from_utf8(&b[start..self.i - 1]).is_ok();
+                }
                 b'\\' => match self.peek() {
                     Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                     Some(b'u') => {

@@ -132,7 +132,7 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
                 segment: seg.path.clone(),
                 start_seq: seg.start_seq,
                 last_seq: listing.segments[i + 1].start_seq.saturating_sub(1),
-                bytes: seg.len,
+                bytes: seg.len(),
             }
         })
         .collect();
@@ -189,7 +189,7 @@ fn plan(
         let mut total = listing.total_bytes();
         let mut n = 0;
         while total > max && n < deletable {
-            total -= segs[n].len;
+            total -= segs[n].len();
             n += 1;
         }
         count = count.max(n);
@@ -204,7 +204,7 @@ fn plan(
         let mut n = 0;
         while n < deletable {
             let seg = &segs[n];
-            match newest_timestamp(&seg.path, seg.len)? {
+            match newest_timestamp(&seg.path, seg.len())? {
                 None => {
                     warnings.push(PruneWarning {
                         segment: seg.path.clone(),

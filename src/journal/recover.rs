@@ -76,7 +76,7 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
     let mut passed_over = Vec::new();
     let mut last_valid = None;
     for seg in listing.segments.iter().rev() {
-        let mut lines = match BackwardLines::open(&seg.path, seg.len, opts) {
+        let mut lines = match BackwardLines::open(&seg.path, seg.len(), opts) {
             Ok(lines) => lines,
             // Pruned since the listing: it held nothing newer than what remains.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -113,10 +113,10 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
             Some(lv) if lv.segment == newest.path => lv.end,
             _ => 0,
         };
-        (newest.len > offset).then(|| TornTail {
+        (newest.len() > offset).then(|| TornTail {
             segment: newest.path.clone(),
             offset,
-            bytes: newest.len - offset,
+            bytes: newest.len() - offset,
         })
     });
     // With no valid line anywhere, the newest segment's name still says a

@@ -244,7 +244,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         // The tail cut runs first: the rewrite starts from its result.
         let old_len = match tail.truncate() {
             Some((path, new_len, _)) if path == seg.path => new_len,
-            _ => seg.len,
+            _ => seg.len(),
         };
         let mut drop = merge(&inside);
         if report.segments[i].records == 0 && old_len > 0 {
@@ -281,6 +281,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
             DefectKind::SeqGap
             | DefectKind::SeqRepeated
             | DefectKind::SeqBackwards
+            | DefectKind::TsBackwards
             | DefectKind::NameMismatch
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField => left.push(d),
@@ -307,7 +308,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         .delete()
         .iter()
         .filter_map(|p| listing.segments.iter().find(|s| s.path == *p))
-        .map(|s| s.len)
+        .map(|s| s.len())
         .sum();
     Ok(RepairPlan {
         mode,

@@ -63,7 +63,7 @@ where
         let is_newest = Some(i) == newest;
         let flow = match direction {
             Direction::OldestFirst => {
-                ForwardLines::open(&seg.path, seg.len, opts).and_then(|lines| {
+                ForwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
                     scan_segment(
                         lines.with_window_filter(window_filter.clone()),
                         seg,
@@ -73,7 +73,7 @@ where
                 })
             }
             Direction::NewestFirst => {
-                BackwardLines::open(&seg.path, seg.len, opts).and_then(|lines| {
+                BackwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
                     scan_segment(
                         lines.with_window_filter(window_filter.clone()),
                         seg,

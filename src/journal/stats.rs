@@ -317,7 +317,7 @@ pub fn stats(
                                     error: source.to_string(),
                                 },
                             );
-                            progress(listing.segments[i].len);
+                            progress(listing.segments[i].len());
                             continue;
                         }
                         if let Err(e) = result {
@@ -329,7 +329,7 @@ pub fn stats(
                             next.store(listing.segments.len(), Ordering::Relaxed);
                             break;
                         }
-                        progress(listing.segments[i].len);
+                        progress(listing.segments[i].len());
                     }
                     acc
                 })
@@ -383,9 +383,9 @@ pub fn stats(
         events_without_session: total.without_session,
         newest_segment: listing.newest().map(|n| NewestSegment {
             segment: n.path.clone(),
-            bytes: n.len,
+            bytes: n.len(),
             rotate_bytes: opts.rotate_bytes,
-            fill: n.len as f64 / opts.rotate_bytes.max(1) as f64,
+            fill: n.len() as f64 / opts.rotate_bytes.max(1) as f64,
         }),
         torn_tail: recovery.torn_tail,
         histogram: grid.map(|g| Histogram {
@@ -481,14 +481,14 @@ fn ts_of(line: &crate::journal::lines::Line<'_>) -> Option<DateTime<Utc>> {
 fn first_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
     probe_ts(
         seg,
-        ForwardLines::open(&seg.path, seg.len, ReadOptions::default()),
+        ForwardLines::open(&seg.path, seg.len(), ReadOptions::default()),
     )
 }
 
 fn last_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
     probe_ts(
         seg,
-        BackwardLines::open(&seg.path, seg.len, ReadOptions::default()),
+        BackwardLines::open(&seg.path, seg.len(), ReadOptions::default()),
     )
 }
 
@@ -618,6 +618,6 @@ mod tests {
         assert_eq!(h.counts, [1, 1, 0, 2]);
         let n = s.newest_segment.unwrap();
         assert_eq!(n.rotate_bytes, 1000);
-        assert_eq!(n.bytes, listing.newest().unwrap().len);
+        assert_eq!(n.bytes, listing.newest().unwrap().len());
     }
 }

@@ -67,7 +67,7 @@ impl TailCutPlan {
         }
         if let Some((path, new_len, removed)) = &truncate {
             let seg = listed(path).ok_or_else(|| invalid(path, "not a listed segment"))?;
-            if new_len.checked_add(*removed) != Some(seg.len) || *removed == 0 {
+            if new_len.checked_add(*removed) != Some(seg.len()) || *removed == 0 {
                 return Err(invalid(path, "cut outside the segment"));
             }
         }
@@ -126,7 +126,7 @@ pub(crate) fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery)
     delete.reverse();
     let mut truncate = recovery.last_valid.as_ref().and_then(|lv| {
         let seg = listing.segments.iter().find(|s| s.path == lv.segment)?;
-        (seg.len > lv.end).then(|| (seg.path.clone(), lv.end, seg.len - lv.end))
+        (seg.len() > lv.end).then(|| (seg.path.clone(), lv.end, seg.len() - lv.end))
     });
     if recovery.last_valid.is_none()
         && let Some(newest) = listing.newest()
@@ -139,8 +139,8 @@ pub(crate) fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery)
         // so the newest segment is emptied instead of deleted: an empty
         // segment named after the next seq, as a writer creates it.
         delete.retain(|p| *p != newest.path);
-        if newest.len > 0 {
-            truncate = Some((newest.path.clone(), 0, newest.len));
+        if newest.len() > 0 {
+            truncate = Some((newest.path.clone(), 0, newest.len()));
         }
     }
     let plan = TailCutPlan::new(listing, delete, truncate, recovery.max_seq)?;

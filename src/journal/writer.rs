@@ -264,7 +264,7 @@ impl Writer {
         let max_seq = plan.max_seq();
         let mut current = None;
         if let Some(newest) = listing.newest()
-            && newest.len < opts.rotate_bytes
+            && newest.len() < opts.rotate_bytes
         {
             let file = OpenOptions::new()
                 .append(true)
@@ -698,7 +698,7 @@ mod tests {
                 expect += 1;
             }
             if seg.start_seq != listing.newest().unwrap().start_seq {
-                assert!(seg.len >= 1000 && seg.len < 1100, "{}", seg.len);
+                assert!(seg.len() >= 1000 && seg.len() < 1100, "{}", seg.len());
             }
         }
         assert_eq!(expect, 101);

@@ -707,3 +707,164 @@ fn damaged_lines_are_all_counted_without_a_filter() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!err.contains("skipped 3"), "{err}");
 }
+
+/// The line of `seq` stamped `ts` instead of its usual time.
+fn line_at(seq: u64, ts: &str) -> String {
+    event_line(seq).replacen(&ts_for(seq), ts, 1) + "\n"
+}
+
+/// Issue 14 item 2: a time range reads only the segments that can hold it
+/// (bisected by their first line's ts) and stops at the first line past the
+/// bound. Damage in a segment that is never read is not reported: it proves
+/// the segment was skipped. `--exact-time` reads everything.
+#[test]
+fn time_ranges_stop_at_the_bound_and_exact_time_reads_everything() {
+    let j = TestJournal::with_events(100, 25);
+    j.append_raw(&segment_name(1), b"not json at all\n");
+    let newest = ["inspect", "-o", "jsonl", "--all", "--since", &ts_for(90)];
+    let out = j.cmd(&newest).output().unwrap();
+    assert_eq!(seqs_of(&String::from_utf8_lossy(&out.stdout)), rev(90, 100));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "segment 1 is not read"
+    );
+
+    let mut exact = newest.to_vec();
+    exact.push("--exact-time");
+    let out = j.cmd(&exact).output().unwrap();
+    assert_eq!(seqs_of(&String::from_utf8_lossy(&out.stdout)), rev(90, 100));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("damaged"),
+        "--exact-time reads segment 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Oldest first, --until stops as soon as a line is past it.
+    j.append_raw(&segment_name(76), b"not json either\n");
+    let oldest = [
+        "inspect",
+        "-o",
+        "jsonl",
+        "--all",
+        "--oldest-first",
+        "--until",
+        &ts_for(30),
+    ];
+    let out = j.cmd(&oldest).output().unwrap();
+    assert_eq!(seqs_of(&String::from_utf8_lossy(&out.stdout)), range(1, 30));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 damaged"),
+        "only segment 1's damage is read: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        seqs(
+            &j,
+            &["--all", "--since", &ts_for(20), "--until", &ts_for(80)]
+        ),
+        rev(20, 80)
+    );
+}
+
+/// A clock that stepped back breaks the early stop's assumption: the early
+/// stop misses what `--exact-time` finds, verify warns with the seqs, and
+/// the help of --since says so.
+#[test]
+fn a_clock_that_steps_back_is_found_by_exact_time_and_verify() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    let t = |h: u32, m: u32| format!("2026-11-20T{h:02}:{m:02}:00Z");
+    j.write(
+        &segment_name(1),
+        (line_at(1, &t(10, 0)) + &line_at(2, &t(10, 1)) + &line_at(3, &t(10, 2))).as_bytes(),
+    );
+    j.write(
+        &segment_name(4),
+        (line_at(4, &t(9, 0)) + &line_at(5, &t(9, 1)) + &line_at(6, &t(9, 2))).as_bytes(),
+    );
+    j.write(
+        &segment_name(7),
+        (line_at(7, &t(9, 3)) + &line_at(8, &t(9, 4)) + &line_at(9, &t(9, 5))).as_bytes(),
+    );
+    let since = t(9, 30);
+    assert_eq!(
+        seqs(&j, &["--all", "--since", &since]),
+        Vec::<u64>::new(),
+        "the early stop assumes ts in seq order"
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "--since", &since, "--exact-time"]),
+        rev(1, 3)
+    );
+    assert_eq!(
+        seqs(
+            &j,
+            &[
+                "--all",
+                "--oldest-first",
+                "--until",
+                &t(9, 10),
+                "--exact-time"
+            ]
+        ),
+        range(4, 9)
+    );
+
+    let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["verify", "--json"]))).unwrap();
+    let defects = v["defects"].as_array().unwrap();
+    assert_eq!(defects.len(), 1, "{v}");
+    assert_eq!(defects[0]["kind"], "ts-backwards");
+    assert_eq!(defects[0]["severity"], "warning");
+    assert_eq!(defects[0]["seq_before"], 3);
+    assert_eq!(defects[0]["seq_after"], 4);
+    j.cmd(&["verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ts-backwards"))
+        .stdout(predicate::str::contains("seq 4"))
+        .stdout(predicate::str::contains("--exact-time"));
+
+    for cmd in ["inspect", "tail"] {
+        journal_cmd()
+            .args([cmd, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("--exact-time"))
+            .stdout(predicate::str::contains("seq order"));
+    }
+}
+
+/// The engine stamps some records to the second after one stamped to the
+/// nanosecond in the same second: the early stop compares whole seconds, so
+/// it never loses such a record, and verify does not call it a clock step.
+#[test]
+fn coarser_stamps_in_the_same_second_are_not_a_clock_step() {
+    let j = TestJournal::new();
+    j.touch_lock();
+    j.write(
+        &segment_name(1),
+        (line_at(1, "2026-11-20T09:00:22Z")
+            + &line_at(2, "2026-11-20T09:00:23.579808334Z")
+            + &line_at(3, "2026-11-20T09:00:23Z"))
+            .as_bytes(),
+    );
+    assert_eq!(
+        seqs(&j, &["--all", "--since", "2026-11-20T09:00:23.5Z"]),
+        [2]
+    );
+    assert_eq!(
+        seqs(
+            &j,
+            &[
+                "--all",
+                "--oldest-first",
+                "--until",
+                "2026-11-20T09:00:23.1Z"
+            ]
+        ),
+        [1, 3]
+    );
+    let v: Value = serde_json::from_str(&stdout_of(&mut j.cmd(&["verify", "--json"]))).unwrap();
+    assert_eq!(v["defects"], Value::Array(vec![]), "{v}");
+}

@@ -658,6 +658,33 @@ fn a_cursor_that_cannot_be_written_is_an_error_naming_it() {
     );
 }
 
+/// Issue 14 item 3: `tail -n N` with a rare filter reads through the window
+/// prefilter like inspect, with the same answer; damage at the end, which
+/// both the newest-line read and the match read meet, is counted once.
+#[test]
+fn last_n_with_a_rare_filter_finds_the_same_events_and_counts_damage_once() {
+    let j = TestJournal::with_events(200, 50);
+    j.append_raw(&segment_name(151), b"not json at all\n");
+    for (filter, want) in [
+        (vec!["-w", "message_id=m-8"], vec![8]),
+        (vec!["-w", "message_id=m-8", "-n", "5"], vec![8]),
+        (vec!["--session", "sess-7", "-n", "3"], vec![194, 197, 200]),
+        (vec!["-n", "2"], vec![199, 200]),
+    ] {
+        let mut args = vec!["tail", "-o", "jsonl"];
+        args.extend(filter.iter().copied());
+        let out = j.cmd(&args).output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            seqs_of(&String::from_utf8(out.stdout).unwrap()),
+            want,
+            "{filter:?}"
+        );
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("skipped 1 damaged line:"), "{filter:?}: {err}");
+    }
+}
+
 /// Issue 13 item 21: a FIFO (or directory) given as the cursor file is
 /// refused at once instead of blocking on its open.
 #[test]

@@ -251,57 +251,103 @@ fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result
 
 /// Prints the last `n` matching events of the journal as it is, oldest first;
 /// returns the newest seq read, where following continues.
+///
+/// Two reads, newest first: the newest valid line (where following
+/// continues, whether or not it matches), then the matches with the same
+/// segment choice, window prefilter and time-range stop as `inspect`, so a
+/// rare filter costs about one memchr pass, not a parse per line.
 fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
     let listing = Listing::read(dir)?;
     let all: Vec<usize> = (0..listing.segments().len()).collect();
     let mut max_seq = None;
-    let mut found: Vec<(Vec<u8>, u64)> = Vec::new();
-    let mut damage = DamageTally::default();
+    let mut defects: Vec<Defect> = Vec::new();
     let matcher = sink.matcher;
-    let _stopped_early = scan(
+    // A partial last line is the writer mid-append: the follower prints it.
+    let keep = |d: &Defect| !(follow && d.kind == DefectKind::TornTail);
+    let _newest_read = scan(
         &listing,
         &all,
         Direction::NewestFirst,
         ReadOptions::default(),
-        // No window filter: the newest line sets where following starts,
-        // whether or not it matches.
         None,
-        |visit| {
-            let (segment, line) = match visit {
-                Visit::Damage(d) => {
-                    // A partial last line is the writer mid-append: the follower prints it.
-                    if !(follow && d.kind == DefectKind::TornTail) {
-                        damage.note(d);
-                    }
-                    return ControlFlow::Continue(());
+        |visit| match visit {
+            Visit::Damage(d) => {
+                if keep(&d) {
+                    defects.push(d);
                 }
-                Visit::Line { segment, line } => (segment, line),
-            };
-            let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
-                return ControlFlow::Continue(());
-            };
-            if max_seq.is_none() {
-                max_seq = parse_line(content).ok().map(|r| r.seq);
-            }
-            // A line that may match is parsed; one that does not parse is
-            // damage, counted on stderr as inspect does.
-            if found.len() < n && matcher.prefilter(content) {
-                match parse_line(content) {
-                    Ok(record) if matcher.matches(&record) => {
-                        found.push((stored.to_vec(), record.seq));
-                    }
-                    Ok(_) => {}
-                    Err(fault) => damage.note(Defect::from_fault(segment.path(), &line, &fault)),
-                }
-            }
-            if found.len() >= n && max_seq.is_some() {
-                ControlFlow::Break(())
-            } else {
                 ControlFlow::Continue(())
             }
+            Visit::Line { segment, line } => {
+                let Some(content) = line.content() else {
+                    return ControlFlow::Continue(());
+                };
+                match parse_line(content) {
+                    Ok(record) => {
+                        max_seq = Some(record.seq);
+                        ControlFlow::Break(())
+                    }
+                    Err(fault) => {
+                        defects.push(Defect::from_fault(segment.path(), &line, &fault));
+                        ControlFlow::Continue(())
+                    }
+                }
+            }
         },
-    )?
-    .is_break();
+    )?;
+    let mut found: Vec<(Vec<u8>, u64)> = Vec::new();
+    if n > 0 {
+        let candidates = matcher.query().candidate_segments(&listing);
+        let _stopped_early = scan(
+            &listing,
+            &candidates,
+            Direction::NewestFirst,
+            ReadOptions::default(),
+            matcher.window_filter(),
+            |visit| {
+                let (segment, line) = match visit {
+                    Visit::Damage(d) => {
+                        if keep(&d) {
+                            defects.push(d);
+                        }
+                        return ControlFlow::Continue(());
+                    }
+                    Visit::Line { segment, line } => (segment, line),
+                };
+                let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
+                    return ControlFlow::Continue(());
+                };
+                if matcher.past_time_range(content, true) {
+                    return ControlFlow::Break(());
+                }
+                // A line that may match is parsed; one that does not parse is
+                // damage, counted on stderr as inspect does.
+                if matcher.prefilter(content) {
+                    match parse_line(content) {
+                        Ok(record) if matcher.matches(&record) => {
+                            found.push((stored.to_vec(), record.seq));
+                        }
+                        Ok(_) => {}
+                        Err(fault) => {
+                            defects.push(Defect::from_fault(segment.path(), &line, &fault))
+                        }
+                    }
+                }
+                if found.len() >= n {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        )?;
+    }
+    // Both reads may meet the same damage near the end: count it once.
+    let mut damage = DamageTally::default();
+    let mut seen = std::collections::HashSet::new();
+    for d in defects {
+        if seen.insert((d.segment.clone(), d.offset, d.kind)) {
+            damage.note(d);
+        }
+    }
     for (stored, _) in found.iter().rev() {
         let content = journal::lines::strip_cr(stored);
         let record = parse_line(content).expect("parsed above");

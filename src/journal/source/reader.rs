@@ -31,6 +31,11 @@ pub trait RecordFilter {
     }
     /// The exact test.
     fn matches(&self, rec: &Record<'_>) -> bool;
+    /// Whether a read in `newest_first` order is past the filter's time
+    /// range at `raw` and can stop (ts assumed in seq order to the second).
+    fn past_time_range(&self, _raw: &[u8], _newest_first: bool) -> bool {
+        false
+    }
 }
 
 /// What a reader hands its visitor.
@@ -80,6 +85,7 @@ impl Segments<'_> {
         F: RecordFilter + ?Sized,
         V: FnMut(Item<'_>) -> ControlFlow<()>,
     {
+        let newest_first = direction == Direction::NewestFirst;
         let _stopped = scan(
             self.listing,
             &self.candidates,
@@ -94,6 +100,9 @@ impl Segments<'_> {
                 let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
                     return ControlFlow::Continue(());
                 };
+                if filter.past_time_range(content, newest_first) {
+                    return ControlFlow::Break(());
+                }
                 if !filter.prefilter(content) {
                     return ControlFlow::Continue(());
                 }

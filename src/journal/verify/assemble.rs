@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::journal::defect::{Defect, DefectKind, Severity};
 use crate::journal::segment::{Listing, file_name_lossy};
 
-use super::segment::{SegmentScan, add_defect, seq_step};
+use super::segment::{SegmentScan, add_defect, seq_step, ts_backwards, ts_backwards_detail};
 use super::{VerifyOptions, VerifyReport};
 
 /// Puts the per-segment results in order and runs the cross-segment checks.
@@ -20,6 +20,8 @@ pub(super) fn assemble(
     let mut prev: Option<(u64, usize)> = None; // (last seq, segment index)
     // Damaged lines since the last valid record, across record-less segments.
     let mut damaged_between = 0u64;
+    // (ts, seq, segment index) of the last record with a ts read so far.
+    let mut prev_ts: Option<(chrono::DateTime<chrono::Utc>, u64, usize)> = None;
     for i in 0..scans.len() {
         if scans[i].summary.gone {
             continue;
@@ -60,6 +62,35 @@ pub(super) fn assemble(
                 }
                 add_defect(&mut scans[i], defect, opts);
             }
+        }
+        if let (Some((prev_ts, prev_seq, pi)), Some((ts, seq))) = (prev_ts, scans[i].first_ts)
+            && prev_seq < seq
+            && ts_backwards(prev_ts, ts)
+        {
+            let where_ = format!(
+                " at the end of {}",
+                file_name_lossy(&scans[pi].summary.path)
+            );
+            let (line, offset, len) = scans[i].first_record.unwrap_or((0, 0, 0));
+            let mut defect = Defect {
+                line: Some(line),
+                seq_before: Some(prev_seq),
+                seq_after: Some(seq),
+                ..Defect::new(
+                    DefectKind::TsBackwards,
+                    &scans[i].summary.path,
+                    offset,
+                    len,
+                    ts_backwards_detail(ts, seq, prev_ts, prev_seq, &where_),
+                )
+            };
+            if opts.strict {
+                defect.severity = Severity::Error;
+            }
+            add_defect(&mut scans[i], defect, opts);
+        }
+        if let Some((ts, seq)) = scans[i].last_ts {
+            prev_ts = Some((ts, seq, i));
         }
         if let Some(last) = scans[i].summary.last_seq {
             prev = Some((last, i));

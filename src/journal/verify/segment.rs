@@ -2,12 +2,14 @@
 //! what it found (before the cross-segment checks).
 
 use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use std::io;
 
 use crate::journal::defect::{Defect, DefectKind, Severity};
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ForwardLines, Line};
-use crate::journal::record::{LineFault, fast_seq};
+use crate::journal::record::{LineFault, fast_seq, fast_ts, parse_ts};
 use crate::journal::scan::structural_defect;
 use crate::journal::segment::Segment;
 
@@ -33,6 +35,10 @@ pub(super) struct SegmentScan {
     pub(super) damaged_total: u64,
     pub(super) damaged_leading: u64,
     pub(super) damaged_trailing: u64,
+    /// `ts` of the first and last valid records whose `ts` is where the
+    /// engine writes it, with their seqs (for the check across segments).
+    pub(super) first_ts: Option<(DateTime<Utc>, u64)>,
+    pub(super) last_ts: Option<(DateTime<Utc>, u64)>,
 }
 
 /// Per-segment state while reading.
@@ -61,7 +67,7 @@ impl<'a> SegmentState<'a> {
                 summary: SegmentSummary {
                     path: seg.path.clone(),
                     start_seq: seg.start_seq,
-                    bytes: seg.len,
+                    bytes: seg.len(),
                     lines: 0,
                     records: 0,
                     first_seq: None,
@@ -81,6 +87,8 @@ impl<'a> SegmentState<'a> {
                 damaged_total: 0,
                 damaged_leading: 0,
                 damaged_trailing: 0,
+                first_ts: None,
+                last_ts: None,
             },
             prev_seq: None,
             damaged_since: 0,
@@ -229,6 +237,23 @@ impl<'a> SegmentState<'a> {
             }
             found.push(record_defect(kind, detail));
         }
+        if let Some(ts) = line.content().and_then(fast_ts).and_then(parse_ts) {
+            // Only where the seq goes forwards: a replayed block's ts goes
+            // back with its seqs (seq-backwards says so).
+            if let Some((prev_ts, prev_seq)) = s.last_ts
+                && prev_seq < seq
+                && ts_backwards(prev_ts, ts)
+            {
+                found.push(record_defect(
+                    DefectKind::TsBackwards,
+                    ts_backwards_detail(ts, seq, prev_ts, prev_seq, ""),
+                ));
+            }
+            if s.first_ts.is_none() {
+                s.first_ts = Some((ts, seq));
+            }
+            s.last_ts = Some((ts, seq));
+        }
         if let Err(issue) = checked.engine {
             let counts = s.engine_skipped.entry(issue.event_type).or_default();
             match issue.kind {
@@ -248,7 +273,7 @@ impl<'a> SegmentState<'a> {
     fn finish(mut self) -> SegmentScan {
         self.scan.damaged_trailing = self.damaged_since;
         let path = &self.seg.path;
-        if self.seg.len == 0 {
+        if self.seg.len() == 0 {
             let mut defect = Defect::new(
                 DefectKind::EmptySegment,
                 path,
@@ -275,12 +300,12 @@ impl<'a> SegmentState<'a> {
                 DefectKind::NoCompleteLine,
                 path,
                 0,
-                self.seg.len,
+                self.seg.len(),
                 format!(
                     "the newest segment holds no complete valid line in its {} bytes \
                      (recover takes the max seq from an older segment, or from this \
                      one's name when none holds a valid line)",
-                    self.seg.len
+                    self.seg.len()
                 ),
             );
             if only_a_partial_line {
@@ -294,10 +319,10 @@ impl<'a> SegmentState<'a> {
                 DefectKind::EmptySegment,
                 path,
                 0,
-                self.seg.len,
+                self.seg.len(),
                 format!(
                     "the segment holds only blank lines ({} bytes)",
-                    self.seg.len
+                    self.seg.len()
                 ),
             ));
         }
@@ -310,11 +335,39 @@ fn is_record_defect(kind: DefectKind) -> bool {
         kind,
         DefectKind::SeqRepeated
             | DefectKind::SeqBackwards
+            | DefectKind::TsBackwards
             | DefectKind::SeqGap
             | DefectKind::NameMismatch
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField
             | DefectKind::NotRegularFile
+    )
+}
+
+/// Whether `ts` after `prev` goes back by the second: the order
+/// `--since`/`--until` assume. (The engine stamps some records to the second
+/// or millisecond after one stamped to the nanosecond in the same second:
+/// that is not a clock stepping back.)
+pub(super) fn ts_backwards(prev: DateTime<Utc>, ts: DateTime<Utc>) -> bool {
+    ts.timestamp() < prev.timestamp()
+}
+
+/// The detail of a `ts-backwards` defect: `ts` of `seq` is before `prev_ts`
+/// of `prev_seq`. `where_` follows the previous seq.
+pub(super) fn ts_backwards_detail(
+    ts: DateTime<Utc>,
+    seq: u64,
+    prev_ts: DateTime<Utc>,
+    prev_seq: u64,
+    where_: &str,
+) -> String {
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    format!(
+        "the ts of seq {seq} ({}) is before the ts of seq {prev_seq} ({}){where_}: a clock \
+         stepped back; --since/--until assume ts in seq order to the second (--exact-time \
+         reads everything)",
+        fmt(ts),
+        fmt(prev_ts)
     )
 }
 
@@ -362,12 +415,12 @@ fn unreadable(
         DefectKind::Unreadable,
         &seg.path,
         at,
-        seg.len.saturating_sub(at),
+        seg.len().saturating_sub(at),
         format!("could not be read from byte {at}: {e}"),
     ));
     state.scan.summary.bytes = at;
     if let Some((p, reported)) = progress {
-        p(seg.len.saturating_sub(reported));
+        p(seg.len().saturating_sub(reported));
     }
     state.scan
 }
@@ -390,10 +443,10 @@ pub(super) fn scan_segment(
     {
         Err(io::Error::from(io::ErrorKind::PermissionDenied))
     } else {
-        ForwardLines::open(&seg.path, seg.len, opts.read)
+        ForwardLines::open(&seg.path, seg.len(), opts.read)
     };
     #[cfg(not(test))]
-    let opened = ForwardLines::open(&seg.path, seg.len, opts.read);
+    let opened = ForwardLines::open(&seg.path, seg.len(), opts.read);
     let mut lines = match opened {
         Ok(lines) => lines,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -401,7 +454,7 @@ pub(super) fn scan_segment(
             scan.summary.gone = true;
             scan.summary.bytes = 0;
             if let Some(p) = progress {
-                p(seg.len);
+                p(seg.len());
             }
             return Ok(scan);
         }
@@ -414,7 +467,7 @@ pub(super) fn scan_segment(
             Ok(Some(line)) => line,
             Ok(None) => break,
             Err(e) => {
-                let at = lines.position().min(seg.len);
+                let at = lines.position().min(seg.len());
                 return Ok(unreadable(state, at, &e, progress.map(|p| (p, reported))));
             }
         };
@@ -428,9 +481,9 @@ pub(super) fn scan_segment(
         }
     }
     // A file that shrank under the reader ends early; count what was read.
-    state.scan.summary.bytes = lines.position().min(seg.len);
+    state.scan.summary.bytes = lines.position().min(seg.len());
     if let Some(p) = progress {
-        p(seg.len.saturating_sub(reported));
+        p(seg.len().saturating_sub(reported));
     }
     Ok(state.finish())
 }

@@ -27,13 +27,13 @@ pub fn nothing_to_append() {
 
 /// What opening the journal cut before appending, and where the bytes went.
 pub fn notes(done: &BatchDone) {
-    if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate {
+    if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate() {
         eprintln!(
             "journal: note: cut a torn tail of {bytes} bytes from {} before appending",
             file_name_lossy(segment)
         );
     }
-    for segment in &done.opened.tail_cut.delete {
+    for segment in done.opened.tail_cut.delete() {
         eprintln!(
             "journal: note: removed {}, which held no complete line",
             file_name_lossy(segment)
@@ -64,13 +64,13 @@ pub fn json(dir: &Path, done: Option<&BatchDone>, skipped: usize) -> Value {
     let delete: Vec<String> = done.map_or_else(Vec::new, |d| {
         d.opened
             .tail_cut
-            .delete
+            .delete()
             .iter()
             .map(|p| file_name_lossy(p))
             .collect()
     });
     let truncate = done
-        .and_then(|d| d.opened.tail_cut.truncate.as_ref())
+        .and_then(|d| d.opened.tail_cut.truncate())
         .map(|(p, new_len, removed)| {
             json!({"segment": file_name_lossy(p), "new_len": new_len, "removed": removed})
         });

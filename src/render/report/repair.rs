@@ -41,19 +41,19 @@ pub fn write_text(
     if plan.is_empty() {
         writeln!(out, "  nothing to remove")?;
     }
-    for path in &plan.tail.delete {
+    for path in plan.tail.delete() {
         let bytes = listing
             .segments
             .iter()
             .find(|s| s.path == *path)
-            .map_or(0, |s| s.len);
+            .map_or(0, |s| s.len());
         writeln!(
             out,
             "  {delete} {}: {bytes} bytes, no complete valid line",
             file_name_lossy(path)
         )?;
     }
-    if let Some((path, new_len, removed)) = &plan.tail.truncate {
+    if let Some((path, new_len, removed)) = plan.tail.truncate() {
         writeln!(
             out,
             "  {truncate} {} to {new_len} bytes: {removed} bytes after its last complete \
@@ -170,18 +170,18 @@ fn write_defects(out: &mut dyn Write, defects: &[Defect]) -> io::Result<()> {
 pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[PathBuf]) -> Value {
     let delete: Vec<Value> = plan
         .tail
-        .delete
+        .delete()
         .iter()
         .map(|p| {
             let bytes = listing
                 .segments
                 .iter()
                 .find(|s| s.path == *p)
-                .map_or(0, |s| s.len);
+                .map_or(0, |s| s.len());
             json!({"segment": file_name_lossy(p), "bytes": bytes})
         })
         .collect();
-    let truncate = plan.tail.truncate.as_ref().map(|(p, new_len, removed)| {
+    let truncate = plan.tail.truncate().map(|(p, new_len, removed)| {
         json!({"segment": file_name_lossy(p), "new_len": new_len, "removed": removed})
     });
     json!({

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue 14's table: each `journal` command and the tool people would use,
+# measured in the same hyperfine run (page cache warm), ratio in the last
+# column (journal / baseline: below 1 is ahead), peak RSS of the journal side.
+# Journals come from examples/gen_journal.rs: 512 MiB in 8 MiB segments
+# (64), and 64 MiB in ~7 KiB segments (rotating at 5000 bytes) (~9,000). Prints Markdown.
+# Run by hand: bash benches/issue14.sh   (RUNS=10 for a quicker run)
+source "$(dirname "$0")/common.sh"
+DATA=${BENCH_DATA:-$ROOT/bench-data/issue14}
+mkdir -p "$DATA"
+build
+gen() { # gen NAME ARGS...: a generated journal, made once
+  local dir="$DATA/$1"; shift
+  if [ ! -f "$dir/.done" ]; then
+    rm -rf "$dir"
+    "$ROOT/target/release/examples/gen_journal" --seed 1 "$@" "$dir" >&2
+    touch "$dir/.done"
+  fi
+  echo "$dir"
+}
+big=$(gen big --size 512M)
+many=$(gen many --size 64M --rotate-bytes 5000)
+J=$JOURNAL
+segs() { ls "$1"/events-*.jsonl | sort "${@:2}" | tr '\n' ' '; }
+newest() { ls "$1"/events-*.jsonl | sort | tail -n 1; }
+
+# pair NAME JOURNAL_CMD BASELINE_CMD: one hyperfine run of both; prints a row.
+pair() {
+  local json; json=$(mktemp)
+  hyperfine --warmup 3 --runs "$RUNS" --export-json "$json" --output=null \
+    "$2" "$3" >/dev/null 2>&1 || { echo "| $1 | failed | | |"; return; }
+  local peak; peak=$(peak_mib bash -c "$2")
+  python3 - "$json" "$1" "$4" "$peak" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+a, b = r[0]["mean"] * 1000, r[1]["mean"] * 1000
+print(f"| {sys.argv[2]} | {a:.1f} ms | {sys.argv[3]} {b:.1f} ms | {a / b:.2f} | {sys.argv[4]} MiB |")
+PY
+  rm -f "$json"
+}
+
+# The ts 1 % of the bytes before the end of the big journal.
+since=$(cat $(segs "$big") | tail -c $(( $(cat "$big"/events-*.jsonl | wc -c) / 100 )) | sed -n 2p | jq -r .ts)
+# A literal that occurs once, from the middle of the big journal.
+rare=$(sed -n 1000p "$(ls "$big"/events-*.jsonl | sort | sed -n 32p)" | jq -r '.event | (.message_id // .run_id // .session_id // .type)')
+bytes=$(cat "$big"/events-*.jsonl | wc -c)
+lines=$(cat "$big"/events-*.jsonl | wc -l)
+
+echo "512 MiB journal: $(ls "$big"/events-*.jsonl | wc -l) segments, $lines events, $((bytes / lines)) bytes a line on average; small-segment journal: $(ls "$many"/events-*.jsonl | wc -l) segments. RUNS=$RUNS."
+echo
+echo "| job | \`journal\` | the tool people would use | ratio | peak RSS (journal) |"
+echo "|---|---|---|---|---|"
+pair "newest 20" "$J inspect -n 20 -o raw $big" "tac $(newest "$big") | head -20" "\`tac | head -20\`"
+pair "max seq" "$J recover $big" "tail -n 1 $(newest "$big") | jq .seq" "\`tail -n1 | jq .seq\`"
+pair "rare literal (one message_id), newest 20" "$J inspect -n 20 -o raw -g $rare $big" "rg -F --no-filename $rare $(segs "$big") | tail -20" "\`rg -F | tail -20\`"
+pair "verify" "$J verify $big" "cat $(segs "$big") | jq empty" "\`jq empty\` (jaq not installed)"
+pair "events of the last 1 % (\`inspect --all --since T\`)" "$J inspect --all -o raw --since $since $big" \
+  "tac $(segs "$big" -r) | awk -v t=$since 'match(\$0, /\"ts\":\"[^\"]*\"/) { if (substr(\$0, RSTART + 6, RLENGTH - 7) < t) exit } { print }'" "\`tac | awk\` to the first older ts"
+pair "count by type (\`stats\`)" "$J stats $big" "rg -N --no-filename -o '\"type\":\"[^\"]*\"' $big | sort | uniq -c" "\`rg -o | sort | uniq -c\`"
+pair "full dump (\`inspect --all --oldest-first -o raw\`)" "$J inspect --all --oldest-first -o raw $big" "cat $(segs "$big") | wc -l" "\`cat | wc -l\`"
+pair "newest 20 on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J inspect -n 20 -o raw $many" "$J inspect -n 20 -o raw $big" "itself on 64 segments:"
+pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J recover $many" "$J recover $big" "itself on 64 segments:"
