@@ -23,10 +23,13 @@
 //! - **no descriptor on a deleted file**: a segment is closed as soon as it is
 //!   fully read and a newer one exists; a segment pruned while it is being
 //!   read is still read to its end through the open descriptor;
-//! - **truncation and replacement**: a file shorter than the read position was
-//!   cut: reading resumes at the cut ([`Notice::Truncated`]); a file whose
-//!   inode changed under its name was replaced: the new file is read from its
-//!   start, skipping the seqs already handed out;
+//! - **truncation and replacement**: a file shorter than the read position,
+//!   or whose last bytes read are no longer the same, was cut under the
+//!   reader ([`Notice::Truncated`]); a file whose inode changed under its
+//!   name was replaced. Either is read again from its start, skipping the
+//!   seqs already handed out: the writer may have appended after the cut
+//!   before the follower looked, so neither the current length nor the read
+//!   position says where the cut was;
 //! - **continuity**: every seq must be the previous plus one. A skip is
 //!   reported as [`Notice::Pruned`] when the segments that held it were deleted
 //!   (pruning removes the oldest segments first, so a skip right after a
@@ -89,7 +92,9 @@ pub enum Notice {
         last: u64,
         found: u64,
     },
-    /// The open segment became shorter than what was already read.
+    /// The open segment was cut below what was already read (it is `to`
+    /// bytes now, and may have grown again since the cut); it is read again
+    /// from its start.
     Truncated {
         segment: PathBuf,
         from: u64,
@@ -127,9 +132,61 @@ struct Open {
     /// The segment before this one had been deleted when this one was opened
     /// (or this is the oldest segment left): a seq skip at its start is a prune.
     after_deleted: bool,
-    /// Re-reading from the start (a replaced file, the start segment): seqs not
-    /// above the last one are expected and skipped quietly.
+    /// Re-reading from the start (a replaced or cut file, the start segment):
+    /// seqs not above the last one are expected and skipped quietly.
     catching_up: bool,
+    /// The last bytes read before `.0` (at most [`MARK_LEN`]), as read: when
+    /// they change, the file was cut below the read position and written
+    /// again, even if it grew past it.
+    mark: (u64, Vec<u8>),
+}
+
+/// How many bytes before the read position are checked on each wake-up.
+const MARK_LEN: u64 = 64;
+
+impl Open {
+    /// Records the bytes just before the read position (one small read, only
+    /// when the position moved).
+    fn set_mark(&mut self) -> io::Result<()> {
+        let position = self.reader.position();
+        if self.mark.0 == position {
+            return Ok(());
+        }
+        let from = position.saturating_sub(MARK_LEN);
+        let mut bytes = vec![0; (position - from) as usize];
+        let n = read_at_full(&self.file, &mut bytes, from)?;
+        bytes.truncate(n);
+        self.mark = (position, bytes);
+        Ok(())
+    }
+
+    /// Whether the file (now `len` bytes) still holds the marked bytes.
+    fn mark_holds(&self, len: u64) -> io::Result<bool> {
+        let (end, bytes) = &self.mark;
+        if bytes.is_empty() {
+            return Ok(true);
+        }
+        if len < *end {
+            return Ok(false);
+        }
+        let mut now = vec![0; bytes.len()];
+        let n = read_at_full(&self.file, &mut now, end - bytes.len() as u64)?;
+        Ok(n == bytes.len() && now == *bytes)
+    }
+}
+
+fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// Follows one journal directory. See the module documentation.
@@ -219,10 +276,10 @@ impl Follower {
                     Refresh::Present => false,
                     Refresh::Stopped => return Ok(PollStatus::Stopped),
                 };
-                if read_lines(open, &mut self.last_seq, &mut visit)
-                    .map_err(|e| JournalError::io(&open.path, e))?
-                    .is_break()
-                {
+                let flow = read_lines(open, &mut self.last_seq, &mut visit)
+                    .and_then(|flow| open.set_mark().map(|()| flow))
+                    .map_err(|e| JournalError::io(&open.path, e))?;
+                if flow.is_break() {
                     return Ok(PollStatus::Stopped);
                 }
                 if deleted {
@@ -323,6 +380,7 @@ impl Follower {
             after_deleted,
             // Starting inside the journal: the seqs up to the start are skipped.
             catching_up: self.last_seq.is_some(),
+            mark: (0, Vec::new()),
         })
     }
 }
@@ -360,6 +418,7 @@ where
                     );
                     open.file = file;
                     open.catching_up = true;
+                    open.mark = (0, Vec::new());
                     let notice = Notice::Replaced {
                         segment: open.path.clone(),
                     };
@@ -378,17 +437,15 @@ where
     }
     let len = open.file.metadata().map_err(io_err)?.len();
     let position = open.reader.position();
-    if len < position {
-        // Cut below what was read (a repair, a writer's tail cut): go on
-        // from the cut; seqs already handed out are not handed out again.
-        let number = open.reader.next_number();
-        open.reader = ForwardLines::new(
-            open.file.try_clone().map_err(io_err)?,
-            len,
-            number,
-            len,
-            read,
-        );
+    if len < position || !open.mark_holds(len).map_err(io_err)? {
+        // Cut below what was read (a repair, a writer's tail cut). Where is
+        // not known: the writer may have appended after the cut before this
+        // look (the length is then past the cut), even past the read
+        // position (the marked bytes before it changed). Read the file again
+        // from its start; seqs already handed out are skipped quietly.
+        open.reader = ForwardLines::new(open.file.try_clone().map_err(io_err)?, 0, 1, len, read);
+        open.catching_up = true;
+        open.mark = (0, Vec::new());
         let notice = Notice::Truncated {
             segment: open.path.clone(),
             from: position,
@@ -638,6 +695,79 @@ mod tests {
             ]
         );
         assert_eq!(f.last_seq(), Some(15));
+    }
+
+    fn cut_to(path: &Path, len: u64) {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    }
+
+    /// The flake of `tail::a_file_cut_below_the_read_position_is_read_on_from_the_cut`:
+    /// a repair cuts seqs 4 and 5 and the writer appends seq 6 *before* the
+    /// follower looks. The file is then shorter than the read position but
+    /// longer than the cut; reading on from its length lost seq 6.
+    #[test]
+    fn a_cut_followed_by_an_append_before_the_look_loses_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let all: String = (1..=5).map(|s| line(s, "long-enough-tag")).collect();
+        append(dir, 1, &all);
+        let mut f = Follower::new(dir, FollowOptions::default());
+        assert_eq!(seqs(&poll(&mut f).0), vec![1, 2, 3, 4, 5]);
+        let path = dir.join(segment_file_name(1));
+        let cut: u64 = (1..=3)
+            .map(|s| line(s, "long-enough-tag").len() as u64)
+            .sum();
+        cut_to(&path, cut);
+        append(dir, 1, &line(6, "b"));
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![6]);
+        assert_eq!(
+            notices,
+            vec![Notice::Truncated {
+                segment: path,
+                from: all.len() as u64,
+                to: cut + line(6, "b").len() as u64,
+            }]
+        );
+        // Nothing is handed out twice afterwards.
+        append(dir, 1, &line(7, "b"));
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![7]);
+        assert!(notices.is_empty(), "{notices:?}");
+    }
+
+    /// The same race when the writer appended past the old read position
+    /// before the follower looked: the length no longer shows the cut, the
+    /// bytes before the read position do.
+    #[test]
+    fn a_cut_regrown_past_the_read_position_is_read_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        append(dir, 1, &(line(1, "a") + &line(2, "a") + &line(3, "a")));
+        let mut f = Follower::new(dir, FollowOptions::default());
+        assert_eq!(seqs(&poll(&mut f).0), vec![1, 2, 3]);
+        let path = dir.join(segment_file_name(1));
+        let old = fs::metadata(&path).unwrap().len();
+        cut_to(&path, line(1, "a").len() as u64);
+        let more: String = (2..=6).map(|s| line(s, "rewritten")).collect();
+        append(dir, 1, &more);
+        let len = fs::metadata(&path).unwrap().len();
+        assert!(len > old);
+        let (lines, notices) = poll(&mut f);
+        assert_eq!(seqs(&lines), vec![4, 5, 6]);
+        assert_eq!(
+            notices,
+            vec![Notice::Truncated {
+                segment: path,
+                from: old,
+                to: len,
+            }]
+        );
     }
 
     /// Issue 16 item 1: a newest segment holding only a partial line is

@@ -208,6 +208,20 @@ impl Listing {
             irregular: Vec::new(),
             has_lock_file: false,
         };
+        // A directory read is not atomic: past one getdents call (a few
+        // hundred segments) a segment created during the read can be missed
+        // while a newer one, created after it, is seen: a whole segment's seqs
+        // then look missing (verify called it a seq gap). So a first read only
+        // finds the newest name; every segment up to it existed before the
+        // second read began, which therefore sees all of them. Newer ones
+        // (created during the second read, maybe not all of them) are left to
+        // the next listing.
+        let mut newest: Option<u64> = None;
+        for entry in fs::read_dir(dir).map_err(io_err)? {
+            if let Some(start_seq) = parse_segment_name(&entry.map_err(io_err)?.file_name()) {
+                newest = newest.max(Some(start_seq));
+            }
+        }
         for entry in fs::read_dir(dir).map_err(io_err)? {
             let entry = entry.map_err(io_err)?;
             let name = entry.file_name();
@@ -225,6 +239,9 @@ impl Listing {
                 }
                 continue;
             };
+            if newest.is_none_or(|newest| start_seq > newest) {
+                continue;
+            }
             // No length here: it is taken when the segment is first opened,
             // after the whole directory was read. A writer finishes a segment
             // before it creates the next one, so every segment but the newest

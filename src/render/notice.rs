@@ -101,8 +101,8 @@ pub fn follow(notice: &Notice) {
             file_name_lossy(segment)
         ),
         Notice::Truncated { segment, from, to } => eprintln!(
-            "journal: note: {} was cut from {from} to {to} bytes under the reader; \
-             reading on from byte {to}",
+            "journal: note: {} was cut under the reader (read to byte {from}, now {to} \
+             bytes); reading it again from its start (seqs already printed are skipped)",
             file_name_lossy(segment)
         ),
         Notice::Replaced { segment } => eprintln!(

@@ -143,7 +143,9 @@ fn torn_tail_cut_by_a_restarting_writer_prints_nothing_of_the_torn_bytes() {
 #[test]
 fn a_file_cut_below_the_read_position_is_read_on_from_the_cut() {
     let j = TestJournal::with_events(5, 10);
-    let tail = j.follow(&[]);
+    // From seq 0: seq 5 on stdout means the follower itself read to the end
+    // (the last-N printing before following does not), so it sees the cut.
+    let tail = j.follow(&["--from-seq", "0"]);
     tail.wait_for_seq(5);
     // A repair cut seqs 4 and 5; the writer then goes on with 6.
     let path = j.path(&segment_name(1));
@@ -162,7 +164,45 @@ fn a_file_cut_below_the_read_position_is_read_on_from_the_cut() {
     let (_, out, err) = tail.stop();
     assert_eq!(seqs_of(&out), range(1, 6));
     assert!(
-        err.contains(&format!("was cut from {} to {cut} bytes", text.len())),
+        err.contains(&format!(
+            "was cut under the reader (read to byte {}, now ",
+            text.len()
+        )),
+        "{err}"
+    );
+}
+
+/// The interleaving the test above met under load: the writer appends after
+/// the cut before the follower looks (frozen here). Reading on from the
+/// length it then finds lost seq 6.
+#[test]
+fn a_cut_and_an_append_before_the_reader_looks_lose_nothing() {
+    let j = TestJournal::with_events(5, 10);
+    // From seq 0: the follower itself prints 1..5, so it has read to the end.
+    let tail = j.follow(&["--from-seq", "0"]);
+    tail.wait_for_seq(5);
+    tail.signal("STOP");
+    let path = j.path(&segment_name(1));
+    let text = fs::read_to_string(&path).unwrap();
+    let cut: usize = text.lines().take(3).map(|l| l.len() + 1).sum();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut as u64)
+        .unwrap();
+    let mut w = EngineWriter::resume(&j.dir, 1 << 20, 6);
+    w.append();
+    let len = fs::metadata(&path).unwrap().len();
+    tail.signal("CONT");
+    tail.wait_for_seq(6);
+    let (_, out, err) = tail.stop();
+    assert_eq!(seqs_of(&out), range(1, 6));
+    assert!(
+        err.contains(&format!(
+            "was cut under the reader (read to byte {}, now {len} bytes)",
+            text.len()
+        )),
         "{err}"
     );
 }

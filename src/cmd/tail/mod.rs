@@ -210,6 +210,12 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         poll: opts.poll,
         reported_missing: false,
     };
+    // Watch before the first read: a change made while it runs would
+    // otherwise wait for the safety rescan.
+    if let Ok(meta) = std::fs::metadata(&dir) {
+        use std::os::unix::fs::MetadataExt;
+        waker.arm(&dir, Some((meta.dev(), meta.ino())));
+    }
     loop {
         let status = follower.poll(|item| sink.handle(item))?;
         if sink.write_error.is_some() || stop.load(Ordering::SeqCst) {
