@@ -103,7 +103,13 @@ pub enum Notice {
     /// Another file took the open segment's name; it is read from its start.
     Replaced { segment: PathBuf },
     /// The journal directory itself was replaced (removed and recreated).
-    DirReplaced { dir: PathBuf },
+    /// `restarted` is the new journal's max seq when it is below the last seq
+    /// handed out: a new journal whose seqs started again, followed from its
+    /// oldest record (waiting for seqs past the old ones would print nothing).
+    DirReplaced {
+        dir: PathBuf,
+        restarted: Option<u64>,
+    },
     /// A line that is not a record (damage, or a closed segment's torn end).
     Damage(Defect),
 }
@@ -194,6 +200,9 @@ pub struct Follower {
     dir: PathBuf,
     opts: FollowOptions,
     dir_id: Option<(u64, u64)>,
+    /// The directory was seen missing since it was last listed: when it is
+    /// back, it is a new one even if the file system reused its inode.
+    dir_was_missing: bool,
     current: Option<Open>,
     /// The last seq handed out (or the start point).
     last_seq: Option<u64>,
@@ -214,6 +223,7 @@ impl Follower {
             dir: dir.to_owned(),
             opts,
             dir_id: None,
+            dir_was_missing: false,
             current: None,
             last_seq: opts.after,
         }
@@ -243,15 +253,28 @@ impl Follower {
         'list: loop {
             let listing = match Listing::read(&self.dir) {
                 Ok(listing) => listing,
-                Err(JournalError::DirNotFound { .. }) => return Ok(PollStatus::DirMissing),
+                Err(JournalError::DirNotFound { .. }) => {
+                    self.dir_was_missing = true;
+                    return Ok(PollStatus::DirMissing);
+                }
                 Err(e) => return Err(e),
             };
             let dir_id = fs::metadata(&self.dir).map(|m| (m.dev(), m.ino())).ok();
-            if self.dir_id.is_some() && dir_id.is_some() && dir_id != self.dir_id {
+            let was_missing = std::mem::take(&mut self.dir_was_missing);
+            if self.dir_id.is_some() && dir_id.is_some() && (was_missing || dir_id != self.dir_id) {
                 // Removed and recreated: the open segment belongs to the old one.
                 self.current = None;
+                let max_seq = crate::recover::recover(&listing, self.opts.read)?.max_seq;
+                let restarted = self
+                    .last_seq
+                    .filter(|&last| max_seq < last)
+                    .map(|_| max_seq);
+                if restarted.is_some() {
+                    self.last_seq = None;
+                }
                 if visit(Item::Notice(Notice::DirReplaced {
                     dir: self.dir.clone(),
+                    restarted,
                 }))
                 .is_break()
                 {

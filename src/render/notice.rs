@@ -110,8 +110,20 @@ pub fn follow(notice: &Notice) {
              printed are skipped)",
             file_name_lossy(segment)
         ),
-        Notice::DirReplaced { dir } => eprintln!(
+        Notice::DirReplaced {
+            dir,
+            restarted: None,
+        } => eprintln!(
             "journal: note: {} was removed and recreated; following the new directory",
+            escape_path(dir)
+        ),
+        Notice::DirReplaced {
+            dir,
+            restarted: Some(max),
+        } => eprintln!(
+            "journal: warning: {} was removed and recreated as a new journal whose seqs \
+             started again (its max seq is {max}, below the last seq printed): following it \
+             from its oldest record",
             escape_path(dir)
         ),
         Notice::Damage(d) => {

@@ -807,3 +807,58 @@ fn a_cursor_file_that_is_a_fifo_is_refused_not_waited_on() {
         );
     }
 }
+
+/// Issue 13 item 14: `journal tail -f DIR | head -1` on an idle journal ends
+/// when head goes away, not at the next append.
+#[test]
+fn a_closed_stdout_ends_an_idle_follow() {
+    use std::io::BufRead;
+    let j = TestJournal::with_events(5, 10);
+    let mut child = journal_process()
+        .args(["tail", "-f", "-o", "raw"])
+        .arg(&j.dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(seqs_of(&first), vec![1]);
+    // The reader is dropped here: nothing is appended, nothing more is written.
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > WAIT {
+            child.kill().unwrap();
+            panic!("tail -f kept running after its reader went away");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+/// Issue 13 item 6: the directory recreated as a new journal whose seqs
+/// start again at 1 is followed from its start, with a warning, instead of
+/// waiting silently for seqs past the old ones.
+#[test]
+fn a_directory_recreated_with_seqs_restarted_is_followed_and_said() {
+    let j = TestJournal::with_events(8, 10);
+    let tail = j.follow(&["--retry", "-n", "3"]);
+    tail.wait_for_seq(8);
+    fs::remove_dir_all(&j.dir).unwrap();
+    pause();
+    fs::create_dir(&j.dir).unwrap();
+    j.append_events(1..=2, 10);
+    tail.wait_for_seq(2);
+    let (status, out, err) = tail.stop();
+    assert!(status.success());
+    assert_eq!(seqs_of(&out), vec![6, 7, 8, 1, 2]);
+    assert!(
+        err.contains("recreated as a new journal whose seqs started again (its max seq is 2"),
+        "{err}"
+    );
+}

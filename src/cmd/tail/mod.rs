@@ -42,7 +42,7 @@ use cursor::{Cursor, check_writable, read_cursor};
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 use sink::Sink;
-use waker::{Waker, spawn_signal_thread};
+use waker::{Waker, spawn_signal_thread, spawn_stdout_watch};
 
 /// Where printing starts.
 enum Start {
@@ -116,6 +116,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     if opts.follow {
         spawn_signal_thread(stop.clone(), tx.clone())?;
+        spawn_stdout_watch(stop.clone(), tx.clone());
     }
 
     // A missing directory is an error unless we may wait for it.

@@ -28,7 +28,7 @@ use journal::source::sessions::{SessionFile, SessionStore};
 use journal::source::{Position, SourceRecord};
 
 use super::DEFAULT_LINES;
-use super::waker::spawn_signal_thread;
+use super::waker::{spawn_signal_thread, spawn_stdout_watch};
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::Context;
 use crate::cmd::sessions::session_query;
@@ -188,7 +188,8 @@ pub(super) fn run(args: &TailArgs, dir: &Path, ctx: &Context) -> Result<ExitCode
 
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
-    spawn_signal_thread(stop.clone(), tx)?;
+    spawn_signal_thread(stop.clone(), tx.clone())?;
+    spawn_stdout_watch(stop.clone(), tx);
     let poll = args.poll.unwrap_or(DEFAULT_POLL);
     while !stop.load(Ordering::SeqCst) {
         let _ = rx.recv_timeout(poll);

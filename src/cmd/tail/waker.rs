@@ -32,6 +32,33 @@ pub(super) fn spawn_signal_thread(stop: Arc<AtomicBool>, tx: Sender<()>) -> Resu
     Ok(())
 }
 
+/// Ends the follow when stdout's reader goes away, even while nothing is
+/// written: `journal tail -f | head -1` on an idle journal would otherwise
+/// only notice at the next append. A pipe whose reader closed reports
+/// POLLERR; a terminal that hung up, POLLHUP. Nothing else wakes this poll
+/// (no events are asked for), so files and /dev/null leave it asleep.
+pub(super) fn spawn_stdout_watch(stop: Arc<AtomicBool>, tx: Sender<()>) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    std::thread::spawn(move || {
+        let stdout = std::io::stdout();
+        loop {
+            let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+            match poll(&mut fds, None) {
+                Ok(_) => {
+                    let revents = fds[0].revents();
+                    if revents.intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL) {
+                        stop.store(true, Ordering::SeqCst);
+                        let _ = tx.send(());
+                        return;
+                    }
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return,
+            }
+        }
+    });
+}
+
 /// Sleeps until something may have changed: a notification, a signal, or a timeout.
 pub(super) struct Waker {
     pub(super) rx: Receiver<()>,
