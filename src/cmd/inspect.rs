@@ -138,5 +138,9 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     if shown == 0 && opts.limit != Some(0) && ctx.stdout_tty {
         journal::render::notice::no_match();
     }
+    // The rest was shown; the status says that a segment could not be read.
+    if damage.any_unreadable() {
+        return Ok(ExitCode::CouldNotRun);
+    }
     Ok(ExitCode::Success)
 }

@@ -61,6 +61,14 @@ where
     for i in order {
         let seg = &listing.segments[i];
         let is_newest = Some(i) == newest;
+        #[cfg(test)]
+        if tests::UNREADABLE.with(|u| u.borrow().as_deref() == Some(seg.path.as_path())) {
+            let e = io::Error::from(io::ErrorKind::PermissionDenied);
+            if visit(Visit::Damage(unreadable(seg, &e))).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+            continue;
+        }
         let flow = match direction {
             Direction::OldestFirst => {
                 ForwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
@@ -87,10 +95,27 @@ where
             Ok(ControlFlow::Continue(())) => {}
             Ok(ControlFlow::Break(())) => return Ok(ControlFlow::Break(())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => return Err(JournalError::io(&seg.path, source)),
+            // One segment that cannot be read is reported, like ripgrep does
+            // a file, and the rest is still read; the command's exit status
+            // says that something could not be read.
+            Err(e) => {
+                if visit(Visit::Damage(unreadable(seg, &e))).is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+            }
         }
     }
     Ok(ControlFlow::Continue(()))
+}
+
+fn unreadable(seg: &Segment, e: &io::Error) -> Defect {
+    Defect::new(
+        DefectKind::Unreadable,
+        &seg.path,
+        0,
+        seg.len(),
+        format!("could not be read: {e}"),
+    )
 }
 
 fn scan_segment<F>(
@@ -160,4 +185,67 @@ pub(crate) fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>)
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    thread_local! {
+        /// A segment that reads as permission denied (tests run as root,
+        /// where chmod cannot make a file unreadable).
+        pub(super) static UNREADABLE: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    }
+
+    #[test]
+    fn an_unreadable_segment_is_damage_and_the_rest_is_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (start, seqs) in [(1u64, 1..=2u64), (3, 3..=4), (5, 5..=6)] {
+            let text: String = seqs
+                .map(|n| format!("{{\"seq\":{n},\"ts\":\"2026-01-01T00:00:0{n}Z\",\"event\":{{\"type\":\"error\"}}}}\n"))
+                .collect();
+            std::fs::write(
+                tmp.path().join(crate::segment::segment_file_name(start)),
+                text,
+            )
+            .unwrap();
+        }
+        let listing = Listing::read(tmp.path()).unwrap();
+        let bad = listing.segments()[1].path().to_owned();
+        UNREADABLE.with(|u| *u.borrow_mut() = Some(bad.clone()));
+        for direction in [Direction::OldestFirst, Direction::NewestFirst] {
+            let (mut lines, mut damage) = (0, Vec::new());
+            let all: Vec<usize> = (0..listing.segments().len()).collect();
+            let flow = scan(
+                &listing,
+                &all,
+                direction,
+                ReadOptions::default(),
+                None,
+                |visit| {
+                    match visit {
+                        Visit::Line { .. } => lines += 1,
+                        Visit::Damage(d) => damage.push(d),
+                    }
+                    ControlFlow::Continue(())
+                },
+            );
+            assert!(flow.unwrap().is_continue());
+            assert_eq!(lines, 4, "{direction:?}");
+            assert_eq!(damage.len(), 1, "{direction:?}");
+            assert_eq!(
+                (damage[0].kind, &damage[0].segment),
+                (DefectKind::Unreadable, &bad)
+            );
+            assert!(
+                damage[0].detail.contains("permission denied"),
+                "{:?}",
+                damage[0]
+            );
+        }
+        UNREADABLE.with(|u| *u.borrow_mut() = None);
+    }
 }

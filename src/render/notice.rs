@@ -144,6 +144,8 @@ pub struct DamageTally {
     torn_tail: Option<Defect>,
     damaged: Vec<Defect>,
     damaged_count: usize,
+    /// Segments that could not be read (counted among the damaged too).
+    unreadable: usize,
 }
 
 const SHOWN_PLACES: usize = 5;
@@ -155,9 +157,17 @@ impl DamageTally {
             return;
         }
         self.damaged_count += 1;
+        if defect.kind == DefectKind::Unreadable {
+            self.unreadable += 1;
+        }
         if self.damaged.len() < SHOWN_PLACES {
             self.damaged.push(defect);
         }
+    }
+
+    /// Something could not be read: the exit status says so (2).
+    pub fn any_unreadable(&self) -> bool {
+        self.unreadable > 0
     }
 
     pub fn report(&self, dir: &Path) {
