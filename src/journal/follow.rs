@@ -285,6 +285,12 @@ impl Follower {
             self.dir_id = dir_id;
 
             if self.current.is_none() {
+                if self
+                    .restart_if_seqs_went_back(&listing, &mut visit)?
+                    .is_break()
+                {
+                    return Ok(PollStatus::Stopped);
+                }
                 match self.open_next(&listing)? {
                     Start::Opened => {}
                     Start::Nothing => return Ok(PollStatus::CaughtUp),
@@ -315,6 +321,12 @@ impl Follower {
                     // the next segment from the seq, never from this one's
                     // position (its held partial line went to quarantine).
                     self.current = None;
+                    if self
+                        .restart_if_seqs_went_back(&listing, &mut visit)?
+                        .is_break()
+                    {
+                        return Ok(PollStatus::Stopped);
+                    }
                     match self.open_next(&listing)? {
                         Start::Opened => continue,
                         Start::Nothing => return Ok(PollStatus::CaughtUp),
@@ -362,6 +374,46 @@ impl Follower {
     /// Where to (re)start reading after `last_seq`: the segment that holds the
     /// next seq by its name, else the oldest one (everything before it is gone:
     /// the bool says a skip at its start is a prune).
+    /// Before a segment is chosen to open: a journal whose max seq is below the last
+    /// seq handed out is not this journal any more (no prune, repair or
+    /// writer lowers the max), but one recreated with its seqs started again,
+    /// perhaps in a directory whose inode was reused. It is followed from its
+    /// oldest record, with a notice.
+    fn restart_if_seqs_went_back<F>(
+        &mut self,
+        listing: &Listing,
+        visit: &mut F,
+    ) -> Result<ControlFlow<()>, JournalError>
+    where
+        F: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        let Some(last) = self.last_seq else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        // Only a line actually read counts, from a listing taken now: in a
+        // listing a moment old, a busy pruner may have deleted every segment
+        // named, and a max taken from names would look lower than it is.
+        let quick = crate::recover::recover(listing, self.opts.read)?;
+        if quick.max_seq >= last {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let fresh = match Listing::read(&self.dir) {
+            Ok(fresh) => fresh,
+            Err(JournalError::DirNotFound { .. }) => return Ok(ControlFlow::Continue(())),
+            Err(e) => return Err(e),
+        };
+        let recovery = crate::recover::recover(&fresh, self.opts.read)?;
+        let max_seq = recovery.max_seq;
+        if recovery.max_seq_source != crate::recover::MaxSeqSource::Line || max_seq >= last {
+            return Ok(ControlFlow::Continue(()));
+        }
+        self.last_seq = None;
+        Ok(visit(Item::Notice(Notice::DirReplaced {
+            dir: self.dir.clone(),
+            restarted: Some(max_seq),
+        })))
+    }
+
     /// Opens the segment that holds the seq after the last one handed out.
     fn open_next(&mut self, listing: &Listing) -> Result<Start, JournalError> {
         let Some((seg, after_deleted)) = self.start_segment(listing) else {

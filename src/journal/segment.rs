@@ -198,9 +198,16 @@ impl Listing {
                 dir: dir.to_owned(),
             });
         }
-        let io_err = |source| JournalError::Io {
-            path: dir.to_owned(),
-            source,
+        // Removed while it is read (a follower under --retry meets this): as
+        // missing as when the first look found nothing.
+        let io_err = |source: io::Error| match source.kind() {
+            io::ErrorKind::NotFound => JournalError::DirNotFound {
+                dir: dir.to_owned(),
+            },
+            _ => JournalError::Io {
+                path: dir.to_owned(),
+                source,
+            },
         };
         let mut listing = Listing {
             dir: dir.to_owned(),

@@ -470,6 +470,26 @@ pub fn deleted_fds(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits until process `pid` holds `path` open: the seq a follower prints
+/// first may come from its last-N read, before it opened anything to follow.
+pub fn wait_until_open(pid: u32, path: &Path) {
+    let start = std::time::Instant::now();
+    let want = path.to_string_lossy().into_owned();
+    loop {
+        let open = fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|rd| {
+                rd.filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+                    .any(|p| p.to_string_lossy() == want)
+            })
+            .unwrap_or(false);
+        if open {
+            return;
+        }
+        assert!(start.elapsed() < WAIT, "{pid} never opened {want}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Splits tail's output and stderr into the runs of contiguous seqs and
 /// checks the stream: strictly increasing, every skip announced on stderr by
 /// the pruned-before-read warning for exactly the missing seqs.
