@@ -205,11 +205,13 @@ fn db_files(path: &Path) -> Vec<PathBuf> {
     } else {
         // Never the journals' own line files: only candidates for a database.
         entries(path)
+            // Names first: a stat only for what may be a database, not for
+            // every segment of a large journal.
             .filter(|p| {
-                p.is_file()
-                    && p.extension().is_none_or(|e| e != "jsonl")
+                p.extension().is_none_or(|e| e != "jsonl")
                     && p.file_name()
                         .is_some_and(|n| parse_segment_name(n).is_none())
+                    && p.is_file()
             })
             .collect()
     }
