@@ -120,18 +120,7 @@ impl JournalDir {
         )
         .map_err(|e| refused_or_io(&seg.path, e))?;
         let st = rustix::fs::fstat(&fd).map_err(|e| JournalError::io(&seg.path, e.into()))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(JournalError::Replaced {
-                path: seg.path.clone(),
-                what: "is no longer a regular file",
-            });
-        }
-        if st.st_ino != seg.ino {
-            return Err(JournalError::Replaced {
-                path: seg.path.clone(),
-                what: "was replaced by another file since the directory was listed",
-            });
-        }
+        check_listed(seg, &st)?;
         // Back to blocking mode (a regular file ignores it, but be exact).
         rustix::fs::fcntl_setfl(
             &fd,
@@ -198,18 +187,7 @@ impl JournalDir {
         self.test_swap(&name);
         let st = rustix::fs::statat(&self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| JournalError::io(&seg.path, e.into()))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(JournalError::Replaced {
-                path: seg.path.clone(),
-                what: "is no longer a regular file",
-            });
-        }
-        if st.st_ino != seg.ino {
-            return Err(JournalError::Replaced {
-                path: seg.path.clone(),
-                what: "was replaced by another file since the directory was listed",
-            });
-        }
+        check_listed(seg, &st)?;
         rustix::fs::unlinkat(&self.fd, name.as_str(), AtFlags::empty())
             .map_err(|e| JournalError::io(&seg.path, e.into()))
     }
@@ -282,4 +260,22 @@ fn refused_or_io(path: &Path, e: rustix::io::Errno) -> JournalError {
         },
         e => JournalError::io(path, e.into()),
     }
+}
+
+/// The file found under a segment's name is the regular file, and the inode,
+/// that the listing saw: anything else was swapped in since, and is refused.
+fn check_listed(seg: &Segment, st: &rustix::fs::Stat) -> Result<(), JournalError> {
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(JournalError::Replaced {
+            path: seg.path.clone(),
+            what: "is no longer a regular file",
+        });
+    }
+    if st.st_ino != seg.ino {
+        return Err(JournalError::Replaced {
+            path: seg.path.clone(),
+            what: "was replaced by another file since the directory was listed",
+        });
+    }
+    Ok(())
 }

@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
-use crate::journal::lines::{ForwardLines, Line, LineBody, ReadOptions};
+use crate::journal::lines::{ForwardLines, Line, LineBody, ReadOptions, read_at_full};
 use crate::journal::record::parse_line;
 use crate::journal::segment::{Listing, Segment};
 
@@ -179,20 +179,6 @@ impl Open {
         let n = read_at_full(&self.file, &mut now, end - bytes.len() as u64)?;
         Ok(n == bytes.len() && now == *bytes)
     }
-}
-
-fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
 }
 
 /// Follows one journal directory. See the module documentation.

@@ -558,7 +558,7 @@ impl BackBuffer {
 }
 
 /// Reads until `buf` is full or EOF; returns the bytes read.
-fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(crate) fn read_at_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match file.read_at(&mut buf[done..], offset + done as u64) {

@@ -31,41 +31,11 @@ pub fn quarantine_range(
 ) -> Result<PathBuf, JournalError> {
     let segment = seg.path.as_path();
     let src = claim.dir().open_segment(seg, Access::Read)?;
-    let mode = src
-        .metadata()
-        .map_err(|e| JournalError::io(segment, e))?
-        .permissions()
-        .mode()
-        & 0o777;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
-    let name = format!(
-        "{QUARANTINE_PREFIX}{}-at-{offset}-{stamp}.bin",
-        seg.file_name()
-    );
+    let mode = file_mode(&src, segment)?;
+    let name = quarantine_name(&seg.file_name(), offset);
     let path = claim.dir().path().join(&name);
-    let mut dst = claim.dir().create_new(&name, mode, false)?;
-    // The umask may have narrowed the mode: set it exactly.
-    dst.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| JournalError::io(&path, e))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut done = 0u64;
-    while done < len {
-        let want = (len - done).min(buf.len() as u64) as usize;
-        let n = src
-            .read_at(&mut buf[..want], offset + done)
-            .map_err(|e| JournalError::io(segment, e))?;
-        if n == 0 {
-            let e = io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "segment shrank while being quarantined",
-            );
-            return Err(JournalError::io(segment, e));
-        }
-        dst.write_all(&buf[..n])
-            .map_err(|e| JournalError::io(&path, e))?;
-        done += n as u64;
-    }
-    dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
+    let dst = claim.dir().create_new(&name, mode, false)?;
+    fill(&src, segment, dst, &path, mode, offset, len)?;
     claim.dir().sync()?;
     Ok(path)
 }
@@ -80,26 +50,49 @@ pub fn quarantine_range_unclaimed(
     len: u64,
 ) -> Result<PathBuf, JournalError> {
     let src = File::open(segment).map_err(|e| JournalError::io(segment, e))?;
-    let mode = src
-        .metadata()
-        .map_err(|e| JournalError::io(segment, e))?
-        .permissions()
-        .mode()
-        & 0o777;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
-    let path = dir.join(format!(
-        "{QUARANTINE_PREFIX}{}-at-{offset}-{stamp}.bin",
-        file_name_lossy(segment)
-    ));
-    let mut dst = OpenOptions::new()
+    let mode = file_mode(&src, segment)?;
+    let path = dir.join(quarantine_name(&file_name_lossy(segment), offset));
+    let dst = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(&path)
         .map_err(|e| JournalError::io(&path, e))?;
+    fill(&src, segment, dst, &path, mode, offset, len)?;
+    sync_dir(dir)?;
+    Ok(path)
+}
+
+/// The permission bits of the segment, which its quarantine file gets too.
+fn file_mode(src: &File, segment: &Path) -> Result<u32, JournalError> {
+    Ok(src
+        .metadata()
+        .map_err(|e| JournalError::io(segment, e))?
+        .permissions()
+        .mode()
+        & 0o777)
+}
+
+/// `quarantine-<segment>-at-<offset>-<time>.bin`: never parses as a segment.
+fn quarantine_name(segment_name: &str, offset: u64) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ");
+    format!("{QUARANTINE_PREFIX}{segment_name}-at-{offset}-{stamp}.bin")
+}
+
+/// Copies `len` bytes of `src` from `offset` into the new file `dst` (at
+/// `path`) with exactly `mode`, and makes them durable.
+fn fill(
+    src: &File,
+    segment: &Path,
+    mut dst: File,
+    path: &Path,
+    mode: u32,
+    offset: u64,
+    len: u64,
+) -> Result<(), JournalError> {
     // The umask may have narrowed the mode: set it exactly.
     dst.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| JournalError::io(&path, e))?;
+        .map_err(|e| JournalError::io(path, e))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
     while done < len {
@@ -115,12 +108,10 @@ pub fn quarantine_range_unclaimed(
             return Err(JournalError::io(segment, e));
         }
         dst.write_all(&buf[..n])
-            .map_err(|e| JournalError::io(&path, e))?;
+            .map_err(|e| JournalError::io(path, e))?;
         done += n as u64;
     }
-    dst.sync_all().map_err(|e| JournalError::io(&path, e))?;
-    sync_dir(dir)?;
-    Ok(path)
+    dst.sync_all().map_err(|e| JournalError::io(path, e))
 }
 
 /// A quarantine file found in a journal directory.

@@ -333,18 +333,9 @@ impl Listing {
 /// (`{"seq":N,`), read from its first bytes; `None` when the file cannot be
 /// read or does not start that way (the caller then assumes nothing).
 pub fn probe_first_seq(path: &Path) -> Option<u64> {
-    use std::io::Read as _;
     let mut head = [0u8; 40];
-    let mut file = fs::File::open(path).ok()?;
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
+    let file = fs::File::open(path).ok()?;
+    let got = crate::journal::lines::read_at_full(&file, &mut head, 0).ok()?;
     crate::journal::record::fast_seq(&head[..got])
 }
 
@@ -352,18 +343,9 @@ pub fn probe_first_seq(path: &Path) -> Option<u64> {
 /// (`{"seq":N,"ts":"...",`), from one small read; `None` when the file cannot
 /// be read or does not start that way (the caller then assumes nothing).
 pub fn probe_first_ts(path: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
-    use std::io::Read as _;
     let mut head = [0u8; 128];
-    let mut file = fs::File::open(path).ok()?;
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
+    let file = fs::File::open(path).ok()?;
+    let got = crate::journal::lines::read_at_full(&file, &mut head, 0).ok()?;
     crate::journal::record::fast_ts(&head[..got]).and_then(crate::journal::record::parse_ts)
 }
 
