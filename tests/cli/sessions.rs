@@ -1026,3 +1026,34 @@ fn tail_follows_every_session_file_and_new_ones_with_a_cursor_per_stream() {
         0
     );
 }
+
+/// Every read-only subcommand leaves the store it reads byte-identical and
+/// adds no file (the store takes no lock; `journal` must not add one).
+#[test]
+fn reading_a_store_leaves_it_byte_identical_with_no_new_file() {
+    let s = Store::corpus("aios-crashed");
+    let before = snapshot(&s);
+    let root_entries = |s: &Store| {
+        let mut names: Vec<String> = fs::read_dir(&s.root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let root_before = root_entries(&s);
+    for args in [
+        &["inspect", "--all"][..],
+        &["inspect", "-o", "json", "--branch", "main"],
+        &["recover"],
+        &["recover", "--json"],
+        &["stats", "--json"],
+        &["verify", "--json"],
+        &["tail", "-n", "5"],
+        &["repair", "--dry-run"],
+    ] {
+        s.cmd(args).output().unwrap();
+        assert_eq!(snapshot(&s), before, "{args:?} changed the store");
+        assert_eq!(root_entries(&s), root_before, "{args:?} added a file");
+    }
+}
