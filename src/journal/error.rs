@@ -36,6 +36,15 @@ pub enum JournalError {
         path: PathBuf,
         what: &'static str,
     },
+    /// A command this format does not support (prune a redb table, repair a
+    /// SQLite database): refused, nothing read or changed.
+    Unsupported {
+        path: PathBuf,
+        format: &'static str,
+        what: &'static str,
+        /// Why, when there is more to say than that it is not supported.
+        why: Option<String>,
+    },
 }
 
 impl std::fmt::Display for JournalError {
@@ -70,6 +79,22 @@ impl std::fmt::Display for JournalError {
             ),
             JournalError::Replaced { path, what } => {
                 write!(f, "{}: {what}: refused, nothing changed", path.display())
+            }
+            JournalError::Unsupported {
+                path,
+                format,
+                what,
+                why,
+            } => {
+                write!(
+                    f,
+                    "{}: `journal {what}` does not support the {format} format",
+                    path.display()
+                )?;
+                match why {
+                    Some(why) => write!(f, ": {why}"),
+                    None => Ok(()),
+                }
             }
         }
     }

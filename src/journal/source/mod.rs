@@ -7,6 +7,7 @@
 //! [`SourceRecord`]s, which query and render see through the same
 //! [`Record`] view as a segment line.
 
+pub mod family;
 pub mod reader;
 pub mod session_repair;
 pub mod sessions;
@@ -20,7 +21,7 @@ use crate::journal::record::Record;
 use crate::journal::segment::parse_segment_name;
 
 /// The journal shapes `journal` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
     /// The engine's segment chain: `events-<seq>.jsonl`.
     Segments,
@@ -83,6 +84,12 @@ impl Format {
     /// Whether this build reads the format (the others are only detected).
     pub fn is_supported(self) -> bool {
         matches!(self, Format::Segments | Format::Sessions)
+    }
+}
+
+impl serde::Serialize for Format {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -243,7 +250,8 @@ pub fn is_event_log_sqlite(path: &Path) -> bool {
 }
 
 /// Where a record sits in its journal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(untagged)]
 pub enum Position {
     /// The engine's account-wide seq.
     Seq(u64),
@@ -293,11 +301,7 @@ impl SourceRecord {
     /// The number query's `--seq` and the table's first column use: the seq,
     /// the sequence within its stream, the topic id or the key.
     pub fn number(&self) -> u64 {
-        match &self.position {
-            Position::Seq(n) | Position::Key(n) => *n,
-            Position::Session { sequence, .. } => *sequence,
-            Position::Topic { id, .. } => *id,
-        }
+        self.position.number()
     }
 
     /// The view query's matcher and every renderer take.
@@ -308,6 +312,45 @@ impl SourceRecord {
             session_id: self.session.as_deref().map(Into::into),
             event_type: self.event_type.as_deref().map(Into::into),
             raw: &self.raw,
+        }
+    }
+}
+
+/// Stream selections and reading choices that only some formats have; each
+/// format ignores what is not its own.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Per-session store: only these branches (`--branch`); empty for all.
+    pub branches: Vec<String>,
+    /// Per-topic log: only these topics (`--topic`); empty for all.
+    pub topics: Vec<String>,
+    /// redb journal: only these routes (`--route`); empty for all.
+    pub routes: Vec<String>,
+    /// redb journal: read a temporary copy, never the original (`--snapshot`).
+    pub snapshot: bool,
+}
+
+/// Opens a family format (every format but the engine's segment chain, which
+/// commands read through its [`Listing`](crate::journal::segment::Listing))
+/// for reading through [`reader::Source`]. This is the one place a format's
+/// reader is chosen.
+pub fn open_family(
+    path: &Path,
+    format: Format,
+    opts: &OpenOptions,
+) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
+    match format {
+        Format::Sessions => Ok(Box::new(reader::Sessions {
+            store: sessions::SessionStore::open(path)?,
+            branches: opts.branches.clone(),
+        })),
+        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite | Format::Redb => {
+            Err(crate::journal::error::JournalError::Unsupported {
+                path: path.to_owned(),
+                format: format.name(),
+                what: "read",
+                why: Some("not supported by this build".to_owned()),
+            })
         }
     }
 }

@@ -9,6 +9,10 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use super::family::{
+    FamilyRepair, FamilyRepairOptions, FamilyStats, FamilyVerify, FamilyVerifyOptions, Heads,
+    Positions,
+};
 use super::sessions::SessionStore;
 use super::{Format, Position, SourceRecord};
 use crate::journal::defect::Defect;
@@ -62,6 +66,59 @@ pub trait Source {
         direction: Direction,
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError>;
+
+    /// Every record (oldest first) whose [`Position::number`] is above its
+    /// cursor stream's entry in `after` (a stream missing from `after` is
+    /// read from its start), for `tail -f`'s polls. A record read twice
+    /// (a file rewritten by repair) is thus never handed on twice.
+    fn visit_after(
+        &self,
+        after: &Positions,
+        filter: &dyn RecordFilter,
+        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
+    ) -> Result<(), JournalError> {
+        self.visit(filter, Direction::OldestFirst, &mut |item| match &item {
+            Item::Record { position, .. }
+                if after
+                    .get(&position.cursor_stream())
+                    .is_some_and(|&p| position.number() <= p) =>
+            {
+                ControlFlow::Continue(())
+            }
+            _ => visit(item),
+        })
+    }
+
+    /// `recover`: the head of every stream.
+    fn heads(&self) -> Result<Heads, JournalError> {
+        Err(self.unsupported("recover"))
+    }
+
+    /// `stats`.
+    fn stats(&self) -> Result<FamilyStats, JournalError> {
+        Err(self.unsupported("stats"))
+    }
+
+    /// `verify`.
+    fn verify(&self, _opts: &FamilyVerifyOptions) -> Result<FamilyVerify, JournalError> {
+        Err(self.unsupported("verify"))
+    }
+
+    /// `repair`: formats that cannot be repaired (or are left to their own
+    /// engine) refuse through the default.
+    fn repair(&self, _opts: &FamilyRepairOptions) -> Result<FamilyRepair, JournalError> {
+        Err(self.unsupported("repair"))
+    }
+
+    /// The refusal a command gets for what this format does not do.
+    fn unsupported(&self, what: &'static str) -> JournalError {
+        JournalError::Unsupported {
+            path: self.dir().to_owned(),
+            format: self.format().name(),
+            what,
+            why: None,
+        }
+    }
 }
 
 /// The engine's segment chain: the candidate segments of a listing.
