@@ -446,6 +446,13 @@ pub struct PruneArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub wait: String,
 
+    /// Never delete a segment holding a seq after the one stored in cursor
+    /// FILE (a `tail --cursor-file`); repeatable, the slowest reader decides.
+    /// A FILE that does not exist yet keeps every segment (that reader starts
+    /// from the oldest); one that cannot be read as a cursor is refused
+    #[arg(long, value_name = "FILE")]
+    pub keep_unread: Vec<PathBuf>,
+
     /// Act as USER (name or numeric uid): drop root's privileges to USER's
     /// uid and primary group before touching the journal, as logrotate's
     /// `su` does. Required as root for a directory that group or others can
@@ -470,10 +477,21 @@ same claim and stops before deleting. Nothing to delete is success.
 --json prints one object (schema \"journal-prune/1\"; fields are only ever
 added): schema, dir, dry_run, deleted [{segment, start_seq, last_seq, bytes}]
 oldest first, bytes_freed, segments_before, segments_kept, bytes_kept,
-oldest_seq (null when none is left), warnings [{segment, message}].
+oldest_seq (null when none is left), warnings [{segment, message}],
+held_back [{cursor_file, cursor, unread_from, segments}]: per --keep-unread
+cursor, the segments the limits would have deleted that it kept.
+
+--keep-unread FILE reads FILE as tail --cursor-file writes it (one seq: the
+last one processed) and keeps every segment holding a later seq. A FILE that
+does not exist is a reader that has not started (tail reads it from the
+oldest event): every segment is kept, with a warning. A FILE that exists but
+is not a cursor (unreadable, not a seq, a directory) stops the prune with
+exit 2 and nothing deleted: a reader's position that cannot be known is not
+guessed.
 
 Examples:
   journal prune                          # keep the 64 newest segments
+  journal prune --keep 8 --keep-unread /var/lib/shipper/cursor
   journal prune --max-bytes 2G -q        # for cron: quiet on success
   journal prune --max-age 30days --dry-run
   journal prune --quarantine-max-age 30days

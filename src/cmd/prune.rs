@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
-use journal::prune::{PruneOptions, prune};
+use journal::prune::{PruneOptions, UnreadCursor, prune};
 use journal::render::report::{self, PRUNE_SCHEMA, write_json};
 
 use crate::cli::PruneArgs;
@@ -50,6 +50,22 @@ fn options(args: &PruneArgs) -> Result<PruneOptions> {
             .transpose()?,
         dry_run: args.dry_run,
         wait: parse_duration("--wait", &args.wait)?,
+        keep_unread: args
+            .keep_unread
+            .iter()
+            .map(|file| {
+                let after = crate::cmd::tail::read_cursor(file).map_err(|e| {
+                    e.context(format!(
+                        "--keep-unread {}: the reader's position cannot be known; nothing was deleted",
+                        file.display()
+                    ))
+                })?;
+                Ok(UnreadCursor {
+                    file: file.clone(),
+                    after,
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 
