@@ -163,6 +163,10 @@ pub enum OutputFormat {
     /// One record per line, as compact JSON (no whitespace outside strings;
     /// field order and escapes as stored)
     Jsonl,
+    /// One journal-envelope/1 object per record for programs that drop
+    /// repeats: source, host, id (<source id>:<position>, the same on every
+    /// read), position, record; a gap is an object with "type":"gap"
+    Envelope,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +190,11 @@ pub struct InspectArgs {
     /// Output format [default: table on a terminal, raw otherwise]
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+
+    /// The source id the envelope's ids start with (-o envelope) [default:
+    /// derived from the host name and the directory's canonical path]
+    #[arg(long, value_name = "ID")]
+    pub source_id: Option<String>,
 
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -290,9 +299,26 @@ pub struct TailArgs {
     #[arg(long, requires = "follow")]
     pub retry: bool,
 
+    /// Advance the cursor file only over records the consumer acknowledged
+    /// on our stdin: a line ACK per record, in order, or ACK <id> for every
+    /// record up to that envelope id (or seq); at-least-once across crashes.
+    /// Stdin's end stops tail (exit 0). Needs --cursor-file
+    #[arg(long, requires_all = ["follow", "cursor_file"])]
+    pub ack_stdin: bool,
+
+    /// With --follow: stop once everything there is was read (and, with
+    /// --ack-stdin, acknowledged), for scheduled runs
+    #[arg(long, requires = "follow")]
+    pub stop_at_end: bool,
+
     /// Output format [default: table on a terminal, raw otherwise]
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+
+    /// The source id the envelope's ids start with (-o envelope) [default:
+    /// derived from the host name and the directory's canonical path]
+    #[arg(long, value_name = "ID")]
+    pub source_id: Option<String>,
 
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -750,6 +776,7 @@ impl From<OutputFormat> for journal::render::RecordFormat {
             OutputFormat::Raw => Self::Raw,
             OutputFormat::Json => Self::Json,
             OutputFormat::Jsonl => Self::Jsonl,
+            OutputFormat::Envelope => Self::Envelope,
         }
     }
 }

@@ -93,19 +93,26 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     };
 
     let mut out = ctx.stdout(false);
-    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx));
+    let mut renderer =
+        Renderer::new(RenderOptions::for_console(opts.format.into(), ctx)).with_source(
+            crate::cmd::identity::source_tag(&dir, None, args.source_id.as_deref())?,
+        );
     let mut damage = DamageTally::default();
     let mut shown = 0usize;
     let mut write_error = None;
     let mut on_item = |item: Item<'_>| {
-        let (record, stored) = match item {
+        let (record, stored, position) = match item {
             Item::Damage(d) => {
                 damage.note(d);
                 return ControlFlow::Continue(());
             }
-            Item::Record { record, stored, .. } => (record, stored),
+            Item::Record {
+                record,
+                stored,
+                position,
+            } => (record, stored, position),
         };
-        if let Err(e) = renderer.record(&mut out, record, stored) {
+        if let Err(e) = renderer.record_at(&mut out, record, stored, &position, None) {
             write_error = Some(e);
             return ControlFlow::Break(());
         }

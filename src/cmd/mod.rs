@@ -3,6 +3,7 @@
 
 mod append;
 mod generate_docs;
+pub(crate) mod identity;
 mod inspect;
 mod prune;
 mod recover;

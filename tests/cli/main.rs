@@ -5,6 +5,7 @@ mod append;
 mod common;
 mod crash;
 mod damaged;
+mod delivery;
 mod docs;
 mod hostile;
 mod inspect;

@@ -414,10 +414,7 @@ fn keep_unread_keeps_exactly_what_an_unread_cursor_needs() {
     assert_eq!(v["oldest_seq"], 21);
     assert_eq!(v["held_back"][0]["cursor"], 23);
     assert_eq!(v["held_back"][0]["unread_from"], 24);
-    assert_eq!(
-        v["held_back"][0]["cursor_file"],
-        cursor.to_str().unwrap()
-    );
+    assert_eq!(v["held_back"][0]["cursor_file"], cursor.to_str().unwrap());
     let held: Vec<&str> = v["held_back"][0]["segments"]
         .as_array()
         .unwrap()
@@ -427,7 +424,10 @@ fn keep_unread_keeps_exactly_what_an_unread_cursor_needs() {
     let expect: Vec<String> = (21..=41).step_by(5).map(segment_name).collect();
     assert_eq!(held, expect);
     // The faster reader (at 40) alone would have let 21..40 go: it holds 41-45.
-    assert_eq!(v["held_back"][1]["segments"], serde_json::json!([segment_name(41)]));
+    assert_eq!(
+        v["held_back"][1]["segments"],
+        serde_json::json!([segment_name(41)])
+    );
     assert_eq!(j.segments().len(), 10, "a dry run deletes nothing");
 
     // The real run deletes exactly that, and the reader resumes without a gap.
@@ -449,11 +449,21 @@ fn keep_unread_keeps_exactly_what_an_unread_cursor_needs() {
     );
     assert_eq!(j.segments()[0], segment_name(21));
     let tail = j
-        .cmd(&["tail", "-o", "raw", "--cursor-file", cursor.to_str().unwrap()])
+        .cmd(&[
+            "tail",
+            "-o",
+            "raw",
+            "--cursor-file",
+            cursor.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(tail.status.success());
-    assert!(tail.stderr.is_empty(), "{}", String::from_utf8_lossy(&tail.stderr));
+    assert!(
+        tail.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
     assert_eq!(
         seqs_of(&String::from_utf8(tail.stdout).unwrap()),
         (24..=50).collect::<Vec<_>>()
@@ -476,7 +486,13 @@ fn keep_unread_with_a_missing_cursor_keeps_everything_and_an_unreadable_one_refu
     let j = TestJournal::with_events(20, 5);
     let missing = j.tmp.path().join("not-yet.cursor");
     let out = j
-        .cmd(&["prune", "--keep", "1", "--keep-unread", missing.to_str().unwrap()])
+        .cmd(&[
+            "prune",
+            "--keep",
+            "1",
+            "--keep-unread",
+            missing.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -493,13 +509,19 @@ fn keep_unread_with_a_missing_cursor_keeps_everything_and_an_unreadable_one_refu
     let dir_cursor = j.tmp.path().join("dir.cursor");
     fs::create_dir(&dir_cursor).unwrap();
     for bad in [&garbage, &dir_cursor] {
-        j.cmd(&["prune", "--keep", "1", "--keep-unread", bad.to_str().unwrap()])
-            .assert()
-            .code(2)
-            .stderr(predicate::str::contains(format!(
-                "--keep-unread {}: the reader's position cannot be known; nothing was deleted",
-                bad.display()
-            )));
+        j.cmd(&[
+            "prune",
+            "--keep",
+            "1",
+            "--keep-unread",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "--keep-unread {}: the reader's position cannot be known; nothing was deleted",
+            bad.display()
+        )));
         assert_eq!(j.segments().len(), 4);
     }
     // Unreadable (no permission) is refused too, unless we are root.
@@ -508,9 +530,15 @@ fn keep_unread_with_a_missing_cursor_keeps_everything_and_an_unreadable_one_refu
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
     if fs::read(&locked).is_err() {
-        j.cmd(&["prune", "--keep", "1", "--keep-unread", locked.to_str().unwrap()])
-            .assert()
-            .code(2);
+        j.cmd(&[
+            "prune",
+            "--keep",
+            "1",
+            "--keep-unread",
+            locked.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
         assert_eq!(j.segments().len(), 4);
     }
 }

@@ -15,6 +15,7 @@
 //! directory). SIGINT, SIGTERM and a closed stdout stop between two records:
 //! the cursor then names exactly the last record printed, and the exit status is 0.
 
+mod ack;
 mod cursor;
 mod sessions;
 mod sink;
@@ -105,10 +106,23 @@ impl TailOptions {
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
     let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
     if format == journal::source::Format::Sessions {
+        if args.ack_stdin || args.stop_at_end {
+            anyhow::bail!(
+                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a per-session store"
+            );
+        }
         return sessions::run(&args, &source_dir, ctx);
     }
     crate::cmd::no_branch_filter(&args.filters)?;
     let opts = TailOptions::new(&args, ctx)?;
+    if args.ack_stdin
+        && let Start::Last(n) = opts.start
+        && n > 0
+    {
+        anyhow::bail!(
+            "--ack-stdin starts after the cursor file's seq; without one, from the oldest event,              --from-seq, or -n 0 (from now): not with the last {n} events"
+        );
+    }
     let matcher = args.filters.to_query()?.matcher();
     let dir = resolve_dir(&args.dir)?;
 
@@ -150,12 +164,23 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
             Renderer::streaming(render_opts)
         } else {
             Renderer::new(render_opts)
-        },
+        }
+        .with_source(crate::cmd::identity::source_tag(
+            &dir,
+            None,
+            args.source_id.as_deref(),
+        )?),
         out: ctx.stdout(opts.follow),
         stop: &stop,
         processed: None,
         write_error: None,
+        acks: args.ack_stdin.then(ack::Acks::default),
+        gap: false,
+        gap_is_failure: args.ack_stdin || opts.format == OutputFormat::Envelope,
     };
+    if let Some(acks) = &sink.acks {
+        ack::spawn_ack_reader(acks.clone(), tx.clone());
+    }
 
     let after = match opts.start {
         Start::After(after) => after,
@@ -228,7 +253,22 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
             break;
         }
         if let Some(cursor) = cursor.as_mut() {
-            cursor.save(sink.processed)?;
+            cursor.save(sink.safe_position())?;
+        }
+        let mut all_acked = true;
+        if let Some(acks) = &sink.acks {
+            let mut state = acks.lock().expect("ack state");
+            if let Some(e) = state.error.take() {
+                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last record acknowledged");
+            }
+            if state.closed {
+                drop(state);
+                break;
+            }
+            all_acked = state.outstanding.is_empty();
+        }
+        if args.stop_at_end && status == PollStatus::CaughtUp && all_acked {
+            break;
         }
         match status {
             PollStatus::DirMissing if !opts.retry => {

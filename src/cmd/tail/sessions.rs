@@ -98,7 +98,7 @@ impl Tail<'_> {
         let skip = last.map_or(0, |n| shown.len().saturating_sub(n));
         for r in &shown[skip..] {
             self.renderer
-                .record(&mut self.out, &r.as_record(), &r.raw)?;
+                .record_at(&mut self.out, &r.as_record(), &r.raw, &r.position, None)?;
         }
         for r in &records {
             let (stream, seq) = stream_and_sequence(r);
@@ -152,7 +152,12 @@ pub(super) fn run(args: &TailArgs, dir: &Path, ctx: &Context) -> Result<ExitCode
             Renderer::streaming(render_opts)
         } else {
             Renderer::new(render_opts)
-        },
+        }
+        .with_source(crate::cmd::identity::source_tag(
+            dir,
+            None,
+            args.source_id.as_deref(),
+        )?),
         out: Box::new(ctx.stdout(args.follow)),
     };
 

@@ -62,9 +62,10 @@ pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
     }
     for h in r.held_back.iter().filter(|h| !h.segments.is_empty()) {
         let n = h.segments.len();
-        let at = h
-            .cursor
-            .map_or_else(|| "has not started".to_owned(), |c| format!("is at seq {c}"));
+        let at = h.cursor.map_or_else(
+            || "has not started".to_owned(),
+            |c| format!("is at seq {c}"),
+        );
         writeln!(
             out,
             "kept {n} segment{} ({} .. {}) for {}: its reader {at}",
