@@ -517,7 +517,7 @@ guessed.
 
 Examples:
   journal prune                          # keep the 64 newest segments
-  journal prune --keep 8 --keep-unread /var/lib/shipper/cursor
+  journal prune --keep 8 --dry-run --keep-unread shipper.cursor
   journal prune --max-bytes 2G -q        # for cron: quiet on success
   journal prune --max-age 30days --dry-run
   journal prune --quarantine-max-age 30days
