@@ -187,6 +187,16 @@ pub struct InspectArgs {
     #[arg(long)]
     pub oldest_first: bool,
 
+    /// More journals (any format) to merge with DIR: records are merged on
+    /// time, then source, then position, and labelled with their source
+    #[arg(value_name = "MORE_DIRS")]
+    pub more: Vec<PathBuf>,
+
+    /// With several journals: show the journal at PATH as NAME (default: its
+    /// directory's name; parents added where two would share one)
+    #[arg(long, value_name = "NAME=PATH")]
+    pub label: Vec<String>,
+
     /// Output format [default: table on a terminal, raw otherwise]
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
@@ -280,6 +290,17 @@ pub struct TailArgs {
     /// Start after this seq instead of with the last N events
     #[arg(long, value_name = "SEQ", conflicts_with = "lines")]
     pub from_seq: Option<u64>,
+
+    /// More journals (any format) to follow with DIR: records are merged on
+    /// time, then source, then position, and labelled with their source; a
+    /// path that does not exist yet is followed once it appears
+    #[arg(value_name = "MORE_DIRS")]
+    pub more: Vec<PathBuf>,
+
+    /// With several journals: show the journal at PATH as NAME (default: its
+    /// directory's name; parents added where two would share one)
+    #[arg(long, value_name = "NAME=PATH")]
+    pub label: Vec<String>,
 
     /// Start after the seq stored in FILE; when FILE does not exist, where
     /// -n or --from-seq say (`-n 0`: from now), else from the oldest event.

@@ -62,6 +62,29 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
+    if !args.more.is_empty() {
+        let mut paths = vec![crate::cmd::resolve_dir(&args.dir)?];
+        paths.extend(args.more.iter().cloned());
+        let journals = crate::cmd::multi::journals(
+            &paths,
+            args.dir.format,
+            &args.label,
+            args.source_id.as_deref(),
+            false,
+        )?;
+        return crate::cmd::multi::inspect(
+            &journals,
+            &args.filters,
+            opts.limit,
+            opts.direction,
+            opts.format,
+            args.limit.is_some(),
+            ctx,
+        );
+    }
+    if !args.label.is_empty() {
+        anyhow::bail!("--label names one of several journals; only one was given");
+    }
     let (dir, format) = resolve_source(&args.dir)?;
     let query = args.filters.to_query()?;
     // One reader per format behind one trait; the loop below is shared. The

@@ -5,6 +5,7 @@ mod append;
 mod generate_docs;
 pub(crate) mod identity;
 mod inspect;
+pub(crate) mod multi;
 mod prune;
 mod recover;
 mod repair;

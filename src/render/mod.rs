@@ -103,6 +103,9 @@ pub struct Renderer {
     stream_rows: bool,
     /// The source of records handed without one (the envelope needs it).
     source: Option<SourceTag>,
+    /// Records are labelled with their source (a merge of several
+    /// journals): a SOURCE column, `_source` in JSON.
+    labelled: bool,
 }
 
 impl Renderer {
@@ -113,7 +116,17 @@ impl Renderer {
             json_items: 0,
             stream_rows: false,
             source: None,
+            labelled: false,
         }
+    }
+
+    /// Label every record with its source's label: a SOURCE column in the
+    /// table, a first field `"_source"` in `json` and `jsonl` (`raw` stays
+    /// the stored bytes; the envelope carries `source` anyway).
+    pub fn labelled(mut self) -> Self {
+        self.labelled = true;
+        self.table.labelled = true;
+        self
     }
 
     /// The source of the records this renderer writes (for the envelope).
@@ -155,6 +168,11 @@ impl Renderer {
         position: &Position,
         source: Option<&SourceTag>,
     ) -> io::Result<()> {
+        let label = if self.labelled {
+            source.or(self.source.as_ref()).map(|s| s.label.as_str())
+        } else {
+            None
+        };
         match self.opts.format {
             RecordFormat::Envelope => {
                 let source = source.or(self.source.as_ref());
@@ -162,9 +180,9 @@ impl Renderer {
                 self.write_json_line(out, &line)?;
                 out.write_all(b"\n")
             }
-            RecordFormat::Table if self.stream_rows => self.table.write_row(out, rec),
+            RecordFormat::Table if self.stream_rows => self.table.write_row(out, rec, label),
             RecordFormat::Table => {
-                self.table.push(rec);
+                self.table.push(rec, label);
                 Ok(())
             }
             RecordFormat::Raw => {
@@ -172,13 +190,13 @@ impl Renderer {
                 out.write_all(b"\n")
             }
             RecordFormat::Jsonl => {
-                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))?;
+                self.write_json_line(out, &with_label(label, rec.raw.trim_ascii()))?;
                 out.write_all(b"\n")
             }
             RecordFormat::Json => {
                 out.write_all(if self.json_items == 0 { b"[\n" } else { b",\n" })?;
                 self.json_items += 1;
-                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))
+                self.write_json_line(out, &with_label(label, rec.raw.trim_ascii()))
             }
         }
     }
@@ -232,6 +250,27 @@ impl Renderer {
         let line = serde_json::to_vec(&value).map_err(io::Error::other)?;
         self.write_json_line(out, &line)?;
         out.write_all(b"\n")
+    }
+}
+
+/// The record compact, with `"_source":<label>` as its first field when
+/// labelled.
+fn with_label(label: Option<&str>, raw: &[u8]) -> Vec<u8> {
+    let compact = compact_json_bytes(raw);
+    match (label, compact.first()) {
+        (Some(label), Some(b'{')) => {
+            let mut line = format!(
+                "{{\"_source\":{}",
+                serde_json::to_string(label).expect("a string serialises")
+            )
+            .into_bytes();
+            if compact.len() > 2 {
+                line.push(b',');
+            }
+            line.extend_from_slice(&compact[1..]);
+            line
+        }
+        _ => compact.into_owned(),
     }
 }
 
