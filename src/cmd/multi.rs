@@ -144,8 +144,28 @@ pub(crate) struct Owned {
     stored: Vec<u8>,
 }
 
+impl Journal {
+    /// A copy for sorting (the path and tag; the format as known now).
+    pub(crate) fn clone_tag(&self) -> Journal {
+        Journal {
+            path: self.path.clone(),
+            format: self.format,
+            tag: self.tag.clone(),
+        }
+    }
+}
+
 impl Owned {
-    pub(crate) fn new(source: usize, position: Position, record: &Record<'_>, stored: &[u8]) -> Self {
+    pub(crate) fn stored_bytes(&self) -> &[u8] {
+        &self.stored
+    }
+
+    pub(crate) fn new(
+        source: usize,
+        position: Position,
+        record: &Record<'_>,
+        stored: &[u8],
+    ) -> Self {
         Owned {
             source,
             time: record.timestamp(),
@@ -176,7 +196,12 @@ pub(crate) fn merge_sort(records: &mut [Owned], journals: &[Journal]) {
     records.sort_by(|a, b| {
         a.time
             .cmp(&b.time)
-            .then_with(|| journals[a.source].tag.label.cmp(&journals[b.source].tag.label))
+            .then_with(|| {
+                journals[a.source]
+                    .tag
+                    .label
+                    .cmp(&journals[b.source].tag.label)
+            })
             .then_with(|| a.position.number().cmp(&b.position.number()))
             .then_with(|| a.position.to_string().cmp(&b.position.to_string()))
     });

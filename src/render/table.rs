@@ -88,11 +88,7 @@ impl TableBuilder {
         source: Option<&str>,
     ) -> io::Result<()> {
         let bold = |s: &str| style::paint(s, style::BOLD, self.opts.color);
-        let source_col = if self.labelled {
-            STREAM_SOURCE + 2
-        } else {
-            0
-        };
+        let source_col = if self.labelled { STREAM_SOURCE + 2 } else { 0 };
         if !self.header_written {
             self.header_written = true;
             let mut header = format!(
@@ -153,7 +149,9 @@ fn make_row(rec: &Record<'_>, source: Option<&str>) -> Row {
             .unwrap_or_default()
     };
     Row {
-        source: source.map(|s| escape_text(s).into_owned()).unwrap_or_default(),
+        source: source
+            .map(|s| escape_text(s).into_owned())
+            .unwrap_or_default(),
         seq: rec.seq,
         time: ts.map_or_else(as_stored, |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
         short_time: ts.map_or_else(as_stored, |t| t.format("%m-%d %H:%M:%S").to_string()),

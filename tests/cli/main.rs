@@ -10,6 +10,7 @@ mod docs;
 mod hostile;
 mod inspect;
 mod layers;
+mod multi;
 mod prune;
 mod recover;
 mod repair;

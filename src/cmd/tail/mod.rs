@@ -17,6 +17,7 @@
 
 mod ack;
 mod cursor;
+mod multi;
 mod sessions;
 mod sink;
 mod waker;
@@ -104,6 +105,12 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    if !args.more.is_empty() {
+        return multi::run(&args, resolve_dir(&args.dir)?, ctx);
+    }
+    if !args.label.is_empty() {
+        anyhow::bail!("--label names one of several journals; only one was given");
+    }
     let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
     if format == journal::source::Format::Sessions {
         if args.ack_stdin || args.stop_at_end {
