@@ -321,3 +321,56 @@ fn tail_without_follow_prints_the_newest_n_of_the_merge_oldest_first() {
     .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn prune_keep_unread_reads_this_journals_position_from_a_cursor_of_several() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = host_journal(tmp.path(), "a", 1..=20, 5, 0);
+    let b = host_journal(tmp.path(), "b", 1..=10, 5, 0);
+    let other = host_journal(tmp.path(), "c", 1..=10, 5, 0);
+    let cursor = tmp.path().join("cursor.json");
+    stdout_of(
+        journal_cmd()
+            .args(["tail", "-o", "raw", "--cursor-file"])
+            .arg(&cursor)
+            .args([&a, &b]),
+    );
+    append_host(&a, 21..=30, 5, 0);
+    let prune = |dir: &Path| {
+        let out = stdout_of(
+            journal_cmd()
+                .args([
+                    "prune",
+                    "--keep",
+                    "1",
+                    "--dry-run",
+                    "--json",
+                    "--keep-unread",
+                ])
+                .arg(&cursor)
+                .arg(dir),
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let starts: Vec<u64> = v["deleted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["start_seq"].as_u64().unwrap())
+            .collect();
+        (starts, v)
+    };
+    // a: read to 20; 21.. unread.
+    let (starts, v) = prune(&a);
+    assert_eq!(starts, [1, 6, 11, 16]);
+    assert_eq!(v["held_back"][0]["cursor"], 20);
+    assert_eq!(
+        v["held_back"][0]["segments"],
+        serde_json::json!([segment_name(21)])
+    );
+    // b: read to its end.
+    assert_eq!(prune(&b).0, [1]);
+    // A journal the cursor does not know: that reader has not started there.
+    let (starts, v) = prune(&other);
+    assert!(starts.is_empty());
+    assert_eq!(v["held_back"][0]["cursor"], Value::Null);
+}
