@@ -311,7 +311,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -326,6 +326,10 @@ _journal() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -529,7 +533,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -548,6 +552,10 @@ _journal() {
                     return 0
                     ;;
                 --from-seq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

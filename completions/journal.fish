@@ -45,6 +45,7 @@ topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported 
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
 redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show [default: 20; with --since, --until or --seq, the whole range]' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
@@ -74,6 +75,7 @@ topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supporte
 redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following [default: 10]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE; when FILE does not exist, where -n or --from-seq say (`-n 0`: from now), else from the oldest event. FILE is rewritten atomically with the last seq processed once its events are written to stdout' -r -F
 complete -c journal -n "__fish_journal_using_subcommand tail" -l poll -d 'Check for changes every DURATION (500ms, 2s) instead of watching the directory: for file systems without change notification (network mounts); at least 10ms' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
