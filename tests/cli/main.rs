@@ -9,6 +9,7 @@ mod delivery;
 mod docs;
 mod hostile;
 mod inspect;
+mod jetstream;
 mod layers;
 mod multi;
 mod prune;
