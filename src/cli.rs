@@ -365,6 +365,20 @@ before anything is printed, and so is a cursor file that cannot be written.
 A writer restart that removes a newest segment holding no complete line and
 appends to the previous one is followed without loss.
 
+Delivery: --cursor-file alone moves once a batch is written to stdout (what
+a crashed consumer held is lost: at-most-once). With --ack-stdin it moves only
+over records the consumer acknowledged on stdin (ACK per record, or
+ACK <id> up to a record): at-least-once; -o envelope gives each record an id
+(<source id>:<seq>) the same on every read, for a sink that drops repeats.
+Records pruned before they were read are a gap: a \"type\":\"gap\" envelope
+object, and exit 4 with -o envelope or --ack-stdin.
+
+Several journals (DIR MORE_DIRS...): merged on time, then source, then
+position, labelled (SOURCE column, \"_source\" in json/jsonl); every journal
+is read at each --poll (default 250ms); with --retry a path that does not
+exist yet is followed once it appears; --cursor-file keeps one position per
+source (JSON).
+
 Examples:
   journal tail -f -t error
   journal tail -n 50 --session sess-7

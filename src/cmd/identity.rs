@@ -70,11 +70,9 @@ fn canonical(dir: &Path) -> PathBuf {
 /// default name, so then its parent's name too: `host-a/events`).
 pub fn default_label(dir: &Path) -> String {
     let path = canonical(dir);
-    let name = path
-        .file_name()
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.display().to_string());
-    name
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// The tag of the journal at `dir`.

@@ -215,7 +215,7 @@ fn run_soak(duration: Duration) {
                 "--ack-stdin",
                 "--cursor-file",
             ])
-            .arg(&cursor)
+            .arg(cursor)
             .args(extra)
             .arg(&dir)
             .env_clear()

@@ -44,7 +44,7 @@ const DEFAULT_POLL: Duration = Duration::from_millis(250);
 enum Reader {
     /// Not there yet (or not recognisable yet).
     Pending,
-    Segments(Follower),
+    Segments(Box<Follower>),
     Family,
 }
 
@@ -220,7 +220,7 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
             renderer.record_at(
                 &mut out,
                 &r.view(),
-                &r.stored_bytes(),
+                r.stored_bytes(),
                 &r.position,
                 Some(tag),
             )?;
@@ -256,7 +256,7 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
                 if let Err(e) = renderer.record_at(
                     &mut out,
                     &r.view(),
-                    &r.stored_bytes(),
+                    r.stored_bytes(),
                     &r.position,
                     Some(tag),
                 ) {
@@ -322,13 +322,13 @@ fn poll_one(
             None => return Ok(()),
             Some(Format::Segments) => {
                 f.journal.format = Some(Format::Segments);
-                f.reader = Reader::Segments(Follower::new(
+                f.reader = Reader::Segments(Box::new(Follower::new(
                     &f.journal.path,
                     FollowOptions {
                         after: f.positions.get("").copied(),
                         read: ReadOptions::default(),
                     },
-                ));
+                )));
             }
             Some(format) if format.is_supported() => {
                 f.journal.format = Some(format);
