@@ -17,11 +17,11 @@ use journal::render::{RenderOptions, Renderer, SourceTag};
 use journal::scan::Direction;
 use journal::segment::Listing;
 use journal::source::reader::{self, Item};
-use journal::source::{Format, OpenOptions, Position, open_family};
+use journal::source::{Format, Position, open_family};
 
 use crate::cli::{DirArg, FilterArgs, JournalFormat, OutputFormat};
 use crate::cmd::identity::{derived_source_id, host_name};
-use crate::cmd::{Context, resolve_source, sessions};
+use crate::cmd::{Context, resolve_source};
 use crate::exit_codes::ExitCode;
 
 /// One journal of a merge.
@@ -207,15 +207,19 @@ pub(crate) fn merge_sort(records: &mut [Owned], journals: &[Journal]) {
     });
 }
 
-/// The filter each format reads with (the per-session store's fields are
-/// not under `event`).
-pub(crate) fn matcher_for(format: Format, filters: &FilterArgs) -> Result<Matcher> {
+/// The filter each format reads with (a family format adapts the query to
+/// its records' shape).
+pub(crate) fn matcher_for(
+    journal: &Journal,
+    format: Format,
+    filters: &FilterArgs,
+) -> Result<Matcher> {
     let query = filters.to_query()?;
-    Ok(if format == Format::Sessions {
-        sessions::session_query(query).matcher()
-    } else {
-        query.matcher()
-    })
+    if format == Format::Segments {
+        return Ok(query.matcher());
+    }
+    let source = open_family(&journal.path, format, &filters.open_options())?;
+    Ok(source.adapt_query(query).matcher())
 }
 
 /// Reads up to `limit` matching records of journal `index` in `direction`.
@@ -231,7 +235,7 @@ pub(crate) fn read_journal(
     let Some(format) = journal.format else {
         return Ok(());
     };
-    let matcher = matcher_for(format, filters)?;
+    let matcher = matcher_for(journal, format, filters)?;
     let mut taken = 0usize;
     let mut on_item = |item: Item<'_>| {
         match item {
@@ -268,14 +272,7 @@ pub(crate) fn read_journal(
         };
         source.visit_with(&matcher, direction, &mut on_item)?;
     } else {
-        let source = open_family(
-            &journal.path,
-            format,
-            &OpenOptions {
-                branches: filters.branches.clone(),
-                ..OpenOptions::default()
-            },
-        )?;
+        let source = open_family(&journal.path, format, &filters.open_options())?;
         source.visit(&matcher, direction, &mut on_item)?;
     }
     Ok(())

@@ -17,8 +17,8 @@
 
 mod ack;
 mod cursor;
+mod family;
 mod multi;
-mod sessions;
 mod sink;
 mod waker;
 
@@ -38,7 +38,7 @@ use journal::scan::{Direction, Visit, scan};
 use journal::segment::Listing;
 
 use crate::cli::{OutputFormat, TailArgs};
-use crate::cmd::{Context, open_listing, resolve_dir};
+use crate::cmd::{Context, Target, open_listing, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
 pub(crate) use cursor::read_cursor;
 use cursor::{Cursor, check_writable};
@@ -111,23 +111,24 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
     if !args.label.is_empty() {
         anyhow::bail!("--label names one of several journals; only one was given");
     }
-    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
+    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
         if args.ack_stdin || args.stop_at_end {
             anyhow::bail!(
-                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a per-session store"
+                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a {} journal",
+                source.format().name()
             );
         }
-        return sessions::run(&args, &source_dir, ctx);
+        return family::run(&args, source.as_ref(), ctx);
     }
-    crate::cmd::no_branch_filter(&args.filters)?;
+    crate::cmd::no_stream_filter(&args.filters)?;
     let opts = TailOptions::new(&args, ctx)?;
     if args.ack_stdin
         && let Start::Last(n) = opts.start
         && n > 0
     {
         anyhow::bail!(
-            "--ack-stdin starts after the cursor file's seq; without one, from the oldest event,              --from-seq, or -n 0 (from now): not with the last {n} events"
+            "--ack-stdin starts after the cursor file's seq; without one, from the oldest event, \
+             --from-seq, or -n 0 (from now): not with the last {n} events"
         );
     }
     let matcher = args.filters.to_query()?.matcher();

@@ -342,7 +342,7 @@ fn poll_one(
         }
     }
     let format = f.journal.format.expect("set above");
-    let matcher = matcher_for(format, filters)?;
+    let matcher = matcher_for(&f.journal, format, filters)?;
     match &mut f.reader {
         Reader::Pending => {}
         Reader::Segments(follower) => {
@@ -400,14 +400,7 @@ fn poll_one(
             }
         }
         Reader::Family => {
-            let Ok(source) = open_family(
-                &f.journal.path,
-                format,
-                &OpenOptions {
-                    branches: filters.branches.clone(),
-                    ..OpenOptions::default()
-                },
-            ) else {
+            let Ok(source) = open_family(&f.journal.path, format, &filters.open_options()) else {
                 return Ok(()); // gone for now
             };
             let mut damage = DamageTally::default();
