@@ -358,3 +358,35 @@ fn a_gap_is_a_typed_record_on_the_envelope_stream_and_exit_4() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn with_ack_stdin_a_gap_is_acknowledged_like_a_record_never_on_a_records_behalf() {
+    let j = TestJournal::with_events(30, 10);
+    let cursor = j.tmp.path().join("cursor");
+    let c = cursor.to_str().unwrap();
+    fs::write(&cursor, "5\n").unwrap();
+    stdout_of(&mut j.cmd(&["prune", "--keep", "1"]));
+    // A consumer that ACKs every line it reads: the gap, then 21, then dies.
+    let mut consumer = Consumer::start(&j.dir, &["--cursor-file", c, "--source-id", "s"]);
+    let gap = consumer.next();
+    assert_eq!(
+        (gap["type"].as_str(), gap["id"].as_str()),
+        (Some("gap"), Some("s:gap-6-20"))
+    );
+    assert_eq!(consumer.next()["position"], 21);
+    consumer.ack("ACK");
+    // The gap's ACK moved the cursor past the pruned seqs, not past 21.
+    wait_cursor(&cursor, 20);
+    consumer.ack("ACK s:21");
+    wait_cursor(&cursor, 21);
+    let (code, stderr) = consumer.close();
+    assert_eq!(code, Some(4), "a gap was met: {stderr}");
+    // The rest comes again; no gap this time.
+    let mut consumer = Consumer::start(&j.dir, &["--cursor-file", c, "--stop-at-end"]);
+    for want in 22..=30 {
+        assert_eq!(consumer.next()["position"], want);
+        consumer.ack("ACK");
+    }
+    assert_eq!(consumer.child.wait().unwrap().code(), Some(0));
+    assert_eq!(cursor_of(&cursor), Some(30));
+}

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 /// What the consumer has acknowledged, shared with the stdin thread.
 #[derive(Debug, Default)]
 pub(super) struct AckState {
-    /// Seqs written to stdout and not acknowledged yet, oldest first.
+    /// Seqs written to stdout and not acknowledged yet, oldest first (a gap
+    /// `A..=B` is queued as `A`: acknowledged like a record, so a consumer
+    /// that ACKs every line it reads never acknowledges a record early).
     pub(super) outstanding: VecDeque<u64>,
     /// Stdin reached its end: the consumer is gone.
     pub(super) closed: bool,
@@ -51,8 +53,13 @@ impl AckState {
                 ),
             };
         }
-        // `<source id>:<position>` or a bare position.
+        // `<source id>:<position>` or a bare position; a gap's id
+        // (`<source id>:gap-A-B`) stands for its first seq, as queued.
         let position = rest.rsplit_once(':').map_or(rest, |(_, p)| p);
+        let position = position
+            .strip_prefix("gap-")
+            .and_then(|g| g.split('-').next())
+            .unwrap_or(position);
         let Ok(upto) = position.parse::<u64>() else {
             return Err(format!("ACK {rest:?}: not an envelope id or a seq"));
         };
@@ -120,5 +127,9 @@ mod tests {
         assert!(s.take("OK").is_err());
         s.take("ACK 11").unwrap();
         assert!(s.outstanding.is_empty());
+        // A gap 12..=20 then 21: the gap's id acknowledges the gap only.
+        s.outstanding.extend([12, 21]);
+        s.take("ACK src:gap-12-20").unwrap();
+        assert_eq!(s.safe(Some(21)), Some(20));
     }
 }

@@ -173,6 +173,10 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
         Some(path) => read_cursor(path)?,
         None => None,
     };
+    // Proven writable before anything is printed (as for one journal).
+    if let Some(path) = &args.cursor_file {
+        super::cursor::check_writable(path, None)?;
+    }
     let mut followed: Vec<Followed> = list
         .into_iter()
         .map(|journal| Followed {

@@ -52,6 +52,11 @@ impl Sink<'_> {
                 };
                 if let Some((first, last, reason)) = lost {
                     self.gap = true;
+                    if let Some(acks) = &self.acks
+                        && self.renderer.format() == journal::render::RecordFormat::Envelope
+                    {
+                        acks.lock().expect("ack state").outstanding.push_back(first);
+                    }
                     if let Err(e) = self.renderer.gap(&mut self.out, first, last, reason, None) {
                         self.write_error = Some(e);
                         return ControlFlow::Break(());
