@@ -328,9 +328,10 @@ pub struct TailArgs {
     pub retry: bool,
 
     /// Advance the cursor file only over records the consumer acknowledged
-    /// on our stdin: a line ACK per record, in order, or ACK <id> for every
-    /// record up to that envelope id (or seq); at-least-once across crashes.
-    /// Stdin's end stops tail (exit 0). Needs --cursor-file
+    /// on our stdin: a line ACK per line read (record or gap), in order, or
+    /// ACK <id> for every line up to that envelope id (or seq);
+    /// at-least-once across crashes. Stdin's end stops tail (exit 0). Needs
+    /// --cursor-file; one segment journal
     #[arg(long, requires_all = ["follow", "cursor_file"])]
     pub ack_stdin: bool,
 
