@@ -390,3 +390,46 @@ fn with_ack_stdin_a_gap_is_acknowledged_like_a_record_never_on_a_records_behalf(
     assert_eq!(consumer.child.wait().unwrap().code(), Some(0));
     assert_eq!(cursor_of(&cursor), Some(30));
 }
+
+#[test]
+fn a_per_session_store_s_envelope_ids_name_session_branch_and_sequence() {
+    let j = crate::sessions::Store::corpus("aios-sessions");
+    let read = || {
+        stdout_of(&mut j.cmd(&[
+            "inspect",
+            "--all",
+            "-o",
+            "envelope",
+            "--source-id",
+            "store-1",
+        ]))
+    };
+    let first = read();
+    assert_eq!(first, read());
+    let tail = stdout_of(&mut j.cmd(&[
+        "tail",
+        "-n",
+        "5",
+        "-o",
+        "envelope",
+        "--source-id",
+        "store-1",
+    ]));
+    let all = envelopes(&first);
+    assert!(all.len() > 20);
+    for v in &all {
+        let r = &v["record"];
+        let position = format!(
+            "{}/{}/{}",
+            r["session_id"].as_str().unwrap(),
+            r["branch_id"].as_str().unwrap(),
+            r["sequence"]
+        );
+        assert_eq!(v["position"], position.as_str());
+        assert_eq!(v["id"], format!("store-1:{position}"));
+    }
+    // tail's last five are inspect's newest five, oldest first, same ids.
+    let mut newest: Vec<String> = ids(&first)[..5].to_vec();
+    newest.reverse();
+    assert_eq!(ids(&tail), newest);
+}
