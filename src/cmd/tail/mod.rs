@@ -112,12 +112,6 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         anyhow::bail!("--label names one of several journals; only one was given");
     }
     if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
-        if args.ack_stdin || args.stop_at_end {
-            anyhow::bail!(
-                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a {} journal",
-                source.format().name()
-            );
-        }
         return family::run(&args, source.as_ref(), ctx);
     }
     crate::cmd::no_stream_filter(&args.filters)?;
@@ -267,7 +261,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         if let Some(acks) = &sink.acks {
             let mut state = acks.lock().expect("ack state");
             if let Some(e) = state.error.take() {
-                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last record acknowledged");
+                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last line acknowledged");
             }
             if state.closed {
                 drop(state);
