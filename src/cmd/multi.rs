@@ -113,9 +113,7 @@ pub(crate) fn journals(
     Ok(out.into_iter().map(|(_, j)| j).collect())
 }
 
-fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or(p.into()))
-}
+use crate::cmd::identity::canonical;
 
 fn last_components(p: &Path, n: usize) -> String {
     let parts: Vec<String> = p

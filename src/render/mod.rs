@@ -135,6 +135,12 @@ impl Renderer {
         self
     }
 
+    /// Replaces the source (a journal that appeared since: its id derived
+    /// again from the path as it now exists).
+    pub fn set_source(&mut self, source: SourceTag) {
+        self.source = Some(source);
+    }
+
     pub fn format(&self) -> RecordFormat {
         self.opts.format
     }

@@ -159,6 +159,9 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         check_writable(path, current)?;
     }
 
+    // A journal not there yet (--retry): its id is derived again once it
+    // exists, from the path as it then resolves.
+    let mut provisional_id = args.source_id.is_none() && !dir.exists();
     let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
     let mut sink = Sink {
         matcher: &matcher,
@@ -246,6 +249,11 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         waker.arm(&dir, Some((meta.dev(), meta.ino())));
     }
     loop {
+        if provisional_id && dir.exists() {
+            provisional_id = false;
+            let tag = crate::cmd::identity::source_tag(&dir, None, None)?;
+            sink.renderer.set_source(tag);
+        }
         let status = follower.poll(|item| sink.handle(item))?;
         if sink.write_error.is_some() || stop.load(Ordering::SeqCst) {
             break;

@@ -252,7 +252,8 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
         if first_poll {
             let mut batch = Vec::new();
             for (i, f) in followed.iter_mut().enumerate() {
-                if let Err(e) = poll_one(i, f, &args.filters, &mut batch, &mut out) {
+                if let Err(e) = poll_one(i, f, &args.filters, saved.as_ref(), &mut batch, &mut out)
+                {
                     return match e.downcast::<std::io::Error>() {
                         Ok(e) => finish_broken(e),
                         Err(e) => Err(e),
@@ -395,9 +396,21 @@ fn poll_one(
     index: usize,
     f: &mut Followed,
     filters: &crate::cli::FilterArgs,
+    saved: Option<&BTreeMap<String, Positions>>,
     batch: &mut Vec<Owned>,
     out: &mut Output,
 ) -> Result<()> {
+    if matches!(f.reader, Reader::Pending) && f.journal.path.exists() {
+        // Named before it existed (--retry): its id derived again from the
+        // path as it now resolves (the id later runs derive), and its
+        // positions looked up under that id, before anything is read.
+        let host = &f.journal.tag.host;
+        let id = crate::cmd::identity::derived_source_id(host, &f.journal.path);
+        if id != f.journal.tag.id {
+            f.positions = saved.and_then(|s| s.get(&id).cloned()).unwrap_or_default();
+            f.journal.tag.id = id;
+        }
+    }
     if matches!(f.reader, Reader::Pending) {
         let format = match f.journal.format {
             Some(format) => Some(format),
