@@ -716,3 +716,109 @@ fn ack_stdin_on_two_journals_at_once_repeats_what_was_not_acknowledged() {
         "nothing left to send"
     );
 }
+
+#[test]
+fn a_gap_in_one_of_several_journals_is_a_typed_record_of_its_source_and_stream() {
+    let seg = TestJournal::with_events(20, 5);
+    let store = crate::sessions::Store::corpus("aios-sessions");
+    let session = "sess-02-082cfe88";
+    let cursor = seg.tmp.path().join("cursor.json");
+    let c = cursor.to_str().unwrap();
+    let dirs = [seg.dir.as_path(), store.root.as_path()];
+    let run = || {
+        journal_cmd()
+            .args([
+                "tail",
+                "-f",
+                "--stop-at-end",
+                "-o",
+                "envelope",
+                "--cursor-file",
+                c,
+            ])
+            .args(dirs)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run().status.code(), Some(0));
+    // Both journals lose records a reader had not read: the cursor is set
+    // back (segments to 7, the session's main branch to 5), then the
+    // segments are pruned to 16.. and the session keeps main 13.. only.
+    let mut saved: Value = serde_json::from_str(&fs::read_to_string(&cursor).unwrap()).unwrap();
+    let key = format!("{session}/main");
+    let mut seg_id = String::new();
+    let mut store_id = String::new();
+    for (id, entry) in saved["sources"].as_object_mut().unwrap() {
+        let positions = entry["positions"].as_object_mut().unwrap();
+        if positions.contains_key("") {
+            positions.insert(String::new(), 7.into());
+            seg_id = id.clone();
+        } else {
+            positions.insert(key.clone(), 5.into());
+            store_id = id.clone();
+        }
+    }
+    fs::write(&cursor, saved.to_string()).unwrap();
+    stdout_of(&mut seg.cmd(&["prune", "--keep", "1"]));
+    let kept: Vec<Vec<u8>> = store
+        .lines(session)
+        .into_iter()
+        .filter(|l| {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            v["branch_id"] != "main" || v["sequence"].as_u64().unwrap() > 12
+        })
+        .collect();
+    store.write_lines(session, &kept);
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = envelopes(&String::from_utf8(out.stdout).unwrap());
+    let gaps: Vec<(String, u64, u64)> = all
+        .iter()
+        .filter(|v| v["type"] == "gap")
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_owned(),
+                v["first"].as_u64().unwrap(),
+                v["last"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (format!("{seg_id}:gap-8-15"), 8, 15),
+            (format!("{store_id}:{key}/gap-6-12"), 6, 12)
+        ]
+    );
+    // After the gaps, every record still held comes once: segments 16..=20,
+    // the session's main 13.. .
+    let seqs: Vec<u64> = all
+        .iter()
+        .filter(|v| v["type"] == "record" && v["source"] == seg_id.as_str())
+        .map(|v| v["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (16..=20).collect::<Vec<_>>());
+    let main: Vec<String> = all
+        .iter()
+        .filter(|v| v["type"] == "record" && v["source"] == store_id.as_str())
+        .map(|v| v["position"].as_str().unwrap().to_owned())
+        .collect();
+    let last_main = store
+        .lines(session)
+        .iter()
+        .filter_map(|l| {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            (v["branch_id"] == "main").then(|| v["sequence"].as_u64().unwrap())
+        })
+        .max()
+        .unwrap();
+    let want: Vec<String> = (13..=last_main).map(|n| format!("{key}/{n}")).collect();
+    assert_eq!(main, want);
+    // The cursor is past both gaps: the next run is quiet and succeeds.
+    assert_eq!(run().status.code(), Some(0));
+}
