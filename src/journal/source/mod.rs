@@ -9,6 +9,7 @@
 
 pub mod family;
 pub mod reader;
+pub mod redb;
 pub mod session_repair;
 pub mod sessions;
 
