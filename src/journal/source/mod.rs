@@ -345,7 +345,8 @@ pub fn open_family(
             store: sessions::SessionStore::open(path)?,
             branches: opts.branches.clone(),
         })),
-        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite | Format::Redb => {
+        Format::Redb => Ok(Box::new(self::redb::RedbJournal::open(path, opts)?)),
+        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite => {
             Err(crate::journal::error::JournalError::Unsupported {
                 path: path.to_owned(),
                 format: format.name(),
