@@ -11,6 +11,7 @@ pub mod family;
 pub mod reader;
 pub mod redb;
 pub mod session_repair;
+pub mod session_source;
 pub mod sessions;
 
 use std::fmt;
@@ -341,10 +342,7 @@ pub fn open_family(
     opts: &OpenOptions,
 ) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
     match format {
-        Format::Sessions => Ok(Box::new(reader::Sessions {
-            store: sessions::SessionStore::open(path)?,
-            branches: opts.branches.clone(),
-        })),
+        Format::Sessions => Ok(Box::new(session_source::Sessions::open(path, opts)?)),
         Format::Redb => Ok(Box::new(self::redb::RedbJournal::open(path, opts)?)),
         Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite => {
             Err(crate::journal::error::JournalError::Unsupported {
