@@ -67,7 +67,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let listing;
     let mut segments = None;
     let mut family = None;
-    let matcher = match open_target(&args.dir, &args.filters.open_options())? {
+    let matcher = match open_target(&args.dir, &args.filters.open_options(&args.read))? {
         Target::Family(f) => {
             let matcher = f.adapt_query(query).matcher();
             family = Some(f);

@@ -102,7 +102,8 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
+    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options(&args.read))?
+    {
         return family::run(&args, source.as_ref(), ctx);
     }
     crate::cmd::no_stream_filter(&args.filters)?;

@@ -85,7 +85,7 @@ impl Format {
 
     /// Whether this build reads the format (the others are only detected).
     pub fn is_supported(self) -> bool {
-        matches!(self, Format::Segments | Format::Sessions)
+        matches!(self, Format::Segments | Format::Sessions | Format::Redb)
     }
 }
 

@@ -598,8 +598,6 @@ impl RedbJournal {
             if ev.seq != key {
                 t.defects.push(Defect {
                     key: Some(key),
-                    seq_before: None,
-                    seq_after: Some(ev.seq),
                     ..Defect::new(
                         DefectKind::SeqKeyMismatch,
                         &self.file,
@@ -749,10 +747,12 @@ impl Source for RedbJournal {
         s.bytes = self.file_size();
         s.streams = t.streams.into_values().collect();
         s.errors = t.defects.len() as u64;
+        s.warnings = u64::from(self.snapshot_repaired());
+        s.problems = t.defects;
         s.extra.insert("first_key".to_owned(), json(t.first_key));
         s.extra.insert("last_key".to_owned(), json(t.last_key));
-        s.extra.insert("values".to_owned(), json(t.values));
         s.extra.insert("key_gaps".to_owned(), json(t.gaps.len()));
+        s.extra.insert("values".to_owned(), json(t.values));
         let table = self.read(|txn| {
             Ok(match open_events(txn, &self.file)? {
                 Some(table) => Some(table.stats().map_err(|e| read_error(&self.file, e))?),
@@ -760,20 +760,19 @@ impl Source for RedbJournal {
             })
         })?;
         if let Some(ts) = table {
+            s.extra
+                .insert("table_stored_bytes".to_owned(), json(ts.stored_bytes()));
             s.extra.insert(
-                "table".to_owned(),
-                serde_json::json!({
-                    "tree_height": ts.tree_height(),
-                    "leaf_pages": ts.leaf_pages(),
-                    "branch_pages": ts.branch_pages(),
-                    "stored_bytes": ts.stored_bytes(),
-                    "metadata_bytes": ts.metadata_bytes(),
-                    "fragmented_bytes": ts.fragmented_bytes(),
-                }),
+                "table_pages".to_owned(),
+                json(ts.leaf_pages() + ts.branch_pages()),
+            );
+            s.extra.insert(
+                "table_fragmented_bytes".to_owned(),
+                json(ts.fragmented_bytes()),
             );
         }
-        // The whole file's page use needs a write transaction, so only the
-        // snapshot (a copy journal may write) can tell it.
+        // The whole file's page use needs a write transaction, so only a
+        // snapshot (a copy journal may write) can tell how much is free.
         if let Some(snap) = self.snapshot.lock().expect("snapshot lock").as_ref() {
             let w = snap
                 .db
@@ -783,15 +782,12 @@ impl Source for RedbJournal {
             w.abort().map_err(|e| read_error(&self.file, e))?;
             let page = d.page_size() as u64;
             let pages = s.bytes / page.max(1);
+            s.extra.insert("page_size".to_owned(), json(page));
+            s.extra
+                .insert("allocated_pages".to_owned(), json(d.allocated_pages()));
             s.extra.insert(
-                "pages".to_owned(),
-                serde_json::json!({
-                    "page_size": page,
-                    "file_pages": pages,
-                    "allocated_pages": d.allocated_pages(),
-                    "free_pages": pages.saturating_sub(d.allocated_pages()),
-                    "fragmented_bytes": d.fragmented_bytes(),
-                }),
+                "free_pages".to_owned(),
+                json(pages.saturating_sub(d.allocated_pages())),
             );
         }
         Ok(s)
@@ -1085,7 +1081,7 @@ mod tests {
         assert_eq!(rows, vec![row(299, "RouteStopped", "route-3")]);
         let s = j.stats().unwrap();
         assert_eq!(s.events, 300);
-        assert!(s.extra["pages"]["free_pages"].is_u64(), "{:?}", s.extra);
+        assert!(s.extra["free_pages"].is_u64(), "{:?}", s.extra);
         let v = j
             .verify(&FamilyVerifyOptions {
                 deep: true,
