@@ -11,6 +11,7 @@ mod inspect;
 mod layers;
 mod prune;
 mod recover;
+mod redb_journal;
 mod repair;
 mod root_safety;
 mod schemas;

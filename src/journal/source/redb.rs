@@ -25,7 +25,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ::redb::{
     Builder, Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable,
@@ -55,6 +55,11 @@ const CACHE_BYTES: usize = 16 << 20;
 /// The first batch of a read is small (an `inspect -n 20` reads one), later
 /// ones grow to this many values per opening of the file.
 const FIRST_BATCH: usize = 32;
+
+/// How long a follow's poll waits for a runtime that holds the file for a
+/// moment, and how often it tries again meanwhile.
+const HELD_PATIENCE: Duration = Duration::from_secs(2);
+const HELD_RETRY: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 4096;
 
 /// One value of the `events` table, parsed.
@@ -675,10 +680,34 @@ impl Source for RedbJournal {
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
         self.refresh()?;
-        let start = after
+        let mut start = after
             .get(CURSOR_STREAM)
             .map_or(Bound::Start, |&k| Bound::After(k));
-        self.visit_from(start, filter, Direction::OldestFirst, visit)
+        // Between polls the runtime may open the file for a moment (it
+        // retries its own open while a reader holds it; this is the mirror):
+        // a follow waits a little for it, then continues after the last key
+        // it handed on. A runtime that keeps the file open is still refused,
+        // with the message that offers --snapshot.
+        let mut waited = Duration::ZERO;
+        loop {
+            let mut last = None;
+            let result = self.visit_from(start, filter, Direction::OldestFirst, &mut |item| {
+                if let Item::Record { position, .. } = &item {
+                    last = Some(position.number());
+                }
+                visit(item)
+            });
+            match result {
+                Err(JournalError::DatabaseHeld { .. }) if waited < HELD_PATIENCE => {
+                    if let Some(k) = last {
+                        start = Bound::After(k);
+                    }
+                    std::thread::sleep(HELD_RETRY);
+                    waited += HELD_RETRY;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The table's last key (with `--route`, the last key of those routes).
