@@ -311,7 +311,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --output --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --snapshot --limit --all --oldest-first --output --seq --since --until --exact-time --session --type --branch --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -362,6 +362,10 @@ _journal() {
                     return 0
                     ;;
                 --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -439,7 +443,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__recover)
-            opts="-h -V --format --json --color --help --version"
+            opts="-h -V --format --snapshot --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,7 +495,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__stats)
-            opts="-h -V --format --json --rotate-bytes --buckets --color --help --version"
+            opts="-h -V --format --snapshot --json --rotate-bytes --buckets --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,7 +525,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --cursor-file --poll --retry --output --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --snapshot --lines --follow --from-seq --cursor-file --poll --retry --output --seq --since --until --exact-time --session --type --branch --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -587,6 +591,10 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --where)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -615,7 +623,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__verify)
-            opts="-q -j -h -V --format --json --strict --quiet --threads --color --help --version"
+            opts="-q -j -h -V --format --snapshot --json --strict --quiet --deep --threads --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
