@@ -18,6 +18,9 @@ pub enum ExitCode {
     CouldNotRun = 2,
     /// The writer's claim is held by another process (prune, repair, append).
     ClaimHeld = 3,
+    /// `tail` in a delivery mode (`-o envelope`, `--ack-stdin`) met a gap:
+    /// records were pruned (or skipped by the journal) before they were read.
+    Gap = 4,
 }
 
 impl From<ExitCode> for process::ExitCode {
@@ -41,7 +44,9 @@ Exit status:
      process holds open or that needs repair (redb, without --snapshot), or
      (as root) a directory group or others can write to, without --as-user
   3  the writer's claim (.account-journal.lock) is held by another process
-     (prune, repair, append)"
+     (prune, repair, append)
+  4  tail -o envelope / --ack-stdin met a gap: records were pruned before
+     they could be read (a \"type\":\"gap\" object on the envelope stream)"
     };
 }
 

@@ -4,7 +4,9 @@
 mod append;
 pub(crate) mod family;
 mod generate_docs;
+pub(crate) mod identity;
 mod inspect;
+pub(crate) mod multi;
 mod prune;
 mod recover;
 mod repair;
@@ -148,20 +150,25 @@ pub fn open_listing(arg: &DirArg) -> Result<Listing> {
 impl ReadArg {
     /// How a family format is read, without stream filters.
     pub fn open_options(&self) -> OpenOptions {
+        self.with(OpenOptions::default())
+    }
+
+    /// `opts` (stream filters) read as this says.
+    pub fn with(&self, opts: OpenOptions) -> OpenOptions {
         OpenOptions {
             snapshot: self.snapshot,
-            ..OpenOptions::default()
+            ..opts
         }
     }
 }
 
 impl FilterArgs {
     /// The stream filters, for the family formats' readers.
-    pub fn open_options(&self, read: &ReadArg) -> OpenOptions {
+    pub fn open_options(&self) -> OpenOptions {
         OpenOptions {
             branches: self.branches.clone(),
             routes: self.routes.clone(),
-            ..read.open_options()
+            ..OpenOptions::default()
         }
     }
 
