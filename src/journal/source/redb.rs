@@ -1197,7 +1197,7 @@ mod tests {
     fn repair_is_refused_with_a_reason() {
         let (_d, path) = corpus("runtime-journal.redb");
         let j = RedbJournal::open(&path, &OpenOptions::default()).unwrap();
-        let err = j.repair(&Default::default()).err().expect("refused");
+        let err = j.repair(&Default::default()).expect_err("refused");
         assert!(matches!(err, JournalError::Unsupported { .. }));
         assert!(err.to_string().contains("never written"), "{err}");
     }
