@@ -134,6 +134,21 @@ fn value(seq: u64, variant: &str, route: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The runtime's own open: while a reader holds the file it fails with
+/// "already open", and the runtime tries again, 40 times 250 ms apart.
+fn open_like_the_runtime(path: &Path) -> redb::Database {
+    for _ in 0..40 {
+        match redb::Database::open(path) {
+            Ok(db) => return db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("a reader held {} for 10 s", path.display());
+}
+
 fn insert(db: &redb::Database, values: &[(u64, Vec<u8>)]) {
     let w = db.begin_write().unwrap();
     {
@@ -591,7 +606,7 @@ fn tail_follows_new_keys_with_a_cursor_and_resumes_after_it() {
     // The runtime opens the file for a moment for each append (the reader
     // waits for it), as after a restart.
     for k in [300, 301] {
-        let runtime = redb::Database::open(&db.file).unwrap();
+        let runtime = open_like_the_runtime(&db.file);
         insert(&runtime, &[(k, value(k, "RouteStarted", "route-2"))]);
         drop(runtime);
     }
@@ -645,4 +660,35 @@ fn tail_follows_a_database_the_runtime_keeps_open_through_snapshots() {
     assert_eq!(got[0].2, "route-2");
     drop(runtime);
     assert!(names(&db.scratch).is_empty(), "the snapshots are removed");
+}
+
+#[test]
+fn a_directory_holding_one_database_is_detected_and_one_holding_two_asks_which() {
+    let db = Db::corpus(COMPACTED);
+    let dir = db.file.parent().unwrap().to_owned();
+    let out = journal_cmd()
+        .args(["recover", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["format"].as_str(), v["streams"][0]["latest"].as_u64()),
+        (Some("redb"), Some(499))
+    );
+    // The corpus folder holds both databases: name the one to read.
+    journal_cmd()
+        .arg("inspect")
+        .arg(corpus_dir().join("camel-redb"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "2 redb database files in this directory",
+        ))
+        .stderr(predicates::str::contains(COMPACTED));
 }
