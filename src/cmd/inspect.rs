@@ -60,6 +60,9 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
+    if !args.more.is_empty() && args.read.snapshot {
+        anyhow::bail!("--snapshot reads one redb journal; not with several journals");
+    }
     if !args.more.is_empty() {
         let mut paths = vec![crate::cmd::resolve_dir(&args.dir)?];
         paths.extend(args.more.iter().cloned());

@@ -267,6 +267,15 @@ fn inspect_filters_by_route_type_key_and_time() {
         })
         .count();
     assert_eq!(times.len(), expected);
+    // --until oldest first stops past the bound, and misses nothing before it.
+    let (until, _, _) = db.run(&["inspect", "--until", bound, "--oldest-first", "-o", "jsonl"]);
+    let before = all
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["timestamp_ms"].as_i64() <= Some(bound_ms)
+        })
+        .count();
+    assert_eq!(until.lines().count(), before);
     // --route on segments is refused.
     journal_cmd()
         .args(["inspect", "--route", "r"])

@@ -105,6 +105,9 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    if !args.more.is_empty() && args.read.snapshot {
+        anyhow::bail!("--snapshot reads one redb journal; not with several journals");
+    }
     if !args.more.is_empty() {
         return multi::run(&args, resolve_dir(&args.dir)?, ctx);
     }

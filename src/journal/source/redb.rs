@@ -505,15 +505,27 @@ impl RedbJournal {
         direction: Direction,
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
+        let newest_first = direction == Direction::NewestFirst;
         self.for_each_value(direction, start, |key, value| match parse_value(value) {
             Err(fault) => visit(Item::Damage(fault.defect(&self.file, key, value.len()))),
             Ok(ev) => {
+                let rec = ev.to_source_record(key, value);
+                // The runtime stamps events in key order, as the engine does
+                // in seq order: past a --since/--until bound, the read stops
+                // (the filter decides, on the record's line view).
+                if let Some(ts) = &rec.ts
+                    && filter.past_time_range(
+                        format!(r#"{{"seq":{key},"ts":"{ts}"}}"#).as_bytes(),
+                        newest_first,
+                    )
+                {
+                    return ControlFlow::Break(());
+                }
                 if !self.route_ok(&ev) {
                     return ControlFlow::Continue(());
                 }
                 // No raw prefilter: its fast seq would read the value's `seq`,
                 // which may differ from the key the position is.
-                let rec = ev.to_source_record(key, value);
                 let record = rec.as_record();
                 if !filter.matches(&record) {
                     return ControlFlow::Continue(());
