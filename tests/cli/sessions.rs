@@ -376,7 +376,6 @@ fn every_shape_is_detected_and_the_unsupported_ones_say_so() {
     for (name, format) in [
         ("harn-file", "topics-jsonl"),
         ("harn-sqlite", "topics-sqlite"),
-        ("camel-redb", "redb"),
     ] {
         let s = Store::corpus(name);
         for cmd in ["inspect", "recover", "stats", "verify"] {

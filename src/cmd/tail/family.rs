@@ -421,11 +421,12 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let missing = !dir.is_dir();
+        // A directory, or a database file (redb, SQLite).
+        let missing = !dir.exists();
         if missing {
             if !args.retry {
                 anyhow::bail!(
-                    "{}: the journal directory was removed (use --retry to wait for it)",
+                    "{}: the journal was removed (use --retry to wait for it)",
                     dir.display()
                 );
             }

@@ -105,13 +105,18 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    if !args.more.is_empty() && args.read.snapshot {
+        anyhow::bail!("--snapshot reads one redb journal; not with several journals");
+    }
     if !args.more.is_empty() {
         return multi::run(&args, resolve_dir(&args.dir)?, ctx);
     }
     if !args.label.is_empty() {
         anyhow::bail!("--label names one of several journals; only one was given");
     }
-    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
+    if let Target::Family(source) =
+        open_target(&args.dir, &args.read.with(args.filters.open_options()))?
+    {
         return family::run(&args, source.as_ref(), ctx);
     }
     crate::cmd::no_stream_filter(&args.filters)?;
