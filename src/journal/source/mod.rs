@@ -9,6 +9,7 @@
 
 pub mod family;
 pub mod reader;
+pub mod session_read;
 pub mod session_repair;
 pub mod session_source;
 pub mod sessions;

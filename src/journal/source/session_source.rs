@@ -13,8 +13,9 @@ use super::family::{
     Heads, Positions, RepairRefusal, RepairStep, StreamHead, StreamStats,
 };
 use super::reader::{Item, RecordFilter, Source};
+use super::session_read::{FileReader, file_heads, merge};
 use super::session_repair::{self, Action};
-use super::sessions::{FileLine, SessionFile, SessionStore};
+use super::sessions::{FileLine, SessionFile, SessionStore, unreadable};
 use super::{Format, OpenOptions, Position, SourceRecord};
 use crate::journal::defect::{DefectKind, Severity};
 use crate::journal::error::JournalError;
@@ -111,34 +112,17 @@ impl Source for Sessions {
         direction: Direction,
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
-        let mut records: Vec<SourceRecord> = Vec::new();
-        for file in self.store.read_all()? {
-            for d in file.defects() {
-                if visit(Item::Damage(d)).is_break() {
-                    return Ok(());
-                }
-            }
-            records.extend(file.records().filter(|r| {
-                self.wanted(r) && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
-            }));
-        }
-        // Oldest first by time, then by stream and sequence (a stable order
-        // for equal times).
-        records.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
-        if direction == Direction::NewestFirst {
-            records.reverse();
-        }
-        for r in &records {
-            let record = r.as_record();
-            let item = Item::Record {
-                position: r.position.clone(),
-                record: &record,
-                stored: &r.raw,
-            };
-            if visit(item).is_break() {
-                break;
-            }
-        }
+        let newest_first = direction == Direction::NewestFirst;
+        let readers = self
+            .store
+            .files
+            .iter()
+            .map(|p| FileReader::open(p, newest_first, None))
+            .collect();
+        let accept = |r: &SourceRecord| {
+            self.wanted(r) && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
+        };
+        let _stopped = merge(readers, newest_first, &accept, visit);
         Ok(())
     }
 
@@ -170,7 +154,7 @@ impl Source for Sessions {
             let mut bytes = match SessionFile::read_range(path, from, len) {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    if visit(Item::Damage(super::sessions::unreadable(path, &e))).is_break() {
+                    if visit(Item::Damage(unreadable(path, &e))).is_break() {
                         return Ok(());
                     }
                     continue;
@@ -221,48 +205,28 @@ impl Source for Sessions {
             problems: Vec::new(),
         };
         for path in &self.store.files {
-            let file = match SessionFile::read(path) {
+            let file = match file_heads(path, &|b| self.wanted_branch(b)) {
                 Ok(file) => file,
                 Err(e) => {
-                    heads.problems.push(super::sessions::unreadable(path, &e));
+                    heads.problems.push(unreadable(path, &e));
                     continue;
                 }
             };
-            let mut latest: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
-            for head in file.lines.iter().filter_map(FileLine::head) {
-                if !self.wanted_branch(&head.branch) {
-                    continue;
-                }
-                let e = latest
-                    .entry((head.session.clone(), head.branch.clone()))
-                    .or_insert((0, String::new()));
-                if head.sequence >= e.0 {
-                    *e = (head.sequence, head.timestamp.clone());
-                }
-            }
-            heads.streams.extend(
-                latest
-                    .into_iter()
-                    .map(|((session, branch), (sequence, ts))| StreamHead {
-                        stream: format!("{session}/{branch}"),
-                        position: Some(Position::Session {
-                            session,
-                            branch,
-                            sequence,
-                        }),
-                        ts: Some(ts),
-                        file: Some(path.clone()),
-                        extra: BTreeMap::new(),
+            heads.streams.extend(file.latest.into_iter().map(
+                |((session, branch), (sequence, ts))| StreamHead {
+                    stream: format!("{session}/{branch}"),
+                    position: Some(Position::Session {
+                        session,
+                        branch,
+                        sequence,
                     }),
-            );
-            if let Some(d) = file
-                .defects()
-                .into_iter()
-                .find(|d| blocks_the_runtime(d.kind))
-            {
-                heads.problems.push(d);
-            }
-            self.remember(path, complete_len(&file.bytes));
+                    ts: Some(ts),
+                    file: Some(path.clone()),
+                    extra: BTreeMap::new(),
+                },
+            ));
+            heads.problems.extend(file.problems);
+            self.remember(path, file.complete);
         }
         Ok(heads)
     }
@@ -282,7 +246,7 @@ impl Source for Sessions {
                 Ok(file) => file,
                 Err(e) => {
                     s.errors += 1;
-                    s.problems.push(super::sessions::unreadable(path, &e));
+                    s.problems.push(unreadable(path, &e));
                     continue;
                 }
             };
@@ -357,7 +321,7 @@ impl Source for Sessions {
             let file = match SessionFile::read(path) {
                 Ok(file) => file,
                 Err(e) => {
-                    v.defects.push(super::sessions::unreadable(path, &e));
+                    v.defects.push(unreadable(path, &e));
                     continue;
                 }
             };
@@ -389,11 +353,11 @@ impl Source for Sessions {
 
     fn repair(&self, opts: &FamilyRepairOptions) -> Result<FamilyRepair, JournalError> {
         let mut files = Vec::new();
-        let mut unreadable = Vec::new();
+        let mut not_read = Vec::new();
         for path in &self.store.files {
             match SessionFile::read(path) {
                 Ok(file) => files.push(file),
-                Err(e) => unreadable.push(super::sessions::unreadable(path, &e)),
+                Err(e) => not_read.push(unreadable(path, &e)),
             }
         }
         let mut plan = session_repair::plan(&files, opts.drop_corrupt_lines, opts.force);
@@ -401,7 +365,7 @@ impl Source for Sessions {
         if !opts.dry_run {
             session_repair::apply(&self.store, &files, &mut plan)?;
         }
-        let mut left = unreadable;
+        let mut left = not_read;
         left.extend(after.iter().flat_map(SessionFile::defects));
         Ok(FamilyRepair {
             format: Format::Sessions,

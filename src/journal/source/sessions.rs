@@ -202,6 +202,23 @@ pub struct SessionFile {
     pub lines: Vec<FileLine>,
 }
 
+/// Debug builds only (the tests' binary; tests run as root, where chmod
+/// cannot make a file unreadable): a session file of this name opens as
+/// permission denied.
+pub const UNREADABLE_ENV: &str = "JOURNAL_TEST_UNREADABLE_SESSION";
+
+/// Opens a session file for reading: every reader of the store opens
+/// through here.
+pub fn open_file(path: &Path) -> std::io::Result<fs::File> {
+    if cfg!(debug_assertions)
+        && let Some(name) = std::env::var_os(UNREADABLE_ENV)
+        && path.file_name() == Some(name.as_os_str())
+    {
+        return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    }
+    fs::File::open(path)
+}
+
 /// A session file that could not be read: damage, named, and the other
 /// sessions still read.
 pub fn unreadable(path: &Path, error: &dyn std::fmt::Display) -> Defect {
@@ -222,9 +239,115 @@ fn unglue(line: &[u8]) -> Option<(u64, Head)> {
         .find_map(|at| parse_record(&line[at..]).ok().map(|h| (at as u64, h)))
 }
 
+/// What one line holds; `terminated` says whether a `\n` ends it.
+pub fn classify(line: &[u8], terminated: bool) -> Body {
+    if line.trim_ascii().is_empty() {
+        return Body::Blank;
+    }
+    match parse_record(line) {
+        Ok(head) => Body::Record(head),
+        Err(message) => match unglue(line) {
+            Some((fragment, head)) => Body::Glued { fragment, head },
+            None if !terminated => Body::Torn,
+            None => Body::Unreadable {
+                json: serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok(),
+                message,
+            },
+        },
+    }
+}
+
+/// The shared model's record for the complete record `head` whose bytes, as
+/// stored, are `raw`.
+pub fn source_record(head: &Head, raw: &[u8]) -> SourceRecord {
+    SourceRecord {
+        position: Position::Session {
+            session: head.session.clone(),
+            branch: head.branch.clone(),
+            sequence: head.sequence,
+        },
+        ts: Some(head.timestamp.clone()),
+        stream: format!("{}/{}", head.session, head.branch),
+        event_type: head.kind.clone(),
+        session: Some(head.session.clone()),
+        raw: raw.strip_suffix(b"\r").unwrap_or(raw).to_vec(),
+    }
+}
+
+impl FileLine {
+    /// The damage of this one line (its body, a foreign `session_id`), in
+    /// the file `path` of session `name`; `numbered` when `number` is the
+    /// file's line number.
+    pub fn defects(&self, path: &Path, name: &str, numbered: bool) -> Vec<Defect> {
+        let mut out = Vec::new();
+        let line = self;
+        let at = |kind: DefectKind, offset: u64, len: u64, detail: String| Defect {
+            line: numbered.then_some(line.number),
+            ..Defect::new(kind, path, offset, len, detail)
+        };
+        match &line.body {
+            Body::Blank | Body::Record(_) => {}
+            Body::Torn => out.push(at(
+                DefectKind::TornTail,
+                line.offset,
+                line.len,
+                format!(
+                    "torn last line: {} bytes with no newline (a crash mid-append); \
+                     the runtime cannot open this session until it is cut (journal repair)",
+                    line.len
+                ),
+            )),
+            Body::Unreadable { json, message } => out.push(at(
+                if *json {
+                    DefectKind::NotEventRecord
+                } else {
+                    DefectKind::NotJson
+                },
+                line.offset,
+                line.len,
+                format!(
+                    "the runtime cannot open this session at all: every read of {name} fails at this line ({message})"
+                ),
+            )),
+            Body::Glued { fragment, head } => out.push(at(
+                DefectKind::GluedLine,
+                line.offset,
+                line.len,
+                format!(
+                    "glued line: a {fragment}-byte torn fragment, then the complete record \
+                     {}/{} sequence {} at byte {}; the runtime cannot open this session until \
+                     it is un-glued (journal repair)",
+                    head.session,
+                    head.branch,
+                    head.sequence,
+                    line.offset + fragment
+                ),
+            )),
+        }
+        if let Some(head) = line.head()
+            && head.session != name
+        {
+            out.push(at(
+                DefectKind::SessionMismatch,
+                line.record_offset(),
+                line.len - (line.record_offset() - line.offset),
+                format!(
+                    "session_id {:?} differs from the file's name {:?}",
+                    head.session, name
+                ),
+            ));
+        }
+        out
+    }
+}
+
 impl SessionFile {
     pub fn read(path: &Path) -> Result<SessionFile, JournalError> {
-        let bytes = fs::read(path).map_err(|e| JournalError::io(path, e))?;
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        open_file(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| JournalError::io(path, e))?;
         Ok(SessionFile::parse(path, bytes))
     }
 
@@ -232,7 +355,7 @@ impl SessionFile {
     pub fn read_range(path: &Path, from: u64, to: u64) -> Result<Vec<u8>, JournalError> {
         use std::io::{Read, Seek, SeekFrom};
         let io = |e| JournalError::io(path, e);
-        let mut f = fs::File::open(path).map_err(io)?;
+        let mut f = open_file(path).map_err(io)?;
         f.seek(SeekFrom::Start(from)).map_err(io)?;
         let mut bytes = Vec::new();
         f.take(to.saturating_sub(from))
@@ -258,21 +381,7 @@ impl SessionFile {
                 None => (bytes.len(), false),
             };
             let line = &bytes[offset..end];
-            let body = if line.trim_ascii().is_empty() {
-                Body::Blank
-            } else {
-                match parse_record(line) {
-                    Ok(head) => Body::Record(head),
-                    Err(message) => match unglue(line) {
-                        Some((fragment, head)) => Body::Glued { fragment, head },
-                        None if !terminated => Body::Torn,
-                        None => Body::Unreadable {
-                            json: serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok(),
-                            message,
-                        },
-                    },
-                }
-            };
+            let body = classify(line, terminated);
             lines.push(FileLine {
                 number,
                 offset: base + offset as u64,
@@ -305,18 +414,7 @@ impl SessionFile {
     pub fn records(&self) -> impl Iterator<Item = SourceRecord> + '_ {
         self.lines.iter().filter_map(|line| {
             let head = line.head()?;
-            Some(SourceRecord {
-                position: Position::Session {
-                    session: head.session.clone(),
-                    branch: head.branch.clone(),
-                    sequence: head.sequence,
-                },
-                ts: Some(head.timestamp.clone()),
-                stream: format!("{}/{}", head.session, head.branch),
-                event_type: head.kind.clone(),
-                session: Some(head.session.clone()),
-                raw: self.record_bytes(line).to_vec(),
-            })
+            Some(source_record(head, self.record_bytes(line)))
         })
     }
 
@@ -350,62 +448,8 @@ impl SessionFile {
                 ..Defect::new(kind, &self.path, offset, len, detail)
             };
         for line in &self.lines {
-            match &line.body {
-                Body::Blank | Body::Record(_) => {}
-                Body::Torn => out.push(at(
-                    DefectKind::TornTail,
-                    line,
-                    line.offset,
-                    line.len,
-                    format!(
-                        "torn last line: {} bytes with no newline (a crash mid-append); \
-                         the runtime cannot open this session until it is cut (journal repair)",
-                        line.len
-                    ),
-                )),
-                Body::Unreadable { json, message } => out.push(at(
-                    if *json {
-                        DefectKind::NotEventRecord
-                    } else {
-                        DefectKind::NotJson
-                    },
-                    line,
-                    line.offset,
-                    line.len,
-                    format!(
-                        "the runtime cannot open this session at all: every read of {} fails at this line ({message})",
-                        self.name
-                    ),
-                )),
-                Body::Glued { fragment, head } => out.push(at(
-                    DefectKind::GluedLine,
-                    line,
-                    line.offset,
-                    line.len,
-                    format!(
-                        "glued line: a {fragment}-byte torn fragment, then the complete record \
-                         {}/{} sequence {} at byte {}; the runtime cannot open this session until \
-                         it is un-glued (journal repair)",
-                        head.session,
-                        head.branch,
-                        head.sequence,
-                        line.offset + fragment
-                    ),
-                )),
-            }
+            out.extend(line.defects(&self.path, &self.name, numbered));
             let Some(head) = line.head() else { continue };
-            if head.session != self.name {
-                out.push(at(
-                    DefectKind::SessionMismatch,
-                    line,
-                    line.record_offset(),
-                    line.len - (line.record_offset() - line.offset),
-                    format!(
-                        "session_id {:?} differs from the file's name {:?}",
-                        head.session, self.name
-                    ),
-                ));
-            }
             if !sequences {
                 continue;
             }
