@@ -54,6 +54,9 @@ pub enum DefectKind {
     NotEventRecord,
     /// Per-session store: a record whose `session_id` differs from its file name.
     SessionMismatch,
+    /// Per-session store: the last line is a complete record with no `\n`:
+    /// it reads, but the runtime's next append would glue onto it.
+    MissingNewline,
 }
 
 impl DefectKind {
@@ -80,6 +83,7 @@ impl DefectKind {
             DefectKind::GluedLine => "glued-line",
             DefectKind::NotEventRecord => "not-event-record",
             DefectKind::SessionMismatch => "session-mismatch",
+            DefectKind::MissingNewline => "missing-newline",
         }
     }
 
@@ -89,6 +93,7 @@ impl DefectKind {
     pub(crate) fn default_severity(self) -> Severity {
         match self {
             DefectKind::TornTail
+            | DefectKind::MissingNewline
             | DefectKind::TsBackwards
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField => Severity::Warning,

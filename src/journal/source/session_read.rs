@@ -135,8 +135,12 @@ impl FileReader {
         };
         let numbered = line.number.is_some();
         let fl = file_line(&line);
+        // A missing newline is verify's to name: the record reads (and is
+        // handed on), nothing was skipped.
         for d in fl.defects(&self.path, &self.name, numbered) {
-            out.push(Next::Damage(d));
+            if d.kind != crate::journal::defect::DefectKind::MissingNewline {
+                out.push(Next::Damage(d));
+            }
         }
         if let (Some(head), LineBody::Bytes(bytes)) = (fl.head(), line.body) {
             let from = (fl.record_offset() - fl.offset) as usize;
@@ -269,11 +273,10 @@ pub fn file_heads(path: &Path, wanted: &dyn Fn(&str) -> bool) -> io::Result<File
         }
         first = false;
         let fl = file_line(&line);
-        problems.extend(
-            fl.defects(path, &name, false)
-                .into_iter()
-                .filter(|d| super::session_source::blocks_the_runtime(d.kind)),
-        );
+        problems.extend(fl.defects(path, &name, false).into_iter().filter(|d| {
+            super::session_source::blocks_the_runtime(d.kind)
+                || d.kind == crate::journal::defect::DefectKind::MissingNewline
+        }));
         if let Some(h) = fl.head()
             && wanted(&h.branch)
         {

@@ -32,6 +32,9 @@ pub struct Sessions {
     /// every record before it is at or below its stream's head) has read each
     /// file: the end of its last complete line. A poll reads on from there.
     read_to: Mutex<HashMap<PathBuf, u64>>,
+    /// The events directory (device, inode) `read_to` is about: a directory
+    /// removed and made again holds new files, read from their start.
+    read_in: Mutex<Option<(u64, u64)>>,
 }
 
 /// Damage that stops the runtime from opening a session (every read of the
@@ -53,6 +56,7 @@ impl Sessions {
             store: SessionStore::open(path)?,
             branches: opts.branches.clone(),
             read_to: Mutex::new(HashMap::new()),
+            read_in: Mutex::new(None),
         })
     }
 
@@ -65,6 +69,14 @@ impl Sessions {
     }
 
     fn remember(&self, path: &Path, complete: u64) {
+        use std::os::unix::fs::MetadataExt;
+        let mut read_in = self.read_in.lock().unwrap_or_else(|e| e.into_inner());
+        if read_in.is_none() {
+            *read_in = std::fs::metadata(&self.store.events_dir)
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
+        }
+        drop(read_in);
         self.read_to
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -141,6 +153,20 @@ impl Source for Sessions {
         let Ok(now) = SessionStore::open(&self.store.root) else {
             return Ok(()); // the events directory is gone for now
         };
+        {
+            use std::os::unix::fs::MetadataExt;
+            let id = std::fs::metadata(&now.events_dir)
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
+            let mut read_in = self.read_in.lock().unwrap_or_else(|e| e.into_inner());
+            if read_in.is_some() && *read_in != id {
+                self.read_to
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+            }
+            *read_in = id;
+        }
         let mut batch: Vec<SourceRecord> = Vec::new();
         let mut read = Vec::new();
         for path in &now.files {
@@ -379,6 +405,7 @@ impl Source for Sessions {
                         Action::CutTornTail => "cut-torn-tail",
                         Action::Unglue => "unglue",
                         Action::DropLine => "drop-line",
+                        Action::AddNewline => "add-newline",
                     },
                     kept: match (s.kept_branch, s.kept_sequence) {
                         (Some(branch), Some(sequence)) => Some(Position::Session {

@@ -157,6 +157,8 @@ pub enum Body {
     },
     /// The file's last bytes, with no `\n`, that do not parse.
     Torn,
+    /// The file's last bytes, with no `\n`: a complete record.
+    Unterminated(Head),
     Blank,
 }
 
@@ -175,7 +177,7 @@ impl FileLine {
     /// The complete record this line holds, if any (inside a glued line too).
     pub fn head(&self) -> Option<&Head> {
         match &self.body {
-            Body::Record(h) | Body::Glued { head: h, .. } => Some(h),
+            Body::Record(h) | Body::Unterminated(h) | Body::Glued { head: h, .. } => Some(h),
             _ => None,
         }
     }
@@ -245,6 +247,7 @@ pub fn classify(line: &[u8], terminated: bool) -> Body {
         return Body::Blank;
     }
     match parse_record(line) {
+        Ok(head) if !terminated => Body::Unterminated(head),
         Ok(head) => Body::Record(head),
         Err(message) => match unglue(line) {
             Some((fragment, head)) => Body::Glued { fragment, head },
@@ -287,6 +290,20 @@ impl FileLine {
         };
         match &line.body {
             Body::Blank | Body::Record(_) => {}
+            Body::Unterminated(head) => out.push(Defect {
+                seq_after: Some(head.sequence),
+                ..at(
+                    DefectKind::MissingNewline,
+                    line.offset,
+                    line.len,
+                    format!(
+                        "the last line is the complete record {}/{} sequence {} with no newline: \
+                         the runtime reads it, but its next append would glue onto it \
+                         (journal repair adds the newline)",
+                        head.session, head.branch, head.sequence
+                    ),
+                )
+            }),
             Body::Torn => out.push(at(
                 DefectKind::TornTail,
                 line.offset,
