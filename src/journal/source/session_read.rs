@@ -311,7 +311,9 @@ pub fn file_heads(path: &Path, wanted: &dyn Fn(&str) -> bool) -> io::Result<File
 
 /// Every (session, branch) pair that the complete lines of `path` before
 /// `end` can hold: per line, each `"session_id":"…"` value with each
-/// `"branch_id":"…"` value. Read forwards in bounded chunks, never parsed.
+/// `"branch_id":"…"` value. Read forwards in bounded chunks, never parsed:
+/// three SIMD passes per chunk (the two keys and the newlines), values
+/// compared as bytes, a string made only for a pair not seen before.
 pub fn scan_pairs(path: &Path, end: u64) -> io::Result<BTreeSet<(String, String)>> {
     const CHUNK: usize = 1 << 20;
     let session_key = memchr::memmem::Finder::new(b"\"session_id\":\"");
@@ -320,10 +322,12 @@ pub fn scan_pairs(path: &Path, end: u64) -> io::Result<BTreeSet<(String, String)
     f.seek(SeekFrom::Start(0))?;
     let mut f = f.take(end);
     let mut pairs = BTreeSet::new();
+    // The pairs found so far, as their bytes in the file.
+    let mut seen: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut chunk = vec![0u8; CHUNK];
-    let mut sessions = Vec::new();
-    let mut branches = Vec::new();
+    let mut sessions: Vec<(usize, usize)> = Vec::new();
+    let mut branches: Vec<(usize, usize)> = Vec::new();
     loop {
         let n = f.read(&mut chunk)?;
         let at_end = n == 0;
@@ -338,18 +342,32 @@ pub fn scan_pairs(path: &Path, end: u64) -> io::Result<BTreeSet<(String, String)
                 None => continue,
             }
         };
-        for line in buf[..upto].split(|&b| b == b'\n') {
+        let region = &buf[..upto];
+        let mut s_at = session_key.find_iter(region).peekable();
+        let mut b_at = branch_key.find_iter(region).peekable();
+        let line_ends = memchr::memchr_iter(b'\n', region).chain(std::iter::once(region.len()));
+        for line_end in line_ends {
             sessions.clear();
             branches.clear();
-            values(line, &session_key, &mut sessions);
-            if sessions.is_empty() {
-                continue;
+            while let Some(at) = s_at.next_if(|&at| at < line_end) {
+                if let Some(v) = value_at(region, at + session_key.needle().len(), line_end) {
+                    sessions.push(v);
+                }
             }
-            values(line, &branch_key, &mut branches);
-            for s in &sessions {
-                for b in &branches {
-                    if !pairs.contains(&(s.clone(), b.clone())) {
-                        pairs.insert((s.clone(), b.clone()));
+            while let Some(at) = b_at.next_if(|&at| at < line_end) {
+                if let Some(v) = value_at(region, at + branch_key.needle().len(), line_end) {
+                    branches.push(v);
+                }
+            }
+            for &(ss, se) in &sessions {
+                for &(bs, be) in &branches {
+                    let (s, b) = (&region[ss..se], &region[bs..be]);
+                    if seen.iter().any(|(ks, kb)| ks == s && kb == b) {
+                        continue;
+                    }
+                    seen.push((s.to_vec(), b.to_vec()));
+                    if let (Some(s), Some(b)) = (decode(s), decode(b)) {
+                        pairs.insert((s, b));
                     }
                 }
             }
@@ -361,31 +379,26 @@ pub fn scan_pairs(path: &Path, end: u64) -> io::Result<BTreeSet<(String, String)
     }
 }
 
-/// Every string value after `key` (which ends in the value's opening quote).
-fn values(line: &[u8], key: &memchr::memmem::Finder<'_>, out: &mut Vec<String>) {
-    for at in key.find_iter(line) {
-        let start = at + key.needle().len();
-        let mut i = start;
-        let mut escaped = false;
-        while i < line.len() && line[i] != b'"' {
-            escaped |= line[i] == b'\\';
-            i += if line[i] == b'\\' { 2 } else { 1 };
-        }
-        if i >= line.len() {
-            continue; // cut off: no value
-        }
-        let v = if escaped {
-            match serde_json::from_slice::<String>(&line[start - 1..=i]) {
-                Ok(v) => v,
-                Err(_) => continue,
-            }
-        } else {
-            String::from_utf8_lossy(&line[start..i]).into_owned()
-        };
-        if !out.contains(&v) {
-            out.push(v);
-        }
+/// The string value starting at `start` (after its opening quote), as the
+/// range of its bytes, when it closes before `end`.
+fn value_at(line: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+    let mut i = start;
+    while i < end && line[i] != b'"' {
+        i += if line[i] == b'\\' { 2 } else { 1 };
     }
+    (i < end).then_some((start, i))
+}
+
+/// A JSON string's bytes (between the quotes) as the string they spell.
+fn decode(raw: &[u8]) -> Option<String> {
+    if !raw.contains(&b'\\') {
+        return String::from_utf8(raw.to_vec()).ok();
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice(&quoted).ok()
 }
 
 #[cfg(test)]
