@@ -1278,3 +1278,40 @@ fn tail_follow_watches_the_store_and_waits_for_it_only_with_retry() {
     assert!(status.success(), "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+#[test]
+fn tail_follow_retry_waits_for_a_store_not_there_yet() {
+    let s = Store::corpus("aios-sessions");
+    let template = s.lines(S1)[0].clone();
+    let root = s._tmp.path().join("later");
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--retry".as_ref(),
+        "--format".as_ref(),
+        "sessions".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        root.as_os_str(),
+    ]);
+    follow.wait_for("the wait", |_, err| err.contains("waiting"));
+    fs::create_dir_all(root.join("events")).unwrap();
+    fs::write(
+        root.join("events").join("sess-07-late.jsonl"),
+        record_like(&template, "sess-07-late", 1),
+    )
+    .unwrap();
+    follow.wait_for("the late store's record", |out, _| {
+        out.contains("sess-07-late")
+    });
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    // Without --retry, a store that is not there is an error at once.
+    journal_cmd()
+        .args(["tail", "-f", "--format", "sessions"])
+        .arg(s._tmp.path().join("never"))
+        .assert()
+        .code(2);
+}
