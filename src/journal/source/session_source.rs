@@ -238,6 +238,11 @@ impl Source for Sessions {
                     continue;
                 }
             };
+            // Says how it was known: from the parsed end and a scan of the
+            // rest, or by parsing the whole file.
+            let mut extra = BTreeMap::new();
+            extra.insert("parsed_bytes".to_owned(), file.parsed.into());
+            extra.insert("whole_file_parsed".to_owned(), file.whole.into());
             heads.streams.extend(file.latest.into_iter().map(
                 |((session, branch), (sequence, ts))| StreamHead {
                     stream: format!("{session}/{branch}"),
@@ -248,7 +253,7 @@ impl Source for Sessions {
                     }),
                     ts: Some(ts),
                     file: Some(path.clone()),
-                    extra: BTreeMap::new(),
+                    extra: extra.clone(),
                 },
             ));
             heads.problems.extend(file.problems);
