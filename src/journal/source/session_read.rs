@@ -43,6 +43,13 @@ pub const PARSE_FIRST: u64 = 64 * 1024;
 /// Chunk size of the merge's readers: one per session file is open at once.
 const MERGE_CHUNK: usize = 64 * 1024;
 
+fn merge_options() -> ReadOptions {
+    ReadOptions {
+        chunk: MERGE_CHUNK,
+        ..ReadOptions::default()
+    }
+}
+
 /// What a file's reader hands on next.
 pub enum Next {
     Record(SourceRecord),
@@ -53,9 +60,19 @@ pub enum Next {
 pub struct FileReader {
     path: PathBuf,
     name: String,
-    lines: Option<Box<dyn LineReader>>,
+    lines: Option<Lines>,
+    /// Where a forward read of complete lines stopped (its next line's start).
+    position: u64,
     /// Damage to hand on before anything else (the file could not be opened).
     pending: Option<Defect>,
+}
+
+enum Lines {
+    Backward(BackwardLines),
+    Forward(ForwardLines),
+    /// `\n`-terminated lines only: a partial last line is a writer
+    /// mid-append, left for a later read.
+    Complete(ForwardLines),
 }
 
 fn session_name(path: &Path) -> String {
@@ -85,21 +102,37 @@ impl FileReader {
     /// Reads `path` from its end (`newest_first`) or from its start, up to
     /// `limit` (its length when `None`).
     pub fn open(path: &Path, newest_first: bool, limit: Option<u64>) -> FileReader {
-        let opts = ReadOptions {
-            chunk: MERGE_CHUNK,
-            ..ReadOptions::default()
-        };
         let opened = open_file(path).and_then(|f| {
             let len = match limit {
                 Some(l) => l,
                 None => f.metadata()?.len(),
             };
             Ok(if newest_first {
-                Box::new(BackwardLines::new(f, len, opts)) as Box<dyn LineReader>
+                Lines::Backward(BackwardLines::new(f, len, merge_options()))
             } else {
-                Box::new(ForwardLines::new(f, 0, 1, len, opts))
+                Lines::Forward(ForwardLines::new(f, 0, 1, len, merge_options()))
             })
         });
+        FileReader::with(path, opened, 0)
+    }
+
+    /// Reads the complete lines of `path` from `from` (a line start) to its
+    /// current end, oldest first (a follower's poll).
+    pub fn open_after(path: &Path, from: u64) -> FileReader {
+        let opened = open_file(path).and_then(|f| {
+            let len = f.metadata()?.len();
+            Ok(Lines::Complete(ForwardLines::new(
+                f,
+                from,
+                1,
+                len,
+                merge_options(),
+            )))
+        });
+        FileReader::with(path, opened, from)
+    }
+
+    fn with(path: &Path, opened: io::Result<Lines>, position: u64) -> FileReader {
         let (lines, pending) = match opened {
             Ok(lines) => (Some(lines), None),
             Err(e) => (None, Some(unreadable(path, &e))),
@@ -108,8 +141,18 @@ impl FileReader {
             path: path.to_owned(),
             name: session_name(path),
             lines,
+            position,
             pending,
         }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// After a forward read of complete lines: where the next one starts.
+    pub fn position(&self) -> u64 {
+        self.position
     }
 
     /// The next record or damage; `None` at the end.
@@ -121,7 +164,21 @@ impl FileReader {
         let Some(lines) = self.lines.as_mut() else {
             return false;
         };
-        let line = match lines.read_line() {
+        // Line numbers are the file's only when read from its start.
+        let mut from_start = true;
+        let read = match lines {
+            Lines::Backward(l) => l.read_line(),
+            Lines::Forward(l) => l.read_line(),
+            Lines::Complete(l) => {
+                from_start = false;
+                let line = l.next_complete();
+                if let Ok(Some(line)) = &line {
+                    self.position = line.end_offset();
+                }
+                line
+            }
+        };
+        let line = match read {
             Ok(Some(line)) => line,
             Ok(None) => {
                 self.lines = None;
@@ -133,7 +190,7 @@ impl FileReader {
                 return true;
             }
         };
-        let numbered = line.number.is_some();
+        let numbered = line.number.is_some() && from_start;
         let fl = file_line(&line);
         // A missing newline is verify's to name: the record reads (and is
         // handed on), nothing was skipped.
@@ -161,7 +218,7 @@ fn key_of(r: &SourceRecord) -> Key {
 /// each file is read only as far as its records are handed on. Damage is
 /// handed on as it is met.
 pub fn merge(
-    mut readers: Vec<FileReader>,
+    readers: &mut [FileReader],
     newest_first: bool,
     accept: &dyn Fn(&SourceRecord) -> bool,
     visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
@@ -190,7 +247,7 @@ pub fn merge(
         }
     };
     let mut current: Vec<Option<SourceRecord>> = Vec::with_capacity(readers.len());
-    for reader in &mut readers {
+    for reader in readers.iter_mut() {
         current.push(advance(reader, visit)?);
     }
     // Newest first: the greatest key first; oldest first: the least.
@@ -504,12 +561,12 @@ mod tests {
         std::fs::write(&a, [1, 3, 5].map(|n| record("a", "main", n, 1)).concat()).unwrap();
         std::fs::write(&b, [2, 4, 6].map(|n| record("b", "main", n, 1)).concat()).unwrap();
         for newest_first in [true, false] {
-            let readers = vec![
+            let mut readers = vec![
                 FileReader::open(&a, newest_first, None),
                 FileReader::open(&b, newest_first, None),
             ];
             let mut got = Vec::new();
-            let _ = merge(readers, newest_first, &|_| true, &mut |item| {
+            let _ = merge(&mut readers, newest_first, &|_| true, &mut |item| {
                 if let Item::Record { position, .. } = item {
                     got.push(position.number());
                 }

@@ -92,11 +92,6 @@ impl Sessions {
     }
 }
 
-/// The end of the last complete line of `bytes`.
-fn complete_len(bytes: &[u8]) -> u64 {
-    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) as u64
-}
-
 impl Source for Sessions {
     fn format(&self) -> Format {
         Format::Sessions
@@ -125,7 +120,7 @@ impl Source for Sessions {
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
         let newest_first = direction == Direction::NewestFirst;
-        let readers = self
+        let mut readers: Vec<FileReader> = self
             .store
             .files
             .iter()
@@ -134,7 +129,7 @@ impl Source for Sessions {
         let accept = |r: &SourceRecord| {
             self.wanted(r) && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
         };
-        let _stopped = merge(readers, newest_first, &accept, visit);
+        let _stopped = merge(&mut readers, newest_first, &accept, visit);
         Ok(())
     }
 
@@ -167,58 +162,32 @@ impl Source for Sessions {
             }
             *read_in = id;
         }
-        let mut batch: Vec<SourceRecord> = Vec::new();
-        let mut read = Vec::new();
+        // Each file read on from where the last poll stopped, complete
+        // lines only, merged by time, one chunk per file in memory.
+        let mut readers: Vec<FileReader> = Vec::new();
         for path in &now.files {
             let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else {
                 continue; // removed since it was listed
             };
             let from = self.read_to(path).filter(|&at| at <= len).unwrap_or(0);
-            if from == len {
-                continue;
-            }
-            let mut bytes = match SessionFile::read_range(path, from, len) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    if visit(Item::Damage(unreadable(path, &e))).is_break() {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            let complete = complete_len(&bytes);
-            bytes.truncate(complete as usize);
-            let file = SessionFile::parse_at(path, bytes, from);
-            for d in file.line_defects() {
-                if visit(Item::Damage(d)).is_break() {
-                    return Ok(());
-                }
-            }
-            batch.extend(file.records().filter(|r| {
-                self.wanted(r)
-                    && after
-                        .get(&r.position.cursor_stream())
-                        .is_none_or(|&p| r.number() > p)
-                    && filter.prefilter(&r.raw)
-                    && filter.matches(&r.as_record())
-            }));
-            read.push((path, from + complete));
-        }
-        batch.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
-        for r in &batch {
-            let record = r.as_record();
-            let item = Item::Record {
-                position: r.position.clone(),
-                record: &record,
-                stored: &r.raw,
-            };
-            if visit(item).is_break() {
-                // Read again next time; the positions skip what was handed on.
-                return Ok(());
+            if from < len {
+                readers.push(FileReader::open_after(path, from));
             }
         }
-        for (path, end) in read {
-            self.remember(path, end);
+        let accept = |r: &SourceRecord| {
+            self.wanted(r)
+                && after
+                    .get(&r.position.cursor_stream())
+                    .is_none_or(|&p| r.number() > p)
+                && filter.prefilter(&r.raw)
+                && filter.matches(&r.as_record())
+        };
+        if merge(&mut readers, false, &accept, visit).is_break() {
+            // Read again next time; the positions skip what was handed on.
+            return Ok(());
+        }
+        for reader in &readers {
+            self.remember(reader.path(), reader.position());
         }
         Ok(())
     }

@@ -368,19 +368,6 @@ impl SessionFile {
         Ok(SessionFile::parse(path, bytes))
     }
 
-    /// Bytes `[from, to)` of the file (to its end if shorter), unparsed.
-    pub fn read_range(path: &Path, from: u64, to: u64) -> Result<Vec<u8>, JournalError> {
-        use std::io::{Read, Seek, SeekFrom};
-        let io = |e| JournalError::io(path, e);
-        let mut f = open_file(path).map_err(io)?;
-        f.seek(SeekFrom::Start(from)).map_err(io)?;
-        let mut bytes = Vec::new();
-        f.take(to.saturating_sub(from))
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        Ok(bytes)
-    }
-
     pub fn parse(path: &Path, bytes: Vec<u8>) -> SessionFile {
         SessionFile::parse_at(path, bytes, 0)
     }
