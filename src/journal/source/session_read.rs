@@ -290,6 +290,20 @@ pub fn merge(
     ControlFlow::Continue(())
 }
 
+/// Reads every line of `path` from its start in bounded chunks, classified,
+/// in file order; returns the bytes read.
+pub fn each_line(path: &Path, each: &mut dyn FnMut(&FileLine)) -> io::Result<u64> {
+    let f = open_file(path)?;
+    let len = f.metadata()?.len();
+    let mut lines = ForwardLines::new(f, 0, 1, len, ReadOptions::default());
+    let mut read = 0;
+    while let Some(line) = lines.next_line()? {
+        read = line.end_offset();
+        each(&file_line(&line));
+    }
+    Ok(read)
+}
+
 /// The heads one session file holds.
 #[derive(Debug, Default)]
 pub struct FileHeads {

@@ -13,9 +13,9 @@ use super::family::{
     Heads, Positions, RepairRefusal, RepairStep, StreamHead, StreamStats,
 };
 use super::reader::{Item, RecordFilter, Source};
-use super::session_read::{FileReader, file_heads, merge};
+use super::session_read::{FileReader, each_line, file_heads, merge};
 use super::session_repair::{self, Action};
-use super::sessions::{FileLine, SessionFile, SessionStore, unreadable};
+use super::sessions::{FileLine, LineChecker, SessionFile, SessionStore, unreadable};
 use super::{Format, OpenOptions, Position, SourceRecord};
 use crate::journal::defect::{DefectKind, Severity};
 use crate::journal::error::JournalError;
@@ -242,19 +242,18 @@ impl Source for Sessions {
         let mut first: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         let mut last: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         for path in &self.store.files {
-            let file = match SessionFile::read(path) {
-                Ok(file) => file,
-                Err(e) => {
-                    s.errors += 1;
-                    s.problems.push(unreadable(path, &e));
-                    continue;
+            let name = file_name_stem(path);
+            let mut checker = LineChecker::new(path, &name, true);
+            let mut on_line = |line: &FileLine| {
+                for d in checker.check(line) {
+                    match d.severity {
+                        Severity::Error => s.errors += 1,
+                        Severity::Warning => s.warnings += 1,
+                    }
                 }
-            };
-            s.files += 1;
-            s.bytes += file.bytes.len() as u64;
-            for head in file.lines.iter().filter_map(FileLine::head) {
+                let Some(head) = line.head() else { return };
                 if !self.wanted_branch(&head.branch) {
-                    continue;
+                    return;
                 }
                 let kind = head.kind.clone().unwrap_or_default();
                 s.events += 1;
@@ -293,11 +292,15 @@ impl Source for Sessions {
                         st.last_ts = Some(head.timestamp.clone());
                     }
                 }
-            }
-            for d in file.defects() {
-                match d.severity {
-                    Severity::Error => s.errors += 1,
-                    Severity::Warning => s.warnings += 1,
+            };
+            match each_line(path, &mut on_line) {
+                Ok(len) => {
+                    s.files += 1;
+                    s.bytes += len;
+                }
+                Err(e) => {
+                    s.errors += 1;
+                    s.problems.push(unreadable(path, &e));
                 }
             }
         }
@@ -318,30 +321,42 @@ impl Source for Sessions {
             notes: Vec::new(),
         };
         for path in &self.store.files {
-            let file = match SessionFile::read(path) {
-                Ok(file) => file,
+            let name = file_name_stem(path);
+            let mut checker = LineChecker::new(path, &name, true);
+            let (mut lines, mut records) = (0u64, 0u64);
+            let mut defects = Vec::new();
+            let read = each_line(path, &mut |line| {
+                lines += 1;
+                records += u64::from(line.head().is_some());
+                defects.extend(checker.check(line));
+            });
+            v.defects.extend(defects);
+            let bytes = match read {
+                Ok(len) => len,
                 Err(e) => {
+                    // What was read is checked; the file is named unreadable.
                     v.defects.push(unreadable(path, &e));
-                    continue;
+                    if lines == 0 {
+                        continue;
+                    }
+                    0
                 }
             };
-            let records = file.lines.iter().filter_map(FileLine::head).count() as u64;
             v.records += records;
             let mut extra = BTreeMap::new();
-            extra.insert("session".to_owned(), file.name.clone().into());
-            extra.insert("lines".to_owned(), file.lines.len().into());
+            extra.insert("session".to_owned(), name.clone().into());
+            extra.insert("lines".to_owned(), lines.into());
             extra.insert(
                 "latest".to_owned(),
-                serde_json::to_value(file.latest()).unwrap_or_default(),
+                serde_json::to_value(checker.latest()).unwrap_or_default(),
             );
             v.checked.push(Checked {
                 name: file_name_lossy(path),
                 file: Some(path.clone()),
-                bytes: file.bytes.len() as u64,
+                bytes,
                 records,
                 extra,
             });
-            v.defects.extend(file.defects());
         }
         if opts.strict {
             for d in &mut v.defects {
@@ -423,6 +438,10 @@ impl Source for Sessions {
             left,
         })
     }
+}
+
+fn file_name_stem(path: &Path) -> String {
+    session_of(path)
 }
 
 fn session_of(path: &Path) -> String {

@@ -443,49 +443,79 @@ impl SessionFile {
     }
 
     fn defects_with(&self, sequences: bool) -> Vec<Defect> {
-        let mut out = Vec::new();
-        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
-        let numbered = self.base == 0;
-        let at =
-            |kind: DefectKind, line: &FileLine, offset: u64, len: u64, detail: String| Defect {
-                line: numbered.then_some(line.number),
-                ..Defect::new(kind, &self.path, offset, len, detail)
-            };
-        for line in &self.lines {
-            out.extend(line.defects(&self.path, &self.name, numbered));
-            let Some(head) = line.head() else { continue };
-            if !sequences {
-                continue;
-            }
-            let before = last.get(head.branch.as_str()).copied().unwrap_or(0);
-            let kind = if head.sequence == before + 1 {
-                None
-            } else if head.sequence == before {
-                Some((DefectKind::SeqRepeated, "repeats"))
-            } else if head.sequence < before {
-                Some((DefectKind::SeqBackwards, "goes back after"))
-            } else {
-                Some((DefectKind::SeqGap, "skips after"))
-            };
-            if let Some((kind, verb)) = kind {
-                out.push(Defect {
-                    seq_before: Some(before),
-                    seq_after: Some(head.sequence),
-                    ..at(
-                        kind,
-                        line,
-                        line.record_offset(),
-                        line.len - (line.record_offset() - line.offset),
-                        format!(
-                            "branch {}: sequence {} {verb} {before}",
-                            head.branch, head.sequence
-                        ),
-                    )
-                });
-            }
-            let e = last.entry(head.branch.as_str()).or_insert(0);
-            *e = (*e).max(head.sequence);
+        let mut checker = LineChecker::new(&self.path, &self.name, self.base == 0);
+        checker.sequences = sequences;
+        self.lines.iter().flat_map(|l| checker.check(l)).collect()
+    }
+}
+
+/// Checks a session file's lines in file order, one at a time: each line's
+/// own damage, and the sequences per branch (1, 2, 3... with no gap, repeat
+/// or step back).
+pub struct LineChecker<'a> {
+    path: &'a Path,
+    name: &'a str,
+    /// Whether line numbers are the file's (read from its start).
+    numbered: bool,
+    /// Whether sequences are checked (a part of a file cannot be).
+    pub sequences: bool,
+    last: BTreeMap<String, u64>,
+}
+
+impl<'a> LineChecker<'a> {
+    pub fn new(path: &'a Path, name: &'a str, numbered: bool) -> Self {
+        LineChecker {
+            path,
+            name,
+            numbered,
+            sequences: true,
+            last: BTreeMap::new(),
         }
+    }
+
+    /// The latest sequence per branch so far.
+    pub fn latest(&self) -> &BTreeMap<String, u64> {
+        &self.last
+    }
+
+    pub fn check(&mut self, line: &FileLine) -> Vec<Defect> {
+        let mut out = line.defects(self.path, self.name, self.numbered);
+        let Some(head) = line.head() else {
+            return out;
+        };
+        if !self.sequences {
+            return out;
+        }
+        let before = self.last.get(head.branch.as_str()).copied().unwrap_or(0);
+        let kind = if head.sequence == before + 1 {
+            None
+        } else if head.sequence == before {
+            Some((DefectKind::SeqRepeated, "repeats"))
+        } else if head.sequence < before {
+            Some((DefectKind::SeqBackwards, "goes back after"))
+        } else {
+            Some((DefectKind::SeqGap, "skips after"))
+        };
+        if let Some((kind, verb)) = kind {
+            let offset = line.record_offset();
+            out.push(Defect {
+                line: self.numbered.then_some(line.number),
+                seq_before: Some(before),
+                seq_after: Some(head.sequence),
+                ..Defect::new(
+                    kind,
+                    self.path,
+                    offset,
+                    line.len - (offset - line.offset),
+                    format!(
+                        "branch {}: sequence {} {verb} {before}",
+                        head.branch, head.sequence
+                    ),
+                )
+            });
+        }
+        let e = self.last.entry(head.branch.clone()).or_insert(0);
+        *e = (*e).max(head.sequence);
         out
     }
 }
