@@ -97,7 +97,7 @@ always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
-complete -c journal -n "__fish_journal_using_subcommand tail" -l ack-stdin -d 'Advance the cursor file only over records the consumer acknowledged on our stdin: a line ACK per line read (record or gap), in order, or ACK <id> for every line up to that envelope id (or seq); at-least-once across crashes. Stdin\'s end stops tail (exit 0). Needs --cursor-file; one segment journal'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l ack-stdin -d 'Advance the cursor file only over records the consumer acknowledged on our stdin: a line ACK per line read (record or gap), in order, or ACK <id> for every line up to that envelope id (or its position); at-least-once across crashes, one position per source and stream. Stdin\'s end stops tail (exit 0). Needs --cursor-file'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l stop-at-end -d 'With --follow: stop once everything there is was read (and, with --ack-stdin, acknowledged), for scheduled runs'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l exact-time -d 'With --since/--until, read every segment and every event instead of assuming ts in seq order (slower; finds events a stepped-back clock stamped out of order)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -333,9 +333,9 @@ pub struct TailArgs {
 
     /// Advance the cursor file only over records the consumer acknowledged
     /// on our stdin: a line ACK per line read (record or gap), in order, or
-    /// ACK <id> for every line up to that envelope id (or seq);
-    /// at-least-once across crashes. Stdin's end stops tail (exit 0). Needs
-    /// --cursor-file; one segment journal
+    /// ACK <id> for every line up to that envelope id (or its position);
+    /// at-least-once across crashes, one position per source and stream.
+    /// Stdin's end stops tail (exit 0). Needs --cursor-file
     #[arg(long, requires_all = ["follow", "cursor_file"])]
     pub ack_stdin: bool,
 
@@ -383,13 +383,15 @@ over records the consumer acknowledged on stdin (ACK per record, or
 ACK <id> up to a record): at-least-once; -o envelope gives each record an id
 (<source id>:<seq>) the same on every read, for a sink that drops repeats.
 Records pruned before they were read are a gap: a \"type\":\"gap\" envelope
-object, and exit 4 with -o envelope or --ack-stdin.
+object, and exit 4 with -o envelope or --ack-stdin. Both work on every
+format and on several journals: one acknowledged position per source and
+stream.
 
 Several journals (DIR MORE_DIRS...): merged on time, then source, then
-position, labelled (SOURCE column, \"_source\" in json/jsonl); every journal
-is read at each --poll (default 250ms); with --retry a path that does not
-exist yet is followed once it appears; --cursor-file keeps one position per
-source (JSON).
+position, labelled (SOURCE column, \"_source\" in json/jsonl); every
+journal's directory is watched (inotify; --poll to poll instead); with
+--retry a path that does not exist yet is followed once it appears;
+--cursor-file keeps one position per source and stream (JSON).
 
 Examples:
   journal tail -f -t error
