@@ -133,6 +133,8 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
                 damage.note(d);
                 return ControlFlow::Continue(());
             }
+            // Only a follower's reads restart a stream.
+            Item::Restart { .. } => return ControlFlow::Continue(()),
             Item::Record {
                 record,
                 stored,

@@ -263,6 +263,8 @@ pub(crate) fn read_journal_with(
     let mut on_item = |item: Item<'_>| {
         match item {
             Item::Damage(d) => damage.note(d),
+            // Only a follower's reads restart a stream.
+            Item::Restart { .. } => {}
             Item::Record {
                 position,
                 record,

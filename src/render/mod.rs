@@ -260,6 +260,34 @@ impl Renderer {
         out.write_all(b"\n")
     }
 
+    /// A stream that went back on the envelope stream (the follower reads
+    /// it again from its start); other formats say it on stderr only.
+    pub fn reset(
+        &mut self,
+        out: &mut dyn Write,
+        reset: &Reset<'_>,
+        source: Option<&SourceTag>,
+    ) -> io::Result<()> {
+        if self.opts.format != RecordFormat::Envelope {
+            return Ok(());
+        }
+        let source = source.or(self.source.as_ref());
+        let (id, host) = source.map_or(("", ""), |s| (s.id.as_str(), s.host.as_str()));
+        let value = serde_json::json!({
+            "schema": ENVELOPE_SCHEMA,
+            "type": "reset",
+            "source": id,
+            "host": host,
+            "id": reset.id(id),
+            "stream": reset.stream,
+            "after": reset.after,
+            "reason": reset.reason,
+        });
+        let line = serde_json::to_vec(&value).map_err(io::Error::other)?;
+        self.write_json_line(out, &line)?;
+        out.write_all(b"\n")
+    }
+
     /// The source records handed without one belong to.
     pub fn source(&self) -> Option<&SourceTag> {
         self.source.as_ref()
@@ -289,6 +317,24 @@ impl Gap<'_> {
                 self.stream, self.first, self.last
             )
         }
+    }
+}
+
+/// A stream read again from its start: its records no longer continue
+/// from position `after` (see `Item::Restart`).
+#[derive(Debug, Clone, Copy)]
+pub struct Reset<'a> {
+    pub stream: &'a str,
+    /// The position the follower held.
+    pub after: u64,
+    /// `went-back` or `replaced`.
+    pub reason: &'a str,
+}
+
+impl Reset<'_> {
+    /// `<source id>:<stream>/reset-<after>`.
+    pub fn id(&self, source_id: &str) -> String {
+        format!("{source_id}:{}/reset-{}", self.stream, self.after)
     }
 }
 

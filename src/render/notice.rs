@@ -210,6 +210,21 @@ pub fn stream_gap(dir: &Path, stream: &str, first: u64, last: u64) {
     );
 }
 
+/// A stream went back (tail over a family format): read again from its start.
+pub fn stream_restart(dir: &Path, stream: &str, after: u64, reason: &str) {
+    let why = if reason == "replaced" {
+        "its file was replaced by another one".to_owned()
+    } else {
+        format!("its newest position is below {after}, the last one read")
+    };
+    eprintln!(
+        "journal: warning: {}: stream {}: {why}: the stream started again; reading it from its \
+         start",
+        escape_path(dir),
+        escape_text(stream)
+    );
+}
+
 pub fn unacknowledged(n: usize) {
     eprintln!(
         "journal: note: {n} record(s) written were not acknowledged on stdin: the cursor stays \

@@ -1327,3 +1327,236 @@ fn tail_follow_retry_waits_for_a_store_not_there_yet() {
         .assert()
         .code(2);
 }
+
+/// `path` replaced (renamed over) by a file of `records`: another inode.
+fn replace_with(path: &Path, records: &[Vec<u8>]) {
+    let tmp = path.with_extension("new");
+    fs::write(&tmp, records.concat()).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+fn envelope_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A session file replaced by another whose sequences start again (a new
+/// history under the same session id) while a follower reads it: a reset
+/// (stderr, a `"type":"reset"` envelope object), then the new records
+/// from their start, none skipped because they sit below the old position.
+#[test]
+fn tail_follow_reads_a_replaced_session_file_again_from_its_start() {
+    let s = Store::corpus("aios-sessions");
+    let template = s.lines(S1)[0].clone();
+    let cursor = s._tmp.path().join("cursor.json");
+    let all = jsonl(
+        &s,
+        &[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(all.len(), 240);
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-o".as_ref(),
+        "envelope".as_ref(),
+        "--cursor-file".as_ref(),
+        cursor.as_os_str(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(400));
+    let new: Vec<Vec<u8>> = (1..=3).map(|n| record_like(&template, S1, n)).collect();
+    replace_with(&s.file(S1), &new);
+    follow.wait_for("two resets and three records", |out, _| {
+        out.lines().count() == 5
+    });
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let lines = envelope_lines(&out);
+    // main's newest (3) is below its position (58): it went back; exp-1
+    // holds nothing yet, and its file is another one: it starts again too.
+    let resets: Vec<(String, u64, String)> = lines[..2]
+        .iter()
+        .map(|l| {
+            assert_eq!(l["type"], "reset", "{out}");
+            let stream = l["stream"].as_str().unwrap().to_owned();
+            assert!(
+                l["id"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!(":{stream}/reset-{}", l["after"])),
+                "{out}"
+            );
+            (
+                stream,
+                l["after"].as_u64().unwrap(),
+                l["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        resets,
+        [
+            (format!("{S1}/main"), 58, "went-back".to_owned()),
+            (format!("{S1}/exp-1"), 25, "replaced".to_owned()),
+        ]
+    );
+    let seqs: Vec<u64> = lines[2..]
+        .iter()
+        .map(|l| l["record"]["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3], "{out}");
+    assert!(
+        err.contains(&format!("stream {S1}/main")) && err.contains("below 58"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("stream {S1}/exp-1")) && err.contains("replaced"),
+        "{err}"
+    );
+    // The cursor holds the new stream's position; the other branch of the
+    // old file (exp-1, 25) is gone from it too: it is read from its start
+    // when it comes back.
+    let saved: Value = serde_json::from_str(&fs::read_to_string(&cursor).unwrap()).unwrap();
+    assert_eq!(saved["streams"][format!("{S1}/main")], 3);
+    assert!(
+        saved["streams"].get(format!("{S1}/exp-1")).is_none(),
+        "{saved}"
+    );
+    // A branch of the new history with a sequence below the old one's is
+    // read too, not taken for a repeat.
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        "--cursor-file".as_ref(),
+        cursor.as_os_str(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    {
+        use std::io::Write as _;
+        let mut v: Value = serde_json::from_slice(&record_like(&template, S1, 2)).unwrap();
+        v["branch_id"] = "exp-1".into();
+        let mut line = serde_json::to_vec(&v).unwrap();
+        line.push(b'\n');
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(s.file(S1))
+            .unwrap();
+        f.write_all(&line).unwrap();
+    }
+    follow.wait_for("exp-1 2", |out, _| out.lines().count() == 1);
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["branch_id"].as_str(), v["sequence"].as_u64()),
+        (Some("exp-1"), Some(2))
+    );
+}
+
+/// A session file rewritten with the same records (as repair does: another
+/// inode, the same first line) is no restart: nothing is printed twice.
+#[test]
+fn tail_follow_does_not_restart_a_session_file_rewritten_with_its_own_records() {
+    use std::io::Write as _;
+    let s = Store::corpus("aios-sessions");
+    let template = s.lines(S1)[0].clone();
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(400));
+    let same = fs::read(s.file(S1)).unwrap();
+    replace_with(&s.file(S1), &[same]);
+    std::thread::sleep(Duration::from_millis(400));
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(s.file(S1))
+        .unwrap();
+    f.write_all(&record_like(&template, S1, 59)).unwrap();
+    follow.wait_for("main 59", |out, _| out.lines().count() == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!err.contains("started again"), "{err}");
+}
+
+/// Between two runs: a cursor whose position is above everything its stream
+/// now holds (the session started again) reads the stream from its start,
+/// with the reset said; the next run prints nothing twice.
+#[test]
+fn tail_cursor_above_a_stream_that_went_back_reads_it_from_its_start() {
+    let s = Store::corpus("aios-sessions");
+    let template = s.lines(S1)[0].clone();
+    let cursor = s._tmp.path().join("cursor.json");
+    let all = jsonl(
+        &s,
+        &[
+            "tail",
+            "-o",
+            "jsonl",
+            "--cursor-file",
+            cursor.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(all.len(), 240);
+    let new: Vec<Vec<u8>> = (1..=2).map(|n| record_like(&template, S1, n)).collect();
+    replace_with(&s.file(S1), &new);
+    let out = s
+        .cmd(&[
+            "tail",
+            "-o",
+            "envelope",
+            "--cursor-file",
+            cursor.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines = envelope_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["type"], "reset");
+    assert_eq!(lines[0]["reason"], "went-back");
+    assert_eq!(lines[0]["after"], 58);
+    assert_eq!(lines[1]["record"]["sequence"], 1);
+    assert_eq!(lines[2]["record"]["sequence"], 2);
+    assert!(err.contains("below 58"), "{err}");
+    assert!(
+        jsonl(
+            &s,
+            &[
+                "tail",
+                "-o",
+                "jsonl",
+                "--cursor-file",
+                cursor.to_str().unwrap()
+            ]
+        )
+        .is_empty()
+    );
+}

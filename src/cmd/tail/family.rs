@@ -24,7 +24,7 @@ use journal::defect::DefectKind;
 use journal::query::Matcher;
 use journal::record::Record;
 use journal::render::notice::DamageTally;
-use journal::render::{Gap, RecordFormat, RenderOptions, Renderer};
+use journal::render::{Gap, RecordFormat, RenderOptions, Renderer, Reset};
 use journal::scan::Direction;
 use journal::source::Position;
 use journal::source::family::Positions;
@@ -146,6 +146,8 @@ struct Tail<'a> {
     checked: std::collections::HashSet<(String, u64)>,
     /// A gap was met.
     gap: bool,
+    /// The journal's directory (for notices).
+    dir: std::path::PathBuf,
 }
 
 impl Tail<'_> {
@@ -177,6 +179,11 @@ impl Tail<'_> {
                 self.note(d);
                 return ControlFlow::Continue(());
             }
+            Item::Restart {
+                stream,
+                after,
+                reason,
+            } => return self.restart(&stream, after, reason),
             Item::Record {
                 position,
                 record,
@@ -206,6 +213,32 @@ impl Tail<'_> {
             }
         }
         self.moved(&position);
+        ControlFlow::Continue(())
+    }
+
+    /// A stream that went back: said on stderr (and on the envelope stream,
+    /// acknowledged like a record, queued before the stream's first
+    /// position so an unacknowledged reset keeps the stream read from its
+    /// start), its position forgotten: its records follow from its start.
+    fn restart(&mut self, stream: &str, after: u64, reason: &'static str) -> ControlFlow<()> {
+        journal::render::notice::stream_restart(&self.dir, stream, after, reason);
+        self.positions.remove(stream);
+        self.checked.retain(|(s, _)| s != stream);
+        let reset = Reset {
+            stream,
+            after,
+            reason,
+        };
+        if let Some(acks) = &self.acks
+            && self.renderer.format() == RecordFormat::Envelope
+        {
+            let id = reset.id(&self.source_id());
+            acks.lock().expect("ack state").push(0, stream, 0, id);
+        }
+        if let Err(e) = self.renderer.reset(&mut self.out, &reset, None) {
+            self.write_error = Some(e);
+            return ControlFlow::Break(());
+        }
         ControlFlow::Continue(())
     }
 
@@ -326,6 +359,7 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
         suspect: None,
         checked: Default::default(),
         gap: false,
+        dir: source.dir().to_owned(),
     };
     if let Some(acks) = &tail.acks {
         spawn_ack_reader(acks.clone(), tx.clone());
@@ -356,6 +390,7 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
                     damage.push(d);
                     ControlFlow::Continue(())
                 }
+                Item::Restart { .. } => ControlFlow::Continue(()),
                 Item::Record {
                     position,
                     record,

@@ -23,7 +23,7 @@ use journal::follow::{FollowOptions, Follower, Item as FollowItem, Notice};
 use journal::lines::ReadOptions;
 use journal::record::parse_line;
 use journal::render::notice::{self, DamageTally};
-use journal::render::{Gap, RecordFormat, RenderOptions, Renderer, SourceTag};
+use journal::render::{Gap, RecordFormat, RenderOptions, Renderer, Reset, SourceTag};
 use journal::scan::Direction;
 use journal::segment::Listing;
 use journal::source::family::Positions;
@@ -368,6 +368,19 @@ impl Output {
         )
     }
 
+    /// A stream read again from its start: said on stderr by the caller, an
+    /// object on the envelope stream (acknowledged like a record).
+    fn reset(&mut self, index: usize, reset: &Reset<'_>, tag: &SourceTag) -> std::io::Result<()> {
+        if let Some(acks) = &self.acks
+            && self.renderer.format() == RecordFormat::Envelope
+        {
+            acks.lock()
+                .expect("ack state")
+                .push(index, reset.stream, 0, reset.id(&tag.id));
+        }
+        self.renderer.reset(&mut self.out, reset, Some(tag))
+    }
+
     /// A gap: said on stderr by the caller, an object on the envelope
     /// stream (acknowledged like a record), and exit 4 in a delivery mode.
     fn gap(&mut self, index: usize, gap: &Gap<'_>, tag: &SourceTag) -> std::io::Result<()> {
@@ -518,12 +531,23 @@ fn poll_one(
             // `Source::oldest`) until the journal says whether a gap lies
             // between.
             let mut suspect = None;
+            let mut restarted: Vec<(String, u64, &'static str)> = Vec::new();
             let after = f.positions.clone();
             let positions = &mut f.positions;
             let checked = &f.checked;
             source.visit_after(&after, &AcceptAll, &mut |item| {
                 match item {
                     Item::Damage(d) => notice::follow(&Notice::Damage(d)),
+                    Item::Restart {
+                        stream,
+                        after,
+                        reason,
+                    } => {
+                        // Its records follow from its start.
+                        notice::stream_restart(source.dir(), &stream, after, reason);
+                        positions.remove(&stream);
+                        restarted.push((stream, after, reason));
+                    }
                     Item::Record {
                         position,
                         record,
@@ -547,6 +571,15 @@ fn poll_one(
                 }
                 ControlFlow::Continue(())
             })?;
+            for (stream, after, reason) in restarted {
+                f.checked.retain(|(s, _)| *s != stream);
+                let reset = Reset {
+                    stream: &stream,
+                    after,
+                    reason,
+                };
+                out.reset(index, &reset, &f.journal.tag)?;
+            }
             let Some((stream, p)) = suspect else { break };
             match source.oldest()?.get(&stream).copied() {
                 Some(oldest) if oldest > p + 1 => {

@@ -61,6 +61,34 @@ pub enum Item<'a> {
     },
     /// Damage met on the way (a torn line, a line that does not parse).
     Damage(Defect),
+    /// ([`Source::visit_after`] only) A stream went back: its records no
+    /// longer continue from the position `after` held for it (a file
+    /// replaced by another, ids started again after a compaction emptied
+    /// it). Its records follow from its start, whatever `after` says; a
+    /// follower forgets its position for the stream.
+    Restart {
+        stream: String,
+        /// The position `after` held.
+        after: u64,
+        /// Why: [`RESTART_WENT_BACK`] or [`RESTART_REPLACED`].
+        reason: &'static str,
+    },
+}
+
+/// The stream's newest record is below the position a reader held.
+pub const RESTART_WENT_BACK: &str = "went-back";
+/// The stream's file was replaced by one with other records.
+pub const RESTART_REPLACED: &str = "replaced";
+
+/// The streams of `after` whose newest record (`newest`) is below the
+/// position held: they went back (a stream with no record now cannot be
+/// told yet, and is left).
+pub fn went_back(after: &Positions, newest: &Positions) -> Vec<(String, u64)> {
+    after
+        .iter()
+        .filter(|(stream, p)| newest.get(*stream).is_some_and(|n| n < *p))
+        .map(|(stream, p)| (stream.clone(), *p))
+        .collect()
 }
 
 /// A journal of any format, read through one interface.
@@ -89,12 +117,40 @@ pub trait Source {
     /// `visit` breaks, the records it did not reach are handed on again by
     /// the next call (given the same or lower positions): `tail` stops a poll
     /// to check a gap, and an incremental reader must not lose them.
+    ///
+    /// A stream that went back (its newest record below its position in
+    /// `after`, or its file replaced by another) is an [`Item::Restart`],
+    /// then its records from its start. The default reads every record
+    /// twice: once for each stream's newest, once to hand them on.
     fn visit_after(
         &self,
         after: &Positions,
         filter: &dyn RecordFilter,
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
+        let mut after = after.clone();
+        if !after.is_empty() {
+            let mut newest = Positions::new();
+            self.visit(&AcceptAll, Direction::OldestFirst, &mut |item| {
+                if let Item::Record { position, .. } = item {
+                    let n = position.number();
+                    let e = newest.entry(position.cursor_stream()).or_insert(n);
+                    *e = (*e).max(n);
+                }
+                ControlFlow::Continue(())
+            })?;
+            for (stream, p) in went_back(&after, &newest) {
+                after.remove(&stream);
+                let restart = Item::Restart {
+                    stream,
+                    after: p,
+                    reason: RESTART_WENT_BACK,
+                };
+                if visit(restart).is_break() {
+                    return Ok(());
+                }
+            }
+        }
         self.visit(filter, Direction::OldestFirst, &mut |item| match &item {
             Item::Record { position, .. }
                 if after

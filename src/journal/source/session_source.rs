@@ -12,7 +12,7 @@ use super::family::{
     Checked, FamilyRepair, FamilyRepairOptions, FamilyStats, FamilyVerify, FamilyVerifyOptions,
     Heads, Positions, RepairRefusal, RepairStep, StreamHead, StreamStats,
 };
-use super::reader::{Item, RecordFilter, Source};
+use super::reader::{Item, RESTART_REPLACED, RESTART_WENT_BACK, RecordFilter, Source, went_back};
 use super::session_read::{FileReader, each_line, file_heads, merge};
 use super::session_repair::{self, Action};
 use super::sessions::{FileLine, LineChecker, SessionFile, SessionStore, unreadable};
@@ -30,11 +30,58 @@ pub struct Sessions {
     pub branches: Vec<String>,
     /// How far [`Source::visit_after`] (and [`Source::heads`], which knows
     /// every record before it is at or below its stream's head) has read each
-    /// file: the end of its last complete line. A poll reads on from there.
-    read_to: Mutex<HashMap<PathBuf, u64>>,
+    /// file: the end of its last complete line, and which file that was. A
+    /// poll reads on from there.
+    read_to: Mutex<HashMap<PathBuf, FileState>>,
     /// The events directory (device, inode) `read_to` is about: a directory
     /// removed and made again holds new files, read from their start.
     read_in: Mutex<Option<(u64, u64)>>,
+}
+
+/// What a follower's reads know of one session file.
+#[derive(Debug, Clone, Default)]
+struct FileState {
+    /// The end of the last complete line read.
+    at: u64,
+    /// The file's (device, inode) when it was read.
+    id: Option<(u64, u64)>,
+    /// A hash of its first line (its first bytes): a file replaced by a
+    /// rewrite of itself (a repair) starts as before; another one does not.
+    first: Option<u64>,
+    /// The sessions its records belong to.
+    sessions: BTreeSet<String>,
+}
+
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// A hash of the file's first line (at most its first 64 KiB).
+fn first_line_hash(path: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    use std::io::Read;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut f = super::sessions::open_file(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if memchr::memchr(b'\n', &buf[..n]).is_some() {
+            break;
+        }
+    }
+    let end = memchr::memchr(b'\n', &buf[..n]).map_or(n, |i| i + 1);
+    if end == 0 {
+        return None;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    buf[..end].hash(&mut h);
+    Some(h.finish())
 }
 
 /// Damage that stops the runtime from opening a session (every read of the
@@ -68,27 +115,98 @@ impl Sessions {
         matches!(&r.position, Position::Session { branch, .. } if self.wanted_branch(branch))
     }
 
-    fn remember(&self, path: &Path, complete: u64) {
-        use std::os::unix::fs::MetadataExt;
+    /// A file read to `complete` (its state first seen if it was not known).
+    fn remember(&self, path: &Path, complete: u64, sessions: &BTreeSet<String>) {
         let mut read_in = self.read_in.lock().unwrap_or_else(|e| e.into_inner());
         if read_in.is_none() {
             *read_in = std::fs::metadata(&self.store.events_dir)
                 .ok()
-                .map(|m| (m.dev(), m.ino()));
+                .map(|m| file_id(&m));
         }
         drop(read_in);
-        self.read_to
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_owned(), complete);
+        let mut states = self.read_to.lock().unwrap_or_else(|e| e.into_inner());
+        let state = states.entry(path.to_owned()).or_insert_with(|| FileState {
+            id: std::fs::metadata(path).ok().map(|m| file_id(&m)),
+            first: first_line_hash(path),
+            ..FileState::default()
+        });
+        state.at = complete;
+        state.sessions.extend(sessions.iter().cloned());
     }
 
-    fn read_to(&self, path: &Path) -> Option<u64> {
+    fn state(&self, path: &Path) -> Option<FileState> {
         self.read_to
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(path)
-            .copied()
+            .cloned()
+    }
+
+    fn set_state(&self, path: &Path, state: FileState) {
+        self.read_to
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_owned(), state);
+    }
+
+    /// A file about to be read from its start (not read before, or
+    /// replaced since: another inode, shorter than what was read): the
+    /// streams of `after` it does not continue, each with why. Its state
+    /// is the new file's from now on (read from its start).
+    fn restarts_in(
+        &self,
+        path: &Path,
+        id: (u64, u64),
+        prev: Option<&FileState>,
+        after: &Positions,
+    ) -> Vec<(String, u64, &'static str)> {
+        // Nothing to continue: only the file's state is taken.
+        let heads = if after.is_empty() {
+            None
+        } else {
+            file_heads(path, &|b| self.wanted_branch(b)).ok()
+        };
+        // The file's name is its session's id (the records say it too).
+        let mut sessions = BTreeSet::from([file_name_stem(path)]);
+        let mut newest = Positions::new();
+        for ((session, branch), (n, _)) in heads.iter().flat_map(|h| h.latest.iter()) {
+            sessions.insert(session.clone());
+            newest.insert(format!("{session}/{branch}"), *n);
+        }
+        let first = first_line_hash(path);
+        let mut out: Vec<(String, u64, &'static str)> = went_back(after, &newest)
+            .into_iter()
+            .map(|(s, p)| (s, p, RESTART_WENT_BACK))
+            .collect();
+        // Another file than the one read before (its first line differs):
+        // every stream of its sessions starts again, those it holds no
+        // record of yet too.
+        if let Some(prev) = prev
+            && prev.first.is_some()
+            && prev.first != first
+        {
+            let all: BTreeSet<&String> = prev.sessions.iter().chain(sessions.iter()).collect();
+            for (stream, &p) in after {
+                let ours = all.iter().any(|s| {
+                    stream
+                        .strip_prefix(s.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                });
+                if ours && !out.iter().any(|(s, ..)| s == stream) {
+                    out.push((stream.clone(), p, RESTART_REPLACED));
+                }
+            }
+        }
+        self.set_state(
+            path,
+            FileState {
+                at: 0,
+                id: Some(id),
+                first,
+                sessions,
+            },
+        );
+        out
     }
 }
 
@@ -148,30 +266,51 @@ impl Source for Sessions {
         let Ok(now) = SessionStore::open(&self.store.root) else {
             return Ok(()); // the events directory is gone for now
         };
-        {
-            use std::os::unix::fs::MetadataExt;
-            let id = std::fs::metadata(&now.events_dir)
-                .ok()
-                .map(|m| (m.dev(), m.ino()));
+        // A directory removed and made again holds other files: each is
+        // looked at as a replaced one.
+        let dir_replaced = {
+            let id = std::fs::metadata(&now.events_dir).ok().map(|m| file_id(&m));
             let mut read_in = self.read_in.lock().unwrap_or_else(|e| e.into_inner());
-            if read_in.is_some() && *read_in != id {
-                self.read_to
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clear();
-            }
+            let replaced = read_in.is_some() && *read_in != id;
             *read_in = id;
-        }
+            replaced
+        };
         // Each file read on from where the last poll stopped, complete
-        // lines only, merged by time, one chunk per file in memory.
+        // lines only, merged by time, one chunk per file in memory; a file
+        // not read before, or replaced since, from its start, after asking
+        // whether it continues the streams of `after`.
+        let mut after = after.clone();
+        let mut restarts = Vec::new();
         let mut readers: Vec<FileReader> = Vec::new();
         for path in &now.files {
-            let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else {
+            let Ok(meta) = std::fs::metadata(path) else {
                 continue; // removed since it was listed
             };
-            let from = self.read_to(path).filter(|&at| at <= len).unwrap_or(0);
+            let (len, id) = (meta.len(), file_id(&meta));
+            let prev = self.state(path);
+            let from = match &prev {
+                Some(st) if !dir_replaced && st.id == Some(id) && st.at <= len => st.at,
+                _ => {
+                    let found = self.restarts_in(path, id, prev.as_ref(), &after);
+                    for (stream, ..) in &found {
+                        after.remove(stream);
+                    }
+                    restarts.extend(found);
+                    0
+                }
+            };
             if from < len {
                 readers.push(FileReader::open_after(path, from));
+            }
+        }
+        for (stream, p, reason) in restarts {
+            let restart = Item::Restart {
+                stream,
+                after: p,
+                reason,
+            };
+            if visit(restart).is_break() {
+                return Ok(());
             }
         }
         let accept = |r: &SourceRecord| {
@@ -187,7 +326,7 @@ impl Source for Sessions {
             return Ok(());
         }
         for reader in &readers {
-            self.remember(reader.path(), reader.position());
+            self.remember(reader.path(), reader.position(), &BTreeSet::new());
         }
         Ok(())
     }
@@ -212,6 +351,7 @@ impl Source for Sessions {
             let mut extra = BTreeMap::new();
             extra.insert("parsed_bytes".to_owned(), file.parsed.into());
             extra.insert("whole_file_parsed".to_owned(), file.whole.into());
+            let sessions = file.latest.keys().map(|(s, _)| s.clone()).collect();
             heads.streams.extend(file.latest.into_iter().map(
                 |((session, branch), (sequence, ts))| StreamHead {
                     stream: format!("{session}/{branch}"),
@@ -226,7 +366,7 @@ impl Source for Sessions {
                 },
             ));
             heads.problems.extend(file.problems);
-            self.remember(path, file.complete);
+            self.remember(path, file.complete, &sessions);
         }
         Ok(heads)
     }
