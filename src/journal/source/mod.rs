@@ -11,6 +11,7 @@ pub mod family;
 pub mod reader;
 pub mod session_repair;
 pub mod sessions;
+pub mod topics;
 
 use std::fmt;
 use std::fs;
@@ -344,13 +345,19 @@ pub fn open_family(
             store: sessions::SessionStore::open(path)?,
             branches: opts.branches.clone(),
         })),
-        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite | Format::Redb => {
-            Err(crate::journal::error::JournalError::Unsupported {
-                path: path.to_owned(),
-                format: format.name(),
-                what: "read",
-                why: Some("not supported by this build".to_owned()),
-            })
-        }
+        Format::TopicsJsonl => Ok(Box::new(topics::TopicLog::jsonl(
+            path,
+            opts.topics.clone(),
+        )?)),
+        Format::TopicsSqlite => Ok(Box::new(topics::TopicLog::sqlite(
+            path,
+            opts.topics.clone(),
+        )?)),
+        Format::Segments | Format::Redb => Err(crate::journal::error::JournalError::Unsupported {
+            path: path.to_owned(),
+            format: format.name(),
+            what: "read",
+            why: Some("not supported by this build".to_owned()),
+        }),
     }
 }
