@@ -256,6 +256,14 @@ impl TopicLog {
         })
     }
 
+    /// How long a SQLite query waits for a busy database before it fails
+    /// with a clear message (JSONL: no effect).
+    pub fn set_busy_wait(&mut self, wait: std::time::Duration) {
+        if let Backend::Sqlite(log) = &mut self.backend {
+            log.busy_wait = wait;
+        }
+    }
+
     /// The JSONL backend, for repair.
     pub fn jsonl_log(&self) -> Option<&jsonl::JsonlLog> {
         match &self.backend {

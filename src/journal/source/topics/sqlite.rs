@@ -37,6 +37,8 @@ const PAGE: i64 = 512;
 #[derive(Debug, Clone)]
 pub struct SqliteLog {
     pub db: PathBuf,
+    /// How long a query waits for a busy database ([`BUSY_WAIT`] by default).
+    pub busy_wait: Duration,
 }
 
 impl SqliteLog {
@@ -45,6 +47,7 @@ impl SqliteLog {
         if path.is_file() {
             return Ok(SqliteLog {
                 db: path.to_owned(),
+                busy_wait: BUSY_WAIT,
             });
         }
         let mut files: Vec<PathBuf> = fs::read_dir(path)
@@ -56,7 +59,10 @@ impl SqliteLog {
         files
             .into_iter()
             .next()
-            .map(|db| SqliteLog { db })
+            .map(|db| SqliteLog {
+                db,
+                busy_wait: BUSY_WAIT,
+            })
             .ok_or_else(|| {
                 JournalError::io(
                     path,
@@ -77,25 +83,28 @@ impl SqliteLog {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if !wal.exists() {
             let uri = format!("file:{}?immutable=1", uri_path(&self.db));
-            let conn = Connection::open_with_flags(&uri, flags).map_err(|e| db_err(&self.db, e))?;
-            return Db::new(&self.db, conn, None);
+            let conn = Connection::open_with_flags(&uri, flags)
+                .map_err(|e| db_err(&self.db, e, self.busy_wait))?;
+            return Db::new(&self.db, conn, None, self.busy_wait);
         }
         if shm.exists() {
-            let opened = Connection::open_with_flags(&self.db, flags)
-                .map_err(|e| db_err(&self.db, e))
-                .and_then(|conn| Db::new(&self.db, conn, None))
-                .and_then(|db| {
-                    // The wal-index may be unusable read-only: try a read.
-                    db.topics().map(|_| db)
-                });
-            if let Ok(db) = opened {
-                return Ok(db);
+            let shared = Connection::open_with_flags(&self.db, flags).and_then(|conn| {
+                conn.busy_timeout(self.busy_wait)?;
+                // The wal-index may be unusable read-only: try a read.
+                conn.query_row("SELECT count(*) FROM topic_heads", [], |_| Ok(()))?;
+                Ok(conn)
+            });
+            match shared {
+                Ok(conn) => return Db::new(&self.db, conn, None, self.busy_wait),
+                Err(e) if is_busy(&e) => return Err(db_err(&self.db, e, self.busy_wait)),
+                // Read a private copy instead.
+                Err(_) => {}
             }
         }
         let copy = TempCopy::of(&self.db, &[&wal])?;
         let conn = Connection::open_with_flags(copy.db(&self.db), flags)
-            .map_err(|e| db_err(&self.db, e))?;
-        Db::new(&self.db, conn, Some(copy))
+            .map_err(|e| db_err(&self.db, e, self.busy_wait))?;
+        Db::new(&self.db, conn, Some(copy), self.busy_wait)
     }
 }
 
@@ -159,17 +168,20 @@ impl Drop for TempCopy {
     }
 }
 
-/// A SQLite error as the command says it: a busy database plainly.
-pub fn db_err(db: &Path, e: rusqlite::Error) -> JournalError {
-    let busy = matches!(
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
-    let msg = if busy {
+    )
+}
+
+/// A SQLite error as the command says it: a busy database plainly.
+pub fn db_err(db: &Path, e: rusqlite::Error, waited: Duration) -> JournalError {
+    let msg = if is_busy(&e) {
         format!(
-            "the database stayed busy (locked by another process) for {} s; nothing was read \
+            "the database stayed busy (locked by another process) for {}; nothing was read \
              or changed: try again",
-            BUSY_WAIT.as_secs()
+            humantime::format_duration(waited)
         )
     } else {
         format!("SQLite: {e}")
@@ -182,14 +194,20 @@ pub struct Db {
     /// The original database's path (what is reported).
     pub path: PathBuf,
     conn: Rc<Connection>,
+    busy_wait: Duration,
     /// Dropped after the connection.
     _copy: Option<TempCopy>,
 }
 
 impl Db {
-    fn new(path: &Path, conn: Connection, copy: Option<TempCopy>) -> Result<Db, JournalError> {
-        let err = |e| db_err(path, e);
-        conn.busy_timeout(BUSY_WAIT).map_err(err)?;
+    fn new(
+        path: &Path,
+        conn: Connection,
+        copy: Option<TempCopy>,
+        busy_wait: Duration,
+    ) -> Result<Db, JournalError> {
+        let err = |e| db_err(path, e, busy_wait);
+        conn.busy_timeout(busy_wait).map_err(err)?;
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
@@ -199,12 +217,13 @@ impl Db {
         Ok(Db {
             path: path.to_owned(),
             conn: Rc::new(conn),
+            busy_wait,
             _copy: copy,
         })
     }
 
     fn err(&self, e: rusqlite::Error) -> JournalError {
-        db_err(&self.path, e)
+        db_err(&self.path, e, self.busy_wait)
     }
 
     /// Every topic with an event or a `topic_heads` row, sorted by bytes.
@@ -276,6 +295,7 @@ impl Db {
     pub fn stream(&self, topic: &str, newest_first: bool) -> SqlStream {
         SqlStream {
             conn: Rc::clone(&self.conn),
+            busy_wait: self.busy_wait,
             path: self.path.clone(),
             topic: topic.to_owned(),
             newest_first,
@@ -289,6 +309,7 @@ impl Db {
 /// One topic's rows, read a page at a time (each page its own statement).
 pub struct SqlStream {
     conn: Rc<Connection>,
+    busy_wait: Duration,
     path: PathBuf,
     topic: String,
     newest_first: bool,
@@ -315,7 +336,7 @@ impl SqlStream {
             "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
              WHERE topic = ?1 AND event_id > ?2 ORDER BY event_id ASC LIMIT ?3"
         };
-        let err = |e| db_err(&self.path, e);
+        let err = |e| db_err(&self.path, e, self.busy_wait);
         let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
             let rows = stmt

@@ -614,3 +614,30 @@ fn follow_reads_what_is_new_per_topic_and_topics_that_appear_later() {
         ]
     );
 }
+
+#[test]
+fn a_busy_database_is_retried_for_a_bounded_time_then_said_plainly() {
+    let (_t, dir) = copy("harn-sqlite");
+    let db = dir.join("events.sqlite");
+    // A runtime holding the database exclusively (WAL in exclusive locking
+    // mode, with its -wal and -shm beside it, as a live one has).
+    let runtime = rusqlite::Connection::open(&db).unwrap();
+    fs::write(dir.join("events.sqlite-shm"), b"").unwrap();
+    runtime
+        .pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .unwrap();
+    runtime
+        .execute_batch(
+            "BEGIN EXCLUSIVE; UPDATE topic_heads SET last_id = 96 WHERE topic = 'triggers.inbox';",
+        )
+        .unwrap();
+    assert!(dir.join("events.sqlite-wal").exists());
+    let mut log = sqlite(&dir);
+    log.set_busy_wait(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let err = log.heads().unwrap_err().to_string();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(err.contains("busy") && err.contains("try again"), "{err}");
+    assert!(err.contains("events.sqlite"), "{err}");
+    runtime.execute_batch("COMMIT").unwrap();
+}
