@@ -140,6 +140,10 @@ pub struct FilterArgs {
     #[arg(long = "branch", value_name = "BRANCH")]
     pub branches: Vec<String>,
 
+    /// Only this topic (per-topic event log; repeat for any of several)
+    #[arg(long = "topic", value_name = "TOPIC")]
+    pub topics: Vec<String>,
+
     /// Only events whose field equals VALUE (repeatable, all must hold).
     /// The path starts at the record (seq, ts, session_id, event) or else
     /// inside the event: role=user is event.role=user; items.0.id indexes arrays
@@ -248,6 +252,13 @@ on stderr, and in --json.
   last_valid {segment, seq, offset, end}, torn_tail {segment, offset, bytes},
   segments_without_valid_line [segment]; oldest_seq, newest_segment,
   last_valid and torn_tail may be null.
+
+Any other format (a per-session store, ...) prints the newest position of
+every stream (a session and branch, ...), read from each file's end; what the
+runtime cannot open as it is goes to stderr (an unreadable file: exit 2).
+--json then prints schema \"journal-recover-streams/1\": schema, format, path,
+streams [{stream, position, latest, ts, file, extra}], problems [defect].
+A defect is {kind, severity, file, line, offset, len, before, after, detail}.
 
 ",
     exit_codes_help!()
@@ -515,6 +526,12 @@ last}, time {first, last}, sessions, events_without_session, newest_segment
 histogram {start, bucket_seconds, counts}, types {<type>: count}, untyped;
 seq, time, newest_segment, torn_tail and histogram may be null.
 
+Any other format: --json prints schema \"journal-stats-streams/1\": schema,
+format, path, files, bytes, events, kinds {<type>: count}, first_ts, last_ts,
+streams [{stream, events, kinds, first, last, first_ts, last_ts}], consumers,
+errors, warnings, extra {<format-specific>: value}, problems [defect] (an
+unreadable file: exit 2).
+
 Examples:
   journal stats
   journal stats --json | jq '.types'
@@ -638,6 +655,11 @@ Output: defects grouped by segment, then one summary line:
 At most 10000 defects are listed (counts stay exact; defects_unlisted says how
 many more there are).
 
+Any other format (a per-session store, ...): --json prints one object
+(schema \"journal-verify-streams/1\"): schema, format, path, ok, records, checked
+[{name, file, bytes, records, extra}], defects [defect], notes [{kind, stream,
+detail}], errors, warnings. A defect is {kind, severity, file, line, offset, len, before, after, detail}.
+
 Examples:
   journal verify                      # the report; exit 1 on errors
   journal verify --json | jq .summary
@@ -682,6 +704,11 @@ truncate {segment, new_len, removed} or null, seq_hints}, rewrites [{segment,
 old_len, new_len, delete, drop [{offset, len, first_line, lines, kinds,
 seq_hints}]}], dropped_seq_hints, refused_count, refused [defect], left
 [defect], quarantine [path]. A defect is as in `journal verify --json`.
+
+Any other format (a per-session store, ...): --json prints one object
+(schema \"journal-repair-streams/1\"): schema, format, path, dry_run, steps [{action,
+file, line, offset, len, kept, quarantine}], refused [{file, reason, extra}],
+left [defect], errors, warnings. A defect is {kind, severity, file, line, offset, len, before, after, detail}.
 
 Examples:
   journal repair --dry-run            # what would be done, exactly

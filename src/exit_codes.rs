@@ -10,8 +10,10 @@ pub enum ExitCode {
     /// The journal has errors (`verify`; `--strict` counts warnings too), or
     /// `repair` refused to touch damage.
     JournalErrors = 1,
-    /// Could not run: bad usage, I/O error, no journal at the path, or (as
-    /// root) a journal directory others can write to, without `--as-user`.
+    /// Could not run: bad usage, I/O error, no journal at the path, a command
+    /// the journal's format does not support, a file that could not be read,
+    /// or (as root) a journal directory others can write to, without
+    /// `--as-user`.
     CouldNotRun = 2,
     /// The writer's claim is held by another process (prune, repair, append).
     ClaimHeld = 3,
@@ -32,8 +34,10 @@ Exit status:
   0  success (for verify: no error; warnings allowed)
   1  the journal has errors (verify; with --strict, warnings too), or
      repair refused to touch damage (use --drop-corrupt-lines)
-  2  could not run: bad usage, an I/O error, no journal at the path, or
-     (as root) a directory group or others can write to, without --as-user
+  2  could not run: bad usage, an I/O error, no journal at the path, a
+     command the journal's format does not support (prune and append work on
+     segments only), a file that could not be read, or (as root) a directory
+     group or others can write to, without --as-user
   3  the writer's claim (.account-journal.lock) is held by another process
      (prune, repair, append)"
     };

@@ -7,14 +7,12 @@ use std::ops::ControlFlow;
 use anyhow::Result;
 use journal::scan::Direction;
 use journal::source::reader::{self, Item, Source};
-use journal::source::sessions::SessionStore;
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, no_branch_filter, open_listing, resolve_source, sessions};
+use crate::cmd::{Context, Target, no_stream_filter, open_listing, open_target};
 use crate::exit_codes::ExitCode;
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
-use journal::source::Format;
 
 /// Events shown when neither `-n`, `--all` nor a range says otherwise.
 const DEFAULT_LIMIT: usize = 20;
@@ -62,33 +60,34 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
-    let (dir, format) = resolve_source(&args.dir)?;
     let query = args.filters.to_query()?;
     // One reader per format behind one trait; the loop below is shared. The
     // engine's segments are read with the filter and visitor known at compile
     // time (as fast as before the trait); the others through the trait.
     let listing;
     let mut segments = None;
-    let mut sessions_source = None;
-    let matcher = if format == Format::Sessions {
-        let store = SessionStore::open(&dir)?;
-        let branches = args.filters.branches.clone();
-        sessions_source = Some(reader::Sessions { store, branches });
-        sessions::session_query(query).matcher()
-    } else {
-        no_branch_filter(&args.filters)?;
-        let matcher = query.matcher();
-        listing = open_listing(&args.dir)?;
-        let candidates = matcher.query().candidate_segments(&listing);
-        segments = Some(reader::Segments {
-            listing: &listing,
-            candidates,
-        });
-        matcher
+    let mut family = None;
+    let matcher = match open_target(&args.dir, &args.filters.open_options())? {
+        Target::Family(f) => {
+            let matcher = f.adapt_query(query).matcher();
+            family = Some(f);
+            matcher
+        }
+        Target::Segments => {
+            no_stream_filter(&args.filters)?;
+            let matcher = query.matcher();
+            listing = open_listing(&args.dir)?;
+            let candidates = matcher.query().candidate_segments(&listing);
+            segments = Some(reader::Segments {
+                listing: &listing,
+                candidates,
+            });
+            matcher
+        }
     };
-    let source: &dyn Source = match (&segments, &sessions_source) {
+    let source: &dyn Source = match (&segments, &family) {
         (Some(s), _) => s,
-        (None, Some(s)) => s,
+        (None, Some(f)) => f.as_ref(),
         (None, None) => unreachable!("one reader is chosen above"),
     };
 

@@ -10,8 +10,9 @@ use journal::segment::Listing;
 use journal::verify::{VerifyOptions, verify};
 
 use crate::cli::VerifyArgs;
-use crate::cmd::{Context, resolve_dir};
+use crate::cmd::{Context, Target, family, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
+use journal::source::OpenOptions;
 
 /// The plain options `verify` runs with.
 struct VerifyCmdOptions {
@@ -41,9 +42,8 @@ impl VerifyCmdOptions {
 }
 
 pub fn run(args: VerifyArgs, ctx: &Context) -> Result<ExitCode> {
-    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return crate::cmd::sessions::verify(&dir, &args, ctx);
+    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+        return family::verify(source.as_ref(), &args, ctx);
     }
     let opts = VerifyCmdOptions::new(&args);
     // Not `open_listing`: irregular entries are defects in the report here.

@@ -16,7 +16,7 @@
 //! the cursor then names exactly the last record printed, and the exit status is 0.
 
 mod cursor;
-mod sessions;
+mod family;
 mod sink;
 mod waker;
 
@@ -36,7 +36,7 @@ use journal::scan::{Direction, Visit, scan};
 use journal::segment::Listing;
 
 use crate::cli::{OutputFormat, TailArgs};
-use crate::cmd::{Context, open_listing, resolve_dir};
+use crate::cmd::{Context, Target, open_listing, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
 use cursor::{Cursor, check_writable, read_cursor};
 use journal::render::notice::DamageTally;
@@ -102,11 +102,10 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
-    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return sessions::run(&args, &source_dir, ctx);
+    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
+        return family::run(&args, source.as_ref(), ctx);
     }
-    crate::cmd::no_branch_filter(&args.filters)?;
+    crate::cmd::no_stream_filter(&args.filters)?;
     let opts = TailOptions::new(&args, ctx)?;
     let matcher = args.filters.to_query()?.matcher();
     let dir = resolve_dir(&args.dir)?;

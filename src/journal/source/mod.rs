@@ -10,6 +10,7 @@
 pub mod family;
 pub mod reader;
 pub mod session_repair;
+pub mod session_source;
 pub mod sessions;
 pub mod topics;
 
@@ -84,7 +85,10 @@ impl Format {
 
     /// Whether this build reads the format (the others are only detected).
     pub fn is_supported(self) -> bool {
-        matches!(self, Format::Segments | Format::Sessions)
+        matches!(
+            self,
+            Format::Segments | Format::Sessions | Format::TopicsJsonl | Format::TopicsSqlite
+        )
     }
 }
 
@@ -341,10 +345,7 @@ pub fn open_family(
     opts: &OpenOptions,
 ) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
     match format {
-        Format::Sessions => Ok(Box::new(reader::Sessions {
-            store: sessions::SessionStore::open(path)?,
-            branches: opts.branches.clone(),
-        })),
+        Format::Sessions => Ok(Box::new(session_source::Sessions::open(path, opts)?)),
         Format::TopicsJsonl => Ok(Box::new(topics::TopicLog::jsonl(
             path,
             opts.topics.clone(),

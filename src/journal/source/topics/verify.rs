@@ -10,7 +10,6 @@ use super::chain;
 use super::{Opened, StreamItem, TopicEvent, TopicLog, TopicStream};
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
-use crate::journal::source::Format;
 use crate::journal::source::family::{Checked, FamilyVerify, FamilyVerifyOptions, Note};
 use crate::journal::source::reader::Source;
 
@@ -178,7 +177,7 @@ pub fn check_topic(topic: &str, stream: &mut dyn TopicStream) -> Result<TopicChe
 pub(super) fn verify(
     log: &TopicLog,
     opened: &Opened<'_>,
-    _opts: &FamilyVerifyOptions,
+    opts: &FamilyVerifyOptions,
 ) -> Result<FamilyVerify, JournalError> {
     let mut out = FamilyVerify {
         format: log.format(),
@@ -272,9 +271,10 @@ pub(super) fn verify(
             ));
         }
     }
-    debug_assert!(matches!(
-        out.format,
-        Format::TopicsJsonl | Format::TopicsSqlite
-    ));
+    if opts.strict {
+        for d in &mut out.defects {
+            d.severity = crate::journal::defect::Severity::Error;
+        }
+    }
     Ok(out)
 }
