@@ -8,25 +8,21 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SIZE_MIB=${1:-256}
 cd "$ROOT"
-cargo build --release --quiet --example verify_topics
+cargo build --release --quiet
 T="$DATA/topics-$SIZE_MIB"
 if [ ! -f "$T/.done" ]; then
   rm -rf "$T"
   python3 benches/gen_topics.py "$T" "$SIZE_MIB" 1
   touch "$T/.done"
 fi
-V=$ROOT/target/release/examples/verify_topics
-"$V" "$T" | head -1
+V="$JOURNAL verify --quiet"
+$JOURNAL verify --json "$T" | jq -c '{records, errors, warnings}'
 du -cb "$T"/topics/*.jsonl | tail -1
 hyperfine --warmup 1 --runs "${RUNS:-10}" -N \
   --export-json "$DATA/topics-chain.json" \
   "$V $T" \
   "sha256sum $(echo "$T"/topics/*.jsonl)"
-for name in "$V" sha256sum; do
-  printf '%s peak RSS: ' "${name##*/}"
-  if [ "$name" = sha256sum ]; then
-    /usr/bin/time -f '%M KiB' sha256sum "$T"/topics/*.jsonl 2>&1 >/dev/null | tail -1
-  else
-    /usr/bin/time -f '%M KiB' "$V" "$T" 2>&1 >/dev/null | tail -1
-  fi
-done
+printf 'journal verify peak RSS: '
+/usr/bin/time -f '%M KiB' $V "$T" 2>&1 >/dev/null | tail -1
+printf 'sha256sum peak RSS: '
+/usr/bin/time -f '%M KiB' sha256sum "$T"/topics/*.jsonl 2>&1 >/dev/null | tail -1
