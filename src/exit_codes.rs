@@ -17,6 +17,9 @@ pub enum ExitCode {
     CouldNotRun = 2,
     /// The writer's claim is held by another process (prune, repair, append).
     ClaimHeld = 3,
+    /// `tail` in a delivery mode (`-o envelope`, `--ack-stdin`) met a gap:
+    /// records were pruned (or skipped by the journal) before they were read.
+    Gap = 4,
 }
 
 impl From<ExitCode> for process::ExitCode {
@@ -39,7 +42,9 @@ Exit status:
      segments only), a file that could not be read, or (as root) a directory
      group or others can write to, without --as-user
   3  the writer's claim (.account-journal.lock) is held by another process
-     (prune, repair, append)"
+     (prune, repair, append)
+  4  tail -o envelope / --ack-stdin met a gap: records were pruned before
+     they could be read (a \"type\":\"gap\" object on the envelope stream)"
     };
 }
 

@@ -60,6 +60,29 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
+    if !args.more.is_empty() {
+        let mut paths = vec![crate::cmd::resolve_dir(&args.dir)?];
+        paths.extend(args.more.iter().cloned());
+        let journals = crate::cmd::multi::journals(
+            &paths,
+            args.dir.format,
+            &args.label,
+            args.source_id.as_deref(),
+            false,
+        )?;
+        return crate::cmd::multi::inspect(
+            &journals,
+            &args.filters,
+            opts.limit,
+            opts.direction,
+            opts.format,
+            args.limit.is_some(),
+            ctx,
+        );
+    }
+    if !args.label.is_empty() {
+        anyhow::bail!("--label names one of several journals; only one was given");
+    }
     let query = args.filters.to_query()?;
     // One reader per format behind one trait; the loop below is shared. The
     // engine's segments are read with the filter and visitor known at compile
@@ -92,19 +115,28 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     };
 
     let mut out = ctx.stdout(false);
-    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx));
+    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx))
+        .with_source(crate::cmd::identity::source_tag(
+            &crate::cmd::resolve_dir(&args.dir)?,
+            None,
+            args.source_id.as_deref(),
+        )?);
     let mut damage = DamageTally::default();
     let mut shown = 0usize;
     let mut write_error = None;
     let mut on_item = |item: Item<'_>| {
-        let (record, stored) = match item {
+        let (record, stored, position) = match item {
             Item::Damage(d) => {
                 damage.note(d);
                 return ControlFlow::Continue(());
             }
-            Item::Record { record, stored, .. } => (record, stored),
+            Item::Record {
+                record,
+                stored,
+                position,
+            } => (record, stored, position),
         };
-        if let Err(e) = renderer.record(&mut out, record, stored) {
+        if let Err(e) = renderer.record_at(&mut out, record, stored, &position, None) {
             write_error = Some(e);
             return ControlFlow::Break(());
         }

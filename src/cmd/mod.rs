@@ -4,7 +4,9 @@
 mod append;
 pub(crate) mod family;
 mod generate_docs;
+pub(crate) mod identity;
 mod inspect;
+pub(crate) mod multi;
 mod prune;
 mod recover;
 mod repair;

@@ -179,7 +179,9 @@ impl Tail<'_> {
         };
         if self.matcher.prefilter(record.raw)
             && self.matcher.matches(record)
-            && let Err(e) = self.renderer.record(&mut self.out, record, stored)
+            && let Err(e) = self
+                .renderer
+                .record_at(&mut self.out, record, stored, &position, None)
         {
             self.write_error = Some(e);
             return ControlFlow::Break(());
@@ -226,7 +228,12 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
             Renderer::streaming(render_opts)
         } else {
             Renderer::new(render_opts)
-        },
+        }
+        .with_source(crate::cmd::identity::source_tag(
+            &crate::cmd::resolve_dir(&args.dir)?,
+            None,
+            args.source_id.as_deref(),
+        )?),
         out: Box::new(ctx.stdout(args.follow)),
         positions: saved.clone().unwrap_or_default(),
         stop: stop.clone(),
@@ -279,7 +286,10 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
             tail.note(d);
         }
         for h in last.iter().rev() {
-            if let Err(e) = tail.renderer.record(&mut tail.out, &h.record(), &h.stored) {
+            if let Err(e) =
+                tail.renderer
+                    .record_at(&mut tail.out, &h.record(), &h.stored, &h.position, None)
+            {
                 tail.write_error = Some(e);
                 break;
             }
