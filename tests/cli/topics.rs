@@ -566,3 +566,76 @@ fn tail_follows_only_the_topics_named() {
         .code(2)
         .stderr(predicate::str::contains("--topic"));
 }
+
+#[test]
+fn a_topic_compacted_away_leaves_its_consumer_beyond_the_head() {
+    // The runtime's compaction deletes a topic file it empties; its ids then
+    // restart at 1 while the consumer's cursor still points past them.
+    let s = Store::corpus("harn-file");
+    fs::remove_file(topic_file(&s, INBOX)).unwrap();
+    fs::write(
+        topic_file(&s, INBOX),
+        "{\"id\":1,\"event\":{\"kind\":\"k\",\"payload\":{},\"headers\":{},\"occurred_at_ms\":1}}\n",
+    )
+    .unwrap();
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(defect_kinds(&v), ["cursor-beyond-head"]);
+    assert_eq!(v["defects"][0]["before"], 1);
+    assert_eq!(v["defects"][0]["after"], 96);
+    let (st, _) = s.json(&["stats", "--json"]);
+    assert_eq!(st["consumers"][1]["head"], 1);
+    assert_eq!(st["consumers"][1]["lag_events"], 0);
+}
+
+#[test]
+fn tail_follow_with_topic_prints_only_that_topic() {
+    use std::io::Write as _;
+    let s = Store::corpus("harn-file");
+    let follow = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        "--topic".as_ref(),
+        LLM.as_ref(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(400));
+    let append = |topic: &str, from: u64| {
+        let stored = fs::read_to_string(topic_file(&s, topic)).unwrap();
+        let next = stored.lines().last().unwrap().replacen(
+            &format!("{{\"id\":{from},"),
+            &format!("{{\"id\":{},", from + 1),
+            1,
+        ) + "\n";
+        fs::OpenOptions::new()
+            .append(true)
+            .open(topic_file(&s, topic))
+            .unwrap()
+            .write_all(next.as_bytes())
+            .unwrap();
+    };
+    append(INBOX, 96);
+    append(LLM, 144);
+    follow.wait_for("agent.transcript.llm 145", |out, _| {
+        out.lines().count() == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let ids: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [145], "only the topic named");
+}

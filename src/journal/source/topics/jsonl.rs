@@ -81,7 +81,22 @@ impl JsonlLog {
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(JournalError::io(&path, e)),
+            // Said as damage, and the other topics still read.
+            Err(e) => {
+                let d = Defect::new(
+                    DefectKind::Unreadable,
+                    &path,
+                    0,
+                    0,
+                    format!("topic {topic} cannot be read: {e}"),
+                );
+                return Ok(JsonlStream {
+                    topic: topic.to_owned(),
+                    path,
+                    reader: None,
+                    queue: VecDeque::from([StreamItem::Damage(d)]),
+                });
+            }
         };
         Ok(JsonlStream {
             topic: topic.to_owned(),
@@ -118,8 +133,22 @@ impl TopicStream for JsonlStream {
             let line = match reader {
                 Reader::Forward(r) => r.next_line(),
                 Reader::Backward(r) => r.prev_line(),
-            }
-            .map_err(|e| JournalError::io(&self.path, e))?;
+            };
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => {
+                    // A read error mid-file is damage too: what was read stands.
+                    let d = Defect::new(
+                        DefectKind::Unreadable,
+                        &self.path,
+                        0,
+                        0,
+                        format!("topic {} could not be read to its end: {e}", self.topic),
+                    );
+                    self.reader = None;
+                    return Ok(Some(StreamItem::Damage(d)));
+                }
+            };
             let Some(line) = line else {
                 self.reader = None;
                 return Ok(None);

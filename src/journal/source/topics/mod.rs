@@ -604,6 +604,12 @@ impl Source for TopicLog {
                 stats.bytes = std::fs::metadata(&db.path).map(|m| m.len()).unwrap_or(0);
             }
         }
+        // An unreadable topic file: its events are not counted.
+        stats.problems = defects
+            .iter()
+            .filter(|d| d.kind == crate::journal::defect::DefectKind::Unreadable)
+            .cloned()
+            .collect();
         stats.errors = defects
             .iter()
             .filter(|d| d.severity == Severity::Error)
