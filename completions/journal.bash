@@ -311,7 +311,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --topic --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --snapshot --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --topic --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -374,6 +374,10 @@ _journal() {
                     return 0
                     ;;
                 --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -455,7 +459,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__recover)
-            opts="-h -V --format --json --color --help --version"
+            opts="-h -V --format --snapshot --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,7 +511,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__stats)
-            opts="-h -V --format --json --rotate-bytes --buckets --color --help --version"
+            opts="-h -V --format --snapshot --json --rotate-bytes --buckets --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,7 +541,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --topic --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --snapshot --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --topic --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -615,6 +619,10 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --where)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -643,7 +651,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__verify)
-            opts="-q -j -h -V --format --json --strict --quiet --threads --color --help --version"
+            opts="-q -j -h -V --format --snapshot --json --strict --quiet --deep --threads --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -9,6 +9,7 @@
 
 pub mod family;
 pub mod reader;
+pub mod redb;
 pub mod session_repair;
 pub mod session_source;
 pub mod sessions;
@@ -87,7 +88,11 @@ impl Format {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Format::Segments | Format::Sessions | Format::TopicsJsonl | Format::TopicsSqlite
+            Format::Segments
+                | Format::Sessions
+                | Format::TopicsJsonl
+                | Format::TopicsSqlite
+                | Format::Redb
         )
     }
 }
@@ -354,7 +359,8 @@ pub fn open_family(
             path,
             opts.topics.clone(),
         )?)),
-        Format::Segments | Format::Redb => Err(crate::journal::error::JournalError::Unsupported {
+        Format::Redb => Ok(Box::new(self::redb::RedbJournal::open(path, opts)?)),
+        Format::Segments => Err(crate::journal::error::JournalError::Unsupported {
             path: path.to_owned(),
             format: format.name(),
             what: "read",
