@@ -374,14 +374,16 @@ fn every_shape_is_detected_and_the_unsupported_ones_say_so() {
     let j = TestJournal::corpus("bamboo-clean");
     j.cmd(&["recover"]).assert().success().stdout("2000\n");
     // Every family shape is recognised and read (each report names it).
-    for (name, format) in [
-        ("harn-file", "topics-jsonl"),
-        ("harn-sqlite", "topics-sqlite"),
-        ("camel-redb", "redb"),
+    for (name, file, format) in [
+        ("harn-file", "", "topics-jsonl"),
+        ("harn-sqlite", "", "topics-sqlite"),
+        ("camel-redb", "runtime-journal.redb", "redb"),
     ] {
         let s = Store::corpus(name);
         for cmd in ["recover", "stats", "verify"] {
-            s.cmd(&[cmd, "--json"])
+            journal_cmd()
+                .args([cmd, "--json"])
+                .arg(s.root.join(file))
                 .assert()
                 .success()
                 .stdout(predicate::str::contains(format!("\"format\":\"{format}\"")));
