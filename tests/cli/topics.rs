@@ -639,3 +639,75 @@ fn tail_follow_with_topic_prints_only_that_topic() {
         .collect();
     assert_eq!(ids, [145], "only the topic named");
 }
+
+/// A topic file of events `ids`, each at time `at + id`, renamed into place.
+fn recreate_topic(s: &Store, topic: &str, ids: std::ops::RangeInclusive<u64>, at: u64) {
+    let text: String = ids
+        .map(|id| {
+            format!(
+                "{{\"id\":{id},\"event\":{{\"kind\":\"k\",\"payload\":{{}},\"headers\":{{}},\"occurred_at_ms\":{}}}}}\n",
+                at + id
+            )
+        })
+        .collect();
+    let tmp = s.root.join("topics").join("recreated.tmp");
+    fs::write(&tmp, text).unwrap();
+    fs::rename(&tmp, topic_file(s, topic)).unwrap();
+}
+
+/// The runtime's compaction deletes a topic it empties and its ids start
+/// again at 1: a follower reads the new events from their start, with a
+/// reset said (stderr, a `"type":"reset"` envelope object), whether the new
+/// topic is still below the old position or has grown past it between two
+/// polls (then told by the other event at the position).
+#[test]
+fn tail_follow_reads_a_topic_recreated_with_ids_started_again() {
+    let s = Store::corpus("harn-file");
+    let follow = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-o".as_ref(),
+        "envelope".as_ref(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(400));
+    fs::remove_file(topic_file(&s, INBOX)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    recreate_topic(&s, INBOX, 1..=3, 1000);
+    follow.wait_for("a reset and 3 events", |out, _| out.lines().count() == 4);
+    // Recreated again, and past the position (3) before the next poll.
+    std::thread::sleep(Duration::from_millis(200));
+    recreate_topic(&s, INBOX, 1..=10, 5000);
+    follow.wait_for("a reset and 10 events", |out, _| out.lines().count() == 15);
+    std::thread::sleep(Duration::from_millis(200));
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 15, "{out}");
+    for (i, after, reason) in [(0, 96, "went-back"), (4, 3, "replaced")] {
+        assert_eq!(lines[i]["type"], "reset", "{out}");
+        assert_eq!(lines[i]["stream"], INBOX);
+        assert_eq!(lines[i]["after"], after);
+        assert_eq!(lines[i]["reason"], reason);
+    }
+    let ids = |r: std::ops::Range<usize>| -> Vec<u64> {
+        lines[r]
+            .iter()
+            .map(|l| l["record"]["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(1..4), [1, 2, 3]);
+    assert_eq!(ids(5..15), (1..=10).collect::<Vec<_>>());
+    assert!(
+        err.contains(&format!("stream {INBOX}")) && err.contains("below 96"),
+        "{err}"
+    );
+}

@@ -197,6 +197,19 @@ pub struct TopicLog {
     backend: Backend,
     /// Only these topics (`--topic`); empty for all.
     pub topics: Vec<String>,
+    /// A follower's reads: per topic, the newest event the last
+    /// [`Source::visit_after`] met (its id and a hash of its line). When the
+    /// next poll starts from that id and the topic holds another event
+    /// there, or none there but older ones, the topic was emptied and its
+    /// ids started again.
+    newest_seen: std::sync::Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+fn line_hash(raw: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    raw.hash(&mut h);
+    h.finish()
 }
 
 enum Backend {
@@ -244,6 +257,7 @@ impl TopicLog {
         Ok(TopicLog {
             backend: Backend::Jsonl(jsonl::JsonlLog::open(root)?),
             topics,
+            newest_seen: Default::default(),
         })
     }
 
@@ -253,6 +267,7 @@ impl TopicLog {
         Ok(TopicLog {
             backend: Backend::Sqlite(sqlite::SqliteLog::find(path)?),
             topics,
+            newest_seen: Default::default(),
         })
     }
 
@@ -404,10 +419,14 @@ impl Source for TopicLog {
 
     /// Per topic, the events above its entry in `after` (read from the
     /// topic's end back to that entry, so a poll costs what is new), merged
-    /// oldest first by time. A topic whose newest id is below its entry was
-    /// recreated (the runtime's compaction deleted it and ids restarted at 1):
-    /// it is read from its start. A torn last line is a write in progress
-    /// here, not damage. Topics that appear later are read from their start.
+    /// oldest first by time. A topic that went back is an
+    /// [`Item::Restart`], then read from its start: its newest id is below
+    /// its entry (the runtime's compaction deleted it and ids restarted at
+    /// 1), or it holds another event at its entry than the one the last
+    /// poll met there, or none there but older ones (recreated and grown
+    /// past the entry between two polls). A torn last line is a write in
+    /// progress here, not damage. Topics that appear later are read from
+    /// their start.
     fn visit_after(
         &self,
         after: &Positions,
@@ -417,27 +436,71 @@ impl Source for TopicLog {
         let opened = self.open()?;
         let mut damage = Vec::new();
         let mut fresh: Vec<Vec<TopicEvent>> = Vec::new();
+        let mut restarts = Vec::new();
+        let seen = self
+            .newest_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut newest_now = BTreeMap::new();
         for topic in self.selected(&opened)? {
             let bound = after.get(&topic).copied();
+            // The event the last poll met at the bound, when it is the one.
+            let known = seen
+                .get(&topic)
+                .filter(|(id, _)| Some(*id) == bound)
+                .map(|&(_, hash)| hash);
             let mut stream = opened.stream(&topic, true)?;
             let mut events = Vec::new();
             let mut newest = None;
+            let mut restarted = None;
             while let Some(item) = stream.next_item()? {
                 match item {
                     StreamItem::Damage(d)
                         if d.kind == crate::journal::defect::DefectKind::TornTail => {}
                     StreamItem::Damage(d) => damage.push(d),
                     StreamItem::Event(e) => {
-                        let newest = *newest.get_or_insert(e.id);
-                        if bound.is_some_and(|b| e.id <= b && newest >= b) {
-                            break;
+                        if newest.is_none() {
+                            newest = Some(e.id);
+                            newest_now.insert(topic.clone(), (e.id, line_hash(&e.raw)));
+                        }
+                        let top = newest.unwrap_or(e.id);
+                        if let Some(b) = bound
+                            && restarted.is_none()
+                        {
+                            if top < b {
+                                restarted = Some((b, super::reader::RESTART_WENT_BACK));
+                            } else if e.id <= b {
+                                let other = match known {
+                                    Some(hash) => e.id < b || line_hash(&e.raw) != hash,
+                                    None => false,
+                                };
+                                if !other {
+                                    break;
+                                }
+                                restarted = Some((b, super::reader::RESTART_REPLACED));
+                            }
                         }
                         events.push(e);
                     }
                 }
             }
+            if let Some((b, reason)) = restarted {
+                restarts.push((topic.clone(), b, reason));
+            }
             events.reverse();
             fresh.push(events);
+        }
+        *self.newest_seen.lock().unwrap_or_else(|e| e.into_inner()) = newest_now;
+        for (stream, after, reason) in restarts {
+            let restart = Item::Restart {
+                stream,
+                after,
+                reason,
+            };
+            if visit(restart).is_break() {
+                return Ok(());
+            }
         }
         for d in damage {
             if visit(Item::Damage(d)).is_break() {
