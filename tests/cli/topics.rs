@@ -711,3 +711,79 @@ fn tail_follow_reads_a_topic_recreated_with_ids_started_again() {
         "{err}"
     );
 }
+
+/// A follow without --poll on `s` sees what `append` adds well within the
+/// 5 s safety rescan: the watcher is on where the format's files change.
+fn follow_wakes_on(s: &Store, append: impl FnOnce(), want_id: u64) {
+    let follow = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        s.root.as_os_str(),
+    ]);
+    // Past the first poll and the watch set up (and a first rescan's reach).
+    std::thread::sleep(Duration::from_millis(700));
+    let started = std::time::Instant::now();
+    append();
+    follow.wait_for("the append", |out, _| out.lines().count() == 1);
+    let took = started.elapsed();
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["id"], want_id, "{out}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "woken by the watcher, not the 5 s rescan: {took:?}"
+    );
+}
+
+#[test]
+fn tail_follow_without_poll_wakes_on_a_topic_append_in_both_backends() {
+    use std::io::Write as _;
+    let s = Store::corpus("harn-file");
+    let file = topic_file(&s, INBOX);
+    follow_wakes_on(
+        &s,
+        || {
+            let stored = fs::read_to_string(&file).unwrap();
+            let next = stored
+                .lines()
+                .last()
+                .unwrap()
+                .replacen("{\"id\":96,", "{\"id\":97,", 1)
+                + "\n";
+            fs::OpenOptions::new()
+                .append(true)
+                .open(&file)
+                .unwrap()
+                .write_all(next.as_bytes())
+                .unwrap();
+        },
+        97,
+    );
+    let s = Store::corpus("harn-sqlite");
+    let db = s.root.join("events.sqlite");
+    follow_wakes_on(
+        &s,
+        || {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            conn.execute(
+                "INSERT INTO events (topic, event_id, kind, payload, headers, occurred_at_ms) \
+                 SELECT topic, event_id + 1, kind, payload, headers, occurred_at_ms + 1 \
+                 FROM events WHERE topic = ?1 ORDER BY event_id DESC LIMIT 1",
+                [INBOX],
+            )
+            .unwrap();
+            conn.execute(
+                "UPDATE topic_heads SET last_id = last_id + 1 WHERE topic = ?1",
+                [INBOX],
+            )
+            .unwrap();
+        },
+        97,
+    );
+}

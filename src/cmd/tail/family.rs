@@ -33,7 +33,7 @@ use journal::source::reader::{Item, Source};
 use super::DEFAULT_LINES;
 use super::ack::{Acks, spawn_ack_reader};
 use super::cursor::check_writable;
-use super::waker::{Waker, spawn_signal_thread, spawn_stdout_watch};
+use super::waker::{MultiWaker, spawn_signal_thread, spawn_stdout_watch, watch_point};
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::Context;
 use crate::exit_codes::ExitCode;
@@ -443,15 +443,10 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
     }
 
     let dir = source.dir().to_owned();
-    let mut waker = Waker {
-        rx,
-        tx,
-        watcher: None,
-        watched: None,
-        poll: args.poll,
-        reported_missing: false,
-    };
-    waker.arm(&dir, dir_id(&dir));
+    // Watched where the format's files change (several places, each
+    // watched again when it is made again), polled with --poll.
+    let mut waker = MultiWaker::new(rx, tx, args.poll);
+    let mut reported_missing = false;
     loop {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -465,8 +460,12 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
                     dir.display()
                 );
             }
-            waker.dir_missing(&dir);
+            if !reported_missing {
+                reported_missing = true;
+                journal::render::notice::waiting_for_dir(&dir);
+            }
         } else {
+            reported_missing = false;
             tail.poll(source)?;
             if tail.write_error.is_none() {
                 tail.write_error = tail.out.flush().err();
@@ -493,9 +492,16 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
             if args.stop_at_end && all_acked {
                 break;
             }
-            waker.arm(&dir, dir_id(&dir));
         }
-        waker.wait(missing);
+        let mut points: Vec<std::path::PathBuf> = Vec::new();
+        for p in source.watch_paths() {
+            let point = watch_point(&p);
+            if !points.contains(&point) {
+                points.push(point);
+            }
+        }
+        let any_missing = missing || source.watch_paths().iter().any(|p| !p.exists());
+        waker.wait(&points, any_missing);
     }
     // Acknowledgements that came since the last save count too.
     if let Some(path) = &args.cursor_file
@@ -522,11 +528,6 @@ impl Tail<'_> {
             code
         }
     }
-}
-
-fn dir_id(dir: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// `journal tail -f | head`: the reader went away; that is success.

@@ -321,20 +321,23 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
     )
 }
 
-/// What to watch: each journal's directory (a family reader's own, where
-/// its records are written), or where a missing one will appear.
+/// What to watch: each journal's directory (a family reader's
+/// [`Source::watch_paths`](journal::source::reader::Source::watch_paths),
+/// where its records are written), or where a missing one will appear.
 fn watch_dirs(followed: &[Followed]) -> (Vec<PathBuf>, bool) {
     let mut dirs = Vec::new();
     let mut any_missing = false;
     for f in followed {
-        let dir = match &f.reader {
-            Reader::Family(source) => source.dir().to_owned(),
-            _ => f.journal.path.clone(),
+        let paths = match &f.reader {
+            Reader::Family(source) => source.watch_paths(),
+            _ => vec![f.journal.path.clone()],
         };
-        any_missing |= !dir.exists() || matches!(f.reader, Reader::Pending);
-        let point = watch_point(&dir);
-        if !dirs.contains(&point) {
-            dirs.push(point);
+        for dir in paths {
+            any_missing |= !dir.exists() || matches!(f.reader, Reader::Pending);
+            let point = watch_point(&dir);
+            if !dirs.contains(&point) {
+                dirs.push(point);
+            }
         }
     }
     (dirs, any_missing)

@@ -96,6 +96,11 @@ pub trait Source {
     fn format(&self) -> Format;
     /// Where damage is reported as found.
     fn dir(&self) -> &Path;
+    /// Where this format's files change (what a follower watches): the
+    /// directory its records are appended in, not always [`Source::dir`].
+    fn watch_paths(&self) -> Vec<std::path::PathBuf> {
+        vec![self.dir().to_owned()]
+    }
     /// The query as this format's records need it (a field path written for
     /// the engine's records, `event.x`, rooted where this format keeps it).
     fn adapt_query(&self, query: Query) -> Query {

@@ -398,6 +398,21 @@ impl Source for TopicLog {
         self.path()
     }
 
+    /// JSONL: `topics/` (its files are appended there); SQLite: the
+    /// database's directory (a WAL-mode write changes `-wal` beside it).
+    fn watch_paths(&self) -> Vec<PathBuf> {
+        match &self.backend {
+            Backend::Jsonl(log) => vec![log.root.join("topics")],
+            Backend::Sqlite(log) => {
+                vec![
+                    log.db
+                        .parent()
+                        .map_or_else(|| PathBuf::from("."), Path::to_owned),
+                ]
+            }
+        }
+    }
+
     fn visit(
         &self,
         filter: &dyn RecordFilter,
