@@ -95,6 +95,10 @@ pub struct FieldMatch {
     /// Bytes every raw spelling of a matching line must contain, when there
     /// are such bytes (see [`FieldMatch::literal_for`]).
     literal: Option<Vec<u8>>,
+    /// A level of `path` (an index into it) where any key of an object is
+    /// taken: a format whose records hold their fields under a name that
+    /// varies (a tagged enum's variant) sets it with [`FieldMatch::any_key_at`].
+    any_at: Option<usize>,
 }
 
 impl std::str::FromStr for FieldMatch {
@@ -117,6 +121,7 @@ impl std::str::FromStr for FieldMatch {
             path,
             value: value.to_owned(),
             literal: FieldMatch::literal_for(value),
+            any_at: None,
         })
     }
 }
@@ -147,9 +152,28 @@ impl FieldMatch {
         Some(escaped.as_bytes()[1..escaped.len() - 1].to_vec())
     }
 
+    /// Any key of an object is taken at `path[at]`, which is inserted there
+    /// (`event.route_id` becomes `event.<any>.route_id` at 1).
+    pub fn any_key_at(&mut self, at: usize) {
+        if at <= self.path.len() {
+            self.path.insert(at, String::new());
+            self.any_at = Some(at);
+        }
+    }
+
     fn matches(&self, root: &Value) -> bool {
+        self.matches_from(root, 0)
+    }
+
+    fn matches_from(&self, root: &Value, from: usize) -> bool {
         let mut v = root;
-        for key in &self.path {
+        for (i, key) in self.path.iter().enumerate().skip(from) {
+            if self.any_at == Some(i) {
+                return match v {
+                    Value::Object(map) => map.values().any(|v| self.matches_from(v, i + 1)),
+                    _ => false,
+                };
+            }
             v = match v {
                 Value::Object(map) => match map.get(key) {
                     Some(v) => v,

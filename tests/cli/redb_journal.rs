@@ -701,3 +701,37 @@ fn a_directory_holding_one_database_is_detected_and_one_holding_two_asks_which()
         ))
         .stderr(predicates::str::contains(COMPACTED));
 }
+
+/// `-w route_id=X` (and `event.route_id=X`) is looked up under whichever
+/// variant the event is, so it selects what `--route X` does; a path that
+/// names the variant is taken as written.
+#[test]
+fn a_where_field_inside_the_event_matches_under_its_variant() {
+    let db = Db::corpus(CLEAN);
+    let route = db.events(&["inspect", "--all", "--route", "route-3", "-o", "jsonl"]);
+    assert!(route.len() > 3, "{route:?}");
+    for w in ["route_id=route-3", "event.route_id=route-3"] {
+        let got = db.events(&["inspect", "--all", "-w", w, "-o", "jsonl"]);
+        assert_eq!(got, route, "-w {w}");
+    }
+    let started = db.events(&[
+        "inspect",
+        "--all",
+        "-w",
+        "event.RouteStarted.route_id=route-3",
+        "-o",
+        "jsonl",
+    ]);
+    let want: Vec<_> = route
+        .iter()
+        .filter(|e| e.1 == "RouteStarted")
+        .cloned()
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(started, want);
+    // tail goes through the same adaptation.
+    let (out, err, code) = db.run(&["tail", "-n", "2", "-w", "route_id=route-3", "-o", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let tail: Vec<_> = out.lines().map(event_of).collect();
+    assert_eq!(tail, [route[1].clone(), route[0].clone()]);
+}

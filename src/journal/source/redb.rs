@@ -674,6 +674,23 @@ impl Source for RedbJournal {
         &self.file
     }
 
+    /// A field inside the event (`route_id`, `event.route_id`) is looked up
+    /// under its variant (`event.RouteStarted.route_id`), whichever it is; a
+    /// path that names the variant (a capital first letter, as the runtime
+    /// names them) is taken as written.
+    fn adapt_query(&self, mut query: crate::query::Query) -> crate::query::Query {
+        for f in &mut query.fields {
+            let names_variant = f
+                .path
+                .get(1)
+                .is_some_and(|k| k.starts_with(|c: char| c.is_ascii_uppercase()));
+            if f.path.len() > 1 && f.path[0] == "event" && !names_variant {
+                f.any_key_at(1);
+            }
+        }
+        query
+    }
+
     fn visit(
         &self,
         filter: &dyn RecordFilter,
