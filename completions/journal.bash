@@ -459,7 +459,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__recover)
-            opts="-h -V --format --snapshot --json --color --help --version"
+            opts="-h -V --format --snapshot --branch --topic --route --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -467,6 +467,18 @@ _journal() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -511,7 +523,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__stats)
-            opts="-h -V --format --snapshot --json --rotate-bytes --buckets --color --help --version"
+            opts="-h -V --format --snapshot --branch --topic --route --json --rotate-bytes --buckets --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -519,6 +531,18 @@ _journal() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "segments sessions topics-jsonl topics-sqlite redb" -- "${cur}"))
+                    return 0
+                    ;;
+                --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --rotate-bytes)

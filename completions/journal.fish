@@ -113,6 +113,9 @@ sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
+complete -c journal -n "__fish_journal_using_subcommand recover" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand recover" -l topic -d 'Only this topic (per-topic event log; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand recover" -l route -d 'Only events of this route_id (redb journal; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -157,6 +160,9 @@ sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
+complete -c journal -n "__fish_journal_using_subcommand stats" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l topic -d 'Only this topic (per-topic event log; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand stats" -l route -d 'Only events of this route_id (redb journal; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''

@@ -110,6 +110,23 @@ pub struct ReadArg {
     pub snapshot: bool,
 }
 
+/// The streams `recover` and `stats` report on (a family format's; segments
+/// have one stream).
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Only this branch_id (session store; repeat for any of several)
+    #[arg(long = "branch", value_name = "BRANCH")]
+    pub branches: Vec<String>,
+
+    /// Only this topic (per-topic event log; repeat for any of several)
+    #[arg(long = "topic", value_name = "TOPIC")]
+    pub topics: Vec<String>,
+
+    /// Only events of this route_id (redb journal; repeat for any of several)
+    #[arg(long = "route", value_name = "ROUTE")]
+    pub routes: Vec<String>,
+}
+
 /// Filters shared by inspect and tail. All given conditions must hold.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Filters")]
@@ -238,6 +255,9 @@ pub struct RecoverArgs {
 
     #[command(flatten)]
     pub read: ReadArg,
+
+    #[command(flatten)]
+    pub streams: StreamArgs,
 
     /// Print max_seq, next_seq, oldest_seq, segment count, newest segment,
     /// last valid line and any torn tail as JSON
@@ -609,6 +629,9 @@ pub struct StatsArgs {
 
     #[command(flatten)]
     pub read: ReadArg,
+
+    #[command(flatten)]
+    pub streams: StreamArgs,
 
     /// Print the stats as one JSON object
     #[arg(long)]

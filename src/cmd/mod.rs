@@ -103,21 +103,51 @@ pub fn open_target(arg: &DirArg, opts: &OpenOptions) -> Result<Target> {
     Ok(Target::Family(open_family(&dir, format, opts)?))
 }
 
+impl crate::cli::StreamArgs {
+    /// The stream filters as the family readers take them.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            branches: self.branches.clone(),
+            topics: self.topics.clone(),
+            routes: self.routes.clone(),
+            ..OpenOptions::default()
+        }
+    }
+}
+
+/// `recover`/`stats` on `arg`: a family format's reader with the stream
+/// filters, or segments (where a stream filter is refused).
+pub fn open_streams(
+    arg: &DirArg,
+    read: &crate::cli::ReadArg,
+    streams: &crate::cli::StreamArgs,
+) -> Result<Target> {
+    let target = open_target(arg, &read.with(streams.open_options()))?;
+    if matches!(target, Target::Segments) {
+        no_stream_filter_in(&streams.branches, &streams.topics, &streams.routes)?;
+    }
+    Ok(target)
+}
+
 /// Stream filters (`--branch`, `--topic`) name a family format's streams;
 /// segments have one stream.
 pub fn no_stream_filter(filters: &FilterArgs) -> Result<()> {
-    if !filters.branches.is_empty() {
+    no_stream_filter_in(&filters.branches, &filters.topics, &filters.routes)
+}
+
+fn no_stream_filter_in(branches: &[String], topics: &[String], routes: &[String]) -> Result<()> {
+    if !branches.is_empty() {
         anyhow::bail!(
             "--branch filters a per-session store (--format sessions); segments have no branches"
         )
     }
-    if !filters.topics.is_empty() {
+    if !topics.is_empty() {
         anyhow::bail!(
             "--topic filters a per-topic event log (--format topics-jsonl or topics-sqlite); \
              segments have no topics"
         )
     }
-    if !filters.routes.is_empty() {
+    if !routes.is_empty() {
         anyhow::bail!("--route filters a redb journal (--format redb); segments have no routes")
     }
     Ok(())

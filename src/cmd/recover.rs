@@ -8,11 +8,11 @@ use journal::recover::recover;
 use journal::render::report::{self, RECOVER_SCHEMA, write_json};
 
 use crate::cli::RecoverArgs;
-use crate::cmd::{Context, Target, family, open_listing, open_target};
+use crate::cmd::{Context, Target, family, open_listing, open_streams};
 use crate::exit_codes::ExitCode;
 
 pub fn run(args: RecoverArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &args.read.open_options())? {
+    if let Target::Family(source) = open_streams(&args.dir, &args.read, &args.streams)? {
         return family::recover(source.as_ref(), &args, ctx);
     }
     let listing = open_listing(&args.dir)?;

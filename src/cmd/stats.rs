@@ -9,11 +9,11 @@ use journal::stats::{StatsOptions, stats};
 
 use crate::cli::StatsArgs;
 use crate::cmd::units::parse_size;
-use crate::cmd::{Context, Target, family, open_listing, open_target};
+use crate::cmd::{Context, Target, family, open_listing, open_streams};
 use crate::exit_codes::ExitCode;
 
 pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &args.read.open_options())? {
+    if let Target::Family(source) = open_streams(&args.dir, &args.read, &args.streams)? {
         return family::stats(source.as_ref(), &args, ctx);
     }
     let rotate_bytes = parse_size("--rotate-bytes", &args.rotate_bytes)?;

@@ -735,3 +735,34 @@ fn a_where_field_inside_the_event_matches_under_its_variant() {
     let tail: Vec<_> = out.lines().map(event_of).collect();
     assert_eq!(tail, [route[1].clone(), route[0].clone()]);
 }
+
+/// `--route` on recover and stats: the head and the counts of those routes
+/// only (what inspect --route reads); on segments, refused.
+#[test]
+fn recover_and_stats_take_route() {
+    let db = Db::corpus(CLEAN);
+    let route = db.events(&["inspect", "--all", "--route", "route-3", "-o", "jsonl"]);
+    let (rec, code) = db.json(&["recover", "--json", "--route", "route-3"]);
+    assert_eq!(code, 0);
+    assert_eq!(rec["streams"][0]["position"], route[0].0);
+    assert_eq!(rec["streams"][0]["extra"]["route_id"], "route-3");
+    let (st, code) = db.json(&["stats", "--json", "--route", "route-3"]);
+    assert_eq!(code, 0);
+    assert_eq!(st["events"], route.len());
+    let streams: Vec<&str> = st["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stream"].as_str().unwrap())
+        .collect();
+    assert_eq!(streams, ["route-3"]);
+    let (all, _) = db.json(&["stats", "--json"]);
+    assert!(all["events"].as_u64().unwrap() > route.len() as u64);
+    let j = crate::common::TestJournal::with_events(3, 10);
+    for cmd in ["recover", "stats"] {
+        j.cmd(&[cmd, "--route", "r"])
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("--route filters a redb journal"));
+    }
+}
