@@ -205,7 +205,7 @@ impl Defect {
     pub fn place(&self) -> String {
         let name = file_name_lossy(&self.segment);
         if let Some(key) = self.key {
-            return format!("{name}: key {key}");
+            return format!("{name}: value at key {key}");
         }
         match self.line {
             Some(line) => format!("{name}:{line}: byte {}", self.offset),

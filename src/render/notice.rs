@@ -184,7 +184,13 @@ impl DamageTally {
             return;
         }
         let s = if self.damaged_count == 1 { "" } else { "s" };
-        eprintln!("journal: skipped {} damaged line{s}:", self.damaged_count);
+        // A table's damage is values at keys; a file's, lines.
+        let what = if self.damaged.iter().all(|d| d.key.is_some()) {
+            "value"
+        } else {
+            "line"
+        };
+        eprintln!("journal: skipped {} damaged {what}{s}:", self.damaged_count);
         for d in &self.damaged {
             eprintln!("  {}: {}: {}", d.place(), d.kind.name(), d.detail);
         }

@@ -424,15 +424,23 @@ fn verify_locates_a_value_whose_seq_is_not_its_key_and_one_that_is_not_json() {
     );
     let (out, _, code) = db.run(&["verify"]);
     assert_eq!(code, 1);
-    assert!(out.contains("error seq-key-mismatch: key 1"), "{out}");
-    assert!(out.contains("error not-json: key 2"), "{out}");
+    assert!(
+        out.contains("error seq-key-mismatch: value at key 1"),
+        "{out}"
+    );
+    assert!(out.contains("error not-json: value at key 2"), "{out}");
     // inspect shows the rest and says what it skipped; the mismatched value
     // is shown at its key.
     let (out, err, code) = db.run(&["inspect", "--all", "-o", "jsonl"]);
     assert_eq!(code, 0, "{err}");
     let seqs: Vec<u64> = out.lines().map(|l| event_of(l).0).collect();
     assert_eq!(seqs, [3, 7, 0]);
-    assert!(err.contains("built.redb: key 2: not-json"), "{err}");
+    assert!(
+        err.contains("skipped 1 damaged value:")
+            && err.contains("built.redb: value at key 2: not-json"),
+        "{err}"
+    );
+    assert!(!err.contains("damaged line"), "{err}");
     // stats counts the parsed values and names the damaged one.
     let (v, _) = db.json(&["stats", "--json"]);
     assert_eq!(

@@ -71,7 +71,7 @@ pub(super) fn defect_line(d: &Defect, color: bool) -> String {
     }
     match d.key {
         // A value in a table: its key is the place, its length the size.
-        Some(key) => place.push(format!("key {key}")),
+        Some(key) => place.push(format!("value at key {key}")),
         None => place.push(format!("byte {}", d.offset)),
     }
     place.push(format!("{} byte{}", d.len, plural(d.len)));
