@@ -787,3 +787,47 @@ fn tail_follow_without_poll_wakes_on_a_topic_append_in_both_backends() {
         97,
     );
 }
+
+/// Several journals followed at once: a topic recreated in one of them is a
+/// reset of that source's stream (its own object, labelled), then its new
+/// events; the other journal reads on.
+#[test]
+fn tail_follow_of_several_journals_resets_a_recreated_topic() {
+    let a = Store::corpus("harn-file");
+    let b = crate::sessions::Store::corpus("aios-sessions");
+    let follow = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "--poll".as_ref(),
+        "50ms".as_ref(),
+        "-o".as_ref(),
+        "envelope".as_ref(),
+        a.root.as_os_str(),
+        b.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    fs::remove_file(topic_file(&a, INBOX)).unwrap();
+    recreate_topic(&a, INBOX, 1..=2, 1000);
+    follow.wait_for("a reset and 2 events", |out, _| out.lines().count() == 3);
+    std::thread::sleep(Duration::from_millis(200));
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0]["type"], "reset");
+    assert_eq!(lines[0]["stream"], INBOX);
+    assert_eq!(lines[0]["after"], 96);
+    assert_eq!(lines[0]["source"], lines[1]["source"]);
+    let ids: Vec<u64> = lines[1..]
+        .iter()
+        .map(|l| l["record"]["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2]);
+    assert!(err.contains("below 96"), "{err}");
+}
