@@ -970,6 +970,7 @@ mod tests {
                     ));
                 }
                 Item::Damage(d) => damage.push(d),
+                Item::Restart { .. } => panic!("visit restarts no stream"),
             }
             if out.len() == n {
                 ControlFlow::Break(())

@@ -66,6 +66,7 @@ fn records(log: &TopicLog, direction: Direction) -> (Vec<(Position, Vec<u8>)>, V
                 position, stored, ..
             } => out.push((position, stored.to_vec())),
             Item::Damage(d) => damage.push(d),
+            Item::Restart { .. } => panic!("visit restarts no stream"),
         }
         ControlFlow::Continue(())
     })
