@@ -1214,7 +1214,7 @@ mod tests {
             ]
         );
         assert!(v.defects[0].detail.contains("seq is 7 but its key is 1"));
-        assert_eq!(v.defects[1].place(), "built.redb: key 2");
+        assert_eq!(v.defects[1].place(), "built.redb: value at key 2");
         assert_eq!(v.notes.len(), 1);
         assert!(v.notes[0].detail.starts_with("key 3 then 5: 1 key missing"));
         let (rows, damage) = first(&j, Direction::NewestFirst, 100);
