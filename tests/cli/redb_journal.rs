@@ -774,3 +774,42 @@ fn recover_and_stats_take_route() {
             .stderr(predicates::str::contains("--route filters a redb journal"));
     }
 }
+
+/// A database made again (its keys started again, all below the cursor's):
+/// `tail --cursor-file` reads it from its start, with a reset said, instead
+/// of waiting for keys past the old cursor.
+#[test]
+fn tail_reads_a_database_made_again_from_its_start() {
+    let db = Db::corpus(CLEAN);
+    let cursor = db.tmp.path().join("cursor.json");
+    let cursor_arg = cursor.to_str().unwrap();
+    assert_eq!(
+        db.events(&["tail", "-o", "jsonl", "--cursor-file", cursor_arg])
+            .len(),
+        300
+    );
+    let again = Db::built(&[
+        (0, value(0, "RouteAdded", "route-9")),
+        (1, value(1, "RouteStarted", "route-9")),
+    ]);
+    fs::remove_file(&db.file).unwrap();
+    fs::copy(&again.file, &db.file).unwrap();
+    let (out, err, code) = db.run(&["tail", "-o", "envelope", "--cursor-file", cursor_arg]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0]["type"], "reset");
+    assert_eq!(lines[0]["stream"], "events");
+    assert_eq!(lines[0]["after"], 299);
+    assert_eq!(lines[0]["reason"], "went-back");
+    assert_eq!(lines[1]["position"], 0);
+    assert_eq!(lines[2]["position"], 1);
+    assert!(err.contains("below 299"), "{err}");
+    assert!(
+        db.events(&["tail", "-o", "jsonl", "--cursor-file", cursor_arg])
+            .is_empty()
+    );
+}

@@ -712,6 +712,26 @@ impl Source for RedbJournal {
         let mut start = after
             .get(CURSOR_STREAM)
             .map_or(Bound::Start, |&k| Bound::After(k));
+        // A table whose last key is below the cursor is another one (the
+        // database made again, its keys started again): read from its start.
+        if let Some(&k) = after.get(CURSOR_STREAM) {
+            let mut last = None;
+            let found = self.for_each_value(Direction::NewestFirst, Bound::Start, |key, _| {
+                last = Some(key);
+                ControlFlow::Break(())
+            });
+            if found.is_ok() && last.is_some_and(|l| l < k) {
+                start = Bound::Start;
+                let restart = Item::Restart {
+                    stream: CURSOR_STREAM.to_owned(),
+                    after: k,
+                    reason: super::reader::RESTART_WENT_BACK,
+                };
+                if visit(restart).is_break() {
+                    return Ok(());
+                }
+            }
+        }
         // Between polls the runtime may open the file for a moment (it
         // retries its own open while a reader holds it; this is the mirror):
         // a follow waits a little for it, then continues after the last key
