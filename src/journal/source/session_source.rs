@@ -112,6 +112,11 @@ impl Source for Sessions {
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
         let mut records: Vec<SourceRecord> = Vec::new();
+        for d in &self.store.irregular {
+            if visit(Item::Damage(d.clone())).is_break() {
+                return Ok(());
+            }
+        }
         for file in self.store.read_all()? {
             for d in file.defects() {
                 if visit(Item::Damage(d)).is_break() {
@@ -218,7 +223,7 @@ impl Source for Sessions {
             format: Format::Sessions,
             path: self.store.root.clone(),
             streams: Vec::new(),
-            problems: Vec::new(),
+            problems: self.store.irregular.clone(),
         };
         for path in &self.store.files {
             let file = match SessionFile::read(path) {
@@ -275,6 +280,8 @@ impl Source for Sessions {
         };
         let mut sessions = BTreeSet::new();
         let mut streams: BTreeMap<String, StreamStats> = BTreeMap::new();
+        s.errors += self.store.irregular.len() as u64;
+        s.problems.extend(self.store.irregular.iter().cloned());
         let mut first: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         let mut last: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         for path in &self.store.files {
@@ -350,7 +357,7 @@ impl Source for Sessions {
             path: self.store.root.clone(),
             checked: Vec::new(),
             records: 0,
-            defects: Vec::new(),
+            defects: self.store.irregular.clone(),
             notes: Vec::new(),
         };
         for path in &self.store.files {
@@ -401,7 +408,8 @@ impl Source for Sessions {
         if !opts.dry_run {
             session_repair::apply(&self.store, &files, &mut plan)?;
         }
-        let mut left = unreadable;
+        let mut left = self.store.irregular.clone();
+        left.extend(unreadable);
         left.extend(after.iter().flat_map(SessionFile::defects));
         Ok(FamilyRepair {
             format: Format::Sessions,
