@@ -165,6 +165,14 @@ struct Wire<'a> {
 pub fn parse_record(line: &[u8]) -> Result<Head, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let wire: Wire = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    // What the fields above ignore is skipped unchecked; the store reads
+    // every byte of the line as UTF-8 text.
+    if let Err(e) = std::str::from_utf8(line) {
+        return Err(format!(
+            "invalid UTF-8 at byte {} of the line",
+            e.valid_up_to()
+        ));
+    }
     if wire.event_id.is_empty() {
         return Err("empty event_id".to_owned());
     }
@@ -575,5 +583,19 @@ mod tests {
         let text = ok.replace("\"type\":\"Message\"", &format!("\"type\":\"Message\",\"t\":\"{}\\\"[\"", "[".repeat(300)));
         assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{text}");
         assert!(parse_record(text.as_bytes()).is_ok());
+    }
+
+    /// Invalid UTF-8 inside a field the reader skips is still a line the
+    /// store cannot read (it reads the line as text).
+    #[test]
+    fn invalid_utf8_in_a_skipped_field_is_not_a_record() {
+        let ok = nested(3);
+        let at = ok.find("\"d\"").unwrap();
+        let mut bad = ok.as_bytes().to_vec();
+        bad.splice(at..at, b"\"x\":\"\xff\xfe\",".iter().copied());
+        assert!(serde_json::from_slice::<serde::de::IgnoredAny>(&bad).is_ok());
+        let err = parse_record(&bad).unwrap_err();
+        assert!(err.contains("invalid UTF-8 at byte"), "{err}");
+        assert!(parse_record(ok.as_bytes()).is_ok());
     }
 }

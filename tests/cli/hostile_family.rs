@@ -1,0 +1,653 @@
+//! The hostile-input matrix of the family formats (every format but the
+//! engine's segments, whose matrix is `hostile.rs`): every subcommand on
+//! every hostile journal, generated here by code (a seeded generator, never
+//! hand-typed bytes).
+//!
+//! For each (case, command): the binary runs on a copy of the case with a
+//! time limit, and
+//! - it never panics (exit 101, or "panicked" on stderr) and ends in time;
+//! - its exit code is the documented one for that case (0/1/2/3);
+//! - when it exits non-zero, its output names the file concerned;
+//! - no raw ESC, BEL or 8-bit CSI reaches stdout or stderr;
+//! - no message repeats its cause ("X: Y: Y");
+//! - a read-only command (inspect, tail, recover, verify, repair --dry-run,
+//!   stats; prune and append where the format refuses them) leaves the whole
+//!   temporary directory byte-identical, with no new file (no -wal, no lock,
+//!   no quarantine file); a real repair changes only the journal's own files
+//!   and adds only quarantine files beside them; nothing outside the journal
+//!   (a symlink's target) ever changes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::os::unix::fs::{FileTypeExt, symlink};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::journal_cmd;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const APPEND_INPUT: &str = "{\"type\":\"error\",\"message\":\"from the matrix\"}\n";
+
+/// Every subcommand, as the matrix runs it (`tail` without `-f`).
+const COMMANDS: &[(&str, &[&str])] = &[
+    ("inspect", &["inspect", "-n", "50"]),
+    ("tail", &["tail", "-n", "20"]),
+    ("recover", &["recover", "--json"]),
+    ("verify", &["verify"]),
+    ("repair-dry", &["repair", "--dry-run"]),
+    ("repair", &["repair"]),
+    ("stats", &["stats"]),
+    ("prune", &["prune", "--keep", "2", "--wait", "300ms"]),
+    ("append", &["append", "--wait", "300ms"]),
+];
+
+/// Commands that may change the journal (each runs on a fresh copy).
+fn mutates(cmd: &str) -> bool {
+    matches!(cmd, "repair" | "prune" | "append")
+}
+
+/// A deterministic byte generator (xorshift64*), so every run builds the same cases.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Where a case's journal is: the temp dir (everything the check hashes) and
+/// the path given to the command.
+struct Built {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Built {
+    fn new(name: &str) -> Built {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join(name);
+        fs::create_dir(&root).unwrap();
+        Built { tmp, root }
+    }
+
+    fn outside(&self) -> PathBuf {
+        self.tmp.path().join("outside")
+    }
+}
+
+/// What a case is and what the documented answers to it are.
+struct Case {
+    build: fn(&Built),
+    /// Extra arguments before the path (`--format NAME`).
+    args: &'static [&'static str],
+    /// What a non-zero exit must name, per command ("*" for any other).
+    culprit: &'static [(&'static str, &'static str)],
+    /// Expected exit code per command name; a command not listed must exit 0.
+    codes: &'static [(&'static str, i32)],
+    /// Files a real repair may change or add (by name, anywhere in the tree).
+    repair_owns: fn(&str) -> bool,
+}
+
+// ---- the per-session store (aios-events) ----
+
+/// One record as the store's `FileEventStore` writes it.
+fn rec(session: &str, branch: &str, seq: &str, extra: &str) -> Vec<u8> {
+    let n: u64 = seq.parse().unwrap_or(0);
+    format!(
+        "{{\"event_id\":\"e-{n}-{}\",\"session_id\":\"{session}\",\"agent_id\":\"a-1\",\
+         \"branch_id\":\"{branch}\",\"sequence\":{seq},\
+         \"timestamp\":\"2026-11-20T09:{:02}:{:02}.123456789Z\",\
+         \"actor\":{{\"type\":\"system\",\"component\":\"matrix\"}},\
+         \"schema\":{{\"name\":\"aios-protocol\",\"version\":\"0.1.0\"}},\
+         \"kind\":{{\"type\":\"Message\",\"text\":\"m\"{extra}}}}}\n",
+        seq.len(),
+        (n / 60) % 60,
+        n % 60
+    )
+    .into_bytes()
+}
+
+/// Records 1..=n of `session` on branch main.
+fn good(session: &str, n: u64) -> Vec<u8> {
+    (1..=n)
+        .flat_map(|s| rec(session, "main", &s.to_string(), ""))
+        .collect()
+}
+
+fn events(b: &Built) -> PathBuf {
+    let dir = b.root.join("events");
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `events/s1.jsonl` = 1..=3 then `tail`, beside a clean `s2.jsonl`.
+fn session_after_good(b: &Built, tail: &[u8]) {
+    let dir = events(b);
+    let mut bytes = good("s1", 3);
+    bytes.extend_from_slice(tail);
+    fs::write(dir.join("s1.jsonl"), bytes).unwrap();
+    fs::write(dir.join("s2.jsonl"), good("s2", 2)).unwrap();
+}
+
+fn mkfifo(path: &Path) {
+    let st = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn session_owned(name: &str) -> bool {
+    name.ends_with(".jsonl") || name.starts_with("quarantine-")
+}
+
+/// prune and append refuse every family format (exit 2), naming the journal.
+const SESSIONS_REFUSED: &[(&str, i32)] = &[("prune", 2), ("append", 2)];
+/// Damage the runtime cannot read and repair does not touch without
+/// `--drop-corrupt-lines`: verify 1, repair 1 (left), prune/append 2.
+const SESSION_UNREADABLE_LINE: &[(&str, i32)] = &[
+    ("verify", 1),
+    ("repair-dry", 1),
+    ("repair", 1),
+    ("prune", 2),
+    ("append", 2),
+];
+/// Where the refusals name the journal (its directory's name).
+const STORE: (&str, &str) = ("*", "store");
+
+fn session_case(name: &'static str) -> Case {
+    let case = |build: fn(&Built), culprit, codes| Case {
+        build,
+        args: &[],
+        culprit,
+        codes,
+        repair_owns: session_owned,
+    };
+    const S1: &[(&str, &str)] = &[("prune", "store"), ("append", "store"), ("*", "s1.jsonl")];
+    const S2: &[(&str, &str)] = &[("prune", "store"), ("append", "store"), ("*", "s2.jsonl")];
+    match name {
+        "sessions-nul-run" => case(
+            |b| {
+                let mut t = vec![0u8; 4096];
+                t.push(b'\n');
+                t.extend(rec("s1", "main", "4", ""));
+                session_after_good(b, &t)
+            },
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        // A NUL tail with no newline: a torn last line, a warning; repair cuts it.
+        "sessions-nul-tail" => case(
+            |b| session_after_good(b, &[0u8; 4096]),
+            S1,
+            SESSIONS_REFUSED,
+        ),
+        "sessions-binary-garbage" => case(
+            |b| {
+                let mut t = Gen(0x9E37_79B9_7F4A_7C15).bytes(64 << 10);
+                t.push(b'\n');
+                t.extend(rec("s1", "main", "4", ""));
+                session_after_good(b, &t)
+            },
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-invalid-utf8" => case(
+            |b| {
+                let mut t = rec("s1", "main", "4", ",\"bad\":\"\u{1}\"");
+                let at = t.windows(1).position(|w| w == [1]).unwrap();
+                t.splice(at..=at, [0xff, 0xfe, 0xc3]);
+                session_after_good(b, &t)
+            },
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-numbers-past-u64" => case(
+            |b| {
+                let mut t = Vec::new();
+                for seq in [
+                    "18446744073709551616".to_owned(),
+                    "-1".into(),
+                    "1e3".into(),
+                    "4.5".into(),
+                    "9".repeat(400),
+                    "\"4\"".into(),
+                    "null".into(),
+                ] {
+                    t.extend(rec("s1", "main", &seq, ""));
+                }
+                session_after_good(b, &t)
+            },
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-sequence-0" => case(
+            |b| {
+                let dir = events(b);
+                let mut bytes = rec("s1", "main", "0", "");
+                bytes.extend(good("s1", 3));
+                fs::write(dir.join("s1.jsonl"), bytes).unwrap();
+            },
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-sequence-u64-max" => case(
+            |b| session_after_good(b, &rec("s1", "main", &u64::MAX.to_string(), "")),
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-deep-nesting-100k" => case(
+            |b| {
+                let deep = format!(",\"d\":{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                session_after_good(b, &rec("s1", "main", "4", &deep))
+            },
+            S1,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-long-line-8MiB" => case(
+            |b| {
+                let long = format!(",\"blob\":\"{}\"", "x".repeat(8 << 20));
+                let mut t = rec("s1", "main", "4", &long);
+                t.extend(rec("s1", "main", "5", ""));
+                session_after_good(b, &t)
+            },
+            S1,
+            SESSIONS_REFUSED,
+        ),
+        "sessions-long-line-8MiB-no-newline" => case(
+            |b| {
+                let long = format!(",\"blob\":\"{}\"", "x".repeat(8 << 20));
+                let mut t = rec("s1", "main", "4", &long);
+                t.pop();
+                t.truncate(t.len() - 3);
+                session_after_good(b, &t)
+            },
+            S1,
+            SESSIONS_REFUSED,
+        ),
+        // A torn fragment then a whole record, with no final newline: verify
+        // says the runtime cannot open it; repair un-glues it (exit 0).
+        "sessions-glued-last-line-no-newline" => case(
+            |b| {
+                let mut t = b"{\"event_id\":\"torn".to_vec();
+                t.extend(rec("s1", "main", "4", ""));
+                t.pop();
+                session_after_good(b, &t)
+            },
+            S1,
+            &[("verify", 1), ("prune", 2), ("append", 2)],
+        ),
+        "sessions-crlf-lines" => case(
+            |b| {
+                let dir = events(b);
+                let bytes: Vec<u8> = good("s1", 3)
+                    .split_inclusive(|&c| c == b'\n')
+                    .flat_map(|l| [&l[..l.len() - 1], b"\r\n"].concat())
+                    .collect();
+                fs::write(dir.join("s1.jsonl"), bytes).unwrap();
+            },
+            S1,
+            SESSIONS_REFUSED,
+        ),
+        // Escapes and control characters in the session id, the branch and
+        // the file's own name (an OSC title sequence, BEL, a newline), with
+        // a sequence gap so verify names the file.
+        "sessions-escapes-in-ids-and-names" => case(
+            |b| {
+                let dir = events(b);
+                let id = "s\\u001b]0;pwned\\u0007\\n\\u009b2J";
+                let branch = "br\\u001b[2J\\r";
+                let mut bytes = rec(id, branch, "1", ",\"text2\":\"\\u001b[31mred\"");
+                bytes.extend(rec(id, branch, "3", ""));
+                // Raw control bytes in a string: not JSON.
+                bytes.extend(rec("s", "ma\u{1}in\u{1b}", "4", ""));
+                fs::write(dir.join("s\u{1b}]0;pwned\u{7}\n\u{9b}2J.jsonl"), bytes).unwrap();
+            },
+            &[
+                ("prune", "store"),
+                ("append", "store"),
+                ("*", "s\\u{1b}]0;pwned\\u{7}\\n\\u{9b}2J.jsonl"),
+            ],
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-directory-named-like-a-session" => case(
+            |b| {
+                session_after_good(b, b"");
+                fs::remove_file(events(b).join("s2.jsonl")).unwrap();
+                fs::create_dir(events(b).join("s2.jsonl")).unwrap();
+            },
+            S2,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-fifo-named-like-a-session" => case(
+            |b| {
+                session_after_good(b, b"");
+                fs::remove_file(events(b).join("s2.jsonl")).unwrap();
+                mkfifo(&events(b).join("s2.jsonl"));
+            },
+            S2,
+            SESSION_UNREADABLE_LINE,
+        ),
+        "sessions-symlink-loop-named-like-a-session" => case(
+            |b| {
+                session_after_good(b, b"");
+                fs::remove_file(events(b).join("s2.jsonl")).unwrap();
+                symlink("s2.jsonl", events(b).join("s2.jsonl")).unwrap();
+            },
+            S2,
+            SESSION_UNREADABLE_LINE,
+        ),
+        // A symlink to a session file outside the store, torn at its end: it
+        // is never followed, so nothing cuts the file outside.
+        "sessions-symlink-out-of-the-directory" => case(
+            |b| {
+                session_after_good(b, b"");
+                fs::remove_file(events(b).join("s2.jsonl")).unwrap();
+                let outside = b.outside();
+                fs::create_dir(&outside).unwrap();
+                let mut torn = good("s2", 2);
+                torn.extend_from_slice(b"{\"event_id\":\"to");
+                fs::write(outside.join("s2.jsonl"), torn).unwrap();
+                symlink(outside.join("s2.jsonl"), events(b).join("s2.jsonl")).unwrap();
+            },
+            S2,
+            SESSION_UNREADABLE_LINE,
+        ),
+        // An events/ directory with no session file: no journal at the path.
+        "sessions-empty-events-dir" => case(
+            |b| {
+                events(b);
+            },
+            &[STORE],
+            &[
+                ("inspect", 2),
+                ("tail", 2),
+                ("recover", 2),
+                ("verify", 2),
+                ("repair-dry", 2),
+                ("repair", 2),
+                ("stats", 2),
+                ("prune", 2),
+                ("append", 2),
+            ],
+        ),
+        "sessions-thousands-of-tiny-sessions" => case(
+            |b| {
+                let dir = events(b);
+                for i in 0..3_000 {
+                    let id = format!("s{i:05}");
+                    fs::write(dir.join(format!("{id}.jsonl")), rec(&id, "main", "1", "")).unwrap();
+                }
+            },
+            &[STORE],
+            SESSIONS_REFUSED,
+        ),
+        "sessions-ten-thousand-tiny-sessions" => case(
+            |b| {
+                let dir = events(b);
+                for i in 0..10_000 {
+                    let id = format!("s{i:05}");
+                    fs::write(dir.join(format!("{id}.jsonl")), rec(&id, "main", "1", "")).unwrap();
+                }
+            },
+            &[STORE],
+            SESSIONS_REFUSED,
+        ),
+        _ => panic!("no case {name}"),
+    }
+}
+
+fn case(name: &'static str) -> Case {
+    if name.starts_with("sessions-") {
+        return session_case(name);
+    }
+    panic!("no case {name}")
+}
+
+// ---- the checks ----
+
+/// Every entry under `dir`, recursively: its type and content hash (a FIFO
+/// is never opened, a symlink never followed).
+fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let rel = entry
+            .path()
+            .strip_prefix(base)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let ft = entry.file_type().unwrap();
+        let what = if ft.is_symlink() {
+            format!(
+                "symlink -> {}",
+                fs::read_link(entry.path()).unwrap().display()
+            )
+        } else if ft.is_fifo() {
+            "fifo".to_owned()
+        } else if ft.is_dir() {
+            walk(base, &entry.path(), out);
+            "dir".to_owned()
+        } else {
+            let mut h = DefaultHasher::new();
+            fs::read(entry.path()).unwrap().hash(&mut h);
+            format!("file {:016x}", h.finish())
+        };
+        out.insert(rel, what);
+    }
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn expected(case: &Case, cmd: &str) -> i32 {
+    case.codes
+        .iter()
+        .find(|(c, _)| *c == cmd)
+        .map_or(0, |(_, code)| *code)
+}
+
+fn culprit<'a>(case: &'a Case, cmd: &str) -> Option<&'a str> {
+    case.culprit
+        .iter()
+        .find(|(c, _)| *c == cmd)
+        .or_else(|| case.culprit.iter().find(|(c, _)| *c == "*"))
+        .map(|(_, name)| *name)
+}
+
+fn run_cell(case: &Case, b: &Built, cmd_name: &str, args: &[&str]) -> Result<(), String> {
+    let before = snapshot(b.tmp.path());
+    let mut cmd = journal_cmd();
+    cmd.args(args)
+        .args(case.args)
+        .arg(&b.root)
+        .timeout(LIMIT)
+        .write_stdin(if cmd_name == "append" {
+            APPEND_INPUT
+        } else {
+            ""
+        });
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("did not finish within {LIMIT:?}: {e}"))?;
+    let run = Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: started.elapsed(),
+    };
+    let after = snapshot(b.tmp.path());
+    check(case, cmd_name, &run, &before, &after)
+}
+
+fn check(
+    case: &Case,
+    cmd_name: &str,
+    run: &Run,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let show = || {
+        format!(
+            "\n  stdout: {}\n  stderr: {}",
+            clip(&run.stdout),
+            clip(&run.stderr)
+        )
+    };
+    if run.code == Some(101) || run.stderr.contains("panicked") {
+        return Err(format!("panicked{}", show()));
+    }
+    if run.took > LIMIT {
+        return Err(format!("took {:?}", run.took));
+    }
+    let want = expected(case, cmd_name);
+    if run.code != Some(want) {
+        return Err(format!(
+            "exit code {:?}, documented {want} ({:?}){}",
+            run.code,
+            run.took,
+            show()
+        ));
+    }
+    if want != 0
+        && let Some(name) = culprit(case, cmd_name)
+        && !run.stdout.contains(name)
+        && !run.stderr.contains(name)
+    {
+        return Err(format!("exit {want} without naming {name}{}", show()));
+    }
+    // A message never repeats its cause ("X: Y: Y").
+    for line in run.stderr.lines() {
+        let parts: Vec<&str> = line.split(": ").collect();
+        for w in 1..=parts.len() / 2 {
+            let n = parts.len();
+            if parts[n - w..] == parts[n - 2 * w..n - w] {
+                return Err(format!("a message repeats its cause: {line}{}", show()));
+            }
+        }
+    }
+    let raw = |s: &str| s.contains(['\u{1b}', '\u{7}', '\u{9b}']);
+    if raw(&run.stdout) || raw(&run.stderr) {
+        return Err(format!("a raw control sequence reached the output{}", show()));
+    }
+    // Only a real repair that ran may change anything, and only the
+    // journal's own files (regular files before) and new quarantine files.
+    let may_change = cmd_name == "repair" && !case.codes.contains(&("repair", 2));
+    for name in before.keys().chain(after.keys()) {
+        if before.get(name) == after.get(name) {
+            continue;
+        }
+        let base = name.rsplit('/').next().unwrap_or(name);
+        let allowed = may_change
+            && !name.starts_with("outside")
+            && (case.repair_owns)(base)
+            && before.get(name).is_none_or(|w| w.starts_with("file"))
+            && after.get(name).is_some_and(|w| w.starts_with("file"))
+            && (before.contains_key(name) || base.starts_with("quarantine-"));
+        if !allowed {
+            return Err(format!(
+                "{name} changed: {:?} -> {:?}{}",
+                before.get(name),
+                after.get(name),
+                show()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= 600 {
+        return s.to_owned();
+    }
+    let mut end = 600;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
+/// Runs every command on `case_name`; fails listing every failing cell.
+fn matrix(case_name: &'static str) {
+    let case = case(case_name);
+    let build = || {
+        let b = Built::new("store");
+        (case.build)(&b);
+        b
+    };
+    let shared = build();
+    let mut failures = Vec::new();
+    for (cmd_name, args) in COMMANDS {
+        let fresh;
+        let b = if mutates(cmd_name) {
+            fresh = build();
+            &fresh
+        } else {
+            &shared
+        };
+        if let Err(e) = run_cell(&case, b, cmd_name, args) {
+            failures.push(format!("[{case_name} × {cmd_name}] {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+macro_rules! cases {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                matrix($name);
+            }
+        )*
+    };
+}
+
+cases! {
+    sessions_nul_run => "sessions-nul-run",
+    sessions_nul_tail => "sessions-nul-tail",
+    sessions_binary_garbage => "sessions-binary-garbage",
+    sessions_invalid_utf8 => "sessions-invalid-utf8",
+    sessions_numbers_past_u64 => "sessions-numbers-past-u64",
+    sessions_sequence_0 => "sessions-sequence-0",
+    sessions_sequence_u64_max => "sessions-sequence-u64-max",
+    sessions_deep_nesting_100k => "sessions-deep-nesting-100k",
+    sessions_long_line_8mib => "sessions-long-line-8MiB",
+    sessions_long_line_8mib_without_newline => "sessions-long-line-8MiB-no-newline",
+    sessions_glued_last_line_without_newline => "sessions-glued-last-line-no-newline",
+    sessions_crlf_lines => "sessions-crlf-lines",
+    sessions_escapes_in_ids_and_names => "sessions-escapes-in-ids-and-names",
+    sessions_directory_named_like_a_session => "sessions-directory-named-like-a-session",
+    sessions_fifo_named_like_a_session => "sessions-fifo-named-like-a-session",
+    sessions_symlink_loop_named_like_a_session => "sessions-symlink-loop-named-like-a-session",
+    sessions_symlink_out_of_the_directory => "sessions-symlink-out-of-the-directory",
+    sessions_empty_events_dir => "sessions-empty-events-dir",
+    sessions_thousands_of_tiny_sessions => "sessions-thousands-of-tiny-sessions",
+}
+
+/// 10,000 session files, three times over: slow in a debug build, so out of
+/// the default run (`cargo test --test cli hostile_family -- --ignored`).
+#[test]
+#[ignore]
+fn sessions_ten_thousand_tiny_sessions() {
+    matrix("sessions-ten-thousand-tiny-sessions");
+}
