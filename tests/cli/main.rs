@@ -15,6 +15,7 @@ mod layers;
 mod multi;
 mod prune;
 mod recover;
+mod redb_journal;
 mod repair;
 mod root_safety;
 mod schemas;

@@ -376,7 +376,6 @@ fn every_shape_is_detected_and_the_unsupported_ones_say_so() {
     for (name, format) in [
         ("harn-file", "topics-jsonl"),
         ("harn-sqlite", "topics-sqlite"),
-        ("camel-redb", "redb"),
     ] {
         let s = Store::corpus(name);
         for cmd in ["inspect", "recover", "stats", "verify"] {
@@ -933,7 +932,7 @@ fn tail_prints_the_last_records_across_sessions_oldest_first() {
 }
 
 /// `line` (a record of the corpus) as the record `sequence` of `session`.
-fn record_like(line: &[u8], session: &str, sequence: u64) -> Vec<u8> {
+pub(crate) fn record_like(line: &[u8], session: &str, sequence: u64) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(line).unwrap();
     v["session_id"] = session.into();
     v["sequence"] = sequence.into();

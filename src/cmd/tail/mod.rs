@@ -105,19 +105,18 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    if !args.more.is_empty() && args.read.snapshot {
+        anyhow::bail!("--snapshot reads one redb journal; not with several journals");
+    }
     if !args.more.is_empty() {
         return multi::run(&args, resolve_dir(&args.dir)?, ctx);
     }
     if !args.label.is_empty() {
         anyhow::bail!("--label names one of several journals; only one was given");
     }
-    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
-        if args.ack_stdin || args.stop_at_end {
-            anyhow::bail!(
-                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a {} journal",
-                source.format().name()
-            );
-        }
+    if let Target::Family(source) =
+        open_target(&args.dir, &args.read.with(args.filters.open_options()))?
+    {
         return family::run(&args, source.as_ref(), ctx);
     }
     crate::cmd::no_stream_filter(&args.filters)?;
@@ -165,6 +164,9 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         check_writable(path, current)?;
     }
 
+    // A journal not there yet (--retry): its id is derived again once it
+    // exists, from the path as it then resolves.
+    let mut provisional_id = args.source_id.is_none() && !dir.exists();
     let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
     let mut sink = Sink {
         matcher: &matcher,
@@ -252,6 +254,11 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         waker.arm(&dir, Some((meta.dev(), meta.ino())));
     }
     loop {
+        if provisional_id && dir.exists() {
+            provisional_id = false;
+            let tag = crate::cmd::identity::source_tag(&dir, None, None)?;
+            sink.renderer.set_source(tag);
+        }
         let status = follower.poll(|item| sink.handle(item))?;
         if sink.write_error.is_some() || stop.load(Ordering::SeqCst) {
             break;
@@ -267,7 +274,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         if let Some(acks) = &sink.acks {
             let mut state = acks.lock().expect("ack state");
             if let Some(e) = state.error.take() {
-                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last record acknowledged");
+                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last line acknowledged");
             }
             if state.closed {
                 drop(state);

@@ -35,6 +35,7 @@ pub fn defect_json(d: &Defect) -> Value {
         "severity": d.severity,
         "file": file_name_lossy(&d.segment),
         "line": d.line,
+        "key": d.key,
         "offset": d.offset,
         "len": d.len,
         "before": d.seq_before,
