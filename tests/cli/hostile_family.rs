@@ -86,12 +86,19 @@ impl Built {
 /// What a case is and what the documented answers to it are.
 struct Case {
     build: fn(&Built),
+    /// The path given to the command, relative to the journal's directory
+    /// (`""`: the directory itself).
+    target: &'static str,
     /// Extra arguments before the path (`--format NAME`).
     args: &'static [&'static str],
     /// What a non-zero exit must name, per command ("*" for any other).
     culprit: &'static [(&'static str, &'static str)],
     /// Expected exit code per command name; a command not listed must exit 0.
     codes: &'static [(&'static str, i32)],
+    /// Something the test process holds for every run (a writer's open).
+    hold: Option<fn(&Built) -> Box<dyn std::any::Any>>,
+    /// Commands only this format has, run after [`COMMANDS`] (read-only).
+    extra: &'static [(&'static str, &'static [&'static str])],
     /// Files a real repair may change or add (by name, anywhere in the tree).
     repair_owns: fn(&str) -> bool,
 }
@@ -166,6 +173,9 @@ const STORE: (&str, &str) = ("*", "store");
 fn session_case(name: &'static str) -> Case {
     let case = |build: fn(&Built), culprit, codes| Case {
         build,
+        target: "",
+        hold: None,
+        extra: &[],
         args: &[],
         culprit,
         codes,
@@ -405,9 +415,293 @@ fn session_case(name: &'static str) -> Case {
     }
 }
 
+// ---- the redb runtime journal (camel-core) ----
+
+const EVENTS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("events");
+const REDB_FILE: &str = "runtime.redb";
+
+/// The JSON the runtime stores for one event.
+fn redb_value(seq: &str, variant: &str, route: &str) -> Vec<u8> {
+    format!(
+        r#"{{"seq":{seq},"timestamp_ms":{},"event":{{"{variant}":{{"route_id":"{route}"}}}}}}"#,
+        1_796_132_664_240u64 + seq.len() as u64
+    )
+    .into_bytes()
+}
+
+/// A database with the runtime's layout: keys 1..=3 valid, then `more`.
+fn redb_with(b: &Built, more: &[(u64, Vec<u8>)]) {
+    let db = redb::Database::create(b.root.join(REDB_FILE)).unwrap();
+    let w = db.begin_write().unwrap();
+    {
+        let mut t = w.open_table(EVENTS).unwrap();
+        for k in 1..=3u64 {
+            t.insert(
+                k,
+                redb_value(&k.to_string(), "RouteStarted", "route-1").as_slice(),
+            )
+            .unwrap();
+        }
+        for (k, v) in more {
+            t.insert(*k, v.as_slice()).unwrap();
+        }
+    }
+    w.commit().unwrap();
+}
+
+/// The corpus' clean database, its bytes changed by `f`.
+fn redb_corpus(b: &Built, f: fn(&mut Vec<u8>)) {
+    let mut bytes = fs::read(
+        crate::common::corpus_dir()
+            .join("camel-redb")
+            .join("runtime-journal.redb"),
+    )
+    .unwrap();
+    f(&mut bytes);
+    fs::write(b.root.join(REDB_FILE), bytes).unwrap();
+}
+
+/// redb's own read modes: redb's integrity check on a copy, and a snapshot
+/// read (both copy the file to TMPDIR, which must be empty afterwards).
+const REDB_EXTRA: &[(&str, &[&str])] = &[
+    ("verify-deep", &["verify", "--deep"]),
+    ("inspect-snapshot", &["inspect", "--snapshot", "-n", "50"]),
+];
+
+/// The refusals every redb journal gets: repair, prune, append (exit 2).
+const REDB_REFUSED: &[(&str, i32)] = &[
+    ("repair-dry", 2),
+    ("repair", 2),
+    ("prune", 2),
+    ("append", 2),
+];
+/// A file that cannot be read as a database: every command exits 2.
+const REDB_UNREADABLE: &[(&str, i32)] = &[
+    ("inspect", 2),
+    ("tail", 2),
+    ("recover", 2),
+    ("verify", 2),
+    ("verify-deep", 2),
+    ("inspect-snapshot", 2),
+    ("repair-dry", 2),
+    ("repair", 2),
+    ("stats", 2),
+    ("prune", 2),
+    ("append", 2),
+];
+/// Values that are not events: verify says so (1); reads skip them.
+const REDB_BAD_VALUES: &[(&str, i32)] = &[
+    ("verify", 1),
+    ("verify-deep", 1),
+    ("repair-dry", 2),
+    ("repair", 2),
+    ("prune", 2),
+    ("append", 2),
+];
+
+fn redb_case(name: &'static str) -> Case {
+    let case = |build: fn(&Built), codes| Case {
+        build,
+        target: REDB_FILE,
+        args: &[],
+        hold: None,
+        extra: REDB_EXTRA,
+        culprit: &[("*", REDB_FILE)],
+        codes,
+        repair_owns: |_| false,
+    };
+    match name {
+        "redb-magic-then-garbage" => case(
+            |b| {
+                let mut bytes = b"redb\x1a\x0a\xa9\x0d\x0a".to_vec();
+                bytes.extend(Gen(0xD1B5_4A32_D192_ED03).bytes(64 << 10));
+                fs::write(b.root.join(REDB_FILE), bytes).unwrap();
+            },
+            REDB_UNREADABLE,
+        ),
+        "redb-magic-only" => case(
+            |b| fs::write(b.root.join(REDB_FILE), b"redb\x1a\x0a\xa9\x0d\x0a").unwrap(),
+            REDB_UNREADABLE,
+        ),
+        "redb-truncated-half" => case(
+            |b| redb_corpus(b, |v| v.truncate(v.len() / 2)),
+            REDB_UNREADABLE,
+        ),
+        "redb-truncated-to-one-page" => {
+            case(|b| redb_corpus(b, |v| v.truncate(4096)), REDB_UNREADABLE)
+        }
+        // Random bytes over the middle of the file: the header still says
+        // clean, the pages do not (checksums, tree pages).
+        "redb-garbage-inside" => case(
+            |b| {
+                redb_corpus(b, |v| {
+                    let mid = v.len() / 2;
+                    let g = Gen(0x2545_F491_4F6C_DD1D).bytes(8192);
+                    v[mid..mid + 8192].copy_from_slice(&g);
+                })
+            },
+            // Reads that meet the damaged pages say so (2); reads of the
+            // newest keys (tail, recover) do not meet them.
+            &[
+                ("inspect", 2),
+                ("verify", 2),
+                ("verify-deep", 2),
+                ("inspect-snapshot", 2),
+                ("repair-dry", 2),
+                ("repair", 2),
+                ("stats", 2),
+                ("prune", 2),
+                ("append", 2),
+            ],
+        ),
+        // The runtime holds the file open for writing: every read of the
+        // original is refused plainly (2); a snapshot reads a copy (0).
+        "redb-held-by-the-runtime" => Case {
+            hold: Some(|b| Box::new(redb::Database::open(b.root.join(REDB_FILE)).unwrap())),
+            ..case(
+                |b| redb_with(b, &[(4, redb_value("4", "RouteStopped", "route-1"))]),
+                &[
+                    ("inspect", 2),
+                    ("tail", 2),
+                    ("recover", 2),
+                    ("verify", 2),
+                    ("verify-deep", 2),
+                    ("repair-dry", 2),
+                    ("repair", 2),
+                    ("stats", 2),
+                    ("prune", 2),
+                    ("append", 2),
+                ],
+            )
+        },
+        "redb-values-not-events" => case(
+            |b| {
+                redb_with(
+                    b,
+                    &[
+                        (4, b"\xff\x00 not json \x1b[2J".to_vec()),
+                        (5, b"[1,2,3]".to_vec()),
+                        (6, b"\"a string\"".to_vec()),
+                        (7, b"42".to_vec()),
+                        (8, redb_value("18446744073709551616", "RouteStarted", "r")),
+                        (9, redb_value("-1", "RouteStarted", "r")),
+                        (10, redb_value("1e3", "RouteStarted", "r")),
+                        (11, redb_value("\"11\"", "RouteStarted", "r")),
+                        (
+                            12,
+                            br#"{"seq":12,"timestamp_ms":"soon","event":{"RouteStarted":{}}}"#
+                                .to_vec(),
+                        ),
+                        (
+                            13,
+                            br#"{"seq":13,"timestamp_ms":1,"event":"RouteStarted"}"#.to_vec(),
+                        ),
+                        (
+                            14,
+                            br#"{"seq":14,"timestamp_ms":1,"event":{"A":{},"B":{}}}"#.to_vec(),
+                        ),
+                        (15, redb_value("99", "RouteStarted", "r")),
+                        (16, Vec::new()),
+                    ],
+                )
+            },
+            REDB_BAD_VALUES,
+        ),
+        "redb-deep-nesting-100k" => case(
+            |b| {
+                let v = format!(
+                    r#"{{"seq":4,"timestamp_ms":1,"event":{{"RouteStarted":{{"route_id":"r","d":{}{}}}}}}}"#,
+                    "[".repeat(100_000),
+                    "]".repeat(100_000)
+                );
+                redb_with(b, &[(4, v.into_bytes())])
+            },
+            REDB_BAD_VALUES,
+        ),
+        "redb-value-8MiB" => case(
+            |b| {
+                let v = format!(
+                    r#"{{"seq":4,"timestamp_ms":1,"event":{{"RouteStarted":{{"route_id":"r","blob":"{}"}}}}}}"#,
+                    "x".repeat(8 << 20)
+                );
+                redb_with(
+                    b,
+                    &[
+                        (4, v.into_bytes()),
+                        (5, redb_value("5", "RouteStopped", "r")),
+                    ],
+                )
+            },
+            REDB_REFUSED,
+        ),
+        "redb-escapes-in-variant-and-route" => case(
+            |b| {
+                redb_with(
+                    b,
+                    &[
+                        (
+                            4,
+                            redb_value("4", "Route\\u001b]0;pwned\\u0007", "r\\u001b[2J\\u009b\\n"),
+                        ),
+                        (5, redb_value("5", "RouteStarted\\u202e", "route-\\u0000")),
+                    ],
+                )
+            },
+            REDB_REFUSED,
+        ),
+        "redb-keys-0-and-u64-max" => case(
+            |b| {
+                redb_with(
+                    b,
+                    &[
+                        (0, redb_value("0", "RouteRegistered", "route-1")),
+                        (
+                            u64::MAX,
+                            redb_value(&u64::MAX.to_string(), "RouteStopped", "route-1"),
+                        ),
+                    ],
+                )
+            },
+            REDB_REFUSED,
+        ),
+        "redb-no-events-table" => case(
+            |b| {
+                let db = redb::Database::create(b.root.join(REDB_FILE)).unwrap();
+                let w = db.begin_write().unwrap();
+                {
+                    let ids: redb::TableDefinition<&str, ()> =
+                        redb::TableDefinition::new("command_ids");
+                    let mut t = w.open_table(ids).unwrap();
+                    t.insert("c-1", ()).unwrap();
+                }
+                w.commit().unwrap();
+            },
+            REDB_REFUSED,
+        ),
+        "redb-events-table-of-another-type" => case(
+            |b| {
+                let db = redb::Database::create(b.root.join(REDB_FILE)).unwrap();
+                let w = db.begin_write().unwrap();
+                {
+                    let wrong: redb::TableDefinition<&str, &str> =
+                        redb::TableDefinition::new("events");
+                    let mut t = w.open_table(wrong).unwrap();
+                    t.insert("1", "{}").unwrap();
+                }
+                w.commit().unwrap();
+            },
+            REDB_UNREADABLE,
+        ),
+        _ => panic!("no case {name}"),
+    }
+}
+
 fn case(name: &'static str) -> Case {
     if name.starts_with("sessions-") {
         return session_case(name);
+    }
+    if name.starts_with("redb-") {
+        return redb_case(name);
     }
     panic!("no case {name}")
 }
@@ -474,11 +768,17 @@ fn culprit<'a>(case: &'a Case, cmd: &str) -> Option<&'a str> {
 }
 
 fn run_cell(case: &Case, b: &Built, cmd_name: &str, args: &[&str]) -> Result<(), String> {
+    let scratch = b.tmp.path().join("scratch");
+    fs::create_dir_all(&scratch).unwrap();
+    let _held = case.hold.map(|hold| hold(b));
     let before = snapshot(b.tmp.path());
     let mut cmd = journal_cmd();
-    cmd.args(args)
+    // A snapshot's copy goes to TMPDIR: inside the hashed tree, so one left
+    // behind is a change.
+    cmd.env("TMPDIR", &scratch)
+        .args(args)
         .args(case.args)
-        .arg(&b.root)
+        .arg(b.root.join(case.target))
         .timeout(LIMIT)
         .write_stdin(if cmd_name == "append" {
             APPEND_INPUT
@@ -547,7 +847,10 @@ fn check(
     }
     let raw = |s: &str| s.contains(['\u{1b}', '\u{7}', '\u{9b}']);
     if raw(&run.stdout) || raw(&run.stderr) {
-        return Err(format!("a raw control sequence reached the output{}", show()));
+        return Err(format!(
+            "a raw control sequence reached the output{}",
+            show()
+        ));
     }
     // Only a real repair that ran may change anything, and only the
     // journal's own files (regular files before) and new quarantine files.
@@ -596,7 +899,7 @@ fn matrix(case_name: &'static str) {
     };
     let shared = build();
     let mut failures = Vec::new();
-    for (cmd_name, args) in COMMANDS {
+    for (cmd_name, args) in COMMANDS.iter().chain(case.extra) {
         let fresh;
         let b = if mutates(cmd_name) {
             fresh = build();
@@ -642,6 +945,19 @@ cases! {
     sessions_symlink_out_of_the_directory => "sessions-symlink-out-of-the-directory",
     sessions_empty_events_dir => "sessions-empty-events-dir",
     sessions_thousands_of_tiny_sessions => "sessions-thousands-of-tiny-sessions",
+    redb_magic_then_garbage => "redb-magic-then-garbage",
+    redb_magic_only => "redb-magic-only",
+    redb_truncated_half => "redb-truncated-half",
+    redb_truncated_to_one_page => "redb-truncated-to-one-page",
+    redb_garbage_inside => "redb-garbage-inside",
+    redb_values_not_events => "redb-values-not-events",
+    redb_held_by_the_runtime => "redb-held-by-the-runtime",
+    redb_deep_nesting_100k => "redb-deep-nesting-100k",
+    redb_value_8mib => "redb-value-8MiB",
+    redb_escapes_in_variant_and_route => "redb-escapes-in-variant-and-route",
+    redb_keys_0_and_u64_max => "redb-keys-0-and-u64-max",
+    redb_no_events_table => "redb-no-events-table",
+    redb_events_table_of_another_type => "redb-events-table-of-another-type",
 }
 
 /// 10,000 session files, three times over: slow in a debug build, so out of

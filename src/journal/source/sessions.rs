@@ -58,10 +58,10 @@ pub fn irregular_files(dir: &Path) -> Vec<Defect> {
     named_like_sessions(dir, false)
         .into_iter()
         .map(|path| {
-            let kind = fs::symlink_metadata(&path).map_or(
-                crate::journal::segment::IrregularKind::Other,
-                |m| crate::journal::segment::irregular_kind(&path, m.file_type()),
-            );
+            let kind = fs::symlink_metadata(&path)
+                .map_or(crate::journal::segment::IrregularKind::Other, |m| {
+                    crate::journal::segment::irregular_kind(&path, m.file_type())
+                });
             Defect::new(
                 DefectKind::NotRegularFile,
                 &path,
@@ -534,10 +534,7 @@ impl SessionFile {
                         line,
                         line.record_offset(),
                         line.len - (line.record_offset() - line.offset),
-                        format!(
-                            "branch {}: sequence {} {verb}",
-                            head.branch, head.sequence
-                        ),
+                        format!("branch {}: sequence {} {verb}", head.branch, head.sequence),
                     )
                 });
             }
@@ -580,8 +577,14 @@ mod tests {
         let err = parse_record(deep.as_bytes()).unwrap_err();
         assert!(err.contains("nested 128 levels deep"), "{err}");
         // Brackets inside a string are text, not nesting.
-        let text = ok.replace("\"type\":\"Message\"", &format!("\"type\":\"Message\",\"t\":\"{}\\\"[\"", "[".repeat(300)));
-        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{text}");
+        let text = ok.replace(
+            "\"type\":\"Message\"",
+            &format!("\"type\":\"Message\",\"t\":\"{}\\\"[\"", "[".repeat(300)),
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{text}"
+        );
         assert!(parse_record(text.as_bytes()).is_ok());
     }
 
