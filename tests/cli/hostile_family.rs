@@ -27,6 +27,11 @@ use std::time::{Duration, Instant};
 use crate::common::journal_cmd;
 
 const LIMIT: Duration = Duration::from_secs(60);
+
+/// (case, command) cells that show a known bug, with what is wrong: checked
+/// to *still* fail (so a fix turns the test red until the entry goes),
+/// instead of being skipped.
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 const APPEND_INPUT: &str = "{\"type\":\"error\",\"message\":\"from the matrix\"}\n";
 
 /// Every subcommand, as the matrix runs it (`tail` without `-f`).
@@ -907,8 +912,15 @@ fn matrix(case_name: &'static str) {
         } else {
             &shared
         };
-        if let Err(e) = run_cell(&case, b, cmd_name, args) {
-            failures.push(format!("[{case_name} × {cmd_name}] {e}"));
+        let gap = KNOWN_GAPS
+            .iter()
+            .find(|(c, m, _)| *c == case_name && m == cmd_name);
+        match (run_cell(&case, b, cmd_name, args), gap) {
+            (Ok(()), None) | (Err(_), Some(_)) => {}
+            (Err(e), None) => failures.push(format!("[{case_name} × {cmd_name}] {e}")),
+            (Ok(()), Some((_, _, what))) => failures.push(format!(
+                "[{case_name} × {cmd_name}] passes now: remove it from KNOWN_GAPS ({what})"
+            )),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
