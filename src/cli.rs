@@ -291,7 +291,11 @@ on stderr, and in --json.
 
 Any other format (a per-session store, ...) prints the newest position of
 every stream (a session and branch, ...), read from each file's end; what the
-runtime cannot open as it is goes to stderr (an unreadable file: exit 2).
+runtime cannot open as it is, met there, goes to stderr (an unreadable file:
+exit 2; damage further back is `journal verify`'s). A per-session file's last
+64 KiB are parsed and the rest scanned for the session and branch keys; a
+branch found only by the scan is parsed back to (extra: parsed_bytes,
+whole_file_parsed).
 --json then prints schema \"journal-recover-streams/1\": schema, format, path,
 streams [{stream, position, latest, ts, file, extra}], problems [defect].
 A defect is {kind, severity, file, line, offset, len, before, after, detail}.

@@ -63,6 +63,9 @@ pub enum DefectKind {
     NotClosedCleanly,
     /// redb journal: redb's own integrity check failed (`verify --deep`).
     IntegrityFailed,
+    /// Per-session store: the last line is a complete record with no `\n`:
+    /// it reads, but the runtime's next append would glue onto it.
+    MissingNewline,
 }
 
 impl DefectKind {
@@ -93,6 +96,7 @@ impl DefectKind {
             DefectKind::SeqKeyMismatch => "seq-key-mismatch",
             DefectKind::NotClosedCleanly => "not-closed-cleanly",
             DefectKind::IntegrityFailed => "integrity-failed",
+            DefectKind::MissingNewline => "missing-newline",
         }
     }
 
@@ -102,6 +106,7 @@ impl DefectKind {
     pub(crate) fn default_severity(self) -> Severity {
         match self {
             DefectKind::TornTail
+            | DefectKind::MissingNewline
             | DefectKind::TsBackwards
             | DefectKind::EngineUnknownType
             | DefectKind::EngineMissingField

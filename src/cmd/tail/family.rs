@@ -155,9 +155,9 @@ impl Tail<'_> {
     }
 
     fn note(&mut self, d: journal::Defect) {
-        if self.follow && d.kind == DefectKind::TornTail
-            || !self.seen.insert((d.segment.clone(), d.offset, d.kind))
-        {
+        // Following, a last line with no newline is a writer mid-append.
+        let mid_append = matches!(d.kind, DefectKind::TornTail | DefectKind::MissingNewline);
+        if self.follow && mid_append || !self.seen.insert((d.segment.clone(), d.offset, d.kind)) {
             return;
         }
         if self.follow {

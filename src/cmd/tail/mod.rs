@@ -114,9 +114,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
     if !args.label.is_empty() {
         anyhow::bail!("--label names one of several journals; only one was given");
     }
-    if let Target::Family(source) =
-        open_target(&args.dir, &args.read.with(args.filters.open_options()))?
-    {
+    if let Target::Family(source) = open_waiting(&args)? {
         return family::run(&args, source.as_ref(), ctx);
     }
     crate::cmd::no_stream_filter(&args.filters)?;
@@ -305,6 +303,34 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     sink.finish(cursor.as_mut())
+}
+
+/// The journal's reader; with `-f --retry`, a journal not there yet (a
+/// missing directory) is waited for, as for segments.
+fn open_waiting(args: &TailArgs) -> Result<Target> {
+    let mut said = false;
+    loop {
+        match open_target(&args.dir, &args.read.with(args.filters.open_options())) {
+            Err(e) if args.follow && args.retry && is_missing(&e) => {
+                if !said {
+                    said = true;
+                    journal::render::notice::waiting_for_dir(&resolve_dir(&args.dir)?);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_missing(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<journal::JournalError>(),
+            Some(journal::JournalError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+        )
+    })
 }
 
 /// A start point beyond the journal's max seq means another journal (or this

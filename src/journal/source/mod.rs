@@ -10,6 +10,7 @@
 pub mod family;
 pub mod reader;
 pub mod redb;
+pub mod session_read;
 pub mod session_repair;
 pub mod session_source;
 pub mod sessions;

@@ -279,6 +279,15 @@ pub fn repair_text(out: &mut dyn Write, r: &FamilyRepair, color: bool) -> io::Re
                 s.len,
                 s.offset
             ),
+            "add-newline" => format!(
+                "{would}add the missing newline after the last line {} (the record {}), \
+                 nothing removed",
+                s.line,
+                s.kept
+                    .as_ref()
+                    .map(|p| escape_text(&p.to_string()).into_owned())
+                    .unwrap_or_default(),
+            ),
             "drop-line" => format!(
                 "{would}drop the unparseable line {} ({} bytes at byte {})",
                 s.line, s.len, s.offset
