@@ -31,7 +31,93 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// (case, command) cells that show a known bug, with what is wrong: checked
 /// to *still* fail (so a fix turns the test red until the entry goes),
 /// instead of being skipped.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[
+    (
+        "topics-jsonl-directory-named-like-a-topic",
+        "verify",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-directory-named-like-a-topic",
+        "repair-dry",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-directory-named-like-a-topic",
+        "repair",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-fifo-named-like-a-topic",
+        "verify",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-fifo-named-like-a-topic",
+        "repair-dry",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-fifo-named-like-a-topic",
+        "repair",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-symlink-loop-named-like-a-topic",
+        "verify",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-symlink-loop-named-like-a-topic",
+        "repair-dry",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-symlink-loop-named-like-a-topic",
+        "repair",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-symlink-out-of-the-directory",
+        "verify",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-symlink-out-of-the-directory",
+        "repair-dry",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-jsonl-symlink-out-of-the-directory",
+        "repair",
+        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
+    ),
+    (
+        "topics-sqlite-wal-and-shm-of-garbage",
+        "inspect",
+        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
+    ),
+    (
+        "topics-sqlite-wal-and-shm-of-garbage",
+        "tail",
+        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
+    ),
+    (
+        "topics-sqlite-wal-and-shm-of-garbage",
+        "recover",
+        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
+    ),
+    (
+        "topics-sqlite-wal-and-shm-of-garbage",
+        "verify",
+        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
+    ),
+    (
+        "topics-sqlite-wal-and-shm-of-garbage",
+        "stats",
+        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
+    ),
+];
 const APPEND_INPUT: &str = "{\"type\":\"error\",\"message\":\"from the matrix\"}\n";
 
 /// Every subcommand, as the matrix runs it (`tail` without `-f`).
@@ -100,6 +186,9 @@ struct Case {
     culprit: &'static [(&'static str, &'static str)],
     /// Expected exit code per command name; a command not listed must exit 0.
     codes: &'static [(&'static str, i32)],
+    /// A fresh copy for every command, read-only ones too (when a first
+    /// read could change what later ones see).
+    fresh: bool,
     /// Something the test process holds for every run (a writer's open).
     hold: Option<fn(&Built) -> Box<dyn std::any::Any>>,
     /// Commands only this format has, run after [`COMMANDS`] (read-only).
@@ -180,6 +269,7 @@ fn session_case(name: &'static str) -> Case {
         build,
         target: "",
         hold: None,
+        fresh: false,
         extra: &[],
         args: &[],
         culprit,
@@ -510,6 +600,7 @@ fn redb_case(name: &'static str) -> Case {
         target: REDB_FILE,
         args: &[],
         hold: None,
+        fresh: false,
         extra: REDB_EXTRA,
         culprit: &[("*", REDB_FILE)],
         codes,
@@ -701,9 +792,531 @@ fn redb_case(name: &'static str) -> Case {
     }
 }
 
+// ---- the per-topic event log (harn-vm): JSONL and SQLite ----
+
+/// A copy of a corpus folder (recursively), every copy writable.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else {
+            fs::write(&dest, fs::read(entry.path()).unwrap()).unwrap();
+        }
+    }
+}
+
+/// The corpus' `harn-file` log (both topics, both consumers, the locks).
+fn harn_file(b: &Built) {
+    copy_tree(&crate::common::corpus_dir().join("harn-file"), &b.root);
+}
+
+/// One event line as the runtime's JSONL backend writes it.
+fn topic_event(id: &str, kind: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "{{\"id\":{id},\"event\":{{\"kind\":\"{kind}\",\"payload\":{{\"x\":1{extra}}},\
+         \"headers\":{{}},\"occurred_at_ms\":1795683602889}}}}\n"
+    )
+    .into_bytes()
+}
+
+/// `bytes` appended to the corpus' `triggers.inbox` topic.
+fn inbox_after(b: &Built, bytes: &[u8]) {
+    harn_file(b);
+    let path = b.root.join("topics").join("triggers.inbox.jsonl");
+    let mut all = fs::read(&path).unwrap();
+    all.extend_from_slice(bytes);
+    fs::write(path, all).unwrap();
+}
+
+fn topics_owned(name: &str) -> bool {
+    name.ends_with(".jsonl") || name.ends_with(".lock") || name.starts_with("quarantine-")
+}
+
+const INBOX: &str = "triggers.inbox.jsonl";
+const TOPICS_REFUSED: &[(&str, i32)] = &[("prune", 2), ("append", 2)];
+/// A complete line the runtime cannot parse: verify 1; repair leaves it (1).
+const TOPIC_UNREADABLE_LINE: &[(&str, i32)] = &[
+    ("verify", 1),
+    ("repair-dry", 1),
+    ("repair", 1),
+    ("prune", 2),
+    ("append", 2),
+];
+/// Damage only verify reports (a consumer file): verify 1.
+const TOPIC_VERIFY_ONLY: &[(&str, i32)] = &[("verify", 1), ("prune", 2), ("append", 2)];
+const EVERY_COMMAND_2: &[(&str, i32)] = &[
+    ("inspect", 2),
+    ("tail", 2),
+    ("recover", 2),
+    ("verify", 2),
+    ("repair-dry", 2),
+    ("repair", 2),
+    ("stats", 2),
+    ("prune", 2),
+    ("append", 2),
+];
+
+fn topics_jsonl_case(name: &'static str) -> Case {
+    let case = |build: fn(&Built), culprit: &'static str, codes| Case {
+        build,
+        target: "",
+        args: &[],
+        culprit: match culprit {
+            INBOX => &[("prune", "store"), ("append", "store"), ("*", INBOX)],
+            "store" => &[("*", "store")],
+            "consumer" => &[
+                ("prune", "store"),
+                ("append", "store"),
+                ("*", "agent.transcript.llm__portal.json"),
+            ],
+            "x.y" => &[("prune", "store"), ("append", "store"), ("*", "x.y.jsonl")],
+            "lock" => &[
+                ("prune", "store"),
+                ("append", "store"),
+                ("*", "triggers.inbox.lock"),
+            ],
+            other => panic!("no culprit {other}"),
+        },
+        codes,
+        hold: None,
+        fresh: false,
+        extra: &[],
+        repair_owns: topics_owned,
+    };
+    match name {
+        "topics-jsonl-nul-run" => case(
+            |b| {
+                let mut t = vec![0u8; 4096];
+                t.push(b'\n');
+                t.extend(topic_event("98", "k", ""));
+                inbox_after(b, &t)
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-nul-tail" => case(|b| inbox_after(b, &[0u8; 4096]), INBOX, TOPICS_REFUSED),
+        "topics-jsonl-binary-garbage" => case(
+            |b| {
+                let mut t = Gen(0x9E37_79B9_7F4A_7C15).bytes(64 << 10);
+                t.push(b'\n');
+                inbox_after(b, &t)
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-invalid-utf8" => case(
+            |b| {
+                let mut t = topic_event("97", "k", ",\"bad\":\"\u{1}\"");
+                let at = t.iter().position(|&c| c == 1).unwrap();
+                t.splice(at..=at, [0xff, 0xfe, 0xc3]);
+                inbox_after(b, &t)
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-deep-nesting-100k" => case(
+            |b| {
+                let deep = format!(",\"d\":{}{}", "[".repeat(100_000), "]".repeat(100_000));
+                inbox_after(b, &topic_event("97", "k", &deep))
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-ids-of-every-odd-shape" => case(
+            |b| {
+                let mut t = Vec::new();
+                for id in ["18446744073709551616", "0", "-1", "1e3", "\"97\"", "null"] {
+                    t.extend(topic_event(id, "k", ""));
+                }
+                t.extend(topic_event(&u64::MAX.to_string(), "k", ""));
+                inbox_after(b, &t)
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-times-past-i64" => case(
+            |b| {
+                let mut t = Vec::new();
+                for (id, ms) in [
+                    ("97", "99999999999999999999"),
+                    ("98", "-9223372036854775808"),
+                    ("99", "9223372036854775807"),
+                ] {
+                    let line = String::from_utf8(topic_event(id, "k", "")).unwrap();
+                    t.extend(line.replace("1795683602889", ms).into_bytes());
+                }
+                inbox_after(b, &t)
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-crlf-lines" => case(
+            |b| {
+                harn_file(b);
+                let path = b.root.join("topics").join(INBOX);
+                let crlf: Vec<u8> = fs::read(&path)
+                    .unwrap()
+                    .split_inclusive(|&c| c == b'\n')
+                    .flat_map(|l| [&l[..l.len() - 1], b"\r\n"].concat())
+                    .collect();
+                fs::write(path, crlf).unwrap();
+            },
+            INBOX,
+            TOPICS_REFUSED,
+        ),
+        "topics-jsonl-glued-last-line-no-newline" => case(
+            |b| {
+                let mut t = b"{\"id\":97,\"event\":{\"ki".to_vec();
+                t.extend(topic_event("97", "k", ""));
+                t.pop();
+                inbox_after(b, &t)
+            },
+            INBOX,
+            &[("verify", 1), ("prune", 2), ("append", 2)],
+        ),
+        "topics-jsonl-escapes-in-topic-names" => Case {
+            culprit: &[
+                ("prune", "store"),
+                ("append", "store"),
+                ("*", "a\\u{1b}]0;pwned\\u{7}\\n\\u{9b}.b.jsonl"),
+            ],
+            ..case(
+                |b| {
+                    harn_file(b);
+                    let mut t = topic_event("1", "k\\u001b[2J\\u009b", "");
+                    t.extend(topic_event("3", "k", ",\"t\":\"\\u001b]0;x\\u0007\""));
+                    t.extend_from_slice(b"{\"id");
+                    fs::write(
+                        b.root
+                            .join("topics")
+                            .join("a\u{1b}]0;pwned\u{7}\n\u{9b}.b.jsonl"),
+                        t,
+                    )
+                    .unwrap();
+                },
+                INBOX,
+                TOPIC_UNREADABLE_LINE,
+            )
+        },
+        "topics-jsonl-provenance-of-the-wrong-type" => case(
+            |b| {
+                inbox_after(
+                    b,
+                    b"{\"id\":97,\"event\":{\"kind\":\"k\",\"payload\":{},\"headers\":{\
+                      \"harn.provenance.schema\":42,\"harn.provenance.prev_hash\":{\"a\":1},\
+                      \"harn.provenance.record_hash\":[\"sha256:00\"]},\"occurred_at_ms\":1}}\n",
+                )
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-provenance-of-another-schema" => case(
+            |b| {
+                inbox_after(
+                    b,
+                    b"{\"id\":97,\"event\":{\"kind\":\"k\",\"payload\":{},\"headers\":{\
+                      \"harn.provenance.schema\":\"v999\",\"harn.provenance.record_hash\":\
+                      \"md5:zz\"},\"occurred_at_ms\":1}}\n",
+                )
+            },
+            INBOX,
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-consumer-not-json" => case(
+            |b| {
+                harn_file(b);
+                fs::write(
+                    b.root
+                        .join("consumers")
+                        .join("agent.transcript.llm__portal.json"),
+                    b"\x00\xff not json \x1b[2J",
+                )
+                .unwrap();
+            },
+            "consumer",
+            TOPIC_VERIFY_ONLY,
+        ),
+        "topics-jsonl-cursors-out-of-range" => case(
+            |b| {
+                harn_file(b);
+                fs::write(
+                    b.root.join("consumers").join("agent.transcript.llm__portal.json"),
+                    format!(
+                        "{{\"consumer_id\":\"portal\",\"cursor\":{},\"topic\":\"agent.transcript.llm\",\"updated_at_ms\":1}}",
+                        u64::MAX
+                    ),
+                )
+                .unwrap();
+                fs::write(
+                    b.root.join("consumers").join("triggers.inbox__worker_1__retention_.json"),
+                    b"{\"consumer_id\":\"w\\u001b]0;x\\u0007\",\"cursor\":-5,\"topic\":\"triggers.inbox\",\"updated_at_ms\":1}",
+                )
+                .unwrap();
+            },
+            "consumer",
+            TOPIC_VERIFY_ONLY,
+        ),
+        "topics-jsonl-cursor-past-u64" => case(
+            |b| {
+                harn_file(b);
+                fs::write(
+                    b.root.join("consumers").join("agent.transcript.llm__portal.json"),
+                    b"{\"consumer_id\":\"portal\",\"cursor\":18446744073709551616,\"topic\":\"agent.transcript.llm\",\"updated_at_ms\":1}",
+                )
+                .unwrap();
+            },
+            "consumer",
+            TOPIC_VERIFY_ONLY,
+        ),
+        // Repair takes the runtime's lock: a FIFO there is opened without
+        // blocking; a directory or a symlink is refused (2), naming it.
+        "topics-jsonl-lock-file-a-fifo" => case(
+            |b| {
+                inbox_after(b, b"{\"id\":9");
+                let lock = b.root.join("locks").join("triggers.inbox.lock");
+                fs::remove_file(&lock).unwrap();
+                mkfifo(&lock);
+            },
+            "lock",
+            TOPICS_REFUSED,
+        ),
+        "topics-jsonl-lock-file-a-directory" => case(
+            |b| {
+                inbox_after(b, b"{\"id\":9");
+                let lock = b.root.join("locks").join("triggers.inbox.lock");
+                fs::remove_file(&lock).unwrap();
+                fs::create_dir(&lock).unwrap();
+            },
+            "lock",
+            &[("repair", 2), ("prune", 2), ("append", 2)],
+        ),
+        "topics-jsonl-lock-file-a-symlink-out" => case(
+            |b| {
+                inbox_after(b, b"{\"id\":9");
+                let lock = b.root.join("locks").join("triggers.inbox.lock");
+                fs::remove_file(&lock).unwrap();
+                fs::create_dir(b.outside()).unwrap();
+                fs::write(b.outside().join("x.lock"), b"").unwrap();
+                symlink(b.outside().join("x.lock"), &lock).unwrap();
+            },
+            "lock",
+            &[("repair", 2), ("prune", 2), ("append", 2)],
+        ),
+        "topics-jsonl-directory-named-like-a-topic" => case(
+            |b| {
+                harn_file(b);
+                fs::create_dir(b.root.join("topics").join("x.y.jsonl")).unwrap();
+            },
+            "x.y",
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-fifo-named-like-a-topic" => case(
+            |b| {
+                harn_file(b);
+                mkfifo(&b.root.join("topics").join("x.y.jsonl"));
+            },
+            "x.y",
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-symlink-loop-named-like-a-topic" => case(
+            |b| {
+                harn_file(b);
+                symlink("x.y.jsonl", b.root.join("topics").join("x.y.jsonl")).unwrap();
+            },
+            "x.y",
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-symlink-out-of-the-directory" => case(
+            |b| {
+                harn_file(b);
+                fs::create_dir(b.outside()).unwrap();
+                let mut torn = topic_event("1", "k", "");
+                torn.extend_from_slice(b"{\"id\":2");
+                fs::write(b.outside().join("x.y.jsonl"), torn).unwrap();
+                symlink(
+                    b.outside().join("x.y.jsonl"),
+                    b.root.join("topics").join("x.y.jsonl"),
+                )
+                .unwrap();
+            },
+            "x.y",
+            TOPIC_UNREADABLE_LINE,
+        ),
+        "topics-jsonl-empty-topics-dir" => case(
+            |b| {
+                fs::create_dir(b.root.join("topics")).unwrap();
+                fs::create_dir(b.root.join("consumers")).unwrap();
+            },
+            "store",
+            EVERY_COMMAND_2,
+        ),
+        "topics-jsonl-thousands-of-tiny-topics" => case(
+            |b| {
+                fs::create_dir(b.root.join("topics")).unwrap();
+                fs::create_dir(b.root.join("consumers")).unwrap();
+                for i in 0..3_000 {
+                    fs::write(
+                        b.root.join("topics").join(format!("t.{i:05}.jsonl")),
+                        topic_event("1", "k", ""),
+                    )
+                    .unwrap();
+                }
+            },
+            "store",
+            TOPICS_REFUSED,
+        ),
+        _ => panic!("no case {name}"),
+    }
+}
+
+const SQLITE_FILE: &str = "events.sqlite";
+
+fn harn_sqlite(b: &Built) {
+    copy_tree(&crate::common::corpus_dir().join("harn-sqlite"), &b.root);
+}
+
+/// A database holding `sql` (rollback journal mode: no -wal of its own).
+fn sqlite_with(b: &Built, sql: &str) {
+    let db = rusqlite::Connection::open(b.root.join(SQLITE_FILE)).unwrap();
+    db.execute_batch(&format!("PRAGMA journal_mode=DELETE;\n{sql}"))
+        .unwrap();
+}
+
+fn topics_sqlite_case(name: &'static str) -> Case {
+    let case = |build: fn(&Built), codes| Case {
+        build,
+        target: "",
+        args: &[],
+        culprit: &[("prune", "store"), ("append", "store"), ("*", SQLITE_FILE)],
+        codes,
+        hold: None,
+        fresh: false,
+        extra: &[],
+        repair_owns: |_| false,
+    };
+    // SQLite's repair and retention belong to the runtime: refused (2).
+    const SQLITE_REFUSED: &[(&str, i32)] = &[
+        ("repair-dry", 2),
+        ("repair", 2),
+        ("prune", 2),
+        ("append", 2),
+    ];
+    match name {
+        // The header, the table names detection looks for, then garbage.
+        "topics-sqlite-header-then-garbage" => case(
+            |b| {
+                let mut bytes =
+                    b"SQLite format 3\0CREATE TABLE topic_heads; CREATE TABLE events;".to_vec();
+                bytes.extend(Gen(0xA076_1D64_78BD_642F).bytes(64 << 10));
+                fs::write(b.root.join(SQLITE_FILE), bytes).unwrap();
+            },
+            EVERY_COMMAND_2,
+        ),
+        "topics-sqlite-truncated-half" => case(
+            |b| {
+                harn_sqlite(b);
+                let path = b.root.join(SQLITE_FILE);
+                let mut bytes = fs::read(&path).unwrap();
+                bytes.truncate(bytes.len() / 2);
+                fs::write(path, bytes).unwrap();
+            },
+            EVERY_COMMAND_2,
+        ),
+        "topics-sqlite-truncated-to-a-tenth" => case(
+            |b| {
+                harn_sqlite(b);
+                let path = b.root.join(SQLITE_FILE);
+                let mut bytes = fs::read(&path).unwrap();
+                bytes.truncate(bytes.len() / 10);
+                fs::write(path, bytes).unwrap();
+            },
+            EVERY_COMMAND_2,
+        ),
+        // A -wal of garbage and no -shm: read from a private copy; SQLite
+        // ignores frames whose checksums fail, as the runtime would.
+        "topics-sqlite-wal-of-garbage" => case(
+            |b| {
+                harn_sqlite(b);
+                fs::write(
+                    b.root.join(format!("{SQLITE_FILE}-wal")),
+                    Gen(0x1234_5678_9ABC_DEF1).bytes(32 << 10),
+                )
+                .unwrap();
+            },
+            SQLITE_REFUSED,
+        ),
+        // A -wal of garbage beside a -shm no runtime holds (one that crashed).
+        "topics-sqlite-wal-and-shm-of-garbage" => Case {
+            fresh: true,
+            ..case(
+                |b| {
+                    harn_sqlite(b);
+                    let mut wal = vec![0x37, 0x7f, 0x06, 0x82];
+                    wal.extend(Gen(0x1234_5678_9ABC_DEF1).bytes(32 << 10));
+                    fs::write(b.root.join(format!("{SQLITE_FILE}-wal")), wal).unwrap();
+                    fs::write(
+                        b.root.join(format!("{SQLITE_FILE}-shm")),
+                        vec![0u8; 32 << 10],
+                    )
+                    .unwrap();
+                },
+                SQLITE_REFUSED,
+            )
+        },
+        "topics-sqlite-columns-of-the-wrong-type" => case(
+            |b| {
+                sqlite_with(
+                    b,
+                    "CREATE TABLE topic_heads(topic TEXT, last_id TEXT);
+                     CREATE TABLE events(topic BLOB, event_id TEXT, kind INTEGER, payload TEXT,
+                                         headers BLOB, occurred_at_ms TEXT);
+                     CREATE TABLE consumers(topic INTEGER, consumer_id BLOB, cursor TEXT,
+                                            updated_at_ms REAL);
+                     INSERT INTO topic_heads VALUES('t.a','three'),(X'FF00','1e400');
+                     INSERT INTO events VALUES(X'FFFE','abc',42,X'00FF1B5B324A','not json','later');
+                     INSERT INTO events VALUES('t.a',-1,NULL,NULL,NULL,NULL);
+                     INSERT INTO events VALUES('t.a',9223372036854775807,'k','{}',
+                                               '{\"harn.provenance.record_hash\":42}',1.5);
+                     INSERT INTO consumers VALUES(5, X'1B5D303B7807', 'far', 'x');",
+                )
+            },
+            EVERY_COMMAND_2,
+        ),
+        "topics-sqlite-table-names-but-no-tables" => case(
+            |b| {
+                sqlite_with(
+                    b,
+                    "CREATE TABLE other(x); INSERT INTO other VALUES('topic_heads events');",
+                )
+            },
+            EVERY_COMMAND_2,
+        ),
+        "topics-sqlite-tables-without-their-columns" => case(
+            |b| {
+                sqlite_with(
+                    b,
+                    "CREATE TABLE topic_heads(topic); CREATE TABLE events(topic);
+                     INSERT INTO events VALUES('x');",
+                )
+            },
+            EVERY_COMMAND_2,
+        ),
+        _ => panic!("no case {name}"),
+    }
+}
+
 fn case(name: &'static str) -> Case {
     if name.starts_with("sessions-") {
         return session_case(name);
+    }
+    if name.starts_with("topics-jsonl-") {
+        return topics_jsonl_case(name);
+    }
+    if name.starts_with("topics-sqlite-") {
+        return topics_sqlite_case(name);
     }
     if name.starts_with("redb-") {
         return redb_case(name);
@@ -870,7 +1483,11 @@ fn check(
             && (case.repair_owns)(base)
             && before.get(name).is_none_or(|w| w.starts_with("file"))
             && after.get(name).is_some_and(|w| w.starts_with("file"))
-            && (before.contains_key(name) || base.starts_with("quarantine-"));
+            // New: quarantine files, and a lock file of the runtime's
+            // (repair takes a topic's `locks/<topic>.lock` as the runtime does).
+            && (before.contains_key(name)
+                || base.starts_with("quarantine-")
+                || base.ends_with(".lock"));
         if !allowed {
             return Err(format!(
                 "{name} changed: {:?} -> {:?}{}",
@@ -906,7 +1523,7 @@ fn matrix(case_name: &'static str) {
     let mut failures = Vec::new();
     for (cmd_name, args) in COMMANDS.iter().chain(case.extra) {
         let fresh;
-        let b = if mutates(cmd_name) {
+        let b = if mutates(cmd_name) || case.fresh {
             fresh = build();
             &fresh
         } else {
@@ -957,6 +1574,38 @@ cases! {
     sessions_symlink_out_of_the_directory => "sessions-symlink-out-of-the-directory",
     sessions_empty_events_dir => "sessions-empty-events-dir",
     sessions_thousands_of_tiny_sessions => "sessions-thousands-of-tiny-sessions",
+    topics_jsonl_nul_run => "topics-jsonl-nul-run",
+    topics_jsonl_nul_tail => "topics-jsonl-nul-tail",
+    topics_jsonl_binary_garbage => "topics-jsonl-binary-garbage",
+    topics_jsonl_invalid_utf8 => "topics-jsonl-invalid-utf8",
+    topics_jsonl_deep_nesting_100k => "topics-jsonl-deep-nesting-100k",
+    topics_jsonl_ids_of_every_odd_shape => "topics-jsonl-ids-of-every-odd-shape",
+    topics_jsonl_times_past_i64 => "topics-jsonl-times-past-i64",
+    topics_jsonl_crlf_lines => "topics-jsonl-crlf-lines",
+    topics_jsonl_glued_last_line_no_newline => "topics-jsonl-glued-last-line-no-newline",
+    topics_jsonl_escapes_in_topic_names => "topics-jsonl-escapes-in-topic-names",
+    topics_jsonl_provenance_of_the_wrong_type => "topics-jsonl-provenance-of-the-wrong-type",
+    topics_jsonl_provenance_of_another_schema => "topics-jsonl-provenance-of-another-schema",
+    topics_jsonl_consumer_not_json => "topics-jsonl-consumer-not-json",
+    topics_jsonl_cursors_out_of_range => "topics-jsonl-cursors-out-of-range",
+    topics_jsonl_cursor_past_u64 => "topics-jsonl-cursor-past-u64",
+    topics_jsonl_lock_file_a_fifo => "topics-jsonl-lock-file-a-fifo",
+    topics_jsonl_lock_file_a_directory => "topics-jsonl-lock-file-a-directory",
+    topics_jsonl_lock_file_a_symlink_out => "topics-jsonl-lock-file-a-symlink-out",
+    topics_jsonl_directory_named_like_a_topic => "topics-jsonl-directory-named-like-a-topic",
+    topics_jsonl_fifo_named_like_a_topic => "topics-jsonl-fifo-named-like-a-topic",
+    topics_jsonl_symlink_loop_named_like_a_topic => "topics-jsonl-symlink-loop-named-like-a-topic",
+    topics_jsonl_symlink_out_of_the_directory => "topics-jsonl-symlink-out-of-the-directory",
+    topics_jsonl_empty_topics_dir => "topics-jsonl-empty-topics-dir",
+    topics_jsonl_thousands_of_tiny_topics => "topics-jsonl-thousands-of-tiny-topics",
+    topics_sqlite_header_then_garbage => "topics-sqlite-header-then-garbage",
+    topics_sqlite_truncated_half => "topics-sqlite-truncated-half",
+    topics_sqlite_truncated_to_a_tenth => "topics-sqlite-truncated-to-a-tenth",
+    topics_sqlite_wal_of_garbage => "topics-sqlite-wal-of-garbage",
+    topics_sqlite_wal_and_shm_of_garbage => "topics-sqlite-wal-and-shm-of-garbage",
+    topics_sqlite_columns_of_the_wrong_type => "topics-sqlite-columns-of-the-wrong-type",
+    topics_sqlite_table_names_but_no_tables => "topics-sqlite-table-names-but-no-tables",
+    topics_sqlite_tables_without_their_columns => "topics-sqlite-tables-without-their-columns",
     redb_magic_then_garbage => "redb-magic-then-garbage",
     redb_magic_only => "redb-magic-only",
     redb_truncated_half => "redb-truncated-half",
