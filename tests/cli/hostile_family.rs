@@ -174,6 +174,9 @@ impl Built {
     }
 }
 
+/// Opens something and keeps it for a run (dropped after it).
+type Holder = fn(&Built) -> Box<dyn std::any::Any>;
+
 /// What a case is and what the documented answers to it are.
 struct Case {
     build: fn(&Built),
@@ -190,7 +193,7 @@ struct Case {
     /// read could change what later ones see).
     fresh: bool,
     /// Something the test process holds for every run (a writer's open).
-    hold: Option<fn(&Built) -> Box<dyn std::any::Any>>,
+    hold: Option<Holder>,
     /// Commands only this format has, run after [`COMMANDS`] (read-only).
     extra: &'static [(&'static str, &'static [&'static str])],
     /// Files a real repair may change or add (by name, anywhere in the tree).
