@@ -33,66 +33,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// instead of being skipped.
 const KNOWN_GAPS: &[(&str, &str, &str)] = &[
     (
-        "topics-jsonl-directory-named-like-a-topic",
-        "verify",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-directory-named-like-a-topic",
-        "repair-dry",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-directory-named-like-a-topic",
-        "repair",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-fifo-named-like-a-topic",
-        "verify",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-fifo-named-like-a-topic",
-        "repair-dry",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-fifo-named-like-a-topic",
-        "repair",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-symlink-loop-named-like-a-topic",
-        "verify",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-symlink-loop-named-like-a-topic",
-        "repair-dry",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-symlink-loop-named-like-a-topic",
-        "repair",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-symlink-out-of-the-directory",
-        "verify",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-symlink-out-of-the-directory",
-        "repair-dry",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
-        "topics-jsonl-symlink-out-of-the-directory",
-        "repair",
-        "a non-regular entry named <topic>.jsonl is silently skipped, not a not-regular-file error",
-    ),
-    (
         "topics-sqlite-wal-and-shm-of-garbage",
         "inspect",
         "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
