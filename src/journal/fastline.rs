@@ -95,8 +95,10 @@ fn special_bytes(w: u64) -> u64 {
     below | quote | escape
 }
 
-/// Nesting deeper than this is refused (serde_json's own limit is 128).
-const MAX_DEPTH: usize = 128;
+/// Nesting deeper than this is refused: serde_json (and so the engine)
+/// parses 127 levels of arrays and objects, the outermost counted, and
+/// stops with "recursion limit exceeded" at the 128th.
+const MAX_DEPTH: usize = 127;
 
 /// Whether `b` is exactly one JSON value (RFC 8259) in UTF-8, surrounded by
 /// optional whitespace. Outside strings the grammar admits ASCII only, so
@@ -419,6 +421,27 @@ impl<'a> Parser<'a, '_> {
 mod tests {
     use super::*;
     use crate::journal::record::parse_line;
+
+    /// The depth limit is serde_json's, to the level: a line one level
+    /// deeper than what it parses is refused here too.
+    #[test]
+    fn nesting_limit_is_serde_jsons_own() {
+        let line = |depth: usize| {
+            // The record and its event are two levels; arrays make the rest.
+            format!(
+                r#"{{"seq":1,"ts":"t","event":{{"type":"x","d":{}{}}}}}"#,
+                "[".repeat(depth - 2),
+                "]".repeat(depth - 2)
+            )
+        };
+        for depth in [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2] {
+            let l = line(depth);
+            let serde = serde_json::from_str::<serde_json::Value>(&l).is_ok();
+            assert_eq!(valid_json(l.as_bytes()), serde, "depth {depth}");
+            assert_eq!(fast_record(l.as_bytes()).is_some(), serde, "depth {depth}");
+        }
+        assert!(valid_json(line(MAX_DEPTH).as_bytes()));
+    }
 
     #[test]
     fn agrees_with_parse_line_on_engine_lines() {

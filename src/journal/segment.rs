@@ -349,7 +349,7 @@ pub fn probe_first_ts(path: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
     crate::journal::record::fast_ts(&head[..got]).and_then(crate::journal::record::parse_ts)
 }
 
-fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
+pub(crate) fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_dir() {
         IrregularKind::Directory

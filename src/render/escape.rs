@@ -31,6 +31,12 @@ pub fn escape_text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A file's name (the journal's own files are named by name, not path), for
+/// messages: a session file's or a topic's name is input, escaped like text.
+pub fn escape_name(path: &std::path::Path) -> String {
+    escape_text(&crate::journal::segment::file_name_lossy(path)).into_owned()
+}
+
 /// A path from the command line or the directory, for messages: its
 /// characters escaped like event text (a directory name can hold a newline
 /// or an escape sequence as well as any event can).

@@ -1,6 +1,7 @@
 //! Notices and warnings on stderr (`journal: note: ...`, `journal: warning:
 //! ...`): what a reader met besides the records it prints.
 
+use crate::render::escape::escape_name;
 use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use crate::defect::{Defect, DefectKind};
 use crate::follow::Notice;
 use crate::render::escape::{escape_path, escape_text};
-use crate::segment::{Irregular, file_name_lossy};
+use crate::segment::Irregular;
 
 /// The error a command stopped on (with its causes), before the exit status.
 pub fn error(error: &dyn Display) {
@@ -75,7 +76,7 @@ pub fn follow(notice: &Notice) {
         } => eprintln!(
             "journal: warning: {} starts at seq {found} (byte {offset}) where seq {expected} \
              was due: seqs {expected}..{} are missing from the journal",
-            file_name_lossy(segment),
+            escape_name(segment),
             found - 1
         ),
         Notice::Gap {
@@ -87,7 +88,7 @@ pub fn follow(notice: &Notice) {
         } => eprintln!(
             "journal: warning: {}: byte {offset}: seq {found} where seq {expected} was due: \
              seqs {expected}..{} are missing from the journal",
-            file_name_lossy(segment),
+            escape_name(segment),
             found - 1
         ),
         Notice::NotIncreasing {
@@ -98,17 +99,17 @@ pub fn follow(notice: &Notice) {
         } => eprintln!(
             "journal: warning: {}: byte {offset}: seq {found} does not follow seq {last}: \
              skipped (never printed twice)",
-            file_name_lossy(segment)
+            escape_name(segment)
         ),
         Notice::Truncated { segment, from, to } => eprintln!(
             "journal: note: {} was cut under the reader (read to byte {from}, now {to} \
              bytes); reading it again from its start (seqs already printed are skipped)",
-            file_name_lossy(segment)
+            escape_name(segment)
         ),
         Notice::Replaced { segment } => eprintln!(
             "journal: note: {} was replaced by a new file; reading it (seqs already \
              printed are skipped)",
-            file_name_lossy(segment)
+            escape_name(segment)
         ),
         Notice::DirReplaced {
             dir,
@@ -129,9 +130,9 @@ pub fn follow(notice: &Notice) {
         Notice::Damage(d) => {
             eprintln!(
                 "journal: warning: {}: {}: {}: skipped",
-                d.place(),
+                escape_text(&d.place()),
                 d.kind.name(),
-                d.detail
+                escape_text(&d.detail)
             );
         }
     }
@@ -175,7 +176,7 @@ impl DamageTally {
             eprintln!(
                 "journal: note: {} ends in a partial line of {} bytes at byte {} (a writer \
                  mid-append, or a crash); not shown",
-                file_name_lossy(&t.segment),
+                escape_name(&t.segment),
                 t.len,
                 t.offset
             );
@@ -192,7 +193,12 @@ impl DamageTally {
         };
         eprintln!("journal: skipped {} damaged {what}{s}:", self.damaged_count);
         for d in &self.damaged {
-            eprintln!("  {}: {}: {}", d.place(), d.kind.name(), d.detail);
+            eprintln!(
+                "  {}: {}: {}",
+                escape_text(&d.place()),
+                d.kind.name(),
+                escape_text(&d.detail)
+            );
         }
         if self.damaged_count > self.damaged.len() {
             eprintln!("  ... and {} more", self.damaged_count - self.damaged.len());

@@ -307,6 +307,22 @@ fn case(name: &'static str) -> Case {
             // 128: a line the engine cannot read, so damage in a closed segment.
             codes: DAMAGED_CLOSED,
         },
+        // One level past serde_json's 127: the engine cannot parse the line,
+        // so neither may the fast validator pass it (it once took 128).
+        "nesting-one-past-the-limit" => Case {
+            name,
+            build: |j| {
+                let mut b = b"{\"seq\":4,\"ts\":\"2026-11-20T10:00:00Z\",\"event\":{\"type\":\"error\",\"message\":\"m\",\"deep\":"
+                    .to_vec();
+                b.extend(std::iter::repeat_n(b'[', 126));
+                b.extend(std::iter::repeat_n(b']', 126));
+                b.extend_from_slice(b"}}\n");
+                after_good(j, &b);
+                j.write(&segment_name(5), &lines(5..=5));
+            },
+            culprit: seg4,
+            codes: DAMAGED_CLOSED,
+        },
         "escapes-in-event-text" => Case {
             name,
             build: |j| {
@@ -633,6 +649,7 @@ cases! {
     numbers_of_every_odd_shape => "odd-numbers",
     seq_at_u64_max => "seq-u64-max",
     nesting_100k_deep => "deep-nesting-100k",
+    nesting_one_level_past_serde_jsons_limit => "nesting-one-past-the-limit",
     escapes_in_event_text => "escapes-in-event-text",
     ten_thousand_tiny_segments => "ten-thousand-tiny-segments",
     a_held_claim => "held-claim",

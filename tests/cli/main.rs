@@ -8,6 +8,7 @@ mod damaged;
 mod delivery;
 mod docs;
 mod hostile;
+mod hostile_family;
 mod inspect;
 mod jetstream;
 mod layers;

@@ -252,6 +252,53 @@ fn copy_to_temp(file: &Path) -> Result<(tempfile::TempDir, PathBuf), JournalErro
 
 /// Opens a copy for writing, letting redb repair it; whether it needed to.
 fn open_copy(copy: &Path, original: &Path) -> Result<(Database, bool), JournalError> {
+    guarded(original, || open_copy_unguarded(copy, original))
+}
+
+thread_local! {
+    /// How deep this thread is in [`guarded`] calls: their panics are not printed.
+    static QUIET: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// redb 4 trusts its pages: a damaged page can make it panic (an
+/// `unreachable!` in its b-tree cursor) instead of returning an error. Every
+/// call into redb on a file runs here: such a panic becomes a
+/// [`JournalError::Database`] naming the file, and its message is kept off
+/// stderr (the panic hook still prints every other panic).
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, JournalError>) -> Result<T, JournalError> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(|q| q.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(q.get() + 1));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(q.get() - 1));
+    out.unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(JournalError::Database {
+            path: path.to_owned(),
+            detail: format!(
+                "redb cannot read it: a damaged page stopped redb ({})",
+                if why.is_empty() {
+                    "no detail"
+                } else {
+                    why.as_str()
+                }
+            ),
+        })
+    })
+}
+
+fn open_copy_unguarded(copy: &Path, original: &Path) -> Result<(Database, bool), JournalError> {
     // redb's writable open recovers a file not closed cleanly without always
     // calling the repair callback (a quick recovery from the header), so the
     // read-only open, which refuses any recovery, is what tells.
@@ -375,23 +422,28 @@ impl RedbJournal {
         f: impl FnOnce(&ReadTransaction) -> Result<T, JournalError>,
     ) -> Result<T, JournalError> {
         if !self.use_snapshot {
-            let db = Builder::new()
-                .set_cache_size(CACHE_BYTES)
-                .open_read_only(&self.file)
-                .map_err(|e| db_error(&self.file, e))?;
-            let txn = db.begin_read().map_err(|e| read_error(&self.file, e))?;
-            let out = f(&txn);
-            drop(txn);
-            drop(db);
-            return out;
+            return guarded(&self.file, || {
+                let db = Builder::new()
+                    .set_cache_size(CACHE_BYTES)
+                    .open_read_only(&self.file)
+                    .map_err(|e| db_error(&self.file, e))?;
+                let txn = db.begin_read().map_err(|e| read_error(&self.file, e))?;
+                let out = f(&txn);
+                drop(txn);
+                drop(db);
+                out
+            });
         }
-        let snap = self.snapshot.lock().expect("snapshot lock");
+        let snap = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         let snap = snap.as_ref().expect("refreshed before reading");
-        let txn = snap
-            .db
-            .begin_read()
-            .map_err(|e| read_error(&self.file, e))?;
-        f(&txn)
+        // The panic is caught inside the lock's scope: it never poisons it.
+        guarded(&self.file, || {
+            let txn = snap
+                .db
+                .begin_read()
+                .map_err(|e| read_error(&self.file, e))?;
+            f(&txn)
+        })
     }
 
     /// Reads up to `max` values after (oldest first) or before (newest
@@ -557,14 +609,20 @@ impl RedbJournal {
                 detail,
             ))
         };
-        Ok(match db.check_integrity() {
-            Ok(true) => None,
-            Ok(false) => failed(
+        let checked = guarded(&self.file, || Ok(db.check_integrity()));
+        Ok(match checked {
+            Err(_) => failed(
+                "redb's integrity check stopped on a damaged page of a copy (the original \
+                 is unchanged)"
+                    .to_owned(),
+            ),
+            Ok(Ok(true)) => None,
+            Ok(Ok(false)) => failed(
                 "redb's integrity check failed on a copy (redb could repair the copy; the \
                  original is unchanged)"
                     .to_owned(),
             ),
-            Err(e) => failed(format!(
+            Ok(Err(e)) => failed(format!(
                 "redb's integrity check failed on a copy and could not repair it: {e}"
             )),
         })

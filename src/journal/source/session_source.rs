@@ -237,6 +237,11 @@ impl Source for Sessions {
         direction: Direction,
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
+        for d in &self.store.irregular {
+            if visit(Item::Damage(d.clone())).is_break() {
+                return Ok(());
+            }
+        }
         let newest_first = direction == Direction::NewestFirst;
         let mut readers: Vec<FileReader> = self
             .store
@@ -336,7 +341,7 @@ impl Source for Sessions {
             format: Format::Sessions,
             path: self.store.root.clone(),
             streams: Vec::new(),
-            problems: Vec::new(),
+            problems: self.store.irregular.clone(),
         };
         for path in &self.store.files {
             let file = match file_heads(path, &|b| self.wanted_branch(b)) {
@@ -379,6 +384,8 @@ impl Source for Sessions {
         };
         let mut sessions = BTreeSet::new();
         let mut streams: BTreeMap<String, StreamStats> = BTreeMap::new();
+        s.errors += self.store.irregular.len() as u64;
+        s.problems.extend(self.store.irregular.iter().cloned());
         let mut first: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         let mut last: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         for path in &self.store.files {
@@ -457,7 +464,7 @@ impl Source for Sessions {
             path: self.store.root.clone(),
             checked: Vec::new(),
             records: 0,
-            defects: Vec::new(),
+            defects: self.store.irregular.clone(),
             notes: Vec::new(),
         };
         for path in &self.store.files {
@@ -520,7 +527,8 @@ impl Source for Sessions {
         if !opts.dry_run {
             session_repair::apply(&self.store, &files, &mut plan)?;
         }
-        let mut left = not_read;
+        let mut left = self.store.irregular.clone();
+        left.extend(not_read);
         left.extend(after.iter().flat_map(SessionFile::defects));
         Ok(FamilyRepair {
             format: Format::Sessions,

@@ -28,11 +28,17 @@ pub fn events_dir(path: &Path) -> Option<PathBuf> {
 
 /// The `*.jsonl` regular files in `dir` that are not engine segments, by name.
 fn session_files(dir: &Path) -> Vec<PathBuf> {
+    named_like_sessions(dir, true)
+}
+
+/// The entries of `dir` named like session files (`*.jsonl`, not an engine
+/// segment's name) that are regular files (`regular`), or that are not.
+fn named_like_sessions(dir: &Path, regular: bool) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file() == regular))
         .map(|e| e.path())
         .filter(|p| {
             p.extension().is_some_and(|e| e == "jsonl")
@@ -42,6 +48,32 @@ fn session_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// Entries named like session files that are not regular files (a
+/// directory, a FIFO, any symlink): never opened, never followed, so nothing
+/// outside the directory is read, and never silently left out either: each
+/// is a `not-regular-file` error.
+pub fn irregular_files(dir: &Path) -> Vec<Defect> {
+    named_like_sessions(dir, false)
+        .into_iter()
+        .map(|path| {
+            let kind = fs::symlink_metadata(&path)
+                .map_or(crate::journal::segment::IrregularKind::Other, |m| {
+                    crate::journal::segment::irregular_kind(&path, m.file_type())
+                });
+            Defect::new(
+                DefectKind::NotRegularFile,
+                &path,
+                0,
+                0,
+                format!(
+                    "named like a session file but is {}: not read",
+                    kind.describe()
+                ),
+            )
+        })
+        .collect()
 }
 
 fn first_line_is_record(path: &Path) -> bool {
@@ -58,6 +90,9 @@ pub struct SessionStore {
     pub events_dir: PathBuf,
     /// Every `<session-id>.jsonl`, sorted by name.
     pub files: Vec<PathBuf>,
+    /// Entries named like session files that are not regular files, as
+    /// `not-regular-file` defects.
+    pub irregular: Vec<Defect>,
 }
 
 impl SessionStore {
@@ -75,6 +110,7 @@ impl SessionStore {
         Ok(SessionStore {
             root: root.to_owned(),
             files: session_files(&events_dir),
+            irregular: irregular_files(&events_dir),
             events_dir,
         })
     }
@@ -129,8 +165,26 @@ struct Wire<'a> {
 pub fn parse_record(line: &[u8]) -> Result<Head, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let wire: Wire = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    // What the fields above ignore is skipped unchecked; the store reads
+    // every byte of the line as UTF-8 text.
+    if let Err(e) = std::str::from_utf8(line) {
+        return Err(format!(
+            "invalid UTF-8 at byte {} of the line",
+            e.valid_up_to()
+        ));
+    }
     if wire.event_id.is_empty() {
         return Err("empty event_id".to_owned());
+    }
+    // The fields read here skip what they ignore without a depth limit; the
+    // store's own `EventKind` (an internally tagged enum, buffered whole)
+    // does not: serde_json refuses a value nested 128 levels deep.
+    if let Some(depth) = too_deep(line) {
+        return Err(format!(
+            "nested {depth} levels deep; the runtime's JSON parser stops at {} levels \
+             (its recursion limit)",
+            RUNTIME_MAX_DEPTH
+        ));
     }
     Ok(Head {
         session: wire.session_id.into_owned(),
@@ -139,6 +193,41 @@ pub fn parse_record(line: &[u8]) -> Result<Head, String> {
         timestamp: wire.timestamp.into_owned(),
         kind: Some(wire.kind.kind.into_owned()),
     })
+}
+
+/// The deepest nesting of arrays and objects (the record itself counted)
+/// serde_json parses: one more is "recursion limit exceeded".
+pub const RUNTIME_MAX_DEPTH: usize = 127;
+
+/// The line's nesting depth when it is deeper than [`RUNTIME_MAX_DEPTH`]
+/// (strings skipped). A line with fewer brackets than that is not scanned.
+fn too_deep(line: &[u8]) -> Option<usize> {
+    let opens = line.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if opens <= RUNTIME_MAX_DEPTH {
+        return None;
+    }
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in line {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (max > RUNTIME_MAX_DEPTH).then_some(max)
 }
 
 /// What one line of a session file holds.
@@ -489,6 +578,16 @@ impl<'a> LineChecker<'a> {
         let before = self.last.get(head.branch.as_str()).copied().unwrap_or(0);
         let kind = if head.sequence == before + 1 {
             None
+        } else if head.sequence == 0 {
+            // Not a repeat of anything: the store counts from 1.
+            Some((
+                if before == 0 {
+                    DefectKind::SeqRepeated
+                } else {
+                    DefectKind::SeqBackwards
+                },
+                "(sequences start at 1)",
+            ))
         } else if head.sequence == before {
             Some((DefectKind::SeqRepeated, "repeats"))
         } else if head.sequence < before {
@@ -497,6 +596,13 @@ impl<'a> LineChecker<'a> {
             Some((DefectKind::SeqGap, "skips after"))
         };
         if let Some((kind, verb)) = kind {
+            let verb = if head.sequence == 0 && before == 0 {
+                verb.to_owned()
+            } else if head.sequence == 0 {
+                format!("goes back after {before}")
+            } else {
+                format!("{verb} {before}")
+            };
             let offset = line.record_offset();
             out.push(Defect {
                 line: self.numbered.then_some(line.number),
@@ -507,10 +613,7 @@ impl<'a> LineChecker<'a> {
                     self.path,
                     offset,
                     line.len - (offset - line.offset),
-                    format!(
-                        "branch {}: sequence {} {verb} {before}",
-                        head.branch, head.sequence
-                    ),
+                    format!("branch {}: sequence {} {verb}", head.branch, head.sequence),
                 )
             });
         }
@@ -523,4 +626,71 @@ impl<'a> LineChecker<'a> {
 /// The shared severity rule: errors are what the runtime cannot read.
 pub fn worst(defects: &[Defect]) -> Option<Severity> {
     defects.iter().map(|d| d.severity).max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        // The record is one level; `depth - 1` arrays inside its kind.
+        format!(
+            "{{\"event_id\":\"e\",\"session_id\":\"s\",\"agent_id\":\"a\",\"branch_id\":\"main\",\
+             \"sequence\":1,\"timestamp\":\"2026-11-20T09:00:00Z\",\"actor\":{{}},\"schema\":{{}},\
+             \"kind\":{{\"type\":\"Message\",\"d\":{}{}}}}}",
+            "[".repeat(depth - 2),
+            "]".repeat(depth - 2)
+        )
+    }
+
+    /// The limit is serde_json's own: a line one level deeper than
+    /// RUNTIME_MAX_DEPTH is what the runtime's parser refuses.
+    #[test]
+    fn a_line_nested_deeper_than_the_runtime_parses_is_not_a_record() {
+        let ok = nested(RUNTIME_MAX_DEPTH);
+        let deep = nested(RUNTIME_MAX_DEPTH + 1);
+        assert!(serde_json::from_str::<serde_json::Value>(&ok).is_ok());
+        assert!(serde_json::from_str::<serde_json::Value>(&deep).is_err());
+        assert_eq!(parse_record(ok.as_bytes()).unwrap().sequence, 1);
+        let err = parse_record(deep.as_bytes()).unwrap_err();
+        assert!(err.contains("nested 128 levels deep"), "{err}");
+        // Brackets inside a string are text, not nesting.
+        let text = ok.replace(
+            "\"type\":\"Message\"",
+            &format!("\"type\":\"Message\",\"t\":\"{}\\\"[\"", "[".repeat(300)),
+        );
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{text}"
+        );
+        assert!(parse_record(text.as_bytes()).is_ok());
+    }
+
+    /// Sequence 0 is worded as what it is, not as a repeat of "0".
+    #[test]
+    fn sequence_0_is_said_to_start_below_1() {
+        let zero = nested(3).replace("\"sequence\":1", "\"sequence\":0");
+        let file = SessionFile::parse(Path::new("s.jsonl"), format!("{zero}\n").into_bytes());
+        let d = file.defects();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].kind, DefectKind::SeqRepeated);
+        assert_eq!(
+            d[0].detail,
+            "branch main: sequence 0 (sequences start at 1)"
+        );
+    }
+
+    /// Invalid UTF-8 inside a field the reader skips is still a line the
+    /// store cannot read (it reads the line as text).
+    #[test]
+    fn invalid_utf8_in_a_skipped_field_is_not_a_record() {
+        let ok = nested(3);
+        let at = ok.find("\"d\"").unwrap();
+        let mut bad = ok.as_bytes().to_vec();
+        bad.splice(at..at, b"\"x\":\"\xff\xfe\",".iter().copied());
+        assert!(serde_json::from_slice::<serde::de::IgnoredAny>(&bad).is_ok());
+        let err = parse_record(&bad).unwrap_err();
+        assert!(err.contains("invalid UTF-8 at byte"), "{err}");
+        assert!(parse_record(ok.as_bytes()).is_ok());
+    }
 }

@@ -2,6 +2,7 @@
 //! and what opening the journal cut, on stderr; or the `journal-append/1`
 //! object.
 
+use crate::render::escape::escape_name;
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::path::Path;
@@ -30,13 +31,13 @@ pub fn notes(done: &BatchDone) {
     if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate() {
         eprintln!(
             "journal: note: cut a torn tail of {bytes} bytes from {} before appending",
-            file_name_lossy(segment)
+            escape_name(segment)
         );
     }
     for segment in done.opened.tail_cut.delete() {
         eprintln!(
             "journal: note: removed {}, which held no complete line",
-            file_name_lossy(segment)
+            escape_name(segment)
         );
     }
     for q in &done.opened.quarantined {

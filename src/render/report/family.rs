@@ -4,6 +4,7 @@
 //! `verify` and `repair`, as text and as JSON. Every JSON report names its
 //! schema and the `format` that was read.
 
+use crate::render::escape::escape_name;
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
@@ -83,7 +84,7 @@ pub fn recover_problems(heads: &Heads) {
     for d in &heads.problems {
         eprintln!(
             "journal: note: {}: {}: {}",
-            d.place(),
+            escape_text(&d.place()),
             d.kind.name(),
             escape_text(&d.detail)
         );
@@ -266,7 +267,7 @@ pub fn stats_problems(s: &FamilyStats) {
     for d in &s.problems {
         eprintln!(
             "journal: error: {}: {}; its events are not counted",
-            d.place(),
+            escape_text(&d.place()),
             escape_text(&d.detail)
         );
     }
@@ -297,7 +298,7 @@ pub fn verify_text(out: &mut dyn Write, v: &FamilyVerify, color: bool) -> io::Re
     let mut current: Option<&std::path::Path> = None;
     for d in &v.defects {
         if current != Some(d.segment.as_path()) {
-            writeln!(out, "{}", file_name_lossy(&d.segment))?;
+            writeln!(out, "{}", escape_name(&d.segment))?;
             current = Some(&d.segment);
         }
         writeln!(out, "  {}", super::verify::defect_line(d, color))?;
@@ -355,7 +356,7 @@ pub fn repair_text(out: &mut dyn Write, r: &FamilyRepair, color: bool) -> io::Re
         writeln!(
             out,
             "{}: left alone: {}",
-            file_name_lossy(&refused.file),
+            escape_name(&refused.file),
             escape_text(&refused.reason)
         )?;
     }
@@ -395,17 +396,17 @@ pub fn repair_text(out: &mut dyn Write, r: &FamilyRepair, color: bool) -> io::Re
             ),
         };
         let kept = match &s.quarantine {
-            Some(q) => format!("; the bytes are in {}", file_name_lossy(q)),
+            Some(q) => format!("; the bytes are in {}", escape_name(q)),
             None if s.len == 0 => String::new(),
             None => "; the bytes would go to a quarantine file first".to_owned(),
         };
-        writeln!(out, "{}: {what}{kept}", file_name_lossy(&s.file))?;
+        writeln!(out, "{}: {what}{kept}", escape_name(&s.file))?;
     }
     for d in &r.left {
         writeln!(
             out,
             "{}: left: {}",
-            file_name_lossy(&d.segment),
+            escape_name(&d.segment),
             super::verify::defect_line(d, color)
         )?;
     }

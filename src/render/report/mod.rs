@@ -35,7 +35,11 @@ pub fn write_json(out: &mut dyn Write, schema: &str, mut value: Value) -> io::Re
     if let Value::Object(map) = &mut value {
         map.insert("schema".to_owned(), Value::String(schema.to_owned()));
     }
-    serde_json::to_writer(&mut *out, &value)?;
+    // serde_json leaves DEL, C1 (the 8-bit CSI), bidi controls and line
+    // separators raw inside strings; a report read on a terminal must not
+    // carry them (a file name or session id is input): `\uXXXX`, the same JSON.
+    let bytes = serde_json::to_vec(&value)?;
+    out.write_all(&crate::render::escape::escape_json_line(&bytes))?;
     writeln!(out)
 }
 

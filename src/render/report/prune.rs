@@ -1,6 +1,7 @@
 //! `prune`'s report: each segment deleted and what is left, warnings on
 //! stderr; or the `journal-prune/1` object.
 
+use crate::render::escape::escape_name;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -8,14 +9,13 @@ use serde_json::Value;
 
 use super::human_bytes;
 use crate::prune::PruneReport;
-use crate::segment::file_name_lossy;
 
 /// What did not stop the prune but a person should know, on stderr.
 pub fn warnings(r: &PruneReport) {
     for w in &r.warnings {
         eprintln!(
             "journal: warning: {}: {}",
-            file_name_lossy(&w.segment),
+            escape_name(&w.segment),
             w.message
         );
     }
@@ -46,7 +46,7 @@ pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
         writeln!(
             out,
             "{verb} {}  seqs {}..{}  {}",
-            file_name_lossy(&p.segment),
+            escape_name(&p.segment),
             p.start_seq,
             p.last_seq,
             human_bytes(p.bytes)
@@ -56,7 +56,7 @@ pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
         writeln!(
             out,
             "{verb} {}  {}",
-            file_name_lossy(&q.path),
+            escape_name(&q.path),
             human_bytes(q.bytes)
         )?;
     }
@@ -70,8 +70,8 @@ pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
             out,
             "kept {n} segment{} ({} .. {}) for {}: its reader {at}",
             if n == 1 { "" } else { "s" },
-            file_name_lossy(&h.segments[0]),
-            file_name_lossy(&h.segments[n - 1]),
+            escape_name(&h.segments[0]),
+            escape_name(&h.segments[n - 1]),
             h.cursor_file.display()
         )?;
     }

@@ -1,13 +1,13 @@
 //! `recover`'s report: the max seq on stdout and notes on stderr, or the
 //! `journal-recover/1` object.
 
+use crate::render::escape::escape_name;
 use std::io::{self, Write};
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::recover::{MaxSeqSource, Recovery};
-use crate::segment::file_name_lossy;
 
 /// The max seq (a script reads it), then what a person should know on stderr.
 pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
@@ -19,14 +19,14 @@ pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
     for seg in &recovery.segments_without_valid_line {
         eprintln!(
             "journal: note: {} holds no complete valid line; {from}",
-            file_name_lossy(seg)
+            escape_name(seg)
         );
     }
     if let Some(t) = &recovery.torn_tail {
         eprintln!(
             "journal: note: {} has {} bytes after its last complete valid line (from byte {}): \
              a torn tail that a restarting writer cuts",
-            file_name_lossy(&t.segment),
+            escape_name(&t.segment),
             t.bytes,
             t.offset
         );

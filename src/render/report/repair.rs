@@ -1,6 +1,7 @@
 //! `repair`'s report: the plan or what was done, what was refused or left,
 //! and where every removed byte was kept; or the `journal-repair/1` object.
 
+use crate::render::escape::escape_name;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -50,7 +51,7 @@ pub fn write_text(
         writeln!(
             out,
             "  {delete} {}: {bytes} bytes, no complete valid line",
-            file_name_lossy(path)
+            escape_name(path)
         )?;
     }
     if let Some((path, new_len, removed)) = plan.tail.truncate() {
@@ -58,11 +59,11 @@ pub fn write_text(
             out,
             "  {truncate} {} to {new_len} bytes: {removed} bytes after its last complete \
              valid line, from byte {new_len}",
-            file_name_lossy(path)
+            escape_name(path)
         )?;
     }
     for r in &plan.rewrites {
-        let name = file_name_lossy(&r.segment);
+        let name = escape_name(&r.segment);
         if r.delete {
             writeln!(
                 out,
@@ -157,7 +158,7 @@ fn write_defects(out: &mut dyn Write, defects: &[Defect]) -> io::Result<()> {
         writeln!(
             out,
             "  {}: {}: {}",
-            d.place(),
+            escape_text(&d.place()),
             d.kind.name(),
             escape_text(&d.detail)
         )?;

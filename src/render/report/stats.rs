@@ -1,5 +1,6 @@
 //! `stats`' report: a picture of a journal, or the `journal-stats/1` object.
 
+use crate::render::escape::escape_name;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -7,7 +8,6 @@ use serde_json::Value;
 
 use super::human_bytes;
 use crate::render::escape::escape_text;
-use crate::segment::file_name_lossy;
 use crate::stats::Stats;
 use crate::writer::format_ts;
 
@@ -51,7 +51,7 @@ pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> 
         writeln!(
             out,
             "newest      {}: {} of {} ({:.1}%)",
-            file_name_lossy(&n.segment),
+            escape_name(&n.segment),
             human_bytes(n.bytes),
             human_bytes(n.rotate_bytes),
             n.fill * 100.0
@@ -63,7 +63,7 @@ pub fn write_text(out: &mut dyn Write, dir: &Path, s: &Stats) -> io::Result<()> 
             "torn tail   {} bytes at byte {} of {} (cut by the next writer)",
             t.bytes,
             t.offset,
-            file_name_lossy(&t.segment)
+            escape_name(&t.segment)
         )?,
         None => writeln!(out, "torn tail   none")?,
     }

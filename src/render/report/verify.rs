@@ -1,6 +1,7 @@
 //! `verify`'s report: defects grouped by segment and a summary line, or the
 //! `journal-verify/1` JSON object.
 
+use crate::render::escape::escape_name;
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ pub fn write_text(out: &mut dyn Write, report: &VerifyReport, color: bool) -> io
     let mut current: Option<&std::path::Path> = None;
     for d in &report.defects {
         if current != Some(d.segment.as_path()) {
-            writeln!(out, "{}", file_name_lossy(&d.segment))?;
+            writeln!(out, "{}", escape_name(&d.segment))?;
             current = Some(&d.segment);
         }
         writeln!(out, "  {}", defect_line(d, color))?;

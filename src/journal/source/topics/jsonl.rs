@@ -64,6 +64,35 @@ impl JsonlLog {
         Ok(out)
     }
 
+    /// Entries named `<topic>.jsonl` that are not regular files (a
+    /// directory, a FIFO, any symlink): never opened or followed, and never
+    /// silently left out either: each is a `not-regular-file` error.
+    pub fn irregular(&self) -> Vec<Defect> {
+        let mut out: Vec<Defect> = fs::read_dir(self.topics_dir())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let ft = e.file_type().ok().filter(|t| !t.is_file())?;
+                let path = e.path();
+                path.extension().filter(|x| *x == "jsonl")?;
+                let kind = crate::journal::segment::irregular_kind(&path, ft);
+                Some(Defect::new(
+                    DefectKind::NotRegularFile,
+                    &path,
+                    0,
+                    0,
+                    format!(
+                        "named like a topic file but is {}: not read",
+                        kind.describe()
+                    ),
+                ))
+            })
+            .collect();
+        out.sort_by(|a, b| a.segment.cmp(&b.segment));
+        out
+    }
+
     pub fn consumers(&self) -> Result<(Vec<Consumer>, Vec<Defect>), JournalError> {
         Ok(consumers::read_dir(&self.root.join("consumers")))
     }

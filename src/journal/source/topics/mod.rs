@@ -590,6 +590,9 @@ impl Source for TopicLog {
             ..FamilyStats::default()
         };
         let mut defects = consumer_defects;
+        if let Opened::Jsonl(j) = &opened {
+            defects.extend(j.irregular());
+        }
         for topic in self.selected(&opened)? {
             // The times of the events consumers' cursors point at.
             let cursors: Vec<u64> = consumers

@@ -180,7 +180,7 @@ pub fn repair(
         dry_run: opts.dry_run,
         steps: Vec::new(),
         refused: Vec::new(),
-        left: Vec::new(),
+        left: log.irregular(),
     };
     for (topic, path) in log.topics()? {
         if !topics.is_empty() && !topics.contains(&topic) {

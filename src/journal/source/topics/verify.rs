@@ -217,6 +217,9 @@ pub(super) fn verify(
             heads.insert(topic, h);
         }
     }
+    if let Opened::Jsonl(j) = opened {
+        out.defects.extend(j.irregular());
+    }
     // Consumers.
     let (consumers, defects) = opened.consumers()?;
     out.defects.extend(defects);
