@@ -1189,7 +1189,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(keys, vec![497, 498, 499]);
-        let after = Positions::from([(CURSOR_STREAM.to_owned(), u64::MAX)]);
+        let after = Positions::from([(CURSOR_STREAM.to_owned(), 499)]);
         let mut n = 0;
         j.visit_after(&after, &All, &mut |_| {
             n += 1;
@@ -1197,6 +1197,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 0);
+        // A cursor above the last key: the table is another one (made
+        // again), said, then read from its start.
+        let after = Positions::from([(CURSOR_STREAM.to_owned(), 10_000)]);
+        let (mut restarts, mut records) = (Vec::new(), 0);
+        j.visit_after(&after, &All, &mut |item| {
+            match item {
+                Item::Restart { stream, after, .. } => restarts.push((stream, after)),
+                Item::Record { .. } => records += 1,
+                Item::Damage(_) => {}
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(restarts, [(CURSOR_STREAM.to_owned(), 10_000)]);
+        assert_eq!(records, j.stats().unwrap().events);
     }
 
     #[test]
