@@ -56,10 +56,15 @@ pub(crate) fn fast_record_keys<'a>(
     if !p.whole() || p.head_keys != HeadKeys::Unique {
         return None;
     }
-    // Checked UTF-8 above; the pieces are whole strings of it.
-    fn s(b: &[u8]) -> Option<&str> {
-        std::str::from_utf8(b).ok()
-    }
+    // Checked UTF-8 above; the pieces are whole string bodies of the head,
+    // taken as text with one conversion of the head (their ends sit next to
+    // ASCII quotes, so on character boundaries).
+    let head_end = event_type.as_ptr() as usize - line.as_ptr() as usize + event_type.len();
+    let head = std::str::from_utf8(&line[..head_end]).ok()?;
+    let s = |piece: &[u8]| -> Option<&'a str> {
+        let at = piece.as_ptr() as usize - line.as_ptr() as usize;
+        head.get(at..at + piece.len())
+    };
     Some(FastRecord {
         seq,
         ts: s(ts)?,
@@ -325,30 +330,33 @@ impl<'a> Parser<'a, '_> {
         // High bits seen in the body: only then is it checked as UTF-8.
         let mut high = 0u64;
         loop {
-            // Sixteen bytes at a time (SSE2 on x86_64), jumping straight to
-            // the first byte that ends, escapes or breaks the string.
-            while let Some(chunk) = b.get(self.i..self.i + 16) {
-                let (special, non_ascii) = special_bytes16(chunk.try_into().unwrap_or([0; 16]));
-                if special != 0 {
-                    let skip = special.trailing_zeros();
-                    high |= u64::from(non_ascii & ((1u32 << skip) - 1));
-                    self.i += skip as usize;
-                    break;
-                }
-                high |= u64::from(non_ascii);
-                self.i += 16;
-            }
-            // The last few bytes of the line, eight at a time.
-            if let Some(chunk) = b.get(self.i..self.i + 8) {
-                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                let special = special_bytes(word);
-                if special != 0 {
-                    let skip = (special.trailing_zeros() / 8) as usize;
-                    high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
-                    self.i += skip;
-                } else {
+            // Sixteen bytes at a time (SSE2 on x86_64), then eight (SWAR),
+            // jumping straight to the first byte that ends, escapes or breaks
+            // the string; the last few bytes of the line one by one below.
+            loop {
+                if let Some(chunk) = b.get(self.i..self.i + 16) {
+                    let (special, non_ascii) = special_bytes16(chunk.try_into().unwrap_or([0; 16]));
+                    if special != 0 {
+                        let skip = special.trailing_zeros();
+                        high |= u64::from(non_ascii & ((1u32 << skip) - 1));
+                        self.i += skip as usize;
+                        break;
+                    }
+                    high |= u64::from(non_ascii);
+                    self.i += 16;
+                } else if let Some(chunk) = b.get(self.i..self.i + 8) {
+                    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                    let special = special_bytes(word);
+                    if special != 0 {
+                        let skip = (special.trailing_zeros() / 8) as usize;
+                        high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
+                        self.i += skip;
+                        break;
+                    }
                     high |= word & HIGH;
                     self.i += 8;
+                } else {
+                    break;
                 }
             }
             let Some(&c) = b.get(self.i) else {
