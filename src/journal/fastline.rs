@@ -34,19 +34,7 @@ pub(crate) fn fast_record_keys<'a>(
     if let Some(keys) = event_keys.as_deref_mut() {
         keys.clear();
     }
-    let seq = crate::journal::record::fast_seq(line)?;
-    let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
-    let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
-    let (ts, rest) = plain_string(rest)?;
-    let (session_id, rest) = match rest.strip_prefix(b",\"session_id\":\"") {
-        Some(r) => {
-            let (s, r) = plain_string(r)?;
-            (Some(s), r)
-        }
-        None => (None, rest),
-    };
-    let rest = rest.strip_prefix(b",\"event\":{\"type\":\"")?;
-    let (event_type, _) = plain_string(rest)?;
+    let head = Head::of(line)?;
     // The head is known good; the whole line must still be one JSON value
     // in UTF-8 (which covers the head's strings too), with no head key
     // repeated later in the line (nor one spelled with escapes, which the
@@ -56,24 +44,65 @@ pub(crate) fn fast_record_keys<'a>(
     if !p.whole() || p.head_keys != HeadKeys::Unique {
         return None;
     }
-    // Checked UTF-8 above; the pieces are whole string bodies of the head,
-    // taken as text with one conversion of the head (their ends sit next to
-    // ASCII quotes, so on character boundaries).
-    let head_end = event_type.as_ptr() as usize - line.as_ptr() as usize + event_type.len();
-    let head = std::str::from_utf8(&line[..head_end]).ok()?;
-    let s = |piece: &[u8]| -> Option<&'a str> {
-        let at = piece.as_ptr() as usize - line.as_ptr() as usize;
-        head.get(at..at + piece.len())
-    };
-    Some(FastRecord {
-        seq,
-        ts: s(ts)?,
-        session_id: match session_id {
-            Some(b) => Some(s(b)?),
-            None => None,
-        },
-        event_type: s(event_type)?,
-    })
+    head.record(line)
+}
+
+/// The record head of a line that [`fast_record`] accepted before (the same
+/// bytes, checked on another thread): the head alone, without validating the
+/// line again. On any other line it answers like `fast_record` would only
+/// by chance: the caller must know the line was accepted.
+pub(crate) fn fast_record_prechecked(line: &[u8]) -> Option<FastRecord<'_>> {
+    Head::of(line)?.record(line)
+}
+
+/// The record head's pieces, as byte slices of the line.
+struct Head<'a> {
+    seq: u64,
+    ts: &'a [u8],
+    session_id: Option<&'a [u8]>,
+    event_type: &'a [u8],
+}
+
+impl<'a> Head<'a> {
+    fn of(line: &'a [u8]) -> Option<Head<'a>> {
+        let seq = crate::journal::record::fast_seq(line)?;
+        let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
+        let (ts, rest) = plain_string(rest)?;
+        let (session_id, rest) = match rest.strip_prefix(b",\"session_id\":\"") {
+            Some(r) => {
+                let (s, r) = plain_string(r)?;
+                (Some(s), r)
+            }
+            None => (None, rest),
+        };
+        let rest = rest.strip_prefix(b",\"event\":{\"type\":\"")?;
+        let (event_type, _) = plain_string(rest)?;
+        Some(Head {
+            seq,
+            ts,
+            session_id,
+            event_type,
+        })
+    }
+
+    /// The pieces as text, from one UTF-8 conversion of the head (the
+    /// pieces' ends sit next to ASCII quotes, so on character boundaries).
+    fn record(&self, line: &'a [u8]) -> Option<FastRecord<'a>> {
+        let at = |piece: &[u8]| piece.as_ptr() as usize - line.as_ptr() as usize;
+        let head_end = at(self.event_type) + self.event_type.len();
+        let head = std::str::from_utf8(&line[..head_end]).ok()?;
+        let s = |piece: &[u8]| -> Option<&'a str> { head.get(at(piece)..at(piece) + piece.len()) };
+        Some(FastRecord {
+            seq: self.seq,
+            ts: s(self.ts)?,
+            session_id: match self.session_id {
+                Some(b) => Some(s(b)?),
+                None => None,
+            },
+            event_type: s(self.event_type)?,
+        })
+    }
 }
 
 /// A string body up to its closing quote, with no escape or control byte.
