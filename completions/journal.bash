@@ -311,7 +311,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --output --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,12 +329,20 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table raw json jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table raw json jsonl envelope" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table raw json jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table raw json jsonl envelope" -- "${cur}"))
+                    return 0
+                    ;;
+                --source-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --seq)
@@ -393,7 +401,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__prune)
-            opts="-n -q -h -V --format --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --as-user --color --help --version"
+            opts="-n -q -h -V --format --keep --max-bytes --max-age --quarantine-max-age --dry-run --quiet --json --wait --keep-unread --as-user --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -420,6 +428,10 @@ _journal() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-unread)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -521,7 +533,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --cursor-file --poll --retry --output --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -543,6 +555,10 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cursor-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -552,11 +568,15 @@ _journal() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table raw json jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table raw json jsonl envelope" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table raw json jsonl" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table raw json jsonl envelope" -- "${cur}"))
+                    return 0
+                    ;;
+                --source-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --seq)

@@ -45,10 +45,13 @@ topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported 
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
 redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show [default: 20; with --since, --until or --seq, the whole range]' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
-jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
+jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'
+envelope\t'One journal-envelope/1 object per record for programs that drop repeats: source, host, id (<source id>:<position>, the same on every read), position, record; a gap is an object with "type":"gap"'"
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l source-id -d 'The source id the envelope\'s ids start with (-o envelope) [default: derived from the host name and the directory\'s canonical path]' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days). Assumes ts in seq order (to the second), as the engine\'s single writer stamps it: segments are bisected by their first ts and reading stops at the first event past the bound. Where a clock stepped back (verify warns: ts-backwards) that can miss events: see --exact-time' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'Only events with ts at or before TIME (same forms as --since, and the same assumption of ts in seq order)' -r
@@ -72,12 +75,15 @@ topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supporte
 redb\t'The redb runtime journal (camel-core; not supported yet)'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following [default: 10]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l cursor-file -d 'Start after the seq stored in FILE; when FILE does not exist, where -n or --from-seq say (`-n 0`: from now), else from the oldest event. FILE is rewritten atomically with the last seq processed once its events are written to stdout' -r -F
 complete -c journal -n "__fish_journal_using_subcommand tail" -l poll -d 'Check for changes every DURATION (500ms, 2s) instead of watching the directory: for file systems without change notification (network mounts); at least 10ms' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
 raw\t'The stored lines, byte for byte'
 json\t'One JSON array of the records'
-jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'"
+jsonl\t'One record per line, as compact JSON (no whitespace outside strings; field order and escapes as stored)'
+envelope\t'One journal-envelope/1 object per record for programs that drop repeats: source, host, id (<source id>:<position>, the same on every read), position, record; a gap is an object with "type":"gap"'"
+complete -c journal -n "__fish_journal_using_subcommand tail" -l source-id -d 'The source id the envelope\'s ids start with (-o envelope) [default: derived from the host name and the directory\'s canonical path]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l seq -d 'Only seqs in this inclusive range: A..B, A.., ..B, or N' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l since -d 'Only events with ts at or after TIME: RFC 3339, a date or date and time (local time, TZ), today, yesterday (local days), or a duration ago (2h, 30m, 7days). Assumes ts in seq order (to the second), as the engine\'s single writer stamps it: segments are bisected by their first ts and reading stops at the first event past the bound. Where a clock stepped back (verify warns: ts-backwards) that can miss events: see --exact-time' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only events with ts at or before TIME (same forms as --since, and the same assumption of ts in seq order)' -r
@@ -91,6 +97,8 @@ always\t''
 never\t''"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l ack-stdin -d 'Advance the cursor file only over records the consumer acknowledged on our stdin: a line ACK per line read (record or gap), in order, or ACK <id> for every line up to that envelope id (or seq); at-least-once across crashes. Stdin\'s end stops tail (exit 0). Needs --cursor-file; one segment journal'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l stop-at-end -d 'With --follow: stop once everything there is was read (and, with --ack-stdin, acknowledged), for scheduled runs'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l exact-time -d 'With --since/--until, read every segment and every event instead of assuming ts in seq order (slower; finds events a stepped-back clock stamped out of order)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
@@ -177,6 +185,7 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d '
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l quarantine-max-age -d 'Also delete quarantine-*.bin files (bytes repair and append removed) last written more than DURATION ago (30days); without it they are kept' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
+complete -c journal -n "__fish_journal_using_subcommand prune" -l keep-unread -d 'Never delete a segment holding a seq after the one stored in cursor FILE (a `tail --cursor-file`); repeatable, the slowest reader decides. A FILE that does not exist yet keeps every segment (that reader starts from the oldest); one that cannot be read as a cursor is refused' -r -F
 complete -c journal -n "__fish_journal_using_subcommand prune" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''

@@ -163,6 +163,10 @@ pub enum OutputFormat {
     /// One record per line, as compact JSON (no whitespace outside strings;
     /// field order and escapes as stored)
     Jsonl,
+    /// One journal-envelope/1 object per record for programs that drop
+    /// repeats: source, host, id (<source id>:<position>, the same on every
+    /// read), position, record; a gap is an object with "type":"gap"
+    Envelope,
 }
 
 #[derive(Debug, Args)]
@@ -183,9 +187,24 @@ pub struct InspectArgs {
     #[arg(long)]
     pub oldest_first: bool,
 
+    /// More journals (any format) to merge with DIR: records are merged on
+    /// time, then source, then position, and labelled with their source
+    #[arg(value_name = "MORE_DIRS")]
+    pub more: Vec<PathBuf>,
+
+    /// With several journals: show the journal at PATH as NAME (default: its
+    /// directory's name; parents added where two would share one)
+    #[arg(long, value_name = "NAME=PATH")]
+    pub label: Vec<String>,
+
     /// Output format [default: table on a terminal, raw otherwise]
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+
+    /// The source id the envelope's ids start with (-o envelope) [default:
+    /// derived from the host name and the directory's canonical path]
+    #[arg(long, value_name = "ID")]
+    pub source_id: Option<String>,
 
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -249,6 +268,13 @@ on stderr, and in --json.
   segments_without_valid_line [segment]; oldest_seq, newest_segment,
   last_valid and torn_tail may be null.
 
+Any other format (a per-session store, ...) prints the newest position of
+every stream (a session and branch, ...), read from each file's end; what the
+runtime cannot open as it is goes to stderr (an unreadable file: exit 2).
+--json then prints schema \"journal-recover-streams/1\": schema, format, path,
+streams [{stream, position, latest, ts, file, extra}], problems [defect].
+A defect is {kind, severity, file, line, offset, len, before, after, detail}.
+
 ",
     exit_codes_help!()
 );
@@ -272,6 +298,17 @@ pub struct TailArgs {
     #[arg(long, value_name = "SEQ", conflicts_with = "lines")]
     pub from_seq: Option<u64>,
 
+    /// More journals (any format) to follow with DIR: records are merged on
+    /// time, then source, then position, and labelled with their source; a
+    /// path that does not exist yet is followed once it appears
+    #[arg(value_name = "MORE_DIRS")]
+    pub more: Vec<PathBuf>,
+
+    /// With several journals: show the journal at PATH as NAME (default: its
+    /// directory's name; parents added where two would share one)
+    #[arg(long, value_name = "NAME=PATH")]
+    pub label: Vec<String>,
+
     /// Start after the seq stored in FILE; when FILE does not exist, where
     /// -n or --from-seq say (`-n 0`: from now), else from the oldest event.
     /// FILE is rewritten atomically with the last seq processed once its
@@ -290,9 +327,27 @@ pub struct TailArgs {
     #[arg(long, requires = "follow")]
     pub retry: bool,
 
+    /// Advance the cursor file only over records the consumer acknowledged
+    /// on our stdin: a line ACK per line read (record or gap), in order, or
+    /// ACK <id> for every line up to that envelope id (or seq);
+    /// at-least-once across crashes. Stdin's end stops tail (exit 0). Needs
+    /// --cursor-file; one segment journal
+    #[arg(long, requires_all = ["follow", "cursor_file"])]
+    pub ack_stdin: bool,
+
+    /// With --follow: stop once everything there is was read (and, with
+    /// --ack-stdin, acknowledged), for scheduled runs
+    #[arg(long, requires = "follow")]
+    pub stop_at_end: bool,
+
     /// Output format [default: table on a terminal, raw otherwise]
     #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
+
+    /// The source id the envelope's ids start with (-o envelope) [default:
+    /// derived from the host name and the directory's canonical path]
+    #[arg(long, value_name = "ID")]
+    pub source_id: Option<String>,
 
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -317,6 +372,20 @@ journal, or from this one before it was recreated) is refused with exit 2
 before anything is printed, and so is a cursor file that cannot be written.
 A writer restart that removes a newest segment holding no complete line and
 appends to the previous one is followed without loss.
+
+Delivery: --cursor-file alone moves once a batch is written to stdout (what
+a crashed consumer held is lost: at-most-once). With --ack-stdin it moves only
+over records the consumer acknowledged on stdin (ACK per record, or
+ACK <id> up to a record): at-least-once; -o envelope gives each record an id
+(<source id>:<seq>) the same on every read, for a sink that drops repeats.
+Records pruned before they were read are a gap: a \"type\":\"gap\" envelope
+object, and exit 4 with -o envelope or --ack-stdin.
+
+Several journals (DIR MORE_DIRS...): merged on time, then source, then
+position, labelled (SOURCE column, \"_source\" in json/jsonl); every journal
+is read at each --poll (default 250ms); with --retry a path that does not
+exist yet is followed once it appears; --cursor-file keeps one position per
+source (JSON).
 
 Examples:
   journal tail -f -t error
@@ -446,6 +515,13 @@ pub struct PruneArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub wait: String,
 
+    /// Never delete a segment holding a seq after the one stored in cursor
+    /// FILE (a `tail --cursor-file`); repeatable, the slowest reader decides.
+    /// A FILE that does not exist yet keeps every segment (that reader starts
+    /// from the oldest); one that cannot be read as a cursor is refused
+    #[arg(long, value_name = "FILE")]
+    pub keep_unread: Vec<PathBuf>,
+
     /// Act as USER (name or numeric uid): drop root's privileges to USER's
     /// uid and primary group before touching the journal, as logrotate's
     /// `su` does. Required as root for a directory that group or others can
@@ -470,10 +546,21 @@ same claim and stops before deleting. Nothing to delete is success.
 --json prints one object (schema \"journal-prune/1\"; fields are only ever
 added): schema, dir, dry_run, deleted [{segment, start_seq, last_seq, bytes}]
 oldest first, bytes_freed, segments_before, segments_kept, bytes_kept,
-oldest_seq (null when none is left), warnings [{segment, message}].
+oldest_seq (null when none is left), warnings [{segment, message}],
+held_back [{cursor_file, cursor, unread_from, segments}]: per --keep-unread
+cursor, the segments the limits would have deleted that it kept.
+
+--keep-unread FILE reads FILE as tail --cursor-file writes it (one seq: the
+last one processed) and keeps every segment holding a later seq. A FILE that
+does not exist is a reader that has not started (tail reads it from the
+oldest event): every segment is kept, with a warning. A FILE that exists but
+is not a cursor (unreadable, not a seq, a directory) stops the prune with
+exit 2 and nothing deleted: a reader's position that cannot be known is not
+guessed.
 
 Examples:
   journal prune                          # keep the 64 newest segments
+  journal prune --keep 8 --dry-run --keep-unread shipper.cursor
   journal prune --max-bytes 2G -q        # for cron: quiet on success
   journal prune --max-age 30days --dry-run
   journal prune --quarantine-max-age 30days
@@ -514,6 +601,12 @@ last}, time {first, last}, sessions, events_without_session, newest_segment
 {segment, bytes, rotate_bytes, fill}, torn_tail {segment, offset, bytes},
 histogram {start, bucket_seconds, counts}, types {<type>: count}, untyped;
 seq, time, newest_segment, torn_tail and histogram may be null.
+
+Any other format: --json prints schema \"journal-stats-streams/1\": schema,
+format, path, files, bytes, events, kinds {<type>: count}, first_ts, last_ts,
+streams [{stream, events, kinds, first, last, first_ts, last_ts}], consumers,
+errors, warnings, extra {<format-specific>: value}, problems [defect] (an
+unreadable file: exit 2).
 
 Examples:
   journal stats
@@ -638,6 +731,11 @@ Output: defects grouped by segment, then one summary line:
 At most 10000 defects are listed (counts stay exact; defects_unlisted says how
 many more there are).
 
+Any other format (a per-session store, ...): --json prints one object
+(schema \"journal-verify-streams/1\"): schema, format, path, ok, records, checked
+[{name, file, bytes, records, extra}], defects [defect], notes [{kind, stream,
+detail}], errors, warnings. A defect is {kind, severity, file, line, offset, len, before, after, detail}.
+
 Examples:
   journal verify                      # the report; exit 1 on errors
   journal verify --json | jq .summary
@@ -682,6 +780,11 @@ truncate {segment, new_len, removed} or null, seq_hints}, rewrites [{segment,
 old_len, new_len, delete, drop [{offset, len, first_line, lines, kinds,
 seq_hints}]}], dropped_seq_hints, refused_count, refused [defect], left
 [defect], quarantine [path]. A defect is as in `journal verify --json`.
+
+Any other format (a per-session store, ...): --json prints one object
+(schema \"journal-repair-streams/1\"): schema, format, path, dry_run, steps [{action,
+file, line, offset, len, kept, quarantine}], refused [{file, reason, extra}],
+left [defect], errors, warnings. A defect is {kind, severity, file, line, offset, len, before, after, detail}.
 
 Examples:
   journal repair --dry-run            # what would be done, exactly
@@ -732,6 +835,7 @@ impl From<OutputFormat> for journal::render::RecordFormat {
             OutputFormat::Raw => Self::Raw,
             OutputFormat::Json => Self::Json,
             OutputFormat::Jsonl => Self::Jsonl,
+            OutputFormat::Envelope => Self::Envelope,
         }
     }
 }

@@ -7,14 +7,12 @@ use std::ops::ControlFlow;
 use anyhow::Result;
 use journal::scan::Direction;
 use journal::source::reader::{self, Item, Source};
-use journal::source::sessions::SessionStore;
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, no_branch_filter, open_listing, resolve_source, sessions};
+use crate::cmd::{Context, Target, no_stream_filter, open_listing, open_target};
 use crate::exit_codes::ExitCode;
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
-use journal::source::Format;
 
 /// Events shown when neither `-n`, `--all` nor a range says otherwise.
 const DEFAULT_LIMIT: usize = 20;
@@ -62,50 +60,83 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
-    let (dir, format) = resolve_source(&args.dir)?;
+    if !args.more.is_empty() {
+        let mut paths = vec![crate::cmd::resolve_dir(&args.dir)?];
+        paths.extend(args.more.iter().cloned());
+        let journals = crate::cmd::multi::journals(
+            &paths,
+            args.dir.format,
+            &args.label,
+            args.source_id.as_deref(),
+            false,
+        )?;
+        return crate::cmd::multi::inspect(
+            &journals,
+            &args.filters,
+            opts.limit,
+            opts.direction,
+            opts.format,
+            args.limit.is_some(),
+            ctx,
+        );
+    }
+    if !args.label.is_empty() {
+        anyhow::bail!("--label names one of several journals; only one was given");
+    }
     let query = args.filters.to_query()?;
     // One reader per format behind one trait; the loop below is shared. The
     // engine's segments are read with the filter and visitor known at compile
     // time (as fast as before the trait); the others through the trait.
     let listing;
     let mut segments = None;
-    let mut sessions_source = None;
-    let matcher = if format == Format::Sessions {
-        let store = SessionStore::open(&dir)?;
-        let branches = args.filters.branches.clone();
-        sessions_source = Some(reader::Sessions { store, branches });
-        sessions::session_query(query).matcher()
-    } else {
-        no_branch_filter(&args.filters)?;
-        let matcher = query.matcher();
-        listing = open_listing(&args.dir)?;
-        let candidates = matcher.query().candidate_segments(&listing);
-        segments = Some(reader::Segments {
-            listing: &listing,
-            candidates,
-        });
-        matcher
+    let mut family = None;
+    let matcher = match open_target(&args.dir, &args.filters.open_options())? {
+        Target::Family(f) => {
+            let matcher = f.adapt_query(query).matcher();
+            family = Some(f);
+            matcher
+        }
+        Target::Segments => {
+            no_stream_filter(&args.filters)?;
+            let matcher = query.matcher();
+            listing = open_listing(&args.dir)?;
+            let candidates = matcher.query().candidate_segments(&listing);
+            segments = Some(reader::Segments {
+                listing: &listing,
+                candidates,
+            });
+            matcher
+        }
     };
-    let source: &dyn Source = match (&segments, &sessions_source) {
+    let source: &dyn Source = match (&segments, &family) {
         (Some(s), _) => s,
-        (None, Some(s)) => s,
+        (None, Some(f)) => f.as_ref(),
         (None, None) => unreachable!("one reader is chosen above"),
     };
 
     let mut out = ctx.stdout(false);
-    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx));
+    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx))
+        .with_source(crate::cmd::identity::source_tag(
+            &crate::cmd::resolve_dir(&args.dir)?,
+            None,
+            args.source_id.as_deref(),
+        )?);
     let mut damage = DamageTally::default();
     let mut shown = 0usize;
     let mut write_error = None;
     let mut on_item = |item: Item<'_>| {
-        let (record, stored) = match item {
+        let (record, stored, position) = match item {
             Item::Damage(d) => {
                 damage.note(d);
                 return ControlFlow::Continue(());
             }
-            Item::Record { record, stored, .. } => (record, stored),
+            Item::Record {
+                record,
+                stored,
+                position,
+            } => (record, stored, position),
         };
-        if let Err(e) = renderer.record(&mut out, record, stored) {
+        if let Err(e) = renderer.record_at(&mut out, record, stored, &position, None) {
             write_error = Some(e);
             return ControlFlow::Break(());
         }

@@ -2,12 +2,14 @@
 //! how filters become a query. Every word they print is worded in render.
 
 mod append;
+pub(crate) mod family;
 mod generate_docs;
+pub(crate) mod identity;
 mod inspect;
+pub(crate) mod multi;
 mod prune;
 mod recover;
 mod repair;
-mod sessions;
 mod stats;
 mod tail;
 pub(crate) mod units;
@@ -23,7 +25,8 @@ use journal::dirread::DirRead;
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
 use journal::render::notice;
 use journal::segment::Listing;
-use journal::source::{Format, detect_reading};
+use journal::source::reader::Source;
+use journal::source::{Format, OpenOptions, detect_reading, open_family};
 use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs};
@@ -90,8 +93,27 @@ pub fn resolve_source(arg: &DirArg) -> Result<(PathBuf, Format)> {
     Ok((dir, format))
 }
 
-/// `--branch` names a per-session store's branch; segments have none.
-pub fn no_branch_filter(filters: &FilterArgs) -> Result<()> {
+/// The one decision every command makes: the engine's segments (read by
+/// their own engine path, as fast as before) or a family format, read only
+/// through [`Source`].
+pub enum Target {
+    Segments,
+    Family(Box<dyn Source>),
+}
+
+/// Detects (or takes `--format`) and, for a family format, opens its reader
+/// with the stream filters `opts` carries.
+pub fn open_target(arg: &DirArg, opts: &OpenOptions) -> Result<Target> {
+    let (dir, format) = resolve_source(arg)?;
+    if format == Format::Segments {
+        return Ok(Target::Segments);
+    }
+    Ok(Target::Family(open_family(&dir, format, opts)?))
+}
+
+/// Stream filters (`--branch`) name a family format's streams; segments have
+/// one stream.
+pub fn no_stream_filter(filters: &FilterArgs) -> Result<()> {
     if filters.branches.is_empty() {
         Ok(())
     } else {
@@ -101,16 +123,21 @@ pub fn no_branch_filter(filters: &FilterArgs) -> Result<()> {
     }
 }
 
-/// Refuses a command that only the segment format supports.
-pub fn segments_only(arg: &DirArg, what: &str) -> Result<()> {
+/// Refuses a command that only the segment format supports (exit 2):
+/// the other formats' files belong to their runtime.
+pub fn segments_only(arg: &DirArg, what: &'static str) -> Result<()> {
     let (dir, format) = resolve_source(arg)?;
     if format != Format::Segments {
-        anyhow::bail!(
-            "{}: {what} is not supported for the {} format ({}); it works on segments only",
-            dir.display(),
-            format.name(),
-            format.shape()
-        );
+        return Err(journal::JournalError::Unsupported {
+            path: dir,
+            format: format.name(),
+            what,
+            why: Some(format!(
+                "it works on the bamboo engine's segments only; this journal is {}",
+                format.shape()
+            )),
+        }
+        .into());
     }
     Ok(())
 }
@@ -148,6 +175,14 @@ pub fn open_listing(arg: &DirArg) -> Result<Listing> {
 }
 
 impl FilterArgs {
+    /// The stream filters, for the family formats' readers.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            branches: self.branches.clone(),
+            ..OpenOptions::default()
+        }
+    }
+
     /// Validates the filters into the core's query. Contradictions are errors.
     pub fn to_query(&self) -> Result<Query> {
         let now = Utc::now();

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
-use journal::prune::{PruneOptions, prune};
+use journal::prune::{PruneOptions, UnreadCursor, prune};
 use journal::render::report::{self, PRUNE_SCHEMA, write_json};
 
 use crate::cli::PruneArgs;
@@ -23,7 +23,45 @@ enum Report {
     Json,
 }
 
+/// The last seq a reader processed in this journal: a `tail --cursor-file`
+/// of one journal (one seq), or of several (JSON: the entry whose source id
+/// or path is this directory's). `None`: that reader has not started here.
+fn reader_position(file: &std::path::Path, dir: &std::path::Path) -> Result<Option<u64>> {
+    let looks_json = std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() < 1 << 20)
+        && std::fs::read(file).is_ok_and(|b| b.trim_ascii_start().first() == Some(&b'{'));
+    if !looks_json {
+        return crate::cmd::tail::read_cursor(file);
+    }
+    let text = std::fs::read_to_string(file)?;
+    let value: serde_json::Value = serde_json::from_str(&text)?;
+    let Some(sources) = value.get("sources").and_then(|s| s.as_object()) else {
+        bail!("not a cursor: a JSON object without \"sources\"");
+    };
+    let host = crate::cmd::identity::host_name();
+    let id = crate::cmd::identity::derived_source_id(&host, dir);
+    let canon = std::fs::canonicalize(dir).ok();
+    let entry = sources.get(&id).or_else(|| {
+        sources.values().find(|e| {
+            e["path"]
+                .as_str()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .is_some_and(|p| Some(p) == canon)
+        })
+    });
+    match entry {
+        None => Ok(None),
+        Some(e) => match &e["positions"][""] {
+            serde_json::Value::Null => Ok(None),
+            v => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| anyhow::anyhow!("not a cursor: the position {v} is not a seq")),
+        },
+    }
+}
+
 fn options(args: &PruneArgs) -> Result<PruneOptions> {
+    let dir = resolve_dir(&args.dir)?;
     if args.keep == 0 {
         bail!(
             "--keep 0: the newest segment is never deleted (a writer appends to it), so \
@@ -50,6 +88,22 @@ fn options(args: &PruneArgs) -> Result<PruneOptions> {
             .transpose()?,
         dry_run: args.dry_run,
         wait: parse_duration("--wait", &args.wait)?,
+        keep_unread: args
+            .keep_unread
+            .iter()
+            .map(|file| {
+                let after = reader_position(file, &dir).map_err(|e| {
+                    e.context(format!(
+                        "--keep-unread {}: the reader's position cannot be known; nothing was deleted",
+                        file.display()
+                    ))
+                })?;
+                Ok(UnreadCursor {
+                    file: file.clone(),
+                    after,
+                })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 

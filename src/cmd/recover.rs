@@ -8,13 +8,13 @@ use journal::recover::recover;
 use journal::render::report::{self, RECOVER_SCHEMA, write_json};
 
 use crate::cli::RecoverArgs;
-use crate::cmd::{Context, open_listing};
+use crate::cmd::{Context, Target, family, open_listing, open_target};
 use crate::exit_codes::ExitCode;
+use journal::source::OpenOptions;
 
 pub fn run(args: RecoverArgs, ctx: &Context) -> Result<ExitCode> {
-    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return crate::cmd::sessions::recover(&dir, &args, ctx);
+    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+        return family::recover(source.as_ref(), &args, ctx);
     }
     let listing = open_listing(&args.dir)?;
     let recovery = recover(&listing, ReadOptions::default())?;

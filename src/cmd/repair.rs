@@ -11,8 +11,9 @@ use journal::repair::{RepairMode, Step, apply_repair, plan_repair};
 use journal::segment::Listing;
 
 use crate::cli::RepairArgs;
-use crate::cmd::{Context, resolve_dir};
+use crate::cmd::{Context, Target, family, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
+use journal::source::OpenOptions;
 
 /// Test-only: abort the process right after the K-th durable step of a
 /// repair, to show that a crash at that point loses nothing.
@@ -54,12 +55,11 @@ impl RepairOptions {
 }
 
 pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
-    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return crate::cmd::sessions::repair(&source_dir, &args, ctx);
-    }
     let opts = RepairOptions::new(&args);
     crate::cmd::act_as(args.as_user.as_deref())?;
+    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+        return family::repair(source.as_ref(), &args, ctx);
+    }
     let dir = resolve_dir(&args.dir)?;
     // Check it is a journal before the claim creates a lock file in it.
     let first = Listing::read_journal(&dir)?;

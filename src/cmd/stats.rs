@@ -9,13 +9,13 @@ use journal::stats::{StatsOptions, stats};
 
 use crate::cli::StatsArgs;
 use crate::cmd::units::parse_size;
-use crate::cmd::{Context, open_listing};
+use crate::cmd::{Context, Target, family, open_listing, open_target};
 use crate::exit_codes::ExitCode;
+use journal::source::OpenOptions;
 
 pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
-    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return crate::cmd::sessions::stats(&dir, &args, ctx);
+    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+        return family::stats(source.as_ref(), &args, ctx);
     }
     let rotate_bytes = parse_size("--rotate-bytes", &args.rotate_bytes)?;
     if rotate_bytes == 0 || args.buckets == 0 {

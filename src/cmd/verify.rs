@@ -9,8 +9,9 @@ use journal::render::report::{self, VERIFY_SCHEMA, write_json};
 use journal::verify::{VerifyOptions, verify};
 
 use crate::cli::VerifyArgs;
-use crate::cmd::Context;
+use crate::cmd::{Context, Target, family, open_target};
 use crate::exit_codes::ExitCode;
+use journal::source::OpenOptions;
 
 /// The plain options `verify` runs with.
 struct VerifyCmdOptions {
@@ -40,9 +41,8 @@ impl VerifyCmdOptions {
 }
 
 pub fn run(args: VerifyArgs, ctx: &Context) -> Result<ExitCode> {
-    let (dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return crate::cmd::sessions::verify(&dir, &args, ctx);
+    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+        return family::verify(source.as_ref(), &args, ctx);
     }
     let opts = VerifyCmdOptions::new(&args);
     // Not `open_listing`: irregular entries are defects in the report here.

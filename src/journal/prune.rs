@@ -46,6 +46,43 @@ pub struct PruneOptions {
     pub dry_run: bool,
     /// How long to wait for the claim. Default 5 s.
     pub wait: Duration,
+    /// Readers whose unread records must survive (`--keep-unread`): no
+    /// segment holding a seq after a reader's cursor is deleted. Default none.
+    pub keep_unread: Vec<UnreadCursor>,
+}
+
+/// A reader's cursor that holds retention back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadCursor {
+    /// The cursor file, as named (for the report).
+    pub file: PathBuf,
+    /// The last seq the reader processed; `None` when the file does not exist
+    /// yet: a reader that has not started reads from the oldest retained
+    /// event, so nothing may be deleted.
+    pub after: Option<u64>,
+}
+
+/// What one cursor kept that the limits would have deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldBack {
+    pub cursor_file: PathBuf,
+    /// The seq in the file; null when the file does not exist.
+    pub cursor: Option<u64>,
+    /// The first seq this reader has not read (`cursor + 1`; null: all).
+    pub unread_from: Option<u64>,
+    /// Segments the limits asked to delete that hold unread seqs of this
+    /// reader, oldest first.
+    #[serde(serialize_with = "ser_names")]
+    pub segments: Vec<PathBuf>,
+}
+
+fn ser_names<S: serde::Serializer>(paths: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(paths.len()))?;
+    for p in paths {
+        seq.serialize_element(&crate::journal::segment::file_name_lossy(p))?;
+    }
+    seq.end()
 }
 
 impl Default for PruneOptions {
@@ -58,6 +95,7 @@ impl Default for PruneOptions {
             quarantine_max_age: None,
             dry_run: false,
             wait: Duration::from_secs(5),
+            keep_unread: Vec::new(),
         }
     }
 }
@@ -98,6 +136,9 @@ pub struct PruneReport {
     /// Quarantine files left, and their bytes.
     pub quarantine_kept: usize,
     pub quarantine_bytes_kept: u64,
+    /// Per `--keep-unread` cursor, what it kept that the limits would have
+    /// deleted (an empty `segments` list: it held nothing back).
+    pub held_back: Vec<HeldBack>,
 }
 
 /// Prunes the journal in `dir` (which must be a journal).
@@ -124,7 +165,8 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
             ),
         });
     }
-    let count = plan(&listing, opts, &mut warnings)?;
+    let wanted = plan(&listing, opts, &mut warnings)?;
+    let (count, held_back) = hold_back(&listing, wanted, &opts.keep_unread);
     let deleted: Vec<Pruned> = (0..count)
         .map(|i| {
             let seg = &listing.segments[i];
@@ -176,7 +218,36 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
         quarantine_deleted,
         quarantine_kept: quarantine_left.len(),
         quarantine_bytes_kept: quarantine_left.iter().map(|q| q.bytes).sum(),
+        held_back,
     })
+}
+
+/// Shortens the run of `wanted` oldest segments to what every reader has
+/// read: segment `i` holds seqs `start(i)..start(i+1)`, so a reader whose
+/// cursor is `c` lets it go only when `start(i+1) <= c + 1`. A reader
+/// without a cursor yet lets nothing go.
+fn hold_back(listing: &Listing, wanted: usize, cursors: &[UnreadCursor]) -> (usize, Vec<HeldBack>) {
+    let segs = &listing.segments;
+    let allowed = |c: &UnreadCursor| -> usize {
+        let Some(after) = c.after else { return 0 };
+        (0..wanted)
+            .take_while(|&i| segs[i + 1].start_seq <= after.saturating_add(1))
+            .count()
+    };
+    let count = cursors.iter().map(allowed).fold(wanted, usize::min);
+    let held = cursors
+        .iter()
+        .map(|c| HeldBack {
+            cursor_file: c.file.clone(),
+            cursor: c.after,
+            unread_from: c.after.map(|a| a.saturating_add(1)),
+            segments: segs[allowed(c)..wanted]
+                .iter()
+                .map(|s| s.path.clone())
+                .collect(),
+        })
+        .collect();
+    (count, held)
 }
 
 /// How many of the oldest segments to delete: the longest run any limit asks
@@ -326,6 +397,41 @@ mod tests {
         let real = prune(tmp.path(), &o).unwrap();
         assert_eq!(real.deleted, r.deleted);
         assert_eq!(Listing::read(tmp.path()).unwrap().segments.len(), 1);
+    }
+
+    #[test]
+    fn an_unread_cursor_keeps_every_segment_holding_a_seq_after_it() {
+        let t = "2026-11-20T09:00:00Z";
+        // Seqs 1-2, 3-4, 5-6, 7.
+        let tmp = journal(&[(1, &[t, t]), (3, &[t, t]), (5, &[t, t]), (7, &[t])]);
+        let mut o = opts();
+        o.keep = 1;
+        o.dry_run = true;
+        let cursor = |after| UnreadCursor {
+            file: PathBuf::from("c"),
+            after,
+        };
+        for (after, deleted) in [
+            (None, vec![]),
+            (Some(0), vec![]),
+            (Some(1), vec![]),
+            (Some(2), vec![1]),
+            (Some(3), vec![1]),
+            (Some(4), vec![1, 3]),
+            (Some(6), vec![1, 3, 5]),
+            (Some(99), vec![1, 3, 5]),
+        ] {
+            o.keep_unread = vec![cursor(after)];
+            let r = prune(tmp.path(), &o).unwrap();
+            assert_eq!(starts(&r), deleted, "cursor {after:?}");
+            assert_eq!(r.held_back[0].segments.len(), 3 - deleted.len());
+        }
+        // The slowest of several readers decides; each says what it held.
+        o.keep_unread = vec![cursor(Some(6)), cursor(Some(3)), cursor(Some(4))];
+        let r = prune(tmp.path(), &o).unwrap();
+        assert_eq!(starts(&r), [1]);
+        let held: Vec<usize> = r.held_back.iter().map(|h| h.segments.len()).collect();
+        assert_eq!(held, [0, 2, 1]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub use console::{ColorMode, Console};
 use std::io::{self, Write};
 
 use crate::record::Record;
+use crate::source::Position;
 use crate::writer::compact_json_bytes;
 
 /// How records are written.
@@ -34,6 +35,25 @@ pub enum RecordFormat {
     /// One record per line, as compact JSON (no whitespace outside strings;
     /// field order and escapes as stored).
     Jsonl,
+    /// One [`ENVELOPE_SCHEMA`] object per record, for programs that
+    /// de-duplicate: `source`, `host`, `id` (`<source>:<position>`),
+    /// `position` and the `record`; a gap is a `"type":"gap"` object.
+    Envelope,
+}
+
+/// The schema name every envelope line carries.
+pub const ENVELOPE_SCHEMA: &str = "journal-envelope/1";
+
+/// Where records come from, for the envelope (and the label of a merge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceTag {
+    /// The name people see (`--label`, by default the directory's name).
+    pub label: String,
+    /// The stable source id the envelope's `id` starts with (never holds a
+    /// `:`, so `id` splits at its first one).
+    pub id: String,
+    /// The host name.
+    pub host: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +101,11 @@ pub struct Renderer {
     json_items: usize,
     /// Table rows are written at once, in fixed columns (for a follower).
     stream_rows: bool,
+    /// The source of records handed without one (the envelope needs it).
+    source: Option<SourceTag>,
+    /// Records are labelled with their source (a merge of several
+    /// journals): a SOURCE column, `_source` in JSON.
+    labelled: bool,
 }
 
 impl Renderer {
@@ -90,7 +115,28 @@ impl Renderer {
             table: table::TableBuilder::new(opts),
             json_items: 0,
             stream_rows: false,
+            source: None,
+            labelled: false,
         }
+    }
+
+    /// Label every record with its source's label: a SOURCE column in the
+    /// table, a first field `"_source"` in `json` and `jsonl` (`raw` stays
+    /// the stored bytes; the envelope carries `source` anyway).
+    pub fn labelled(mut self) -> Self {
+        self.labelled = true;
+        self.table.labelled = true;
+        self
+    }
+
+    /// The source of the records this renderer writes (for the envelope).
+    pub fn with_source(mut self, source: SourceTag) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    pub fn format(&self) -> RecordFormat {
+        self.opts.format
     }
 
     /// A renderer that never holds a record back: the table becomes one
@@ -110,10 +156,33 @@ impl Renderer {
         rec: &Record<'_>,
         stored: &[u8],
     ) -> io::Result<()> {
+        self.record_at(out, rec, stored, &Position::Seq(rec.seq), None)
+    }
+
+    /// A record at `position` in `source` (default: the renderer's own).
+    pub fn record_at(
+        &mut self,
+        out: &mut dyn Write,
+        rec: &Record<'_>,
+        stored: &[u8],
+        position: &Position,
+        source: Option<&SourceTag>,
+    ) -> io::Result<()> {
+        let label = if self.labelled {
+            source.or(self.source.as_ref()).map(|s| s.label.as_str())
+        } else {
+            None
+        };
         match self.opts.format {
-            RecordFormat::Table if self.stream_rows => self.table.write_row(out, rec),
+            RecordFormat::Envelope => {
+                let source = source.or(self.source.as_ref());
+                let line = envelope_record(source, position, rec.raw.trim_ascii());
+                self.write_json_line(out, &line)?;
+                out.write_all(b"\n")
+            }
+            RecordFormat::Table if self.stream_rows => self.table.write_row(out, rec, label),
             RecordFormat::Table => {
-                self.table.push(rec);
+                self.table.push(rec, label);
                 Ok(())
             }
             RecordFormat::Raw => {
@@ -121,13 +190,13 @@ impl Renderer {
                 out.write_all(b"\n")
             }
             RecordFormat::Jsonl => {
-                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))?;
+                self.write_json_line(out, &with_label(label, rec.raw.trim_ascii()))?;
                 out.write_all(b"\n")
             }
             RecordFormat::Json => {
                 out.write_all(if self.json_items == 0 { b"[\n" } else { b",\n" })?;
                 self.json_items += 1;
-                self.write_json_line(out, &compact_json_bytes(rec.raw.trim_ascii()))
+                self.write_json_line(out, &with_label(label, rec.raw.trim_ascii()))
             }
         }
     }
@@ -148,7 +217,80 @@ impl Renderer {
             } else {
                 b"\n]\n"
             }),
-            RecordFormat::Raw | RecordFormat::Jsonl => Ok(()),
+            RecordFormat::Raw | RecordFormat::Jsonl | RecordFormat::Envelope => Ok(()),
         }
     }
+
+    /// A gap on the envelope stream: seqs `first..=last` of `source` can no
+    /// longer be read (pruned before they were). Other formats say it on
+    /// stderr only, so this writes nothing for them.
+    pub fn gap(
+        &mut self,
+        out: &mut dyn Write,
+        first: u64,
+        last: u64,
+        reason: &str,
+        source: Option<&SourceTag>,
+    ) -> io::Result<()> {
+        if self.opts.format != RecordFormat::Envelope {
+            return Ok(());
+        }
+        let source = source.or(self.source.as_ref());
+        let (id, host) = source.map_or(("", ""), |s| (s.id.as_str(), s.host.as_str()));
+        let value = serde_json::json!({
+            "schema": ENVELOPE_SCHEMA,
+            "type": "gap",
+            "source": id,
+            "host": host,
+            "id": format!("{id}:gap-{first}-{last}"),
+            "first": first,
+            "last": last,
+            "reason": reason,
+        });
+        let line = serde_json::to_vec(&value).map_err(io::Error::other)?;
+        self.write_json_line(out, &line)?;
+        out.write_all(b"\n")
+    }
+}
+
+/// The record compact, with `"_source":<label>` as its first field when
+/// labelled.
+fn with_label(label: Option<&str>, raw: &[u8]) -> Vec<u8> {
+    let compact = compact_json_bytes(raw);
+    match (label, compact.first()) {
+        (Some(label), Some(b'{')) => {
+            let mut line = format!(
+                "{{\"_source\":{}",
+                serde_json::to_string(label).expect("a string serialises")
+            )
+            .into_bytes();
+            if compact.len() > 2 {
+                line.push(b',');
+            }
+            line.extend_from_slice(&compact[1..]);
+            line
+        }
+        _ => compact.into_owned(),
+    }
+}
+
+/// One envelope line: the record is spliced in as stored (compact), so its
+/// field order and escapes are kept.
+fn envelope_record(source: Option<&SourceTag>, position: &Position, raw: &[u8]) -> Vec<u8> {
+    let (id, host) = source.map_or(("", ""), |s| (s.id.as_str(), s.host.as_str()));
+    let str_json = |s: &str| serde_json::to_string(s).expect("a string serialises");
+    let position_json = match position {
+        Position::Seq(seq) | Position::Key(seq) => seq.to_string(),
+        other => str_json(&other.to_string()),
+    };
+    let mut line = format!(
+        "{{\"schema\":\"{ENVELOPE_SCHEMA}\",\"type\":\"record\",\"source\":{},\"host\":{},\"id\":{},\"position\":{position_json},\"record\":",
+        str_json(id),
+        str_json(host),
+        str_json(&format!("{id}:{position}")),
+    )
+    .into_bytes();
+    line.extend_from_slice(&compact_json_bytes(raw));
+    line.push(b'}');
+    line
 }

@@ -197,3 +197,11 @@ impl DamageTally {
         );
     }
 }
+
+/// `tail --ack-stdin` ended with records written but not acknowledged.
+pub fn unacknowledged(n: usize) {
+    eprintln!(
+        "journal: note: {n} record(s) written were not acknowledged on stdin: the cursor stays \
+         before them, and the next run sends them again"
+    );
+}

@@ -20,6 +20,8 @@ const MIN_SUMMARY: usize = 16;
 const ROOMY_SUMMARY: usize = 48;
 
 struct Row {
+    /// The source's label, in a merge of several journals.
+    source: String,
     seq: u64,
     time: String,
     /// The time without year and sub-seconds, for narrow terminals.
@@ -34,6 +36,8 @@ pub struct TableBuilder {
     rows: Vec<Row>,
     /// The streaming header has been written.
     header_written: bool,
+    /// A SOURCE column first (a merge of several journals).
+    pub labelled: bool,
 }
 
 /// Column widths of the streaming table: a row is printed before the rows
@@ -43,6 +47,7 @@ const STREAM_SEQ: usize = 8;
 const STREAM_TIME: usize = 23;
 const STREAM_SESSION: usize = 12;
 const STREAM_TYPE: usize = 20;
+const STREAM_SOURCE: usize = 12;
 
 /// Fields that say what an event is about, in the order they are preferred.
 const SUMMARY_KEYS: &[&str] = &[
@@ -65,29 +70,39 @@ impl TableBuilder {
             opts,
             rows: Vec::new(),
             header_written: false,
+            labelled: false,
         }
     }
 
-    pub fn push(&mut self, rec: &Record<'_>) {
-        let row = make_row(rec);
+    pub fn push(&mut self, rec: &Record<'_>, source: Option<&str>) {
+        let row = make_row(rec, source);
         self.rows.push(row);
     }
 
     /// Writes one row at once in the fixed streaming columns (the header
     /// before the first), cut to the terminal width where known.
-    pub fn write_row(&mut self, out: &mut dyn Write, rec: &Record<'_>) -> io::Result<()> {
+    pub fn write_row(
+        &mut self,
+        out: &mut dyn Write,
+        rec: &Record<'_>,
+        source: Option<&str>,
+    ) -> io::Result<()> {
         let bold = |s: &str| style::paint(s, style::BOLD, self.opts.color);
+        let source_col = if self.labelled { STREAM_SOURCE + 2 } else { 0 };
         if !self.header_written {
             self.header_written = true;
-            let header = format!(
+            let mut header = format!(
                 "{:>STREAM_SEQ$}  {:<STREAM_TIME$}  {:<STREAM_SESSION$}  {:<STREAM_TYPE$}  SUMMARY",
                 "SEQ", "TIME", "SESSION", "TYPE"
             );
+            if self.labelled {
+                header = format!("{:<STREAM_SOURCE$}  {header}", "SOURCE");
+            }
             let rule = "─".repeat(header.width());
             writeln!(out, "{}\n{rule}", bold(&header))?;
         }
-        let row = make_row(rec);
-        let fixed = STREAM_SEQ + STREAM_TIME + STREAM_SESSION + STREAM_TYPE + 4 * 2;
+        let row = make_row(rec, source);
+        let fixed = source_col + STREAM_SEQ + STREAM_TIME + STREAM_SESSION + STREAM_TYPE + 4 * 2;
         let summary_width = self
             .opts
             .width
@@ -97,8 +112,16 @@ impl TableBuilder {
             (true, Some(color)) => style::paint(&event_type, ansi_style(color), true),
             _ => event_type,
         };
+        let label = if self.labelled {
+            format!(
+                "{}  ",
+                pad(&truncate(&row.source, Some(STREAM_SOURCE)), STREAM_SOURCE)
+            )
+        } else {
+            String::new()
+        };
         let line = format!(
-            "{:>STREAM_SEQ$}  {}  {}  {event_type}  {}",
+            "{label}{:>STREAM_SEQ$}  {}  {}  {event_type}  {}",
             row.seq,
             pad(&truncate(&row.time, Some(STREAM_TIME)), STREAM_TIME),
             pad(
@@ -111,7 +134,7 @@ impl TableBuilder {
     }
 }
 
-fn make_row(rec: &Record<'_>) -> Row {
+fn make_row(rec: &Record<'_>, source: Option<&str>) -> Row {
     let value = rec.value();
     // The engine's `event`, or the session store's `kind`.
     let event = value
@@ -126,6 +149,9 @@ fn make_row(rec: &Record<'_>) -> Row {
             .unwrap_or_default()
     };
     Row {
+        source: source
+            .map(|s| escape_text(s).into_owned())
+            .unwrap_or_default(),
         seq: rec.seq,
         time: ts.map_or_else(as_stored, |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
         short_time: ts.map_or_else(as_stored, |t| t.format("%m-%d %H:%M:%S").to_string()),
@@ -160,7 +186,11 @@ impl TableBuilder {
         } else {
             table.force_no_tty();
         }
-        table.set_header(["SEQ", "TIME", "SESSION", "TYPE", "SUMMARY"].map(|h| self.header(h)));
+        let mut header = vec!["SEQ", "TIME", "SESSION", "TYPE", "SUMMARY"];
+        if self.labelled {
+            header.insert(0, "SOURCE");
+        }
+        table.set_header(header.into_iter().map(|h| self.header(h)));
         let narrow = self.is_narrow();
         let summary_width = self.summary_width(narrow);
         for mut row in self.rows.drain(..) {
@@ -173,13 +203,17 @@ impl TableBuilder {
                 (true, Some(color)) => Cell::new(&row.event_type).fg(color),
                 _ => Cell::new(&row.event_type),
             };
-            table.add_row(vec![
+            let mut cells = vec![
                 Cell::new(row.seq),
                 Cell::new(row.time),
                 Cell::new(row.session),
                 type_cell,
                 Cell::new(summary),
-            ]);
+            ];
+            if self.labelled {
+                cells.insert(0, Cell::new(row.source));
+            }
+            table.add_row(cells);
         }
         writeln!(out, "{table}")
     }
@@ -212,7 +246,13 @@ impl TableBuilder {
                 self.widest(|r| r.session.width()),
             )
         };
-        self.widest(|r| r.seq.to_string().len())
+        let source = if self.labelled {
+            self.widest(|r| r.source.width()) + 3
+        } else {
+            0
+        };
+        source
+            + self.widest(|r| r.seq.to_string().len())
             + time
             + session
             + self.widest(|r| r.event_type.width())

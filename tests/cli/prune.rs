@@ -383,3 +383,162 @@ fn an_age_beyond_the_calendar_prunes_nothing_and_does_not_panic() {
         .success();
     assert_eq!(j.segments(), before);
 }
+
+#[test]
+fn keep_unread_keeps_exactly_what_an_unread_cursor_needs() {
+    // Seqs 1..=50 in segments of 5: 1-5, 6-10, ... 46-50.
+    let j = TestJournal::with_events(50, 5);
+    let cursor = j.tmp.path().join("shipper.cursor");
+    let other = j.tmp.path().join("slow.cursor");
+    fs::write(&cursor, "23\n").unwrap();
+    fs::write(&other, "40\n").unwrap();
+    let v = json_of(&mut j.cmd(&[
+        "prune",
+        "--keep",
+        "1",
+        "--dry-run",
+        "--json",
+        "--keep-unread",
+        cursor.to_str().unwrap(),
+        "--keep-unread",
+        other.to_str().unwrap(),
+    ]));
+    // Seq 24 is unread: its segment (21-25) and every later one stay.
+    let deleted: Vec<u64> = v["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["start_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(deleted, [1, 6, 11, 16]);
+    assert_eq!(v["oldest_seq"], 21);
+    assert_eq!(v["held_back"][0]["cursor"], 23);
+    assert_eq!(v["held_back"][0]["unread_from"], 24);
+    assert_eq!(v["held_back"][0]["cursor_file"], cursor.to_str().unwrap());
+    let held: Vec<&str> = v["held_back"][0]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let expect: Vec<String> = (21..=41).step_by(5).map(segment_name).collect();
+    assert_eq!(held, expect);
+    // The faster reader (at 40) alone would have let 21..40 go: it holds 41-45.
+    assert_eq!(
+        v["held_back"][1]["segments"],
+        serde_json::json!([segment_name(41)])
+    );
+    assert_eq!(j.segments().len(), 10, "a dry run deletes nothing");
+
+    // The real run deletes exactly that, and the reader resumes without a gap.
+    let out = stdout_of(&mut j.cmd(&[
+        "prune",
+        "--keep",
+        "1",
+        "--keep-unread",
+        cursor.to_str().unwrap(),
+    ]));
+    assert!(
+        out.contains(&format!(
+            "kept 5 segments ({} .. {}) for {}: its reader is at seq 23",
+            segment_name(21),
+            segment_name(41),
+            cursor.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(j.segments()[0], segment_name(21));
+    let tail = j
+        .cmd(&[
+            "tail",
+            "-o",
+            "raw",
+            "--cursor-file",
+            cursor.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(tail.status.success());
+    assert!(
+        tail.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
+    assert_eq!(
+        seqs_of(&String::from_utf8(tail.stdout).unwrap()),
+        (24..=50).collect::<Vec<_>>()
+    );
+    // Now the reader is at 50: everything but the newest may go.
+    let v = json_of(&mut j.cmd(&[
+        "prune",
+        "--keep",
+        "1",
+        "--json",
+        "--keep-unread",
+        cursor.to_str().unwrap(),
+    ]));
+    assert_eq!(v["held_back"][0]["segments"], serde_json::json!([]));
+    assert_eq!(j.segments(), [segment_name(46)]);
+}
+
+#[test]
+fn keep_unread_with_a_missing_cursor_keeps_everything_and_an_unreadable_one_refuses() {
+    let j = TestJournal::with_events(20, 5);
+    let missing = j.tmp.path().join("not-yet.cursor");
+    let out = j
+        .cmd(&[
+            "prune",
+            "--keep",
+            "1",
+            "--keep-unread",
+            missing.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no such file yet") && stderr.contains("every segment is kept"),
+        "{stderr}"
+    );
+    assert_eq!(j.segments().len(), 4);
+    assert!(!missing.exists(), "prune never creates a reader's cursor");
+
+    let garbage = j.tmp.path().join("garbage.cursor");
+    fs::write(&garbage, "not a seq\n").unwrap();
+    let dir_cursor = j.tmp.path().join("dir.cursor");
+    fs::create_dir(&dir_cursor).unwrap();
+    for bad in [&garbage, &dir_cursor] {
+        j.cmd(&[
+            "prune",
+            "--keep",
+            "1",
+            "--keep-unread",
+            bad.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "--keep-unread {}: the reader's position cannot be known; nothing was deleted",
+            bad.display()
+        )));
+        assert_eq!(j.segments().len(), 4);
+    }
+    // Unreadable (no permission) is refused too, unless we are root.
+    let locked = j.tmp.path().join("locked.cursor");
+    fs::write(&locked, "3\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    if fs::read(&locked).is_err() {
+        j.cmd(&[
+            "prune",
+            "--keep",
+            "1",
+            "--keep-unread",
+            locked.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+        assert_eq!(j.segments().len(), 4);
+    }
+}

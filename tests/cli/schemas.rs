@@ -151,11 +151,39 @@ fn every_json_report_names_its_schema_in_help() {
         ("prune", "journal-prune/1"),
         ("recover", "journal-recover/1"),
         ("append", "journal-append/1"),
+        ("recover", "journal-recover-streams/1"),
+        ("stats", "journal-stats-streams/1"),
+        ("verify", "journal-verify-streams/1"),
+        ("repair", "journal-repair-streams/1"),
     ] {
         let help = stdout_of(journal_cmd().args([cmd, "--help"]));
         assert!(
             help.contains(&format!("schema \"{schema}\"")),
             "{cmd} --help names {schema}:\n{help}"
         );
+    }
+}
+
+/// Every family report (here a per-session store's) names its schema and the
+/// format it read.
+#[test]
+fn family_reports_name_their_schema_and_format() {
+    let s = crate::sessions::Store::corpus("aios-crashed");
+    for (args, schema) in [
+        (&["recover", "--json"][..], "journal-recover-streams/1"),
+        (&["stats", "--json"], "journal-stats-streams/1"),
+        (&["verify", "--json"], "journal-verify-streams/1"),
+        (
+            &["repair", "--json", "--dry-run"],
+            "journal-repair-streams/1",
+        ),
+    ] {
+        let out = s.cmd(args).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "one line of JSON: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["schema"], schema, "{args:?}");
+        assert_eq!(v["format"], "sessions", "{args:?}");
+        assert_eq!(v["path"], s.root.display().to_string(), "{args:?}");
     }
 }

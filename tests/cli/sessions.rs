@@ -88,9 +88,9 @@ fn latest_of(v: &Value) -> Vec<(String, String, u64)> {
         .iter()
         .map(|s| {
             (
-                s["session"].as_str().unwrap().to_owned(),
-                s["branch"].as_str().unwrap().to_owned(),
-                s["latest_sequence"].as_u64().unwrap(),
+                s["position"]["session"].as_str().unwrap().to_owned(),
+                s["position"]["branch"].as_str().unwrap().to_owned(),
+                s["latest"].as_u64().unwrap(),
             )
         })
         .collect()
@@ -107,7 +107,7 @@ fn recover_prints_the_latest_sequence_of_every_session_and_branch() {
     let s = Store::corpus("aios-sessions");
     let (v, code) = s.json(&["recover", "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(v["schema"], "journal-recover-sessions/1");
+    assert_eq!(v["schema"], "journal-recover-streams/1");
     assert_eq!(v["format"], "sessions");
     assert_eq!(
         latest_of(&v),
@@ -125,8 +125,8 @@ fn recover_prints_the_latest_sequence_of_every_session_and_branch() {
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows[0], ["SESSION", "BRANCH", "LATEST"]);
-    assert_eq!(rows[2], [S1, "main", "58"]);
+    assert_eq!(rows[0], ["STREAM", "LATEST", "TIME"]);
+    assert_eq!(rows[2][..2], [format!("{S1}/main").as_str(), "58"]);
     assert_eq!(rows.len(), 7);
 }
 
@@ -148,7 +148,7 @@ fn recover_on_the_crashed_store_counts_complete_records_and_names_the_damage() {
             ("sess-02-5ff76408", "main", 38),
         ])
     );
-    let unreadable: Vec<&str> = v["unreadable"]
+    let unreadable: Vec<&str> = v["problems"]
         .as_array()
         .unwrap()
         .iter()
@@ -327,10 +327,13 @@ fn stats_says_the_format_and_counts_sessions_branches_and_kinds() {
     let s = Store::corpus("aios-sessions");
     let (v, code) = s.json(&["stats", "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(v["schema"], "journal-stats-sessions/1");
+    assert_eq!(v["schema"], "journal-stats-streams/1");
     assert_eq!(v["format"], "sessions");
     assert_eq!(
-        (v["sessions"].as_u64(), v["branches"].as_u64()),
+        (
+            v["extra"]["sessions"].as_u64(),
+            v["streams"].as_array().map(Vec::len)
+        ),
         (Some(3), Some(6))
     );
     assert_eq!(v["events"], 240);
@@ -473,7 +476,7 @@ fn prune_and_append_refuse_the_session_store() {
             .assert()
             .code(2)
             .stderr(predicate::str::contains(
-                "not supported for the sessions format",
+                "does not support the sessions format",
             ));
     }
     assert_eq!(all_records(&s), before);
@@ -528,7 +531,7 @@ fn verify_a_clean_store_is_silent_and_the_crashed_one_exact() {
     let s = Store::corpus("aios-sessions");
     let (v, code) = s.json(&["verify", "--json"]);
     assert_eq!((code, v["ok"].as_bool()), (0, Some(true)));
-    assert_eq!(v["schema"], "journal-verify-sessions/1");
+    assert_eq!(v["schema"], "journal-verify-streams/1");
     assert!(defects(&v).is_empty());
 
     let s = Store::corpus("aios-crashed");
@@ -585,8 +588,8 @@ fn verify_locates_gaps_repeats_and_steps_back_per_branch() {
     );
     assert_eq!(
         (
-            v["defects"][0]["sequence_before"].as_u64(),
-            v["defects"][0]["sequence_after"].as_u64()
+            v["defects"][0]["before"].as_u64(),
+            v["defects"][0]["after"].as_u64()
         ),
         (Some(9), Some(11))
     );
@@ -773,7 +776,7 @@ fn repair_cuts_the_torn_tail_and_unglues_the_glued_line_losing_no_event() {
     let (plan, code) = s.json(&["repair", "--dry-run", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(snapshot(&s), before, "a dry run changed something");
-    assert_eq!(plan["schema"], "journal-repair-sessions/1");
+    assert_eq!(plan["schema"], "journal-repair-streams/1");
     let (done, code) = s.json(&["repair", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(without_quarantine(&plan), without_quarantine(&done));
@@ -790,7 +793,7 @@ fn repair_cuts_the_torn_tail_and_unglues_the_glued_line_losing_no_event() {
             &steps[0]["line"],
             &steps[0]["offset"],
             &steps[0]["len"],
-            &steps[0]["kept_sequence"]
+            &steps[0]["kept"]["sequence"]
         ),
         (
             &"unglue".into(),
@@ -868,8 +871,8 @@ fn repair_leaves_a_file_another_process_holds_open_unless_forced() {
     let (v, code) = s.json(&["repair", "--json"]);
     assert_eq!(code, 1);
     assert_eq!(v["refused"][0]["file"], "sess-02-5ff76408.jsonl");
-    assert_eq!(v["refused"][0]["holders"][0]["pid"], holder.id());
-    assert_eq!(v["refused"][0]["holders"][0]["process"], "sleep");
+    assert_eq!(v["refused"][0]["extra"]["holders"][0]["pid"], holder.id());
+    assert_eq!(v["refused"][0]["extra"]["holders"][0]["process"], "sleep");
     assert_eq!(fs::read(&torn).unwrap(), before, "a held file was touched");
     // The other file was repaired.
     assert_eq!(v["steps"][0]["file"], "probe-session.jsonl");

@@ -61,7 +61,7 @@ pub(super) fn check_writable(path: &Path, current: Option<u64>) -> Result<()> {
 }
 
 /// The seq stored in a cursor file; `None` when the file does not exist yet.
-pub(super) fn read_cursor(path: &Path) -> Result<Option<u64>> {
+pub(crate) fn read_cursor(path: &Path) -> Result<Option<u64>> {
     // Opening a FIFO would block until a writer came; a directory or device
     // is never a cursor. Look before opening.
     match fs::metadata(path) {

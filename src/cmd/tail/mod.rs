@@ -15,8 +15,10 @@
 //! directory). SIGINT, SIGTERM and a closed stdout stop between two records:
 //! the cursor then names exactly the last record printed, and the exit status is 0.
 
+mod ack;
 mod cursor;
-mod sessions;
+mod family;
+mod multi;
 mod sink;
 mod waker;
 
@@ -36,9 +38,10 @@ use journal::scan::{Direction, Visit, scan};
 use journal::segment::Listing;
 
 use crate::cli::{OutputFormat, TailArgs};
-use crate::cmd::{Context, open_listing, resolve_dir};
+use crate::cmd::{Context, Target, open_listing, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
-use cursor::{Cursor, check_writable, read_cursor};
+pub(crate) use cursor::read_cursor;
+use cursor::{Cursor, check_writable};
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
 use sink::Sink;
@@ -102,12 +105,32 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
-    let (source_dir, format) = crate::cmd::resolve_source(&args.dir)?;
-    if format == journal::source::Format::Sessions {
-        return sessions::run(&args, &source_dir, ctx);
+    if !args.more.is_empty() {
+        return multi::run(&args, resolve_dir(&args.dir)?, ctx);
     }
-    crate::cmd::no_branch_filter(&args.filters)?;
+    if !args.label.is_empty() {
+        anyhow::bail!("--label names one of several journals; only one was given");
+    }
+    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
+        if args.ack_stdin || args.stop_at_end {
+            anyhow::bail!(
+                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a {} journal",
+                source.format().name()
+            );
+        }
+        return family::run(&args, source.as_ref(), ctx);
+    }
+    crate::cmd::no_stream_filter(&args.filters)?;
     let opts = TailOptions::new(&args, ctx)?;
+    if args.ack_stdin
+        && let Start::Last(n) = opts.start
+        && n > 0
+    {
+        anyhow::bail!(
+            "--ack-stdin starts after the cursor file's seq; without one, from the oldest event, \
+             --from-seq, or -n 0 (from now): not with the last {n} events"
+        );
+    }
     let matcher = args.filters.to_query()?.matcher();
     let dir = resolve_dir(&args.dir)?;
 
@@ -149,12 +172,23 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
             Renderer::streaming(render_opts)
         } else {
             Renderer::new(render_opts)
-        },
+        }
+        .with_source(crate::cmd::identity::source_tag(
+            &dir,
+            None,
+            args.source_id.as_deref(),
+        )?),
         out: ctx.stdout(opts.follow),
         stop: &stop,
         processed: None,
         write_error: None,
+        acks: args.ack_stdin.then(ack::Acks::default),
+        gap: false,
+        gap_is_failure: args.ack_stdin || opts.format == OutputFormat::Envelope,
     };
+    if let Some(acks) = &sink.acks {
+        ack::spawn_ack_reader(acks.clone(), tx.clone());
+    }
 
     let after = match opts.start {
         Start::After(after) => after,
@@ -227,7 +261,22 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
             break;
         }
         if let Some(cursor) = cursor.as_mut() {
-            cursor.save(sink.processed)?;
+            cursor.save(sink.safe_position())?;
+        }
+        let mut all_acked = true;
+        if let Some(acks) = &sink.acks {
+            let mut state = acks.lock().expect("ack state");
+            if let Some(e) = state.error.take() {
+                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last record acknowledged");
+            }
+            if state.closed {
+                drop(state);
+                break;
+            }
+            all_acked = state.outstanding.is_empty();
+        }
+        if args.stop_at_end && status == PollStatus::CaughtUp && all_acked {
+            break;
         }
         match status {
             PollStatus::DirMissing if !opts.retry => {

@@ -12,6 +12,7 @@ use journal::query::Matcher;
 use journal::record::parse_line;
 use journal::render::{Renderer, notice};
 
+use super::ack::Acks;
 use super::cursor::Cursor;
 use crate::exit_codes::ExitCode;
 
@@ -24,6 +25,14 @@ pub(super) struct Sink<'a> {
     /// The last seq written to stdout or filtered out.
     pub(super) processed: Option<u64>,
     pub(super) write_error: Option<io::Error>,
+    /// `--ack-stdin`: what the consumer acknowledged; the cursor moves only
+    /// over that.
+    pub(super) acks: Option<Acks>,
+    /// Seqs were lost before they could be read (pruned, or skipped by the
+    /// journal itself): the envelope stream says so and the exit status too.
+    pub(super) gap: bool,
+    /// Gaps end the run with [`ExitCode::Gap`] (the delivery modes).
+    pub(super) gap_is_failure: bool,
 }
 
 impl Sink<'_> {
@@ -34,6 +43,25 @@ impl Sink<'_> {
         let (segment, seq, line) = match item {
             Item::Notice(notice) => {
                 notice::follow(&notice);
+                let lost = match &notice {
+                    Notice::Pruned { first, last } => Some((*first, *last, "pruned")),
+                    Notice::Gap {
+                        expected, found, ..
+                    } => Some((*expected, found.saturating_sub(1), "skipped")),
+                    _ => None,
+                };
+                if let Some((first, last, reason)) = lost {
+                    self.gap = true;
+                    if let Some(acks) = &self.acks
+                        && self.renderer.format() == journal::render::RecordFormat::Envelope
+                    {
+                        acks.lock().expect("ack state").outstanding.push_back(first);
+                    }
+                    if let Err(e) = self.renderer.gap(&mut self.out, first, last, reason, None) {
+                        self.write_error = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
                 return ControlFlow::Continue(());
             }
             Item::Line { segment, seq, line } => (segment, seq, line),
@@ -44,6 +72,9 @@ impl Sink<'_> {
         if self.matcher.prefilter(content) {
             match parse_line(content) {
                 Ok(record) if self.matcher.matches(&record) => {
+                    if let Some(acks) = &self.acks {
+                        acks.lock().expect("ack state").outstanding.push_back(seq);
+                    }
                     if let Err(e) = self.renderer.record(&mut self.out, &record, stored) {
                         self.write_error = Some(e);
                         return ControlFlow::Break(());
@@ -57,6 +88,15 @@ impl Sink<'_> {
         }
         self.processed = Some(seq);
         ControlFlow::Continue(())
+    }
+
+    /// The cursor that may be stored: the last seq processed, or with
+    /// `--ack-stdin` the last one before the oldest unacknowledged record.
+    pub(super) fn safe_position(&self) -> Option<u64> {
+        match &self.acks {
+            None => self.processed,
+            Some(acks) => acks.lock().expect("ack state").safe(self.processed),
+        }
     }
 
     /// Flushes, records the cursor, and turns a closed stdout into success.
@@ -74,13 +114,24 @@ impl Sink<'_> {
             let _ = self.out.flush();
         }
         if let Some(cursor) = cursor {
-            cursor.save(self.processed)?;
+            cursor.save(self.safe_position())?;
         }
+        if let Some(acks) = &self.acks {
+            let state = acks.lock().expect("ack state");
+            if !state.outstanding.is_empty() {
+                notice::unacknowledged(state.outstanding.len());
+            }
+        }
+        let done = if self.gap && self.gap_is_failure {
+            ExitCode::Gap
+        } else {
+            ExitCode::Success
+        };
         match result {
             // `journal tail -f | head`: the reader went away; that is success.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(done),
             Err(e) => Err(anyhow::Error::new(e).context("writing to stdout")),
-            Ok(()) => Ok(ExitCode::Success),
+            Ok(()) => Ok(done),
         }
     }
 }

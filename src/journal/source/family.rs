@@ -69,6 +69,9 @@ pub struct FamilyStats {
     pub warnings: u64,
     /// Format-specific values (redb's free pages, ...).
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// What could not be read (a file named as unreadable damage): its
+    /// records are not counted, the rest is.
+    pub problems: Vec<Defect>,
 }
 
 /// One stream's counts.
@@ -189,6 +192,8 @@ pub struct RepairStep {
 pub struct RepairRefusal {
     pub file: PathBuf,
     pub reason: String,
+    /// Format-specific values (the processes holding the file, ...).
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Position {

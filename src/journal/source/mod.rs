@@ -10,6 +10,7 @@
 pub mod family;
 pub mod reader;
 pub mod session_repair;
+pub mod session_source;
 pub mod sessions;
 
 use std::fmt;
@@ -374,10 +375,7 @@ pub fn open_family(
     opts: &OpenOptions,
 ) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
     match format {
-        Format::Sessions => Ok(Box::new(reader::Sessions {
-            store: sessions::SessionStore::open(path)?,
-            branches: opts.branches.clone(),
-        })),
+        Format::Sessions => Ok(Box::new(session_source::Sessions::open(path, opts)?)),
         Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite | Format::Redb => {
             Err(crate::journal::error::JournalError::Unsupported {
                 path: path.to_owned(),

@@ -13,14 +13,14 @@ use super::family::{
     FamilyRepair, FamilyRepairOptions, FamilyStats, FamilyVerify, FamilyVerifyOptions, Heads,
     Positions,
 };
-use super::sessions::SessionStore;
-use super::{Format, Position, SourceRecord};
+use super::{Format, Position};
 use crate::journal::defect::Defect;
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
 use crate::journal::scan::{Direction, Visit, scan, scan_oldest_first_parallel};
 use crate::journal::segment::Listing;
+use crate::query::Query;
 
 /// Which records a reader hands on: a cheap test on the raw bytes (and on
 /// whole windows of lines), then the exact test on the parsed record.
@@ -59,6 +59,12 @@ pub trait Source {
     fn format(&self) -> Format;
     /// Where damage is reported as found.
     fn dir(&self) -> &Path;
+    /// The query as this format's records need it (a field path written for
+    /// the engine's records, `event.x`, rooted where this format keeps it).
+    fn adapt_query(&self, query: Query) -> Query {
+        query
+    }
+
     /// Visits the accepted records newest or oldest first until `visit` breaks.
     fn visit(
         &self,
@@ -224,59 +230,4 @@ impl Source for Segments<'_> {
     }
 }
 
-/// The per-session store: every session file, merged by timestamp.
-pub struct Sessions {
-    pub store: SessionStore,
-    /// Only these branches; empty for all.
-    pub branches: Vec<String>,
-}
-
-impl Source for Sessions {
-    fn format(&self) -> Format {
-        Format::Sessions
-    }
-
-    fn dir(&self) -> &Path {
-        &self.store.events_dir
-    }
-
-    fn visit(
-        &self,
-        filter: &dyn RecordFilter,
-        direction: Direction,
-        visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
-    ) -> Result<(), JournalError> {
-        let mut records: Vec<SourceRecord> = Vec::new();
-        for file in self.store.read_all()? {
-            for d in file.defects() {
-                if visit(Item::Damage(d)).is_break() {
-                    return Ok(());
-                }
-            }
-            records.extend(file.records().filter(|r| {
-                let branch_ok = self.branches.is_empty()
-                    || matches!(&r.position, Position::Session { branch, .. }
-                        if self.branches.contains(branch));
-                branch_ok && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
-            }));
-        }
-        // Oldest first by time, then by stream and sequence (a stable order
-        // for equal times).
-        records.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
-        if direction == Direction::NewestFirst {
-            records.reverse();
-        }
-        for r in &records {
-            let record = r.as_record();
-            let item = Item::Record {
-                position: r.position.clone(),
-                record: &record,
-                stored: &r.raw,
-            };
-            if visit(item).is_break() {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
+pub use super::session_source::Sessions;

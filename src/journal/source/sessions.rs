@@ -215,8 +215,23 @@ pub struct SessionFile {
     pub path: PathBuf,
     /// The session id its name says (the file stem).
     pub name: String,
+    /// The file's bytes from `base` on (all of it when `base` is 0).
     pub bytes: Vec<u8>,
+    /// Where `bytes` start in the file; line offsets are the file's.
+    pub base: u64,
     pub lines: Vec<FileLine>,
+}
+
+/// A session file that could not be read: damage, named, and the other
+/// sessions still read.
+pub fn unreadable(path: &Path, error: &dyn std::fmt::Display) -> Defect {
+    Defect::new(
+        DefectKind::Unreadable,
+        path,
+        0,
+        0,
+        format!("cannot be read: {error}; its events are left out"),
+    )
 }
 
 /// Where the complete record inside a glued line starts: the last
@@ -233,7 +248,26 @@ impl SessionFile {
         Ok(SessionFile::parse(path, bytes))
     }
 
+    /// Bytes `[from, to)` of the file (to its end if shorter), unparsed.
+    pub fn read_range(path: &Path, from: u64, to: u64) -> Result<Vec<u8>, JournalError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let io = |e| JournalError::io(path, e);
+        let mut f = fs::File::open(path).map_err(io)?;
+        f.seek(SeekFrom::Start(from)).map_err(io)?;
+        let mut bytes = Vec::new();
+        f.take(to.saturating_sub(from))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        Ok(bytes)
+    }
+
     pub fn parse(path: &Path, bytes: Vec<u8>) -> SessionFile {
+        SessionFile::parse_at(path, bytes, 0)
+    }
+
+    /// `bytes` read from offset `base` of the file (a line start). Line
+    /// numbers count from there: they are the file's only when `base` is 0.
+    pub fn parse_at(path: &Path, bytes: Vec<u8>, base: u64) -> SessionFile {
         let mut lines = Vec::new();
         let mut offset = 0usize;
         let mut number = 0u64;
@@ -261,7 +295,7 @@ impl SessionFile {
             };
             lines.push(FileLine {
                 number,
-                offset: offset as u64,
+                offset: base + offset as u64,
                 len: line.len() as u64,
                 body,
             });
@@ -274,14 +308,15 @@ impl SessionFile {
                 .unwrap_or_default(),
             path: path.to_owned(),
             bytes,
+            base,
             lines,
         }
     }
 
     /// The bytes of the complete record a line holds.
     pub fn record_bytes(&self, line: &FileLine) -> &[u8] {
-        let start = line.record_offset() as usize;
-        let end = (line.offset + line.len) as usize;
+        let start = (line.record_offset() - self.base) as usize;
+        let end = (line.offset + line.len - self.base) as usize;
         let raw = &self.bytes[start..end];
         raw.strip_suffix(b"\r").unwrap_or(raw)
     }
@@ -317,11 +352,21 @@ impl SessionFile {
 
     /// Every defect, in file order.
     pub fn defects(&self) -> Vec<Defect> {
+        self.defects_with(true)
+    }
+
+    /// The defects of single lines (no sequence checks: for part of a file).
+    pub fn line_defects(&self) -> Vec<Defect> {
+        self.defects_with(false)
+    }
+
+    fn defects_with(&self, sequences: bool) -> Vec<Defect> {
         let mut out = Vec::new();
         let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+        let numbered = self.base == 0;
         let at =
             |kind: DefectKind, line: &FileLine, offset: u64, len: u64, detail: String| Defect {
-                line: Some(line.number),
+                line: numbered.then_some(line.number),
                 ..Defect::new(kind, &self.path, offset, len, detail)
             };
         for line in &self.lines {
@@ -380,6 +425,9 @@ impl SessionFile {
                         head.session, self.name
                     ),
                 ));
+            }
+            if !sequences {
+                continue;
             }
             let before = last.get(head.branch.as_str()).copied().unwrap_or(0);
             let kind = if head.sequence == before + 1 {

@@ -5,10 +5,10 @@
 //! version 1 keeps working.
 
 pub mod append;
+pub mod family;
 pub mod prune;
 pub mod recover;
 pub mod repair;
-pub mod sessions;
 pub mod stats;
 pub mod verify;
 
@@ -23,11 +23,12 @@ pub const STATS_SCHEMA: &str = "journal-stats/1";
 pub const PRUNE_SCHEMA: &str = "journal-prune/1";
 pub const RECOVER_SCHEMA: &str = "journal-recover/1";
 pub const APPEND_SCHEMA: &str = "journal-append/1";
-/// The per-session store's reports (a different shape from the segments').
-pub const RECOVER_SESSIONS_SCHEMA: &str = "journal-recover-sessions/1";
-pub const STATS_SESSIONS_SCHEMA: &str = "journal-stats-sessions/1";
-pub const VERIFY_SESSIONS_SCHEMA: &str = "journal-verify-sessions/1";
-pub const REPAIR_SESSIONS_SCHEMA: &str = "journal-repair-sessions/1";
+/// Every family format's reports (every format but segments; one shape for
+/// all of them, saying which format was read).
+pub const RECOVER_STREAMS_SCHEMA: &str = "journal-recover-streams/1";
+pub const STATS_STREAMS_SCHEMA: &str = "journal-stats-streams/1";
+pub const VERIFY_STREAMS_SCHEMA: &str = "journal-verify-streams/1";
+pub const REPAIR_STREAMS_SCHEMA: &str = "journal-repair-streams/1";
 
 /// Writes `value` (a JSON object) with its `schema` as one line.
 pub fn write_json(out: &mut dyn Write, schema: &str, mut value: Value) -> io::Result<()> {

@@ -19,6 +19,15 @@ pub fn warnings(r: &PruneReport) {
             w.message
         );
     }
+    for h in &r.held_back {
+        if h.cursor.is_none() {
+            eprintln!(
+                "journal: warning: --keep-unread {}: no such file yet: that reader has not \
+                 started and will read from the oldest event, so every segment is kept",
+                h.cursor_file.display()
+            );
+        }
+    }
 }
 
 /// The `--json` object, schema [`PRUNE_SCHEMA`](super::PRUNE_SCHEMA): the
@@ -49,6 +58,21 @@ pub fn write_text(out: &mut dyn Write, r: &PruneReport) -> io::Result<()> {
             "{verb} {}  {}",
             file_name_lossy(&q.path),
             human_bytes(q.bytes)
+        )?;
+    }
+    for h in r.held_back.iter().filter(|h| !h.segments.is_empty()) {
+        let n = h.segments.len();
+        let at = h.cursor.map_or_else(
+            || "has not started".to_owned(),
+            |c| format!("is at seq {c}"),
+        );
+        writeln!(
+            out,
+            "kept {n} segment{} ({} .. {}) for {}: its reader {at}",
+            if n == 1 { "" } else { "s" },
+            file_name_lossy(&h.segments[0]),
+            file_name_lossy(&h.segments[n - 1]),
+            h.cursor_file.display()
         )?;
     }
     let oldest = r

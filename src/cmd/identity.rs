@@ -1,0 +1,129 @@
+//! Who a record comes from, for the envelope: the host name and a source id
+//! that is the same on every read of the same journal on the same host,
+//! derived without writing anything into the journal's directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use journal::render::SourceTag;
+
+/// The host name (`gethostname`); `unknown-host` when it cannot be read.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the result is
+    // NUL-terminated when it fits, and the last byte is kept as NUL.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    if rc != 0 {
+        return "unknown-host".to_owned();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    if name.is_empty() {
+        "unknown-host".to_owned()
+    } else {
+        name
+    }
+}
+
+/// A `--source-id` is spliced into ids (`<source id>:<position>`), so it
+/// holds no `:` (ids split at the first one), no whitespace or control
+/// character, and is not empty.
+pub fn check_source_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > 200
+        || id
+            .chars()
+            .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+    {
+        bail!(
+            "--source-id {id:?}: a source id is 1 to 200 characters without ':', spaces or \
+             control characters (the envelope's id is <source id>:<position>)"
+        );
+    }
+    Ok(())
+}
+
+/// The derived source id: 16 hex digits of a 64-bit FNV-1a hash of the
+/// host name, a NUL and the journal directory's canonical path (the
+/// absolute path when it does not exist yet). FNV-1a is fixed by its
+/// definition, so the id does not change with the compiler or the platform.
+pub fn derived_source_id(host: &str, dir: &Path) -> String {
+    let path = canonical(dir);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = host
+        .as_bytes()
+        .iter()
+        .chain(&[0u8])
+        .chain(path.as_os_str().as_encoded_bytes());
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+fn canonical(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| std::path::absolute(dir).unwrap_or(dir.into()))
+}
+
+/// The label people see: the directory's name (`events` is the engine's
+/// default name, so then its parent's name too: `host-a/events`).
+pub fn default_label(dir: &Path) -> String {
+    let path = canonical(dir);
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// The tag of the journal at `dir`.
+pub fn source_tag(dir: &Path, label: Option<&str>, source_id: Option<&str>) -> Result<SourceTag> {
+    let host = host_name();
+    let id = match source_id {
+        Some(id) => {
+            check_source_id(id)?;
+            id.to_owned()
+        }
+        None => derived_source_id(&host, dir),
+    };
+    Ok(SourceTag {
+        label: label.map_or_else(|| default_label(dir), str::to_owned),
+        id,
+        host,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_derived_id_depends_on_host_and_path_only() {
+        let a = derived_source_id("web-1", Path::new("/nonexistent/a/events"));
+        assert_eq!(
+            a,
+            derived_source_id("web-1", Path::new("/nonexistent/a/events"))
+        );
+        assert_ne!(
+            a,
+            derived_source_id("web-2", Path::new("/nonexistent/a/events"))
+        );
+        assert_ne!(
+            a,
+            derived_source_id("web-1", Path::new("/nonexistent/b/events"))
+        );
+        assert_eq!(a.len(), 16);
+        // FNV-1a of the empty input is its offset basis.
+        assert_eq!(
+            format!("{:016x}", 0xcbf2_9ce4_8422_2325u64),
+            "cbf29ce484222325"
+        );
+    }
+
+    #[test]
+    fn a_source_id_with_a_colon_or_space_is_refused() {
+        assert!(check_source_id("web-1.events").is_ok());
+        for bad in ["", "a:b", "a b", "a\nb"] {
+            assert!(check_source_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Several journals in one view (`inspect DIR DIR...`, `tail [-f] DIR
+//! DIR...`): each journal read through its format's reader, the records
+//! merged on time, then source label, then position, each labelled with its
+//! source (`--label NAME=PATH`, by default the directory's name).
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+use journal::query::Matcher;
+use journal::record::Record;
+use journal::render::notice::DamageTally;
+use journal::render::{RenderOptions, Renderer, SourceTag};
+use journal::scan::Direction;
+use journal::segment::Listing;
+use journal::source::reader::{self, Item};
+use journal::source::{Format, Position, open_family};
+
+use crate::cli::{DirArg, FilterArgs, JournalFormat, OutputFormat};
+use crate::cmd::identity::{derived_source_id, host_name};
+use crate::cmd::{Context, resolve_source};
+use crate::exit_codes::ExitCode;
+
+/// One journal of a merge.
+pub(crate) struct Journal {
+    pub(crate) path: PathBuf,
+    /// `None` while the path does not exist yet (tail -f waits for it).
+    pub(crate) format: Option<Format>,
+    pub(crate) tag: SourceTag,
+}
+
+/// The journals named on the command line, labelled: `--label NAME=PATH`
+/// where given, else the directory's name; two that would share a name are
+/// told apart by their parent (`host-a/events`, `host-b/events`).
+pub(crate) fn journals(
+    paths: &[PathBuf],
+    format: Option<JournalFormat>,
+    labels: &[String],
+    source_id: Option<&str>,
+    may_be_missing: bool,
+) -> Result<Vec<Journal>> {
+    if source_id.is_some() {
+        bail!(
+            "--source-id names one journal; with several, each source id is derived from the host \
+             and its path (read several journals with one run each to name them)"
+        );
+    }
+    let mut given: Vec<(PathBuf, String)> = Vec::new();
+    for l in labels {
+        let Some((name, path)) = l.split_once('=') else {
+            bail!("--label {l:?}: expected NAME=PATH");
+        };
+        if name.is_empty() {
+            bail!("--label {l:?}: the name is empty");
+        }
+        let path = canonical(Path::new(path));
+        if !paths.iter().any(|p| canonical(p) == path) {
+            bail!(
+                "--label {l:?}: {} is not one of the journals given",
+                path.display()
+            );
+        }
+        given.push((path, name.to_owned()));
+    }
+    let host = host_name();
+    let mut out = Vec::new();
+    for path in paths {
+        let exists = path.exists();
+        let format = if !exists && may_be_missing {
+            None
+        } else {
+            let arg = DirArg {
+                dir: Some(path.clone()),
+                format,
+            };
+            Some(resolve_source(&arg)?.1)
+        };
+        let canon = canonical(path);
+        let label = given
+            .iter()
+            .find(|(p, _)| *p == canon)
+            .map(|(_, n)| n.clone());
+        out.push((
+            label.is_some(),
+            Journal {
+                path: path.clone(),
+                format,
+                tag: SourceTag {
+                    label: label.unwrap_or_else(|| last_components(&canon, 1)),
+                    id: derived_source_id(&host, path),
+                    host: host.clone(),
+                },
+            },
+        ));
+    }
+    // Default labels that collide take their parent's name too.
+    for depth in 2..=4 {
+        let labels: Vec<String> = out.iter().map(|(_, j)| j.tag.label.clone()).collect();
+        let mut changed = false;
+        for (named, j) in out.iter_mut() {
+            if !*named && labels.iter().filter(|l| **l == j.tag.label).count() > 1 {
+                j.tag.label = last_components(&canonical(&j.path), depth);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(out.into_iter().map(|(_, j)| j).collect())
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or(p.into()))
+}
+
+fn last_components(p: &Path, n: usize) -> String {
+    let parts: Vec<String> = p
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        return p.display().to_string();
+    }
+    parts[parts.len().saturating_sub(n)..].join("/")
+}
+
+/// A record read from one journal of a merge, owned until the merge prints it.
+pub(crate) struct Owned {
+    pub(crate) source: usize,
+    pub(crate) position: Position,
+    pub(crate) time: Option<DateTime<Utc>>,
+    seq: u64,
+    ts: Option<String>,
+    session: Option<String>,
+    event_type: Option<String>,
+    raw: Vec<u8>,
+    stored: Vec<u8>,
+}
+
+impl Journal {
+    /// A copy for sorting (the path and tag; the format as known now).
+    pub(crate) fn clone_tag(&self) -> Journal {
+        Journal {
+            path: self.path.clone(),
+            format: self.format,
+            tag: self.tag.clone(),
+        }
+    }
+}
+
+impl Owned {
+    pub(crate) fn stored_bytes(&self) -> &[u8] {
+        &self.stored
+    }
+
+    pub(crate) fn new(
+        source: usize,
+        position: Position,
+        record: &Record<'_>,
+        stored: &[u8],
+    ) -> Self {
+        Owned {
+            source,
+            time: record.timestamp(),
+            position,
+            seq: record.seq,
+            ts: record.ts.as_deref().map(str::to_owned),
+            session: record.session_id.as_deref().map(str::to_owned),
+            event_type: record.event_type.as_deref().map(str::to_owned),
+            raw: record.raw.to_vec(),
+            stored: stored.to_vec(),
+        }
+    }
+
+    pub(crate) fn view(&self) -> Record<'_> {
+        Record {
+            seq: self.seq,
+            ts: self.ts.as_deref().map(Cow::Borrowed),
+            session_id: self.session.as_deref().map(Cow::Borrowed),
+            event_type: self.event_type.as_deref().map(Cow::Borrowed),
+            raw: &self.raw,
+        }
+    }
+}
+
+/// Sorts oldest first: on time (a record without one first), then the
+/// source's label, then the position.
+pub(crate) fn merge_sort(records: &mut [Owned], journals: &[Journal]) {
+    records.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| {
+                journals[a.source]
+                    .tag
+                    .label
+                    .cmp(&journals[b.source].tag.label)
+            })
+            .then_with(|| a.position.number().cmp(&b.position.number()))
+            .then_with(|| a.position.to_string().cmp(&b.position.to_string()))
+    });
+}
+
+/// The filter each format reads with (a family format adapts the query to
+/// its records' shape).
+pub(crate) fn matcher_for(
+    journal: &Journal,
+    format: Format,
+    filters: &FilterArgs,
+) -> Result<Matcher> {
+    let query = filters.to_query()?;
+    if format == Format::Segments {
+        return Ok(query.matcher());
+    }
+    let source = open_family(&journal.path, format, &filters.open_options())?;
+    Ok(source.adapt_query(query).matcher())
+}
+
+/// Reads up to `limit` matching records of journal `index` in `direction`.
+pub(crate) fn read_journal(
+    index: usize,
+    journal: &Journal,
+    filters: &FilterArgs,
+    direction: Direction,
+    limit: Option<usize>,
+    damage: &mut DamageTally,
+    into: &mut Vec<Owned>,
+) -> Result<()> {
+    let Some(format) = journal.format else {
+        return Ok(());
+    };
+    let matcher = matcher_for(journal, format, filters)?;
+    let mut taken = 0usize;
+    let mut on_item = |item: Item<'_>| {
+        match item {
+            Item::Damage(d) => damage.note(d),
+            Item::Record {
+                position,
+                record,
+                stored,
+            } => {
+                into.push(Owned::new(index, position, record, stored));
+                taken += 1;
+                if limit.is_some_and(|l| taken >= l) {
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    };
+    if limit == Some(0) {
+        return Ok(());
+    }
+    if format == Format::Segments {
+        if !filters.branches.is_empty() {
+            bail!(
+                "{}: --branch filters a per-session store; segments have no branches",
+                journal.path.display()
+            );
+        }
+        let listing = Listing::read_journal(&journal.path)?;
+        let candidates = matcher.query().candidate_segments(&listing);
+        let source = reader::Segments {
+            listing: &listing,
+            candidates,
+        };
+        source.visit_with(&matcher, direction, &mut on_item)?;
+    } else {
+        let source = open_family(&journal.path, format, &filters.open_options())?;
+        source.visit(&matcher, direction, &mut on_item)?;
+    }
+    Ok(())
+}
+
+/// `inspect DIR DIR...`: the newest (or oldest) `limit` matching records of
+/// all the journals, merged.
+pub(crate) fn inspect(
+    journals: &[Journal],
+    filters: &FilterArgs,
+    limit: Option<usize>,
+    direction: Direction,
+    format: OutputFormat,
+    explicit_limit: bool,
+    ctx: &Context,
+) -> Result<ExitCode> {
+    let mut records = Vec::new();
+    let mut unreadable = false;
+    for (i, j) in journals.iter().enumerate() {
+        let mut damage = DamageTally::default();
+        read_journal(i, j, filters, direction, limit, &mut damage, &mut records)?;
+        damage.report(&j.path);
+        unreadable |= damage.any_unreadable();
+    }
+    merge_sort(&mut records, journals);
+    if direction == Direction::NewestFirst {
+        records.reverse();
+    }
+    let limited = limit.is_some_and(|l| records.len() > l);
+    if let Some(l) = limit {
+        records.truncate(l);
+    }
+    let mut out = ctx.stdout(false);
+    let mut renderer = Renderer::new(RenderOptions::for_console(format.into(), ctx)).labelled();
+    for r in &records {
+        let tag = &journals[r.source].tag;
+        renderer.record_at(&mut out, &r.view(), &r.stored, &r.position, Some(tag))?;
+    }
+    renderer.finish(&mut out)?;
+    out.flush()?;
+    if let Some(l) = limit
+        && l > 0
+        && (limited || records.len() == l)
+    {
+        journal::render::notice::limit_reached(l, explicit_limit);
+    }
+    if records.is_empty() && limit != Some(0) && ctx.stdout_tty {
+        journal::render::notice::no_match();
+    }
+    Ok(if unreadable {
+        ExitCode::CouldNotRun
+    } else {
+        ExitCode::Success
+    })
+}

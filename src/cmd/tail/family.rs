@@ -1,0 +1,377 @@
+//! `tail` on every family format, through [`Source`] only: the last N
+//! matching records (oldest first), then with `-f` every new record, polled
+//! with [`Source::visit_after`] from one position per cursor stream.
+//!
+//! A record counts as processed once it is printed or filtered out: its
+//! stream's position moves to it. `--cursor-file` holds
+//! `{"format":"<name>","streams":{"<stream>":N,...}}`, rewritten atomically
+//! after each batch is flushed; an existing cursor wins over `-n`, and a
+//! missing one starts from the oldest record. The waiting is the segment
+//! tail's: a watcher on the reader's directory (files that appear are
+//! changes too), `--poll` or the watcher's failure falling back to polling,
+//! SIGINT/SIGTERM and a closed stdout stopping between two records.
+
+use std::fs;
+use std::io::{self, Write};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+use anyhow::{Context as _, Result};
+use journal::defect::DefectKind;
+use journal::query::Matcher;
+use journal::record::Record;
+use journal::render::notice::DamageTally;
+use journal::render::{RenderOptions, Renderer};
+use journal::scan::Direction;
+use journal::source::Position;
+use journal::source::family::Positions;
+use journal::source::reader::{Item, RecordFilter, Source};
+
+use super::DEFAULT_LINES;
+use super::cursor::check_writable;
+use super::waker::{Waker, spawn_signal_thread, spawn_stdout_watch};
+use crate::cli::{OutputFormat, TailArgs};
+use crate::cmd::Context;
+use crate::exit_codes::ExitCode;
+
+/// Hands on every record: the tail's own matcher decides what is printed,
+/// so a filtered-out record still moves its stream's position.
+struct Everything;
+
+impl RecordFilter for Everything {
+    fn matches(&self, _: &Record<'_>) -> bool {
+        true
+    }
+}
+
+/// A cursor holds a few positions per stream; anything much longer is not one.
+const MAX_CURSOR_BYTES: u64 = 64 << 20;
+
+fn read_positions(path: &Path, format: &str) -> Result<Option<Positions>> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() || meta.len() > MAX_CURSOR_BYTES => anyhow::bail!(
+            "{}: not a cursor file (not a regular file of at most {MAX_CURSOR_BYTES} bytes)",
+            path.display()
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        _ => {}
+    }
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the cursor", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a cursor of a {format} journal (one position per stream, as JSON)",
+            path.display()
+        )
+    })?;
+    if let Some(other) = v.get("format").and_then(|f| f.as_str())
+        && other != format
+    {
+        anyhow::bail!(
+            "{}: a cursor of a {other} journal, and this journal is {format}",
+            path.display()
+        );
+    }
+    let streams = v
+        .get("streams")
+        .and_then(|s| serde_json::from_value::<Positions>(s.clone()).ok())
+        .with_context(|| {
+            format!(
+                "{}: not a cursor of a {format} journal (no \"streams\" object of positions)",
+                path.display()
+            )
+        })?;
+    Ok(Some(streams))
+}
+
+fn write_positions(path: &Path, format: &str, p: &Positions) -> Result<()> {
+    let v = serde_json::json!({"format": format, "streams": p});
+    journal::atomic::write_file(path, format!("{v}\n").as_bytes())
+        .with_context(|| format!("{}: cannot write the cursor", path.display()))
+}
+
+/// A record kept for printing after the read that found it.
+struct Held {
+    position: Position,
+    seq: u64,
+    ts: Option<String>,
+    session: Option<String>,
+    event_type: Option<String>,
+    raw: Vec<u8>,
+    stored: Vec<u8>,
+}
+
+impl Held {
+    fn of(position: &Position, r: &Record<'_>, stored: &[u8]) -> Held {
+        Held {
+            position: position.clone(),
+            seq: r.seq,
+            ts: r.ts.as_deref().map(Into::into),
+            session: r.session_id.as_deref().map(Into::into),
+            event_type: r.event_type.as_deref().map(Into::into),
+            raw: r.raw.to_vec(),
+            stored: stored.to_vec(),
+        }
+    }
+
+    fn record(&self) -> Record<'_> {
+        Record {
+            seq: self.seq,
+            ts: self.ts.as_deref().map(Into::into),
+            session_id: self.session.as_deref().map(Into::into),
+            event_type: self.event_type.as_deref().map(Into::into),
+            raw: &self.raw,
+        }
+    }
+}
+
+struct Tail<'a> {
+    matcher: &'a Matcher,
+    renderer: Renderer,
+    out: Box<dyn Write + 'a>,
+    positions: Positions,
+    stop: Arc<AtomicBool>,
+    write_error: Option<io::Error>,
+    /// A follow leaves a partial last line alone: a writer mid-append.
+    follow: bool,
+    damage: DamageTally,
+    /// Damage already said (two reads may meet the same).
+    seen: std::collections::HashSet<(std::path::PathBuf, u64, DefectKind)>,
+}
+
+impl Tail<'_> {
+    fn moved(&mut self, position: &Position) {
+        let p = self.positions.entry(position.cursor_stream()).or_insert(0);
+        *p = (*p).max(position.number());
+    }
+
+    fn note(&mut self, d: journal::Defect) {
+        if self.follow && d.kind == DefectKind::TornTail
+            || !self.seen.insert((d.segment.clone(), d.offset, d.kind))
+        {
+            return;
+        }
+        if self.follow {
+            journal::render::notice::follow(&journal::follow::Notice::Damage(d));
+        } else {
+            self.damage.note(d);
+        }
+    }
+
+    /// One record of a poll: printed if it matches, processed either way.
+    fn handle(&mut self, item: Item<'_>) -> ControlFlow<()> {
+        if self.stop.load(Ordering::SeqCst) {
+            return ControlFlow::Break(());
+        }
+        let (position, record, stored) = match item {
+            Item::Damage(d) => {
+                self.note(d);
+                return ControlFlow::Continue(());
+            }
+            Item::Record {
+                position,
+                record,
+                stored,
+            } => (position, record, stored),
+        };
+        if self.matcher.prefilter(record.raw)
+            && self.matcher.matches(record)
+            && let Err(e) = self
+                .renderer
+                .record_at(&mut self.out, record, stored, &position, None)
+        {
+            self.write_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        self.moved(&position);
+        ControlFlow::Continue(())
+    }
+}
+
+pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result<ExitCode> {
+    let format = source.format().name();
+    if args.from_seq.is_some() {
+        anyhow::bail!(
+            "--from-seq names one seq; a {format} journal has a position per stream: use --cursor-file"
+        );
+    }
+    let matcher = source.adapt_query(args.filters.to_query()?).matcher();
+    let output = args.output.unwrap_or(if ctx.stdout_tty {
+        OutputFormat::Table
+    } else {
+        OutputFormat::Raw
+    });
+    let render_opts = RenderOptions::for_console(output.into(), ctx);
+    let saved = match &args.cursor_file {
+        Some(path) => read_positions(path, format)?,
+        None => None,
+    };
+    // Proven writable before anything is printed (as for segments).
+    if let Some(path) = &args.cursor_file {
+        match &saved {
+            Some(p) => write_positions(path, format, p)?,
+            None => check_writable(path, None)?,
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<()>();
+    if args.follow {
+        spawn_signal_thread(stop.clone(), tx.clone())?;
+        spawn_stdout_watch(stop.clone(), tx.clone());
+    }
+    let mut tail = Tail {
+        matcher: &matcher,
+        renderer: if args.follow {
+            Renderer::streaming(render_opts)
+        } else {
+            Renderer::new(render_opts)
+        }
+        .with_source(crate::cmd::identity::source_tag(
+            &crate::cmd::resolve_dir(&args.dir)?,
+            None,
+            args.source_id.as_deref(),
+        )?),
+        out: Box::new(ctx.stdout(args.follow)),
+        positions: saved.clone().unwrap_or_default(),
+        stop: stop.clone(),
+        write_error: None,
+        follow: args.follow,
+        damage: DamageTally::default(),
+        seen: Default::default(),
+    };
+
+    if args.cursor_file.is_some() {
+        // Everything after the cursor; from the oldest record without one.
+        let after = tail.positions.clone();
+        source.visit_after(&after, &Everything, &mut |item| tail.handle(item))?;
+    } else {
+        // The head of every stream first: what the follow continues from
+        // (and what -n 0 skips); then the last N matches, newest first.
+        let heads = source.heads()?;
+        for d in heads.problems {
+            tail.note(d);
+        }
+        for h in &heads.streams {
+            if let Some(p) = &h.position {
+                tail.moved(p);
+            }
+        }
+        let n = args.lines.unwrap_or(DEFAULT_LINES);
+        let mut last: Vec<Held> = Vec::new();
+        let mut damage = Vec::new();
+        if n > 0 {
+            source.visit(&matcher, Direction::NewestFirst, &mut |item| match item {
+                Item::Damage(d) => {
+                    damage.push(d);
+                    ControlFlow::Continue(())
+                }
+                Item::Record {
+                    position,
+                    record,
+                    stored,
+                } => {
+                    last.push(Held::of(&position, record, stored));
+                    if last.len() >= n {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                }
+            })?;
+        }
+        for d in damage {
+            tail.note(d);
+        }
+        for h in last.iter().rev() {
+            if let Err(e) =
+                tail.renderer
+                    .record_at(&mut tail.out, &h.record(), &h.stored, &h.position, None)
+            {
+                tail.write_error = Some(e);
+                break;
+            }
+            tail.moved(&h.position);
+        }
+    }
+    if !args.follow && tail.write_error.is_none() {
+        tail.write_error = tail.renderer.finish(&mut tail.out).err();
+    }
+    if tail.write_error.is_none() {
+        tail.write_error = tail.out.flush().err();
+    }
+    tail.damage.report(source.dir());
+    if let Some(e) = tail.write_error.take() {
+        return finish_write_error(e);
+    }
+    if let Some(path) = &args.cursor_file {
+        write_positions(path, format, &tail.positions)?;
+    }
+    if !args.follow {
+        return Ok(if tail.damage.any_unreadable() {
+            ExitCode::CouldNotRun
+        } else {
+            ExitCode::Success
+        });
+    }
+
+    let dir = source.dir().to_owned();
+    let mut waker = Waker {
+        rx,
+        tx,
+        watcher: None,
+        watched: None,
+        poll: args.poll,
+        reported_missing: false,
+    };
+    waker.arm(&dir, dir_id(&dir));
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let missing = !dir.is_dir();
+        if missing {
+            if !args.retry {
+                anyhow::bail!(
+                    "{}: the journal directory was removed (use --retry to wait for it)",
+                    dir.display()
+                );
+            }
+            waker.dir_missing(&dir);
+        } else {
+            let after = tail.positions.clone();
+            source.visit_after(&after, &Everything, &mut |item| tail.handle(item))?;
+            if tail.write_error.is_none() {
+                tail.write_error = tail.out.flush().err();
+            }
+            if let Some(e) = tail.write_error.take() {
+                if let Some(path) = &args.cursor_file {
+                    write_positions(path, format, &tail.positions)?;
+                }
+                return finish_write_error(e);
+            }
+            if let Some(path) = &args.cursor_file {
+                write_positions(path, format, &tail.positions)?;
+            }
+            waker.arm(&dir, dir_id(&dir));
+        }
+        waker.wait(missing);
+    }
+    Ok(ExitCode::Success)
+}
+
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// `journal tail -f | head`: the reader went away; that is success.
+fn finish_write_error(e: io::Error) -> Result<ExitCode> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::Success)
+    } else {
+        Err(anyhow::Error::new(e).context("writing to stdout"))
+    }
+}

@@ -1,0 +1,347 @@
+//! The reports of every family format (every format but the engine's
+//! segments), worded from the values its reader returns through
+//! [`Source`](crate::journal::source::reader::Source): `recover`, `stats`,
+//! `verify` and `repair`, as text and as JSON. Every JSON report names its
+//! schema and the `format` that was read.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use super::{human_bytes, plural};
+use crate::journal::defect::{Defect, Severity};
+use crate::journal::segment::file_name_lossy;
+use crate::journal::source::family::{FamilyRepair, FamilyStats, FamilyVerify, Heads};
+use crate::render::escape::{escape_path, escape_text};
+
+fn opt_name(path: Option<&std::path::Path>) -> Option<String> {
+    path.map(file_name_lossy)
+}
+
+fn counts(defects: &[Defect]) -> (u64, u64) {
+    let errors = defects
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count() as u64;
+    (errors, defects.len() as u64 - errors)
+}
+
+/// One defect in every family report: where (file, line, byte offset,
+/// length), what, and the positions around it.
+pub fn defect_json(d: &Defect) -> Value {
+    json!({
+        "kind": d.kind.name(),
+        "severity": d.severity,
+        "file": file_name_lossy(&d.segment),
+        "line": d.line,
+        "offset": d.offset,
+        "len": d.len,
+        "before": d.seq_before,
+        "after": d.seq_after,
+        "detail": d.detail,
+    })
+}
+
+/// `recover`: one row per stream, its newest position and time.
+pub fn recover_text(out: &mut dyn Write, heads: &Heads) -> io::Result<()> {
+    let rows: Vec<(String, String, String)> = heads
+        .streams
+        .iter()
+        .map(|s| {
+            (
+                escape_text(&s.stream).into_owned(),
+                s.position
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |p| p.number().to_string()),
+                s.ts.as_deref().map(escape_text).unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    let sw = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("STREAM".len());
+    let lw = rows
+        .iter()
+        .map(|r| r.1.len())
+        .max()
+        .unwrap_or(0)
+        .max("LATEST".len());
+    writeln!(out, "{:sw$}  {:lw$}  TIME", "STREAM", "LATEST")?;
+    for (stream, latest, ts) in &rows {
+        writeln!(out, "{stream:sw$}  {latest:lw$}  {ts}")?;
+    }
+    Ok(())
+}
+
+/// `recover`'s problems, for stderr: what could not be read, what the
+/// runtime cannot open as it is.
+pub fn recover_problems(heads: &Heads) {
+    for d in &heads.problems {
+        eprintln!(
+            "journal: note: {}: {}: {}",
+            d.place(),
+            d.kind.name(),
+            escape_text(&d.detail)
+        );
+    }
+}
+
+/// Schema `journal-recover-streams/1`.
+pub fn recover_json(heads: &Heads) -> Value {
+    json!({
+        "format": heads.format,
+        "path": heads.path.display().to_string(),
+        "streams": heads.streams.iter().map(|s| json!({
+            "stream": s.stream,
+            "position": s.position,
+            "latest": s.position.as_ref().map(|p| p.number()),
+            "ts": s.ts,
+            "file": opt_name(s.file.as_deref()),
+            "extra": s.extra,
+        })).collect::<Vec<_>>(),
+        "problems": heads.problems.iter().map(defect_json).collect::<Vec<_>>(),
+    })
+}
+
+/// `stats` for people.
+pub fn stats_text(out: &mut dyn Write, s: &FamilyStats) -> io::Result<()> {
+    writeln!(out, "journal     {}", escape_path(&s.path))?;
+    if let Some(format) = s.format {
+        writeln!(out, "format      {format}")?;
+    }
+    writeln!(out, "files       {} ({})", s.files, human_bytes(s.bytes))?;
+    writeln!(out, "streams     {}", s.streams.len())?;
+    writeln!(out, "events      {}", s.events)?;
+    if let (Some(a), Some(b)) = (&s.first_ts, &s.last_ts) {
+        writeln!(out, "time        {} .. {}", escape_text(a), escape_text(b))?;
+    }
+    writeln!(
+        out,
+        "damage      {} error{}, {} warning{}{}",
+        s.errors,
+        plural(s.errors),
+        s.warnings,
+        plural(s.warnings),
+        if s.errors + s.warnings > 0 {
+            " (journal verify lists them)"
+        } else {
+            ""
+        }
+    )?;
+    for (key, value) in &s.extra {
+        let value = match value {
+            Value::String(v) => v.clone(),
+            other => other.to_string(),
+        };
+        writeln!(out, "{:11} {}", escape_text(key), escape_text(&value))?;
+    }
+    if !s.consumers.is_empty() {
+        writeln!(out, "consumers")?;
+        for c in &s.consumers {
+            writeln!(
+                out,
+                "  {} on {}: cursor {}, head {}, {} behind",
+                escape_text(&c.consumer),
+                escape_text(&c.topic),
+                c.cursor,
+                c.head,
+                c.lag_events
+            )?;
+        }
+    }
+    writeln!(out, "kinds")?;
+    let w = s.kinds.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    let mut kinds: Vec<_> = s.kinds.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (kind, n) in kinds {
+        writeln!(out, "  {:w$}  {n}", escape_text(kind))?;
+    }
+    Ok(())
+}
+
+/// `stats`' problems, for stderr.
+pub fn stats_problems(s: &FamilyStats) {
+    for d in &s.problems {
+        eprintln!(
+            "journal: error: {}: {}; its events are not counted",
+            d.place(),
+            escape_text(&d.detail)
+        );
+    }
+}
+
+/// Schema `journal-stats-streams/1`.
+pub fn stats_json(s: &FamilyStats) -> Value {
+    json!({
+        "format": s.format,
+        "path": s.path.display().to_string(),
+        "files": s.files,
+        "bytes": s.bytes,
+        "events": s.events,
+        "kinds": s.kinds,
+        "first_ts": s.first_ts,
+        "last_ts": s.last_ts,
+        "streams": s.streams,
+        "consumers": s.consumers,
+        "errors": s.errors,
+        "warnings": s.warnings,
+        "extra": s.extra,
+        "problems": s.problems.iter().map(defect_json).collect::<Vec<_>>(),
+    })
+}
+
+/// `verify` for people: defects grouped by file, notes, a summary line.
+pub fn verify_text(out: &mut dyn Write, v: &FamilyVerify, color: bool) -> io::Result<()> {
+    let mut current: Option<&std::path::Path> = None;
+    for d in &v.defects {
+        if current != Some(d.segment.as_path()) {
+            writeln!(out, "{}", file_name_lossy(&d.segment))?;
+            current = Some(&d.segment);
+        }
+        writeln!(out, "  {}", super::verify::defect_line(d, color))?;
+    }
+    for n in &v.notes {
+        writeln!(
+            out,
+            "note {}: {}: {}",
+            n.kind,
+            escape_text(&n.stream),
+            escape_text(&n.detail)
+        )?;
+    }
+    let (errors, warnings) = counts(&v.defects);
+    let bytes: u64 = v.checked.iter().map(|c| c.bytes).sum();
+    writeln!(
+        out,
+        "{} checked ({}), {} record{}, format {}: {errors} error{}, {warnings} warning{}",
+        v.checked.len(),
+        human_bytes(bytes),
+        v.records,
+        plural(v.records),
+        v.format,
+        plural(errors),
+        plural(warnings)
+    )
+}
+
+/// Schema `journal-verify-streams/1`.
+pub fn verify_json(v: &FamilyVerify) -> Value {
+    let (errors, warnings) = counts(&v.defects);
+    json!({
+        "format": v.format,
+        "path": v.path.display().to_string(),
+        "ok": errors == 0,
+        "records": v.records,
+        "checked": v.checked.iter().map(|c| json!({
+            "name": c.name,
+            "file": opt_name(c.file.as_deref()),
+            "bytes": c.bytes,
+            "records": c.records,
+            "extra": c.extra,
+        })).collect::<Vec<_>>(),
+        "defects": v.defects.iter().map(defect_json).collect::<Vec<_>>(),
+        "notes": v.notes,
+        "errors": errors,
+        "warnings": warnings,
+    })
+}
+
+/// `repair` for people: what was refused, each step, what is left.
+pub fn repair_text(out: &mut dyn Write, r: &FamilyRepair, color: bool) -> io::Result<()> {
+    let would = if r.dry_run { "would " } else { "" };
+    for refused in &r.refused {
+        writeln!(
+            out,
+            "{}: left alone: {}",
+            file_name_lossy(&refused.file),
+            escape_text(&refused.reason)
+        )?;
+    }
+    for s in &r.steps {
+        let what = match s.action {
+            "cut-torn-tail" => format!(
+                "{would}cut the torn last line {} ({} bytes at byte {})",
+                s.line, s.len, s.offset
+            ),
+            "unglue" => format!(
+                "{would}un-glue line {}: {would}keep the record {}, {would}remove the {}-byte \
+                 fragment at byte {}",
+                s.line,
+                s.kept
+                    .as_ref()
+                    .map(|p| escape_text(&p.to_string()).into_owned())
+                    .unwrap_or_default(),
+                s.len,
+                s.offset
+            ),
+            "drop-line" => format!(
+                "{would}drop the unparseable line {} ({} bytes at byte {})",
+                s.line, s.len, s.offset
+            ),
+            other => format!(
+                "{would}{other} at line {} ({} bytes at byte {})",
+                s.line, s.len, s.offset
+            ),
+        };
+        let kept = match &s.quarantine {
+            Some(q) => format!("; the bytes are in {}", file_name_lossy(q)),
+            None if s.len == 0 => String::new(),
+            None => "; the bytes would go to a quarantine file first".to_owned(),
+        };
+        writeln!(out, "{}: {what}{kept}", file_name_lossy(&s.file))?;
+    }
+    for d in &r.left {
+        writeln!(
+            out,
+            "{}: left: {}",
+            file_name_lossy(&d.segment),
+            super::verify::defect_line(d, color)
+        )?;
+    }
+    let (errors, warnings) = counts(&r.left);
+    writeln!(
+        out,
+        "{} step{}{}, {} file{} refused; left: {errors} error{}, {warnings} warning{}",
+        r.steps.len(),
+        plural(r.steps.len() as u64),
+        if r.dry_run {
+            " planned (dry run)"
+        } else {
+            " done"
+        },
+        r.refused.len(),
+        plural(r.refused.len() as u64),
+        plural(errors),
+        plural(warnings)
+    )
+}
+
+/// Schema `journal-repair-streams/1`.
+pub fn repair_json(r: &FamilyRepair) -> Value {
+    let (errors, warnings) = counts(&r.left);
+    json!({
+        "format": r.format,
+        "path": r.path.display().to_string(),
+        "dry_run": r.dry_run,
+        "steps": r.steps.iter().map(|s| json!({
+            "action": s.action,
+            "file": file_name_lossy(&s.file),
+            "line": s.line,
+            "offset": s.offset,
+            "len": s.len,
+            "kept": s.kept,
+            "quarantine": opt_name(s.quarantine.as_deref()),
+        })).collect::<Vec<_>>(),
+        "refused": r.refused.iter().map(|f| json!({
+            "file": file_name_lossy(&f.file),
+            "reason": f.reason,
+            "extra": f.extra,
+        })).collect::<Vec<_>>(),
+        "left": r.left.iter().map(defect_json).collect::<Vec<_>>(),
+        "errors": errors,
+        "warnings": warnings,
+    })
+}
