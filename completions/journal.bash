@@ -311,7 +311,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --format --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --snapshot --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,6 +370,10 @@ _journal() {
                     return 0
                     ;;
                 --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -451,7 +455,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__recover)
-            opts="-h -V --format --json --color --help --version"
+            opts="-h -V --format --snapshot --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -503,7 +507,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__stats)
-            opts="-h -V --format --json --rotate-bytes --buckets --color --help --version"
+            opts="-h -V --format --snapshot --json --rotate-bytes --buckets --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -533,7 +537,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --format --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --snapshot --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -607,6 +611,10 @@ _journal() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --route)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --where)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -635,7 +643,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__verify)
-            opts="-q -j -h -V --format --json --strict --quiet --threads --color --help --version"
+            opts="-q -j -h -V --format --snapshot --json --strict --quiet --deep --threads --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -43,7 +43,7 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -l format -d 'R
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show [default: 20; with --since, --until or --seq, the whole range]' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s o -l output -d 'Output format [default: table on a terminal, raw otherwise]' -r -f -a "table\t'Columns for people: seq, time, session, type, summary'
@@ -58,11 +58,13 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'On
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l route -d 'Only events of this route_id (redb journal; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l snapshot -d 'redb journal: read a copy of the database, made in a temporary directory, instead of the file itself: for a database the runtime holds open, or one not closed cleanly (redb repairs the copy; the original is never written)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s a -l all -d 'Show every matching event (no limit)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l oldest-first -d 'Start from the oldest event instead of the newest'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l exact-time -d 'With --since/--until, read every segment and every event instead of assuming ts in seq order (slower; finds events a stepped-back clock stamped out of order)'
@@ -72,7 +74,7 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l format -d 'Read
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following [default: 10]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
@@ -90,14 +92,16 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only 
 complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l route -d 'Only events of this route_id (redb journal; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c journal -n "__fish_journal_using_subcommand tail" -l snapshot -d 'redb journal: read a copy of the database, made in a temporary directory, instead of the file itself: for a database the runtime holds open, or one not closed cleanly (redb repairs the copy; the original is never written)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s f -l follow -d 'Keep printing new events as they are appended, across rotation, pruning and writer restarts, until interrupted'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l retry -d 'Keep trying when the journal directory does not exist yet, or is removed and recreated while following (like tail -F)'
-complete -c journal -n "__fish_journal_using_subcommand tail" -l ack-stdin -d 'Advance the cursor file only over records the consumer acknowledged on our stdin: a line ACK per line read (record or gap), in order, or ACK <id> for every line up to that envelope id (or seq); at-least-once across crashes. Stdin\'s end stops tail (exit 0). Needs --cursor-file; one segment journal'
+complete -c journal -n "__fish_journal_using_subcommand tail" -l ack-stdin -d 'Advance the cursor file only over records the consumer acknowledged on our stdin: a line ACK per line read (record or gap), in order, or ACK <id> for every line up to that envelope id (or its position); at-least-once across crashes, one position per source and stream. Stdin\'s end stops tail (exit 0). Needs --cursor-file'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l stop-at-end -d 'With --follow: stop once everything there is was read (and, with --ack-stdin, acknowledged), for scheduled runs'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l exact-time -d 'With --since/--until, read every segment and every event instead of assuming ts in seq order (slower; finds events a stepped-back clock stamped out of order)'
 complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -106,10 +110,11 @@ complete -c journal -n "__fish_journal_using_subcommand recover" -l format -d 'R
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c journal -n "__fish_journal_using_subcommand recover" -l snapshot -d 'redb journal: read a copy of the database, made in a temporary directory, instead of the file itself: for a database the runtime holds open, or one not closed cleanly (redb repairs the copy; the original is never written)'
 complete -c journal -n "__fish_journal_using_subcommand recover" -l json -d 'Print max_seq, next_seq, oldest_seq, segment count, newest segment, last valid line and any torn tail as JSON'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
@@ -117,21 +122,23 @@ complete -c journal -n "__fish_journal_using_subcommand verify" -l format -d 'Re
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand verify" -s j -l threads -d 'Segments checked in parallel [default: the number of CPUs]' -r
 complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c journal -n "__fish_journal_using_subcommand verify" -l snapshot -d 'redb journal: read a copy of the database, made in a temporary directory, instead of the file itself: for a database the runtime holds open, or one not closed cleanly (redb repairs the copy; the original is never written)'
 complete -c journal -n "__fish_journal_using_subcommand verify" -l json -d 'Print the report as one JSON object (schema below)'
 complete -c journal -n "__fish_journal_using_subcommand verify" -l strict -d 'Treat warnings (torn tail, lines the engine would skip) as errors'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s q -l quiet -d 'Print nothing; the exit status says it all'
+complete -c journal -n "__fish_journal_using_subcommand verify" -l deep -d 'redb journal: also run redb\'s own integrity check, on a copy of the database (it may repair what it checks, so never on the original)'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
@@ -147,12 +154,13 @@ complete -c journal -n "__fish_journal_using_subcommand stats" -l format -d 'Rea
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c journal -n "__fish_journal_using_subcommand stats" -l snapshot -d 'redb journal: read a copy of the database, made in a temporary directory, instead of the file itself: for a database the runtime holds open, or one not closed cleanly (redb repairs the copy; the original is never written)'
 complete -c journal -n "__fish_journal_using_subcommand stats" -l json -d 'Print the stats as one JSON object'
 complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
@@ -160,7 +168,7 @@ complete -c journal -n "__fish_journal_using_subcommand append" -l format -d 'Re
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l wait -d 'How long to wait for the writer\'s claim before giving up (exit 3)' -r
@@ -179,7 +187,7 @@ complete -c journal -n "__fish_journal_using_subcommand prune" -l format -d 'Rea
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
 topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
 topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
-redb\t'The redb runtime journal (camel-core; not supported yet)'"
+redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand prune" -l keep -d 'Keep at most N segments (the engine keeps 64); at least 1' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-age -d 'Also delete the oldest segments whose newest event is older than DURATION (12h, 7days)' -r

@@ -95,8 +95,19 @@ pub enum JournalFormat {
     TopicsJsonl,
     /// The per-topic event log's SQLite backend (harn-vm; not supported yet)
     TopicsSqlite,
-    /// The redb runtime journal (camel-core; not supported yet)
+    /// The redb runtime journal (camel-core): a redb database file
     Redb,
+}
+
+/// How a database journal is read.
+#[derive(Debug, Args)]
+pub struct ReadArg {
+    /// redb journal: read a copy of the database, made in a temporary
+    /// directory, instead of the file itself: for a database the runtime
+    /// holds open, or one not closed cleanly (redb repairs the copy; the
+    /// original is never written)
+    #[arg(long)]
+    pub snapshot: bool,
 }
 
 /// Filters shared by inspect and tail. All given conditions must hold.
@@ -140,6 +151,10 @@ pub struct FilterArgs {
     #[arg(long = "branch", value_name = "BRANCH")]
     pub branches: Vec<String>,
 
+    /// Only events of this route_id (redb journal; repeat for any of several)
+    #[arg(long = "route", value_name = "ROUTE")]
+    pub routes: Vec<String>,
+
     /// Only events whose field equals VALUE (repeatable, all must hold).
     /// The path starts at the record (seq, ts, session_id, event) or else
     /// inside the event: role=user is event.role=user; items.0.id indexes arrays
@@ -173,6 +188,9 @@ pub enum OutputFormat {
 pub struct InspectArgs {
     #[command(flatten)]
     pub dir: DirArg,
+
+    #[command(flatten)]
+    pub read: ReadArg,
 
     /// How many matching events to show [default: 20; with --since, --until
     /// or --seq, the whole range]
@@ -214,6 +232,9 @@ pub struct InspectArgs {
 pub struct RecoverArgs {
     #[command(flatten)]
     pub dir: DirArg,
+
+    #[command(flatten)]
+    pub read: ReadArg,
 
     /// Print max_seq, next_seq, oldest_seq, segment count, newest segment,
     /// last valid line and any torn tail as JSON
@@ -270,7 +291,11 @@ on stderr, and in --json.
 
 Any other format (a per-session store, ...) prints the newest position of
 every stream (a session and branch, ...), read from each file's end; what the
-runtime cannot open as it is goes to stderr (an unreadable file: exit 2).
+runtime cannot open as it is, met there, goes to stderr (an unreadable file:
+exit 2; damage further back is `journal verify`'s). A per-session file's last
+64 KiB are parsed and the rest scanned for the session and branch keys; a
+branch found only by the scan is parsed back to (extra: parsed_bytes,
+whole_file_parsed).
 --json then prints schema \"journal-recover-streams/1\": schema, format, path,
 streams [{stream, position, latest, ts, file, extra}], problems [defect].
 A defect is {kind, severity, file, line, offset, len, before, after, detail}.
@@ -283,6 +308,9 @@ A defect is {kind, severity, file, line, offset, len, before, after, detail}.
 pub struct TailArgs {
     #[command(flatten)]
     pub dir: DirArg,
+
+    #[command(flatten)]
+    pub read: ReadArg,
 
     /// How many of the last matching events to print before following
     /// [default: 10]
@@ -329,9 +357,9 @@ pub struct TailArgs {
 
     /// Advance the cursor file only over records the consumer acknowledged
     /// on our stdin: a line ACK per line read (record or gap), in order, or
-    /// ACK <id> for every line up to that envelope id (or seq);
-    /// at-least-once across crashes. Stdin's end stops tail (exit 0). Needs
-    /// --cursor-file; one segment journal
+    /// ACK <id> for every line up to that envelope id (or its position);
+    /// at-least-once across crashes, one position per source and stream.
+    /// Stdin's end stops tail (exit 0). Needs --cursor-file
     #[arg(long, requires_all = ["follow", "cursor_file"])]
     pub ack_stdin: bool,
 
@@ -379,13 +407,15 @@ over records the consumer acknowledged on stdin (ACK per record, or
 ACK <id> up to a record): at-least-once; -o envelope gives each record an id
 (<source id>:<seq>) the same on every read, for a sink that drops repeats.
 Records pruned before they were read are a gap: a \"type\":\"gap\" envelope
-object, and exit 4 with -o envelope or --ack-stdin.
+object, and exit 4 with -o envelope or --ack-stdin. Both work on every
+format and on several journals: one acknowledged position per source and
+stream.
 
 Several journals (DIR MORE_DIRS...): merged on time, then source, then
-position, labelled (SOURCE column, \"_source\" in json/jsonl); every journal
-is read at each --poll (default 250ms); with --retry a path that does not
-exist yet is followed once it appears; --cursor-file keeps one position per
-source (JSON).
+position, labelled (SOURCE column, \"_source\" in json/jsonl); every
+journal's directory is watched (inotify; --poll to poll instead); with
+--retry a path that does not exist yet is followed once it appears;
+--cursor-file keeps one position per source and stream (JSON).
 
 Examples:
   journal tail -f -t error
@@ -574,6 +604,9 @@ pub struct StatsArgs {
     #[command(flatten)]
     pub dir: DirArg,
 
+    #[command(flatten)]
+    pub read: ReadArg,
+
     /// Print the stats as one JSON object
     #[arg(long)]
     pub json: bool,
@@ -621,6 +654,9 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub dir: DirArg,
 
+    #[command(flatten)]
+    pub read: ReadArg,
+
     /// Print the report as one JSON object (schema below)
     #[arg(long)]
     pub json: bool,
@@ -632,6 +668,11 @@ pub struct VerifyArgs {
     /// Print nothing; the exit status says it all
     #[arg(short = 'q', long, conflicts_with = "json")]
     pub quiet: bool,
+
+    /// redb journal: also run redb's own integrity check, on a copy of the
+    /// database (it may repair what it checks, so never on the original)
+    #[arg(long)]
+    pub deep: bool,
 
     /// Segments checked in parallel [default: the number of CPUs]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

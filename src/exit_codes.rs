@@ -12,6 +12,7 @@ pub enum ExitCode {
     JournalErrors = 1,
     /// Could not run: bad usage, I/O error, no journal at the path, a command
     /// the journal's format does not support, a file that could not be read,
+    /// a redb database held open or needing repair (without `--snapshot`),
     /// or (as root) a journal directory others can write to, without
     /// `--as-user`.
     CouldNotRun = 2,
@@ -39,8 +40,9 @@ Exit status:
      repair refused to touch damage (use --drop-corrupt-lines)
   2  could not run: bad usage, an I/O error, no journal at the path, a
      command the journal's format does not support (prune and append work on
-     segments only), a file that could not be read, or (as root) a directory
-     group or others can write to, without --as-user
+     segments only), a file that could not be read, a database another
+     process holds open or that needs repair (redb, without --snapshot), or
+     (as root) a directory group or others can write to, without --as-user
   3  the writer's claim (.account-journal.lock) is held by another process
      (prune, repair, append)
   4  tail -o envelope / --ack-stdin met a gap: records were pruned before

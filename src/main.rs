@@ -22,6 +22,7 @@ fn main() -> std::process::ExitCode {
     {
         let _ = std::fs::write(path, b"started\n");
     }
+    raise_open_file_limit();
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code.into(),
@@ -32,6 +33,20 @@ fn main() -> std::process::ExitCode {
             }
             journal::render::notice::error(&chain_message(&err));
             exit_code_for(&err).into()
+        }
+    }
+}
+
+/// A per-session store is merged with one open file per session: the soft
+/// limit on open files (often 1024) is raised to the hard one, as far as the
+/// system allows; failing that, the files past it are reported unreadable.
+fn raise_open_file_limit() {
+    // SAFETY: plain system calls on a struct owned here.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }

@@ -68,7 +68,7 @@ pub fn stats(source: &dyn Source, args: &StatsArgs, ctx: &Context) -> Result<Exi
 pub fn verify(source: &dyn Source, args: &VerifyArgs, ctx: &Context) -> Result<ExitCode> {
     let v = source.verify(&FamilyVerifyOptions {
         strict: args.strict,
-        deep: false,
+        deep: args.deep,
     })?;
     if !args.quiet {
         let mut out = ctx.stdout(false);

@@ -62,8 +62,36 @@ pub fn derived_source_id(host: &str, dir: &Path) -> String {
     format!("{hash:016x}")
 }
 
-fn canonical(dir: &Path) -> PathBuf {
-    std::fs::canonicalize(dir).unwrap_or_else(|_| std::path::absolute(dir).unwrap_or(dir.into()))
+/// The canonical path of `dir`, also for a path that does not exist yet:
+/// its nearest existing ancestor with symlinks resolved, then the rest of
+/// the path with `.` dropped and `..` taken lexically. Once the path exists
+/// as plain directories this is what `canonicalize` gives, so an id derived
+/// while waiting for a journal (`tail -f --retry`) is the one later runs
+/// derive; a missing part that later appears as a symlink is the exception,
+/// and `tail` derives the id again once the path exists.
+pub fn canonical(dir: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(dir) {
+        return c;
+    }
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    let parts: Vec<std::path::Component<'_>> = absolute.components().collect();
+    for existing in (1..parts.len()).rev() {
+        let Ok(mut path) = std::fs::canonicalize(parts[..existing].iter().collect::<PathBuf>())
+        else {
+            continue;
+        };
+        for part in &parts[existing..] {
+            match part {
+                std::path::Component::ParentDir => {
+                    path.pop();
+                }
+                std::path::Component::Normal(name) => path.push(name),
+                _ => {}
+            }
+        }
+        return path;
+    }
+    absolute
 }
 
 /// The label people see: the directory's name (`events` is the engine's
@@ -116,6 +144,24 @@ mod tests {
         assert_eq!(
             format!("{:016x}", 0xcbf2_9ce4_8422_2325u64),
             "cbf29ce484222325"
+        );
+    }
+
+    #[test]
+    fn a_missing_path_is_canonical_through_its_existing_ancestor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, tmp.path().join("link")).unwrap();
+        let waiting = tmp.path().join("link/x/../host/./events");
+        let before = canonical(&waiting);
+        std::fs::create_dir_all(real.join("host/events")).unwrap();
+        let after = std::fs::canonicalize(&waiting)
+            .unwrap_or_else(|_| std::fs::canonicalize(real.join("host/events")).unwrap());
+        assert_eq!(before, after);
+        assert_eq!(
+            derived_source_id("h", &tmp.path().join("link/host/events")),
+            derived_source_id("h", &real.join("host/events"))
         );
     }
 

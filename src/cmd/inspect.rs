@@ -60,6 +60,9 @@ impl InspectOptions {
 
 pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = InspectOptions::new(&args, ctx);
+    if !args.more.is_empty() && args.read.snapshot {
+        anyhow::bail!("--snapshot reads one redb journal; not with several journals");
+    }
     if !args.more.is_empty() {
         let mut paths = vec![crate::cmd::resolve_dir(&args.dir)?];
         paths.extend(args.more.iter().cloned());
@@ -90,7 +93,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let listing;
     let mut segments = None;
     let mut family = None;
-    let matcher = match open_target(&args.dir, &args.filters.open_options())? {
+    let matcher = match open_target(&args.dir, &args.read.with(args.filters.open_options()))? {
         Target::Family(f) => {
             let matcher = f.adapt_query(query).matcher();
             family = Some(f);

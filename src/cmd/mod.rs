@@ -29,7 +29,7 @@ use journal::source::reader::Source;
 use journal::source::{Format, OpenOptions, detect_reading, open_family};
 use regex::bytes::Regex;
 
-use crate::cli::{Command, DirArg, FilterArgs};
+use crate::cli::{Command, DirArg, FilterArgs, ReadArg};
 use crate::exit_codes::ExitCode;
 
 /// What every command knows about where it prints (decided once, in render).
@@ -114,13 +114,15 @@ pub fn open_target(arg: &DirArg, opts: &OpenOptions) -> Result<Target> {
 /// Stream filters (`--branch`) name a family format's streams; segments have
 /// one stream.
 pub fn no_stream_filter(filters: &FilterArgs) -> Result<()> {
-    if filters.branches.is_empty() {
-        Ok(())
-    } else {
+    if !filters.branches.is_empty() {
         anyhow::bail!(
             "--branch filters a per-session store (--format sessions); segments have no branches"
         )
     }
+    if !filters.routes.is_empty() {
+        anyhow::bail!("--route filters a redb journal (--format redb); segments have no routes")
+    }
+    Ok(())
 }
 
 /// Refuses a command that only the segment format supports (exit 2):
@@ -174,11 +176,27 @@ pub fn open_listing(arg: &DirArg) -> Result<Listing> {
     Ok(listing)
 }
 
+impl ReadArg {
+    /// How a family format is read, without stream filters.
+    pub fn open_options(&self) -> OpenOptions {
+        self.with(OpenOptions::default())
+    }
+
+    /// `opts` (stream filters) read as this says.
+    pub fn with(&self, opts: OpenOptions) -> OpenOptions {
+        OpenOptions {
+            snapshot: self.snapshot,
+            ..opts
+        }
+    }
+}
+
 impl FilterArgs {
     /// The stream filters, for the family formats' readers.
     pub fn open_options(&self) -> OpenOptions {
         OpenOptions {
             branches: self.branches.clone(),
+            routes: self.routes.clone(),
             ..OpenOptions::default()
         }
     }

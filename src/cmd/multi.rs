@@ -113,9 +113,7 @@ pub(crate) fn journals(
     Ok(out.into_iter().map(|(_, j)| j).collect())
 }
 
-fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or(p.into()))
-}
+use crate::cmd::identity::canonical;
 
 fn last_components(p: &Path, n: usize) -> String {
     let parts: Vec<String> = p
@@ -232,6 +230,31 @@ pub(crate) fn read_journal(
     damage: &mut DamageTally,
     into: &mut Vec<Owned>,
 ) -> Result<()> {
+    read_journal_with(
+        index,
+        journal,
+        filters,
+        direction,
+        limit,
+        damage,
+        &mut |r| {
+            into.push(r);
+            true
+        },
+    )
+}
+
+/// [`read_journal`], handing each record to `take` as it is read; `take`
+/// returns `false` to stop the read.
+pub(crate) fn read_journal_with(
+    index: usize,
+    journal: &Journal,
+    filters: &FilterArgs,
+    direction: Direction,
+    limit: Option<usize>,
+    damage: &mut DamageTally,
+    take: &mut dyn FnMut(Owned) -> bool,
+) -> Result<()> {
     let Some(format) = journal.format else {
         return Ok(());
     };
@@ -245,7 +268,9 @@ pub(crate) fn read_journal(
                 record,
                 stored,
             } => {
-                into.push(Owned::new(index, position, record, stored));
+                if !take(Owned::new(index, position, record, stored)) {
+                    return ControlFlow::Break(());
+                }
                 taken += 1;
                 if limit.is_some_and(|l| taken >= l) {
                     return ControlFlow::Break(());
@@ -278,8 +303,36 @@ pub(crate) fn read_journal(
     Ok(())
 }
 
+/// Records each reader may read ahead of the merge.
+const READ_AHEAD: usize = 64;
+
+/// Where a record sorts in a merge: time, then the source's label (as its
+/// rank among the labels), then the position.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct MergeKey {
+    time: Option<DateTime<Utc>>,
+    label_rank: usize,
+    number: u64,
+    position: String,
+}
+
+impl MergeKey {
+    fn of(r: &Owned, label_rank: &[usize]) -> Self {
+        MergeKey {
+            time: r.time,
+            label_rank: label_rank[r.source],
+            number: r.position.number(),
+            position: r.position.to_string(),
+        }
+    }
+}
+
 /// `inspect DIR DIR...`: the newest (or oldest) `limit` matching records of
-/// all the journals, merged.
+/// all the journals, merged as they are read: each journal is read in its
+/// own thread, newest (or oldest) first, a few records ahead; a heap on
+/// (time, label, position) takes the next record from whichever journal has
+/// it. Memory is bounded by the number of journals, not by `-n` or `--all`
+/// (the table, which sizes its columns from every row, holds its rows).
 pub(crate) fn inspect(
     journals: &[Journal],
     filters: &FilterArgs,
@@ -289,37 +342,103 @@ pub(crate) fn inspect(
     explicit_limit: bool,
     ctx: &Context,
 ) -> Result<ExitCode> {
-    let mut records = Vec::new();
-    let mut unreadable = false;
-    for (i, j) in journals.iter().enumerate() {
-        let mut damage = DamageTally::default();
-        read_journal(i, j, filters, direction, limit, &mut damage, &mut records)?;
-        damage.report(&j.path);
-        unreadable |= damage.any_unreadable();
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    use std::sync::mpsc;
+
+    let mut order: Vec<usize> = (0..journals.len()).collect();
+    order.sort_by(|&a, &b| journals[a].tag.label.cmp(&journals[b].tag.label));
+    let mut label_rank = vec![0; journals.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        label_rank[i] = rank;
     }
-    merge_sort(&mut records, journals);
-    if direction == Direction::NewestFirst {
-        records.reverse();
-    }
-    let limited = limit.is_some_and(|l| records.len() > l);
-    if let Some(l) = limit {
-        records.truncate(l);
-    }
+    let newest_first = direction == Direction::NewestFirst;
     let mut out = ctx.stdout(false);
     let mut renderer = Renderer::new(RenderOptions::for_console(format.into(), ctx)).labelled();
-    for r in &records {
-        let tag = &journals[r.source].tag;
-        renderer.record_at(&mut out, &r.view(), &r.stored, &r.position, Some(tag))?;
+    let mut shown = 0usize;
+    let mut limited = false;
+    let (damages, write_error) = std::thread::scope(|scope| {
+        let mut receivers = Vec::new();
+        let mut readers = Vec::new();
+        for (i, j) in journals.iter().enumerate() {
+            let (tx, rx) = mpsc::sync_channel::<Owned>(READ_AHEAD);
+            receivers.push(rx);
+            readers.push(scope.spawn(move || -> Result<DamageTally> {
+                let mut damage = DamageTally::default();
+                if limit != Some(0) {
+                    read_journal_with(i, j, filters, direction, limit, &mut damage, &mut |r| {
+                        tx.send(r).is_ok()
+                    })?;
+                }
+                Ok(damage)
+            }));
+        }
+        // The next record of every journal, in the heap by its key (the
+        // larger first when newest first).
+        let mut next: Vec<Option<Owned>> = receivers.iter().map(|rx| rx.recv().ok()).collect();
+        let mut heap = BinaryHeap::new();
+        let key = |r: &Owned| {
+            let k = MergeKey::of(r, &label_rank);
+            if newest_first {
+                (Some(k), None)
+            } else {
+                (None, Some(Reverse(k)))
+            }
+        };
+        for (i, r) in next.iter().enumerate() {
+            if let Some(r) = r {
+                heap.push((key(r), Reverse(i)));
+            }
+        }
+        let mut write_error = None;
+        while let Some((_, Reverse(i))) = heap.pop() {
+            if limit.is_some_and(|l| shown >= l) {
+                limited = true;
+                break;
+            }
+            let r = next[i].take().expect("a record for every heap entry");
+            let tag = &journals[r.source].tag;
+            if let Err(e) =
+                renderer.record_at(&mut out, &r.view(), &r.stored, &r.position, Some(tag))
+            {
+                write_error = Some(e);
+                break;
+            }
+            shown += 1;
+            if let Ok(r) = receivers[i].recv() {
+                heap.push((key(&r), Reverse(i)));
+                next[i] = Some(r);
+            }
+        }
+        // The readers stop at their next record.
+        drop(receivers);
+        let damages: Vec<Result<DamageTally>> = readers
+            .into_iter()
+            .map(|h| h.join().expect("a reader thread does not panic"))
+            .collect();
+        (damages, write_error)
+    });
+    if let Some(e) = write_error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::Success);
+        }
+        return Err(e.into());
+    }
+    let mut unreadable = false;
+    for (j, damage) in journals.iter().zip(damages) {
+        let damage = damage?;
+        damage.report(&j.path);
+        unreadable |= damage.any_unreadable();
     }
     renderer.finish(&mut out)?;
     out.flush()?;
     if let Some(l) = limit
         && l > 0
-        && (limited || records.len() == l)
+        && (limited || shown == l)
     {
         journal::render::notice::limit_reached(l, explicit_limit);
     }
-    if records.is_empty() && limit != Some(0) && ctx.stdout_tty {
+    if shown == 0 && limit != Some(0) && ctx.stdout_tty {
         journal::render::notice::no_match();
     }
     Ok(if unreadable {

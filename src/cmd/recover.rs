@@ -10,10 +10,9 @@ use journal::render::report::{self, RECOVER_SCHEMA, write_json};
 use crate::cli::RecoverArgs;
 use crate::cmd::{Context, Target, family, open_listing, open_target};
 use crate::exit_codes::ExitCode;
-use journal::source::OpenOptions;
 
 pub fn run(args: RecoverArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+    if let Target::Family(source) = open_target(&args.dir, &args.read.open_options())? {
         return family::recover(source.as_ref(), &args, ctx);
     }
     let listing = open_listing(&args.dir)?;

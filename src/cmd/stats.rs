@@ -11,10 +11,9 @@ use crate::cli::StatsArgs;
 use crate::cmd::units::parse_size;
 use crate::cmd::{Context, Target, family, open_listing, open_target};
 use crate::exit_codes::ExitCode;
-use journal::source::OpenOptions;
 
 pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+    if let Target::Family(source) = open_target(&args.dir, &args.read.open_options())? {
         return family::stats(source.as_ref(), &args, ctx);
     }
     let rotate_bytes = parse_size("--rotate-bytes", &args.rotate_bytes)?;

@@ -11,7 +11,6 @@ use journal::verify::{VerifyOptions, verify};
 use crate::cli::VerifyArgs;
 use crate::cmd::{Context, Target, family, open_target};
 use crate::exit_codes::ExitCode;
-use journal::source::OpenOptions;
 
 /// The plain options `verify` runs with.
 struct VerifyCmdOptions {
@@ -41,7 +40,7 @@ impl VerifyCmdOptions {
 }
 
 pub fn run(args: VerifyArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+    if let Target::Family(source) = open_target(&args.dir, &args.read.open_options())? {
         return family::verify(source.as_ref(), &args, ctx);
     }
     let opts = VerifyCmdOptions::new(&args);

@@ -54,6 +54,18 @@ pub enum DefectKind {
     NotEventRecord,
     /// Per-session store: a record whose `session_id` differs from its file name.
     SessionMismatch,
+    /// redb journal: JSON, but not the runtime's `{seq, timestamp_ms, event}`.
+    NotRuntimeEvent,
+    /// redb journal: a value whose `seq` differs from its key.
+    SeqKeyMismatch,
+    /// redb journal: the file was not closed cleanly; redb's repair pass ran
+    /// on the snapshot (never on the original).
+    NotClosedCleanly,
+    /// redb journal: redb's own integrity check failed (`verify --deep`).
+    IntegrityFailed,
+    /// Per-session store: the last line is a complete record with no `\n`:
+    /// it reads, but the runtime's next append would glue onto it.
+    MissingNewline,
 }
 
 impl DefectKind {
@@ -80,6 +92,11 @@ impl DefectKind {
             DefectKind::GluedLine => "glued-line",
             DefectKind::NotEventRecord => "not-event-record",
             DefectKind::SessionMismatch => "session-mismatch",
+            DefectKind::NotRuntimeEvent => "not-runtime-event",
+            DefectKind::SeqKeyMismatch => "seq-key-mismatch",
+            DefectKind::NotClosedCleanly => "not-closed-cleanly",
+            DefectKind::IntegrityFailed => "integrity-failed",
+            DefectKind::MissingNewline => "missing-newline",
         }
     }
 
@@ -89,9 +106,11 @@ impl DefectKind {
     pub(crate) fn default_severity(self) -> Severity {
         match self {
             DefectKind::TornTail
+            | DefectKind::MissingNewline
             | DefectKind::TsBackwards
             | DefectKind::EngineUnknownType
-            | DefectKind::EngineMissingField => Severity::Warning,
+            | DefectKind::EngineMissingField
+            | DefectKind::NotClosedCleanly => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -118,6 +137,9 @@ pub struct Defect {
     pub offset: u64,
     /// Length in bytes of the damaged region.
     pub len: u64,
+    /// The key of the damaged value, for a journal kept in a table (redb).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<u64>,
     /// The last good seq before the damage, and the first after, where known.
     pub seq_before: Option<u64>,
     pub seq_after: Option<u64>,
@@ -132,6 +154,7 @@ impl Defect {
             severity: kind.default_severity(),
             segment: segment.to_owned(),
             line: None,
+            key: None,
             offset,
             len,
             seq_before: None,
@@ -163,6 +186,9 @@ impl Defect {
     /// `file:line:offset` (line omitted where unknown), as compilers print places.
     pub fn place(&self) -> String {
         let name = file_name_lossy(&self.segment);
+        if let Some(key) = self.key {
+            return format!("{name}: key {key}");
+        }
         match self.line {
             Some(line) => format!("{name}:{line}: byte {}", self.offset),
             None => format!("{name}: byte {}", self.offset),

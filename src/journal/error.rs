@@ -45,6 +45,20 @@ pub enum JournalError {
         /// Why, when there is more to say than that it is not supported.
         why: Option<String>,
     },
+    /// A database another process holds open for writing (redb's lock):
+    /// read only through a snapshot, never by waiting on the runtime.
+    DatabaseHeld {
+        path: PathBuf,
+    },
+    /// A database not closed cleanly, whose repair pass would write to it.
+    NeedsRepair {
+        path: PathBuf,
+    },
+    /// A database the library cannot read (corrupt, another layout).
+    Database {
+        path: PathBuf,
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for JournalError {
@@ -96,6 +110,21 @@ impl std::fmt::Display for JournalError {
                     None => Ok(()),
                 }
             }
+            JournalError::DatabaseHeld { path } => write!(
+                f,
+                "{}: another process (the runtime?) holds this database open for writing; \
+                 journal does not read a database a writer holds (its open would lock the \
+                 runtime out). Pass --snapshot to read a copy of it",
+                path.display()
+            ),
+            JournalError::NeedsRepair { path } => write!(
+                f,
+                "{}: the database was not closed cleanly and needs redb's repair pass, which \
+                 writes to the file; journal never writes the file it reads. Pass --snapshot \
+                 to read (and let redb repair) a copy of it",
+                path.display()
+            ),
+            JournalError::Database { path, detail } => write!(f, "{}: {detail}", path.display()),
         }
     }
 }

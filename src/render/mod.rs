@@ -135,6 +135,12 @@ impl Renderer {
         self
     }
 
+    /// Replaces the source (a journal that appeared since: its id derived
+    /// again from the path as it now exists).
+    pub fn set_source(&mut self, source: SourceTag) {
+        self.source = Some(source);
+    }
+
     pub fn format(&self) -> RecordFormat {
         self.opts.format
     }
@@ -221,15 +227,14 @@ impl Renderer {
         }
     }
 
-    /// A gap on the envelope stream: seqs `first..=last` of `source` can no
-    /// longer be read (pruned before they were). Other formats say it on
-    /// stderr only, so this writes nothing for them.
+    /// A gap on the envelope stream: positions `first..=last` of `stream`
+    /// (`""` for the engine's seqs) in `source` can no longer be read
+    /// (pruned before they were). Other formats say it on stderr only, so
+    /// this writes nothing for them.
     pub fn gap(
         &mut self,
         out: &mut dyn Write,
-        first: u64,
-        last: u64,
-        reason: &str,
+        gap: &Gap<'_>,
         source: Option<&SourceTag>,
     ) -> io::Result<()> {
         if self.opts.format != RecordFormat::Envelope {
@@ -237,19 +242,53 @@ impl Renderer {
         }
         let source = source.or(self.source.as_ref());
         let (id, host) = source.map_or(("", ""), |s| (s.id.as_str(), s.host.as_str()));
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "schema": ENVELOPE_SCHEMA,
             "type": "gap",
             "source": id,
             "host": host,
-            "id": format!("{id}:gap-{first}-{last}"),
-            "first": first,
-            "last": last,
-            "reason": reason,
+            "id": gap.id(id),
+            "first": gap.first,
+            "last": gap.last,
+            "reason": gap.reason,
         });
+        if !gap.stream.is_empty() {
+            value["stream"] = serde_json::Value::from(gap.stream);
+        }
         let line = serde_json::to_vec(&value).map_err(io::Error::other)?;
         self.write_json_line(out, &line)?;
         out.write_all(b"\n")
+    }
+
+    /// The source records handed without one belong to.
+    pub fn source(&self) -> Option<&SourceTag> {
+        self.source.as_ref()
+    }
+}
+
+/// Positions a reader can no longer read: `first..=last` of a cursor stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Gap<'a> {
+    /// The cursor stream (`""` for the engine's seqs).
+    pub stream: &'a str,
+    pub first: u64,
+    pub last: u64,
+    /// `pruned` (removed before they were read) or `skipped` (never written).
+    pub reason: &'a str,
+}
+
+impl Gap<'_> {
+    /// The gap's envelope id: `<source id>:gap-A-B`, or
+    /// `<source id>:<stream>/gap-A-B` in a stream.
+    pub fn id(&self, source_id: &str) -> String {
+        if self.stream.is_empty() {
+            format!("{source_id}:gap-{}-{}", self.first, self.last)
+        } else {
+            format!(
+                "{source_id}:{}/gap-{}-{}",
+                self.stream, self.first, self.last
+            )
+        }
     }
 }
 

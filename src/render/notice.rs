@@ -199,6 +199,17 @@ impl DamageTally {
 }
 
 /// `tail --ack-stdin` ended with records written but not acknowledged.
+/// A stream's records between a reader's position and the oldest the
+/// journal still holds are gone (tail over a family format).
+pub fn stream_gap(dir: &Path, stream: &str, first: u64, last: u64) {
+    eprintln!(
+        "journal: warning: {}: stream {}: positions {first}..{last} are no longer held (pruned or \
+         compacted before they could be read)",
+        escape_path(dir),
+        escape_text(stream)
+    );
+}
+
 pub fn unacknowledged(n: usize) {
     eprintln!(
         "journal: note: {n} record(s) written were not acknowledged on stdin: the cursor stays \

@@ -141,6 +141,17 @@ fn make_row(rec: &Record<'_>, source: Option<&str>) -> Row {
         .get("event")
         .or_else(|| value.get("kind"))
         .and_then(Value::as_object);
+    // An externally tagged enum (the redb journal's `{"RouteStarted":{...}}`):
+    // the variant is the type column, its fields are the summary.
+    let event = match event {
+        Some(map) if map.len() == 1 && !map.contains_key("type") => map
+            .iter()
+            .next()
+            .filter(|(variant, _)| rec.event_type.as_deref() == Some(variant.as_str()))
+            .and_then(|(_, body)| body.as_object())
+            .or(event),
+        other => other,
+    };
     let ts = rec.timestamp();
     let as_stored = || {
         rec.ts

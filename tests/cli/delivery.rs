@@ -35,10 +35,14 @@ struct Consumer {
 
 impl Consumer {
     fn start(dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_many(&[dir], extra)
+    }
+
+    fn start_many(dirs: &[&std::path::Path], extra: &[&str]) -> Self {
         let mut child = journal_process()
             .args(["tail", "-f", "-o", "envelope", "--ack-stdin"])
             .args(extra)
-            .arg(dir)
+            .args(dirs)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -432,4 +436,389 @@ fn a_per_session_store_s_envelope_ids_name_session_branch_and_sequence() {
     let mut newest: Vec<String> = ids(&first)[..5].to_vec();
     newest.reverse();
     assert_eq!(ids(&tail), newest);
+}
+
+/// The family cursor (`{"format":..,"streams":{..}}`) as a map.
+fn streams_of(path: &std::path::Path) -> Option<serde_json::Map<String, Value>> {
+    let text = fs::read_to_string(path).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v["streams"].as_object().cloned()
+}
+
+/// What a cursor must hold once the first `acked` of `lines` are
+/// acknowledged and every one was written: per stream, the last number
+/// before its oldest unacknowledged line, or its last number.
+fn expected_streams(lines: &[Value], acked: usize) -> serde_json::Map<String, Value> {
+    let stream_of = |v: &Value| {
+        let p = v["position"].as_str().unwrap();
+        let (stream, n) = p.rsplit_once('/').unwrap();
+        (stream.to_owned(), n.parse::<u64>().unwrap())
+    };
+    let mut want = serde_json::Map::new();
+    for v in lines {
+        let (stream, n) = stream_of(v);
+        let e = want.entry(stream).or_insert(Value::from(0u64));
+        *e = Value::from(e.as_u64().unwrap().max(n));
+    }
+    for v in &lines[acked..] {
+        let (stream, n) = stream_of(v);
+        let e = want.get_mut(&stream).unwrap();
+        *e = Value::from(e.as_u64().unwrap().min(n - 1));
+    }
+    want
+}
+
+fn wait_streams(path: &std::path::Path, want: &serde_json::Map<String, Value>) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while streams_of(path).as_ref() != Some(want) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cursor {:?}, want {want:?}",
+            streams_of(path)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ack_stdin_on_a_per_session_store_repeats_what_was_not_acknowledged_and_never_skips() {
+    let s = crate::sessions::Store::corpus("aios-sessions");
+    let cursor = s._tmp.path().join("cursor.json");
+    let c = cursor.to_str().unwrap();
+    let mut consumer = Consumer::start(&s.root, &["--cursor-file", c, "--source-id", "st"]);
+    let first: Vec<Value> = (0..240).map(|_| consumer.next()).collect();
+    assert!(first.iter().all(|v| v["type"] == "record"));
+    // Six acknowledged one by one: every stream's position stops before its
+    // oldest line not acknowledged, whatever the merge's order.
+    for _ in 0..6 {
+        consumer.ack("ACK");
+    }
+    wait_streams(&cursor, &expected_streams(&first, 6));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(streams_of(&cursor), Some(expected_streams(&first, 6)));
+    consumer.kill();
+
+    // Restarted: exactly the unacknowledged lines come again, in order.
+    let mut consumer = Consumer::start(&s.root, &["--cursor-file", c, "--source-id", "st"]);
+    let again: Vec<Value> = (0..234).map(|_| consumer.next()).collect();
+    assert_eq!(again, first[6..], "repeats, never skips");
+    // A batch acknowledged by its last id; then the consumer dies.
+    let id = again[93]["id"].as_str().unwrap().to_owned();
+    consumer.ack(&format!("ACK {id}"));
+    wait_streams(&cursor, &expected_streams(&first, 100));
+    let (code, stderr) = consumer.close();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("140 record(s) written were not acknowledged"),
+        "{stderr}"
+    );
+
+    // A record appended meanwhile; a scheduled run acknowledging every line
+    // gets the 140 and the new one, then stops by itself.
+    let template = s.lines("sess-01-ec779c36")[0].clone();
+    let new = crate::sessions::record_like(&template, "sess-01-ec779c36", 59);
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(s.file("sess-01-ec779c36"))
+        .unwrap();
+    f.write_all(&new).unwrap();
+    let mut consumer = Consumer::start(
+        &s.root,
+        &["--cursor-file", c, "--source-id", "st", "--stop-at-end"],
+    );
+    let mut rest = Vec::new();
+    for _ in 0..141 {
+        rest.push(consumer.next());
+        consumer.ack("ACK");
+    }
+    assert_eq!(rest[..140], first[100..]);
+    assert_eq!(rest[140]["id"], "st:sess-01-ec779c36/main/59");
+    assert_eq!(consumer.child.wait().unwrap().code(), Some(0));
+    let mut all = first.clone();
+    all.push(rest[140].clone());
+    assert_eq!(streams_of(&cursor), Some(expected_streams(&all, all.len())));
+}
+
+#[test]
+fn a_stream_whose_records_below_the_cursor_are_gone_is_a_gap_a_hole_above_them_is_not() {
+    let s = crate::sessions::Store::corpus("aios-sessions");
+    let session = "sess-01-ec779c36";
+    let cursor = s._tmp.path().join("cursor.json");
+    let c = cursor.to_str().unwrap();
+    // Read to the end, then the runtime removes main's 1..=20 (kept: 21..).
+    stdout_of(&mut s.cmd(&["tail", "-o", "raw", "--cursor-file", c]));
+    let mut streams = streams_of(&cursor).unwrap();
+    let key = format!("{session}/main");
+    assert_eq!(streams[&key], 58);
+    streams.insert(key.clone(), Value::from(10u64));
+    let write_cursor = |streams: &serde_json::Map<String, Value>| {
+        fs::write(
+            &cursor,
+            serde_json::json!({"format": "sessions", "streams": streams}).to_string(),
+        )
+        .unwrap()
+    };
+    write_cursor(&streams);
+    let main_seq = |l: &Vec<u8>| {
+        let v: Value = serde_json::from_slice(l).unwrap();
+        (v["branch_id"] == "main").then(|| v["sequence"].as_u64().unwrap())
+    };
+    let lines = s.lines(session);
+    let kept: Vec<Vec<u8>> = lines
+        .iter()
+        .filter(|l| main_seq(l).is_none_or(|n| n > 20))
+        .cloned()
+        .collect();
+    s.write_lines(session, &kept);
+    let run = || {
+        s.cmd(&[
+            "tail",
+            "-f",
+            "--stop-at-end",
+            "-o",
+            "envelope",
+            "--source-id",
+            "st",
+            "--cursor-file",
+            c,
+        ])
+        .output()
+        .unwrap()
+    };
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = envelopes(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        got[0],
+        serde_json::json!({
+            "schema": "journal-envelope/1", "type": "gap", "source": "st",
+            "host": got[0]["host"], "id": format!("st:{key}/gap-11-20"), "stream": key,
+            "first": 11, "last": 20, "reason": "pruned"
+        })
+    );
+    let positions: Vec<&str> = got[1..]
+        .iter()
+        .map(|v| v["position"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (21..=58).map(|n| format!("{key}/{n}")).collect();
+    assert_eq!(positions, want);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("positions 11..20 are no longer held"));
+    assert_eq!(streams_of(&cursor).unwrap()[&key], 58);
+
+    // A hole above what the stream still holds (21..=25 removed, the
+    // cursor at 22... no: at 30, with 31..=35 removed) is the format's
+    // numbering as far as a reader can tell: no gap, 36.. follow.
+    streams.insert(key.clone(), Value::from(30u64));
+    write_cursor(&streams);
+    let kept: Vec<Vec<u8>> = s
+        .lines(session)
+        .into_iter()
+        .filter(|l| main_seq(l).is_none_or(|n| !(31..=35).contains(&n)))
+        .collect();
+    s.write_lines(session, &kept);
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = envelopes(&String::from_utf8(out.stdout).unwrap());
+    let positions: Vec<&str> = got
+        .iter()
+        .map(|v| v["position"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (36..=58).map(|n| format!("{key}/{n}")).collect();
+    assert_eq!(positions, want);
+}
+
+#[test]
+fn ack_stdin_on_two_journals_at_once_repeats_what_was_not_acknowledged() {
+    let seg = TestJournal::with_events(40, 10);
+    let store = crate::sessions::Store::corpus("aios-sessions");
+    let cursor = seg.tmp.path().join("cursor.json");
+    let c = cursor.to_str().unwrap();
+    let dirs = [seg.dir.as_path(), store.root.as_path()];
+    let mut consumer = Consumer::start_many(&dirs, &["--cursor-file", c]);
+    let first: Vec<Value> = (0..280).map(|_| consumer.next()).collect();
+    let sources: std::collections::BTreeSet<&str> = first
+        .iter()
+        .map(|v| v["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources.len(), 2);
+    // 50 acknowledged as one batch, 7 more one by one; then killed.
+    let id = first[49]["id"].as_str().unwrap().to_owned();
+    consumer.ack(&format!("ACK {id}"));
+    for _ in 0..7 {
+        consumer.ack("ACK");
+    }
+    // The cursor holds one position per source and stream.
+    let deadline = std::time::Instant::now() + WAIT;
+    let seg_source = first.iter().find(|v| v["position"].is_u64()).unwrap()["source"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let want_seg = first[57..]
+        .iter()
+        .filter(|v| v["source"] == seg_source.as_str())
+        .map(|v| v["position"].as_u64().unwrap())
+        .min()
+        .map_or(40, |n| n - 1);
+    loop {
+        let v: Option<Value> = fs::read_to_string(&cursor)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if let Some(v) = &v
+            && v["sources"][&seg_source]["positions"][""] == want_seg
+        {
+            assert_eq!(v["schema"], "journal-cursor-sources/1");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cursor {v:?}, want {want_seg}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    consumer.kill();
+    let mut consumer = Consumer::start_many(&dirs, &["--cursor-file", c, "--stop-at-end"]);
+    let mut again = Vec::new();
+    for _ in 57..280 {
+        again.push(consumer.next());
+        consumer.ack("ACK");
+    }
+    assert_eq!(again, first[57..], "repeats, never skips");
+    assert_eq!(consumer.child.wait().unwrap().code(), Some(0));
+    // Everything acknowledged: a third run has nothing to send.
+    let out = journal_cmd()
+        .args([
+            "tail",
+            "-f",
+            "--stop-at-end",
+            "-o",
+            "envelope",
+            "--cursor-file",
+            c,
+        ])
+        .args(dirs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        0,
+        "nothing left to send"
+    );
+}
+
+#[test]
+fn a_gap_in_one_of_several_journals_is_a_typed_record_of_its_source_and_stream() {
+    let seg = TestJournal::with_events(20, 5);
+    let store = crate::sessions::Store::corpus("aios-sessions");
+    let session = "sess-02-082cfe88";
+    let cursor = seg.tmp.path().join("cursor.json");
+    let c = cursor.to_str().unwrap();
+    let dirs = [seg.dir.as_path(), store.root.as_path()];
+    let run = || {
+        journal_cmd()
+            .args([
+                "tail",
+                "-f",
+                "--stop-at-end",
+                "-o",
+                "envelope",
+                "--cursor-file",
+                c,
+            ])
+            .args(dirs)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run().status.code(), Some(0));
+    // Both journals lose records a reader had not read: the cursor is set
+    // back (segments to 7, the session's main branch to 5), then the
+    // segments are pruned to 16.. and the session keeps main 13.. only.
+    let mut saved: Value = serde_json::from_str(&fs::read_to_string(&cursor).unwrap()).unwrap();
+    let key = format!("{session}/main");
+    let mut seg_id = String::new();
+    let mut store_id = String::new();
+    for (id, entry) in saved["sources"].as_object_mut().unwrap() {
+        let positions = entry["positions"].as_object_mut().unwrap();
+        if positions.contains_key("") {
+            positions.insert(String::new(), 7.into());
+            seg_id = id.clone();
+        } else {
+            positions.insert(key.clone(), 5.into());
+            store_id = id.clone();
+        }
+    }
+    fs::write(&cursor, saved.to_string()).unwrap();
+    stdout_of(&mut seg.cmd(&["prune", "--keep", "1"]));
+    let kept: Vec<Vec<u8>> = store
+        .lines(session)
+        .into_iter()
+        .filter(|l| {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            v["branch_id"] != "main" || v["sequence"].as_u64().unwrap() > 12
+        })
+        .collect();
+    store.write_lines(session, &kept);
+    let out = run();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = envelopes(&String::from_utf8(out.stdout).unwrap());
+    let gaps: Vec<(String, u64, u64)> = all
+        .iter()
+        .filter(|v| v["type"] == "gap")
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_owned(),
+                v["first"].as_u64().unwrap(),
+                v["last"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gaps,
+        [
+            (format!("{seg_id}:gap-8-15"), 8, 15),
+            (format!("{store_id}:{key}/gap-6-12"), 6, 12)
+        ]
+    );
+    // After the gaps, every record still held comes once: segments 16..=20,
+    // the session's main 13.. .
+    let seqs: Vec<u64> = all
+        .iter()
+        .filter(|v| v["type"] == "record" && v["source"] == seg_id.as_str())
+        .map(|v| v["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (16..=20).collect::<Vec<_>>());
+    let main: Vec<String> = all
+        .iter()
+        .filter(|v| v["type"] == "record" && v["source"] == store_id.as_str())
+        .map(|v| v["position"].as_str().unwrap().to_owned())
+        .collect();
+    let last_main = store
+        .lines(session)
+        .iter()
+        .filter_map(|l| {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            (v["branch_id"] == "main").then(|| v["sequence"].as_u64().unwrap())
+        })
+        .max()
+        .unwrap();
+    let want: Vec<String> = (13..=last_main).map(|n| format!("{key}/{n}")).collect();
+    assert_eq!(main, want);
+    // The cursor is past both gaps: the next run is quiet and succeeds.
+    assert_eq!(run().status.code(), Some(0));
 }

@@ -14,6 +14,7 @@ mod layers;
 mod multi;
 mod prune;
 mod recover;
+mod redb_journal;
 mod repair;
 mod root_safety;
 mod schemas;

@@ -374,3 +374,167 @@ fn prune_keep_unread_reads_this_journals_position_from_a_cursor_of_several() {
     assert!(starts.is_empty());
     assert_eq!(v["held_back"][0]["cursor"], Value::Null);
 }
+
+#[test]
+fn the_streamed_merge_of_three_big_journals_equals_the_sort_of_all_their_records() {
+    // Two hosts stamped alike (ties on time go to the label), a third 20 s
+    // later; several thousand records each, so every reader runs far ahead
+    // of what the merge holds.
+    let tmp = tempfile::tempdir().unwrap();
+    let journals = [
+        host_journal(tmp.path(), "host-a", 1..=3000, 400, 0),
+        host_journal(tmp.path(), "host-b", 1..=2500, 300, 0),
+        host_journal(tmp.path(), "host-c", 1..=2000, 500, 20),
+    ];
+    let labels = ["host-a/events", "host-b/events", "host-c/events"];
+    let mut expected = Vec::new();
+    for (dir, label) in journals.iter().zip(labels) {
+        let out = stdout_of(
+            journal_cmd()
+                .args(["inspect", "--all", "-o", "jsonl"])
+                .arg(dir),
+        );
+        for mut v in lines_of(&out) {
+            v.as_object_mut()
+                .unwrap()
+                .insert("_source".into(), label.into());
+            expected.push(v);
+        }
+    }
+    assert_eq!(expected.len(), 7500);
+    expected.sort_by_key(key);
+    let merge = |args: &[&str]| {
+        lines_of(&stdout_of(
+            journal_cmd()
+                .args(["inspect", "-o", "jsonl"])
+                .args(args)
+                .args(&journals),
+        ))
+    };
+    assert_eq!(merge(&["--all", "--oldest-first"]), expected);
+    let mut newest = expected.clone();
+    newest.reverse();
+    assert_eq!(merge(&["--all"]), newest);
+    assert_eq!(merge(&["-n", "1000"]), newest[..1000]);
+    assert_eq!(merge(&["-n", "777", "--oldest-first"]), expected[..777]);
+    // A filter: each reader filters, the merge stays the sort.
+    let errors: Vec<Value> = newest
+        .iter()
+        .filter(|v| v["event"]["type"] == "error")
+        .cloned()
+        .collect();
+    assert!(errors.len() > 1000);
+    assert_eq!(merge(&["--all", "-t", "error"]), errors);
+}
+
+/// The `source` of every envelope line of `out`, and how many lines.
+fn sources_of(out: &str) -> (std::collections::BTreeSet<String>, usize) {
+    let all = lines_of(out);
+    (
+        all.iter()
+            .map(|v| v["source"].as_str().unwrap().to_owned())
+            .collect(),
+        all.len(),
+    )
+}
+
+#[test]
+fn tail_retry_on_a_path_not_there_yet_gives_the_source_id_later_runs_derive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = tmp.path().join("real");
+    fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, tmp.path().join("link")).unwrap();
+    // Reached through a symlinked parent and a `..`, not there yet.
+    let waiting = tmp.path().join("link/host-a/../host-a/events");
+    // A second path that later appears as a symlink to a journal elsewhere.
+    let elsewhere = host_journal(&tmp.path().join("elsewhere"), "host-b", 1..=3, 4, 1);
+    let later_link = tmp.path().join("j2");
+    let single = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--retry".as_ref(),
+        "-o".as_ref(),
+        "envelope".as_ref(),
+        waiting.as_os_str(),
+    ]);
+    let multi = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--retry".as_ref(),
+        "-o".as_ref(),
+        "envelope".as_ref(),
+        waiting.as_os_str(),
+        later_link.as_os_str(),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let journal = host_journal(&real, "host-a", 1..=5, 4, 0);
+    std::os::unix::fs::symlink(&elsewhere, &later_link).unwrap();
+    single.wait_for("host-a's records", |out, _| out.lines().count() == 5);
+    multi.wait_for("both journals' records", |out, _| out.lines().count() == 8);
+    single.signal("TERM");
+    multi.signal("TERM");
+    let (_, single_out, err) = single.wait_exit();
+    assert!(!err.contains("panicked"), "{err}");
+    let (_, multi_out, _) = multi.wait_exit();
+    // The ids a later run derives from the paths as they now are.
+    let source_of = |dir: &Path| {
+        let out = stdout_of(
+            journal_cmd()
+                .args(["inspect", "-n", "1", "-o", "envelope"])
+                .arg(dir),
+        );
+        lines_of(&out)[0]["source"].as_str().unwrap().to_owned()
+    };
+    let a_id = source_of(&journal);
+    let b_id = source_of(&elsewhere);
+    assert_eq!(
+        a_id,
+        source_of(&waiting),
+        "the same journal, however reached"
+    );
+    assert_eq!(b_id, source_of(&later_link));
+    let (sources, n) = sources_of(&single_out);
+    assert_eq!(
+        (sources.into_iter().collect::<Vec<_>>(), n),
+        (vec![a_id.clone()], 5)
+    );
+    let (sources, n) = sources_of(&multi_out);
+    let mut want = vec![a_id, b_id];
+    want.sort();
+    assert_eq!((sources.into_iter().collect::<Vec<_>>(), n), (want, 8));
+}
+
+#[test]
+fn tail_f_over_two_journals_wakes_on_inotify_without_polling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = host_journal(tmp.path(), "host-a", 1..=2, 4, 0);
+    let b = host_journal(tmp.path(), "host-b", 1..=2, 4, 1);
+    // No --poll: the safety rescan is 5 s, so records seen well before that
+    // were announced by a notification.
+    let tail = Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    tail.wait_for("the first records", |out, _| out.lines().count() == 4);
+    for (i, seq) in (3..=5).enumerate() {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let dir = if i % 2 == 0 { &b } else { &a };
+        let started = std::time::Instant::now();
+        append_host(dir, seq..=seq, 4, 0);
+        let want = 5 + i;
+        tail.wait_for("the appended record", |out, _| out.lines().count() == want);
+        let took = started.elapsed();
+        assert!(
+            took < std::time::Duration::from_millis(1500),
+            "seen after {took:?}: no notification woke the follow"
+        );
+    }
+    tail.signal("TERM");
+    let (status, out, err) = tail.wait_exit();
+    assert!(status.success(), "{err}");
+    assert_eq!(lines_of(&out).len(), 7);
+}

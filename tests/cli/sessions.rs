@@ -125,6 +125,19 @@ fn recover_prints_the_latest_sequence_of_every_session_and_branch() {
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
+    // A file under 64 KiB is parsed whole; S1 (69730 bytes) only from its
+    // end, the rest scanned (and the answer above is still exact).
+    for stream in v["streams"].as_array().unwrap() {
+        let file = stream["file"].as_str().unwrap();
+        let size = fs::metadata(s.root.join("events").join(file))
+            .unwrap()
+            .len();
+        assert_eq!(
+            stream["extra"]["whole_file_parsed"],
+            size < 64 * 1024,
+            "{stream}"
+        );
+    }
     assert_eq!(rows[0], ["STREAM", "LATEST", "TIME"]);
     assert_eq!(rows[2][..2], [format!("{S1}/main").as_str(), "58"]);
     assert_eq!(rows.len(), 7);
@@ -376,7 +389,6 @@ fn every_shape_is_detected_and_the_unsupported_ones_say_so() {
     for (name, format) in [
         ("harn-file", "topics-jsonl"),
         ("harn-sqlite", "topics-sqlite"),
-        ("camel-redb", "redb"),
     ] {
         let s = Store::corpus(name);
         for cmd in ["inspect", "recover", "stats", "verify"] {
@@ -933,7 +945,7 @@ fn tail_prints_the_last_records_across_sessions_oldest_first() {
 }
 
 /// `line` (a record of the corpus) as the record `sequence` of `session`.
-fn record_like(line: &[u8], session: &str, sequence: u64) -> Vec<u8> {
+pub(crate) fn record_like(line: &[u8], session: &str, sequence: u64) -> Vec<u8> {
     let mut v: Value = serde_json::from_slice(line).unwrap();
     v["session_id"] = session.into();
     v["sequence"] = sequence.into();
@@ -1059,4 +1071,259 @@ fn reading_a_store_leaves_it_byte_identical_with_no_new_file() {
         assert_eq!(snapshot(&s), before, "{args:?} changed the store");
         assert_eq!(root_entries(&s), root_before, "{args:?} added a file");
     }
+}
+
+// ---- a last line with no newline, an unreadable file, tail -f's watcher ----
+
+#[test]
+fn a_complete_last_line_without_newline_is_its_own_warning_and_repair_adds_it() {
+    let s = Store::corpus("aios-sessions");
+    let file = format!("{S1}.jsonl");
+    let whole = fs::read(s.file(S1)).unwrap();
+    fs::write(s.file(S1), &whole[..whole.len() - 1]).unwrap();
+    let lines = s.lines(S1);
+    let last = lines.len() - 1;
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 0, "a warning");
+    assert_eq!(
+        defects(&v),
+        [d(
+            "missing-newline",
+            "warning",
+            &file,
+            lines.len() as u64,
+            offset_of(&lines, last),
+            lines[last].len() as u64
+        )]
+    );
+    // The record inside is S1's exp-1 25, the file's last.
+    assert_eq!(v["defects"][0]["after"], 25);
+    let detail = v["defects"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("exp-1 sequence 25") && detail.contains("glue"),
+        "{detail}"
+    );
+    assert_eq!(s.json(&["verify", "--json", "--strict"]).1, 1);
+    // It is a record: every reader counts it, no read calls it skipped.
+    let (v, _) = s.json(&["recover", "--json"]);
+    assert!(latest_of(&v).contains(&(S1.to_owned(), "exp-1".to_owned(), 25)));
+    let out = s.cmd(&["inspect", "-a", "-o", "jsonl"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 240);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("skipped"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Repair adds the newline: nothing removed, nothing quarantined, and
+    // the dry run says exactly what the real run does.
+    let before = snapshot(&s);
+    let (plan, code) = s.json(&["repair", "--dry-run", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(snapshot(&s), before, "a dry run changed something");
+    let (done, code) = s.json(&["repair", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(plan["steps"], done["steps"]);
+    let step = &done["steps"][0];
+    assert_eq!(
+        (
+            &step["action"],
+            &step["file"],
+            &step["offset"],
+            &step["len"],
+            &step["kept"]["sequence"],
+            &step["quarantine"]
+        ),
+        (
+            &"add-newline".into(),
+            &file.as_str().into(),
+            &(whole.len() as u64 - 1).into(),
+            &0.into(),
+            &25.into(),
+            &Value::Null
+        )
+    );
+    assert_eq!(fs::read(s.file(S1)).unwrap(), whole, "exactly the original");
+    assert_eq!(
+        snapshot(&s).keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>(),
+        "no quarantine file"
+    );
+    assert_every_line_is_a_record(&s);
+    let (v, code) = s.json(&["verify", "--json", "--strict"]);
+    assert_eq!((code, defects(&v).len()), (0, 0));
+}
+
+#[test]
+fn an_unreadable_session_file_is_named_and_the_others_still_read() {
+    let s = Store::corpus("aios-sessions");
+    let bad = "sess-02-082cfe88.jsonl";
+    let run = |args: &[&str]| {
+        let out = s
+            .cmd(args)
+            .env("JOURNAL_TEST_UNREADABLE_SESSION", bad)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // inspect: the other sessions' 240 - 72 events, the file named, exit 2.
+    let (code, out, err) = run(&["inspect", "-a", "-o", "jsonl"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out.lines().count(), 240 - 72);
+    assert!(
+        err.contains(bad) && err.contains("unreadable") && err.contains("permission denied"),
+        "{err}"
+    );
+    // recover: the others' heads, the file a problem, exit 2.
+    let (code, out, err) = run(&["recover", "--json"]);
+    assert_eq!(code, 2, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        latest_of(&v),
+        triples(&[
+            (S1, "exp-1", 25),
+            (S1, "main", 58),
+            ("sess-03-56a7458a", "exp-1", 32),
+            ("sess-03-56a7458a", "main", 53),
+        ])
+    );
+    assert_eq!(
+        (&v["problems"][0]["kind"], &v["problems"][0]["file"]),
+        (&"unreadable".into(), &bad.into())
+    );
+    assert!(err.contains(bad), "{err}");
+    // stats: counts the rest, names it, exit 2.
+    let (code, out, err) = run(&["stats", "--json"]);
+    assert_eq!(code, 2, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["events"], 240 - 72);
+    assert_eq!(v["problems"][0]["file"], bad);
+    // verify: an error at that file, the rest checked.
+    let (code, out, _) = run(&["verify", "--json"]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let found = &v["defects"].as_array().unwrap()[..];
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (&found[0]["kind"], &found[0]["severity"], &found[0]["file"]),
+        (&"unreadable".into(), &"error".into(), &bad.into())
+    );
+    assert_eq!(v["records"], 240 - 72);
+    // tail: the rest, exit 2.
+    let (code, out, _) = run(&["tail", "-n", "3", "-o", "jsonl"]);
+    assert_eq!((code, out.lines().count()), (2, 3));
+}
+
+#[test]
+fn tail_follow_watches_the_store_and_waits_for_it_only_with_retry() {
+    let s = Store::corpus("aios-sessions");
+    let template = s.lines(S1)[0].clone();
+    let events = s.root.join("events");
+    // No --poll: the directory is watched (a poll would be the 5 s rescan).
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    fs::write(
+        s.file("sess-05-new"),
+        record_like(&template, "sess-05-new", 1),
+    )
+    .unwrap();
+    follow.wait_for("the new file", |out, _| out.lines().count() == 1);
+    {
+        use std::io::Write as _;
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(s.file(S1))
+            .unwrap();
+        f.write_all(&record_like(&template, S1, 59)).unwrap();
+    }
+    follow.wait_for("the append", |out, _| out.lines().count() == 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "woken by the watcher, not the 5 s rescan: {:?}",
+        started.elapsed()
+    );
+    // The directory removed: without --retry, an error (exit 2).
+    fs::rename(&events, s.root.join("events.old")).unwrap();
+    let (status, _, err) = follow.wait_exit();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("removed") && err.contains("--retry"), "{err}");
+
+    // With --retry: it waits, and reads the directory made again from its start.
+    fs::rename(s.root.join("events.old"), &events).unwrap();
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--retry".as_ref(),
+        "-n".as_ref(),
+        "0".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        s.root.as_os_str(),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    fs::rename(&events, s.root.join("events.old")).unwrap();
+    follow.wait_for("the wait", |_, err| err.contains("waiting"));
+    fs::create_dir(&events).unwrap();
+    fs::write(
+        events.join("sess-06-new.jsonl"),
+        record_like(&template, "sess-06-new", 1),
+    )
+    .unwrap();
+    follow.wait_for("the new directory's file", |out, _| {
+        out.contains("sess-06-new")
+    });
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn tail_follow_retry_waits_for_a_store_not_there_yet() {
+    let s = Store::corpus("aios-sessions");
+    let template = s.lines(S1)[0].clone();
+    let root = s._tmp.path().join("later");
+    let follow = crate::common::Spawned::new(&[
+        "tail".as_ref(),
+        "-f".as_ref(),
+        "--retry".as_ref(),
+        "--format".as_ref(),
+        "sessions".as_ref(),
+        "-o".as_ref(),
+        "jsonl".as_ref(),
+        root.as_os_str(),
+    ]);
+    follow.wait_for("the wait", |_, err| err.contains("waiting"));
+    fs::create_dir_all(root.join("events")).unwrap();
+    fs::write(
+        root.join("events").join("sess-07-late.jsonl"),
+        record_like(&template, "sess-07-late", 1),
+    )
+    .unwrap();
+    follow.wait_for("the late store's record", |out, _| {
+        out.contains("sess-07-late")
+    });
+    follow.signal("TERM");
+    let (status, out, err) = follow.wait_exit();
+    assert!(status.success(), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    // Without --retry, a store that is not there is an error at once.
+    journal_cmd()
+        .args(["tail", "-f", "--format", "sessions"])
+        .arg(s._tmp.path().join("never"))
+        .assert()
+        .code(2);
 }

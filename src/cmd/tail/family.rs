@@ -24,13 +24,14 @@ use journal::defect::DefectKind;
 use journal::query::Matcher;
 use journal::record::Record;
 use journal::render::notice::DamageTally;
-use journal::render::{RenderOptions, Renderer};
+use journal::render::{Gap, RecordFormat, RenderOptions, Renderer};
 use journal::scan::Direction;
 use journal::source::Position;
 use journal::source::family::Positions;
-use journal::source::reader::{Item, RecordFilter, Source};
+use journal::source::reader::{Item, Source};
 
 use super::DEFAULT_LINES;
+use super::ack::{Acks, spawn_ack_reader};
 use super::cursor::check_writable;
 use super::waker::{Waker, spawn_signal_thread, spawn_stdout_watch};
 use crate::cli::{OutputFormat, TailArgs};
@@ -39,13 +40,7 @@ use crate::exit_codes::ExitCode;
 
 /// Hands on every record: the tail's own matcher decides what is printed,
 /// so a filtered-out record still moves its stream's position.
-struct Everything;
-
-impl RecordFilter for Everything {
-    fn matches(&self, _: &Record<'_>) -> bool {
-        true
-    }
-}
+use journal::source::reader::AcceptAll as Everything;
 
 /// A cursor holds a few positions per stream; anything much longer is not one.
 const MAX_CURSOR_BYTES: u64 = 64 << 20;
@@ -140,6 +135,17 @@ struct Tail<'a> {
     damage: DamageTally,
     /// Damage already said (two reads may meet the same).
     seen: std::collections::HashSet<(std::path::PathBuf, u64, DefectKind)>,
+    /// `--ack-stdin`: what the consumer acknowledged; the cursor moves only
+    /// over that.
+    acks: Option<Acks>,
+    /// A stream whose next record is not the one after its position: the
+    /// poll stopped before it, to ask the journal whether what lies between
+    /// is gone (a gap) or was never there (numbers with holes).
+    suspect: Option<(String, u64)>,
+    /// (stream, position) pairs found not to be a gap.
+    checked: std::collections::HashSet<(String, u64)>,
+    /// A gap was met.
+    gap: bool,
 }
 
 impl Tail<'_> {
@@ -149,9 +155,9 @@ impl Tail<'_> {
     }
 
     fn note(&mut self, d: journal::Defect) {
-        if self.follow && d.kind == DefectKind::TornTail
-            || !self.seen.insert((d.segment.clone(), d.offset, d.kind))
-        {
+        // Following, a last line with no newline is a writer mid-append.
+        let mid_append = matches!(d.kind, DefectKind::TornTail | DefectKind::MissingNewline);
+        if self.follow && mid_append || !self.seen.insert((d.segment.clone(), d.offset, d.kind)) {
             return;
         }
         if self.follow {
@@ -177,17 +183,92 @@ impl Tail<'_> {
                 stored,
             } => (position, record, stored),
         };
-        if self.matcher.prefilter(record.raw)
-            && self.matcher.matches(record)
-            && let Err(e) = self
+        let stream = position.cursor_stream();
+        if let Some(&p) = self.positions.get(&stream)
+            && position.number() > p.saturating_add(1)
+            && !self.checked.contains(&(stream.clone(), p))
+        {
+            self.suspect = Some((stream, p));
+            return ControlFlow::Break(());
+        }
+        if self.matcher.prefilter(record.raw) && self.matcher.matches(record) {
+            if let Some(acks) = &self.acks {
+                let id = format!("{}:{position}", self.source_id());
+                let number = position.number();
+                acks.lock().expect("ack state").push(0, &stream, number, id);
+            }
+            if let Err(e) = self
                 .renderer
                 .record_at(&mut self.out, record, stored, &position, None)
-        {
-            self.write_error = Some(e);
-            return ControlFlow::Break(());
+            {
+                self.write_error = Some(e);
+                return ControlFlow::Break(());
+            }
         }
         self.moved(&position);
         ControlFlow::Continue(())
+    }
+
+    fn source_id(&self) -> String {
+        self.renderer
+            .source()
+            .map_or_else(String::new, |s| s.id.clone())
+    }
+
+    /// Everything after the positions, stopping at each stream whose next
+    /// record jumps to ask the journal whether the records between are gone:
+    /// then a gap (stderr, and a `"type":"gap"` object on the envelope
+    /// stream, acknowledged like a record), the stream's position moved
+    /// past it; else the jump is the format's numbering, read on.
+    fn poll(&mut self, source: &dyn Source) -> Result<()> {
+        loop {
+            let after = self.positions.clone();
+            source.visit_after(&after, &Everything, &mut |item| self.handle(item))?;
+            let Some((stream, p)) = self.suspect.take() else {
+                return Ok(());
+            };
+            if self.write_error.is_some() || self.stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            match source.oldest()?.get(&stream).copied() {
+                Some(oldest) if oldest > p + 1 => {
+                    let gap = Gap {
+                        stream: &stream,
+                        first: p + 1,
+                        last: oldest - 1,
+                        reason: "pruned",
+                    };
+                    journal::render::notice::stream_gap(source.dir(), &stream, p + 1, oldest - 1);
+                    self.gap = true;
+                    if let Some(acks) = &self.acks
+                        && self.renderer.format() == RecordFormat::Envelope
+                    {
+                        let id = gap.id(&self.source_id());
+                        acks.lock().expect("ack state").push(0, &stream, p + 1, id);
+                    }
+                    if let Err(e) = self.renderer.gap(&mut self.out, &gap, None) {
+                        self.write_error = Some(e);
+                        return Ok(());
+                    }
+                    self.positions.insert(stream, oldest - 1);
+                }
+                _ => {
+                    self.checked.insert((stream, p));
+                }
+            }
+        }
+    }
+
+    /// The positions the cursor may hold: with `--ack-stdin`, each stream
+    /// before its oldest unacknowledged line.
+    fn safe_positions(&self) -> Positions {
+        match &self.acks {
+            Some(acks) => acks
+                .lock()
+                .expect("ack state")
+                .hold_back(0, &self.positions),
+            None => self.positions.clone(),
+        }
     }
 }
 
@@ -241,12 +322,19 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
         follow: args.follow,
         damage: DamageTally::default(),
         seen: Default::default(),
+        acks: args.ack_stdin.then(Acks::default),
+        suspect: None,
+        checked: Default::default(),
+        gap: false,
     };
+    if let Some(acks) = &tail.acks {
+        spawn_ack_reader(acks.clone(), tx.clone());
+    }
+    let gap_is_failure = args.ack_stdin || output == OutputFormat::Envelope;
 
     if args.cursor_file.is_some() {
         // Everything after the cursor; from the oldest record without one.
-        let after = tail.positions.clone();
-        source.visit_after(&after, &Everything, &mut |item| tail.handle(item))?;
+        tail.poll(source)?;
     } else {
         // The head of every stream first: what the follow continues from
         // (and what -n 0 skips); then the last N matches, newest first.
@@ -307,11 +395,13 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
         return finish_write_error(e);
     }
     if let Some(path) = &args.cursor_file {
-        write_positions(path, format, &tail.positions)?;
+        write_positions(path, format, &tail.safe_positions())?;
     }
     if !args.follow {
         return Ok(if tail.damage.any_unreadable() {
             ExitCode::CouldNotRun
+        } else if tail.gap && gap_is_failure {
+            ExitCode::Gap
         } else {
             ExitCode::Success
         });
@@ -331,35 +421,72 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let missing = !dir.is_dir();
+        // A directory, or a database file (redb, SQLite).
+        let missing = !dir.exists();
         if missing {
             if !args.retry {
                 anyhow::bail!(
-                    "{}: the journal directory was removed (use --retry to wait for it)",
+                    "{}: the journal was removed (use --retry to wait for it)",
                     dir.display()
                 );
             }
             waker.dir_missing(&dir);
         } else {
-            let after = tail.positions.clone();
-            source.visit_after(&after, &Everything, &mut |item| tail.handle(item))?;
+            tail.poll(source)?;
             if tail.write_error.is_none() {
                 tail.write_error = tail.out.flush().err();
             }
-            if let Some(e) = tail.write_error.take() {
-                if let Some(path) = &args.cursor_file {
-                    write_positions(path, format, &tail.positions)?;
-                }
-                return finish_write_error(e);
-            }
             if let Some(path) = &args.cursor_file {
-                write_positions(path, format, &tail.positions)?;
+                write_positions(path, format, &tail.safe_positions())?;
+            }
+            if let Some(e) = tail.write_error.take() {
+                return finish_write_error(e).map(|code| tail.exit(code, gap_is_failure));
+            }
+            let mut all_acked = true;
+            if let Some(acks) = &tail.acks {
+                let mut state = acks.lock().expect("ack state");
+                if let Some(e) = state.error.take() {
+                    anyhow::bail!(
+                        "--ack-stdin: {e}; the cursor stays at the last line acknowledged"
+                    );
+                }
+                if state.closed {
+                    break;
+                }
+                all_acked = state.outstanding.is_empty();
+            }
+            if args.stop_at_end && all_acked {
+                break;
             }
             waker.arm(&dir, dir_id(&dir));
         }
         waker.wait(missing);
     }
-    Ok(ExitCode::Success)
+    // Acknowledgements that came since the last save count too.
+    if let Some(path) = &args.cursor_file
+        && tail.acks.is_some()
+    {
+        write_positions(path, format, &tail.safe_positions())?;
+    }
+    Ok(tail.exit(ExitCode::Success, gap_is_failure))
+}
+
+impl Tail<'_> {
+    /// The status a follow ends with: a gap in a delivery mode is exit 4;
+    /// lines left unacknowledged are said.
+    fn exit(&self, code: ExitCode, gap_is_failure: bool) -> ExitCode {
+        if let Some(acks) = &self.acks {
+            let state = acks.lock().expect("ack state");
+            if !state.outstanding.is_empty() {
+                journal::render::notice::unacknowledged(state.outstanding.len());
+            }
+        }
+        if code == ExitCode::Success && self.gap && gap_is_failure {
+            ExitCode::Gap
+        } else {
+            code
+        }
+    }
 }
 
 fn dir_id(dir: &Path) -> Option<(u64, u64)> {

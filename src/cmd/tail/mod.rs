@@ -105,19 +105,16 @@ impl TailOptions {
 }
 
 pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
+    if !args.more.is_empty() && args.read.snapshot {
+        anyhow::bail!("--snapshot reads one redb journal; not with several journals");
+    }
     if !args.more.is_empty() {
         return multi::run(&args, resolve_dir(&args.dir)?, ctx);
     }
     if !args.label.is_empty() {
         anyhow::bail!("--label names one of several journals; only one was given");
     }
-    if let Target::Family(source) = open_target(&args.dir, &args.filters.open_options())? {
-        if args.ack_stdin || args.stop_at_end {
-            anyhow::bail!(
-                "--ack-stdin and --stop-at-end read the engine's segments only, not yet a {} journal",
-                source.format().name()
-            );
-        }
+    if let Target::Family(source) = open_waiting(&args)? {
         return family::run(&args, source.as_ref(), ctx);
     }
     crate::cmd::no_stream_filter(&args.filters)?;
@@ -165,6 +162,9 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         check_writable(path, current)?;
     }
 
+    // A journal not there yet (--retry): its id is derived again once it
+    // exists, from the path as it then resolves.
+    let mut provisional_id = args.source_id.is_none() && !dir.exists();
     let render_opts = RenderOptions::for_console(opts.format.into(), ctx);
     let mut sink = Sink {
         matcher: &matcher,
@@ -252,6 +252,11 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         waker.arm(&dir, Some((meta.dev(), meta.ino())));
     }
     loop {
+        if provisional_id && dir.exists() {
+            provisional_id = false;
+            let tag = crate::cmd::identity::source_tag(&dir, None, None)?;
+            sink.renderer.set_source(tag);
+        }
         let status = follower.poll(|item| sink.handle(item))?;
         if sink.write_error.is_some() || stop.load(Ordering::SeqCst) {
             break;
@@ -267,7 +272,7 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         if let Some(acks) = &sink.acks {
             let mut state = acks.lock().expect("ack state");
             if let Some(e) = state.error.take() {
-                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last record acknowledged");
+                anyhow::bail!("--ack-stdin: {e}; the cursor stays at the last line acknowledged");
             }
             if state.closed {
                 drop(state);
@@ -298,6 +303,34 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     sink.finish(cursor.as_mut())
+}
+
+/// The journal's reader; with `-f --retry`, a journal not there yet (a
+/// missing directory) is waited for, as for segments.
+fn open_waiting(args: &TailArgs) -> Result<Target> {
+    let mut said = false;
+    loop {
+        match open_target(&args.dir, &args.read.with(args.filters.open_options())) {
+            Err(e) if args.follow && args.retry && is_missing(&e) => {
+                if !said {
+                    said = true;
+                    journal::render::notice::waiting_for_dir(&resolve_dir(&args.dir)?);
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_missing(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<journal::JournalError>(),
+            Some(journal::JournalError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+        )
+    })
 }
 
 /// A start point beyond the journal's max seq means another journal (or this

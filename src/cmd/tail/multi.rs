@@ -10,42 +10,41 @@
 //! source and stream, JSON) is rewritten.
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use journal::follow::{FollowOptions, Follower, Item as FollowItem, Notice, PollStatus};
+use journal::follow::{FollowOptions, Follower, Item as FollowItem, Notice};
 use journal::lines::ReadOptions;
 use journal::record::parse_line;
 use journal::render::notice::{self, DamageTally};
-use journal::render::{RenderOptions, Renderer};
+use journal::render::{Gap, RecordFormat, RenderOptions, Renderer, SourceTag};
 use journal::scan::Direction;
 use journal::segment::Listing;
 use journal::source::family::Positions;
-use journal::source::reader::Item;
+use journal::source::reader::{AcceptAll, Item, Source};
 use journal::source::{Format, OpenOptions, Position, detect, open_family};
 use serde_json::{Value, json};
 
 use super::DEFAULT_LINES;
-use super::waker::{spawn_signal_thread, spawn_stdout_watch};
+use super::ack::{Acks, spawn_ack_reader};
+use super::waker::{MultiWaker, spawn_signal_thread, spawn_stdout_watch, watch_point};
 use crate::cli::{OutputFormat, TailArgs};
 use crate::cmd::Context;
 use crate::cmd::multi::{Journal, Owned, journals, matcher_for, merge_sort, read_journal};
 use crate::exit_codes::ExitCode;
 
-/// How often every journal is read while following several.
-const DEFAULT_POLL: Duration = Duration::from_millis(250);
-
 enum Reader {
     /// Not there yet (or not recognisable yet).
     Pending,
     Segments(Box<Follower>),
-    Family,
+    /// Kept open across polls: a reader may read on from where it stopped.
+    Family(Box<dyn Source>),
 }
 
 struct Followed {
@@ -53,6 +52,11 @@ struct Followed {
     reader: Reader,
     /// The last position processed, per cursor stream (segments: `""`).
     positions: Positions,
+    /// (stream, position) pairs whose next record jumps and were found not
+    /// to be a gap (the format numbers with holes).
+    checked: HashSet<(String, u64)>,
+    /// The filter, as this journal's format reads it (made once it is known).
+    matcher: Option<journal::query::Matcher>,
 }
 
 /// The cursor file of a merge: per source id, its label, path and positions.
@@ -83,15 +87,22 @@ fn read_cursor(path: &Path) -> Result<Option<BTreeMap<String, Positions>>> {
     Ok(Some(out))
 }
 
-fn write_cursor(path: &Path, followed: &[Followed]) -> Result<()> {
+/// Writes every journal's positions; with `--ack-stdin`, each stream's
+/// before its oldest unacknowledged line.
+fn write_cursor(path: &Path, followed: &[Followed], acks: Option<&Acks>) -> Result<()> {
     let mut sources = serde_json::Map::new();
-    for f in followed {
+    let state = acks.map(|a| a.lock().expect("ack state"));
+    for (i, f) in followed.iter().enumerate() {
+        let positions = match &state {
+            Some(state) => state.hold_back(i, &f.positions),
+            None => f.positions.clone(),
+        };
         sources.insert(
             f.journal.tag.id.clone(),
             json!({
                 "label": f.journal.tag.label,
                 "path": f.journal.path.display().to_string(),
-                "positions": f.positions,
+                "positions": positions,
             }),
         );
     }
@@ -130,21 +141,11 @@ fn heads(journal: &Journal) -> Result<Positions> {
     Ok(positions)
 }
 
-struct AcceptAll;
-impl journal::source::reader::RecordFilter for AcceptAll {
-    fn matches(&self, _rec: &journal::record::Record<'_>) -> bool {
-        true
-    }
-}
-
 pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> Result<ExitCode> {
     if args.from_seq.is_some() {
         bail!(
             "--from-seq names one seq; several journals keep one position each: use --cursor-file"
         );
-    }
-    if args.ack_stdin {
-        bail!("--ack-stdin follows one journal; run one tail per journal to acknowledge each");
     }
     let mut paths = vec![first];
     paths.extend(args.more.iter().cloned());
@@ -161,18 +162,33 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
         OutputFormat::Raw
     });
     let render_opts = RenderOptions::for_console(format.into(), ctx);
-    let mut renderer = if args.follow {
+    let renderer = if args.follow {
         Renderer::streaming(render_opts)
     } else {
         Renderer::new(render_opts)
     }
     .labelled();
-    let mut out = ctx.stdout(args.follow);
 
     let saved = match &args.cursor_file {
         Some(path) => read_cursor(path)?,
         None => None,
     };
+    // -n N (the default without a cursor): the last N of the merge, then on.
+    let last = match (&saved, args.lines) {
+        (Some(_), _) => None,
+        (None, Some(n)) => Some(n),
+        (None, None) if args.cursor_file.is_some() => None,
+        (None, None) => Some(DEFAULT_LINES),
+    };
+    if args.ack_stdin
+        && let Some(n) = last
+        && n > 0
+    {
+        bail!(
+            "--ack-stdin starts after the cursor file's positions; without one, from the oldest \
+             record, or -n 0 (from now): not with the last {n} records"
+        );
+    }
     // Proven writable before anything is printed (as for one journal).
     if let Some(path) = &args.cursor_file {
         super::cursor::check_writable(path, None)?;
@@ -186,14 +202,15 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
                 .unwrap_or_default(),
             journal,
             reader: Reader::Pending,
+            checked: HashSet::new(),
+            matcher: None,
         })
         .collect();
-    // -n N (the default without a cursor): the last N of the merge, then on.
-    let last = match (&saved, args.lines) {
-        (Some(_), _) => None,
-        (None, Some(n)) => Some(n),
-        (None, None) if args.cursor_file.is_some() => None,
-        (None, None) => Some(DEFAULT_LINES),
+    let mut out = Output {
+        renderer,
+        out: ctx.stdout(args.follow),
+        acks: args.ack_stdin.then(Acks::default),
+        gap: false,
     };
     if let Some(n) = last {
         let mut records = Vec::new();
@@ -211,86 +228,159 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
             damage.report(&f.journal.path);
             f.positions = heads(&f.journal)?;
         }
-        merge_sort(
-            &mut records,
-            &followed
-                .iter()
-                .map(|f| f.journal.clone_tag())
-                .collect::<Vec<_>>(),
-        );
+        let journals: Vec<Journal> = followed.iter().map(|f| f.journal.clone_tag()).collect();
+        merge_sort(&mut records, &journals);
         let skip = records.len().saturating_sub(n);
         for r in &records[skip..] {
-            let tag = &followed[r.source].journal.tag;
-            renderer.record_at(
-                &mut out,
-                &r.view(),
-                r.stored_bytes(),
-                &r.position,
-                Some(tag),
-            )?;
+            if let Err(e) = out.record(r, &followed[r.source].journal.tag) {
+                return finish_broken(e);
+            }
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<()>();
     if args.follow {
         spawn_signal_thread(stop.clone(), tx.clone())?;
-        spawn_stdout_watch(stop.clone(), tx);
+        spawn_stdout_watch(stop.clone(), tx.clone());
     }
-    let mut gap = false;
+    if let Some(acks) = &out.acks {
+        spawn_ack_reader(acks.clone(), tx.clone());
+    }
+    let mut waker = MultiWaker::new(rx, tx, args.poll);
     let mut first_poll = last.is_none() || args.follow;
-    let poll = args.poll.unwrap_or(DEFAULT_POLL);
     loop {
         if first_poll {
             let mut batch = Vec::new();
             for (i, f) in followed.iter_mut().enumerate() {
-                poll_one(
-                    i,
-                    f,
-                    &args.filters,
-                    &mut batch,
-                    &mut gap,
-                    &mut renderer,
-                    &mut out,
-                )?;
+                if let Err(e) = poll_one(i, f, &args.filters, saved.as_ref(), &mut batch, &mut out)
+                {
+                    return match e.downcast::<std::io::Error>() {
+                        Ok(e) => finish_broken(e),
+                        Err(e) => Err(e),
+                    };
+                }
             }
             let journals: Vec<Journal> = followed.iter().map(|f| f.journal.clone_tag()).collect();
             merge_sort(&mut batch, &journals);
             for r in &batch {
-                let tag = &followed[r.source].journal.tag;
-                if let Err(e) = renderer.record_at(
-                    &mut out,
-                    &r.view(),
-                    r.stored_bytes(),
-                    &r.position,
-                    Some(tag),
-                ) {
+                if let Err(e) = out.record(r, &followed[r.source].journal.tag) {
                     return finish_broken(e);
                 }
             }
         }
         first_poll = true;
-        if let Err(e) = out.flush() {
+        if let Err(e) = out.out.flush() {
             return finish_broken(e);
         }
         if let Some(path) = &args.cursor_file {
-            write_cursor(path, &followed)?;
+            write_cursor(path, &followed, out.acks.as_ref())?;
         }
-        if !args.follow || args.stop_at_end || stop.load(Ordering::SeqCst) {
+        let mut all_acked = true;
+        if let Some(acks) = &out.acks {
+            let mut state = acks.lock().expect("ack state");
+            if let Some(e) = state.error.take() {
+                bail!("--ack-stdin: {e}; the cursor stays at the last line acknowledged");
+            }
+            if state.closed {
+                break;
+            }
+            all_acked = state.outstanding.is_empty();
+        }
+        if !args.follow || (args.stop_at_end && all_acked) || stop.load(Ordering::SeqCst) {
             break;
         }
-        let _ = rx.recv_timeout(poll);
+        let (dirs, any_missing) = watch_dirs(&followed);
+        waker.wait(&dirs, any_missing);
         if stop.load(Ordering::SeqCst) {
             break;
         }
     }
-    if let Err(e) = renderer.finish(&mut out).and_then(|()| out.flush()) {
+    if let Err(e) = out
+        .renderer
+        .finish(&mut out.out)
+        .and_then(|()| out.out.flush())
+    {
         return finish_broken(e);
     }
-    Ok(if gap && format == OutputFormat::Envelope {
-        ExitCode::Gap
-    } else {
-        ExitCode::Success
-    })
+    // Acknowledgements that came since the last save count too.
+    if let (Some(path), Some(acks)) = (&args.cursor_file, &out.acks) {
+        write_cursor(path, &followed, Some(acks))?;
+    }
+    if let Some(acks) = &out.acks {
+        let state = acks.lock().expect("ack state");
+        if !state.outstanding.is_empty() {
+            notice::unacknowledged(state.outstanding.len());
+        }
+    }
+    Ok(
+        if out.gap && (format == OutputFormat::Envelope || args.ack_stdin) {
+            ExitCode::Gap
+        } else {
+            ExitCode::Success
+        },
+    )
+}
+
+/// What to watch: each journal's directory (a family reader's own, where
+/// its records are written), or where a missing one will appear.
+fn watch_dirs(followed: &[Followed]) -> (Vec<PathBuf>, bool) {
+    let mut dirs = Vec::new();
+    let mut any_missing = false;
+    for f in followed {
+        let dir = match &f.reader {
+            Reader::Family(source) => source.dir().to_owned(),
+            _ => f.journal.path.clone(),
+        };
+        any_missing |= !dir.exists() || matches!(f.reader, Reader::Pending);
+        let point = watch_point(&dir);
+        if !dirs.contains(&point) {
+            dirs.push(point);
+        }
+    }
+    (dirs, any_missing)
+}
+
+/// Where a merge's lines go: the renderer, stdout, what waits for an
+/// acknowledgement, and whether a gap was met.
+struct Output {
+    renderer: Renderer,
+    out: Box<dyn Write>,
+    acks: Option<Acks>,
+    gap: bool,
+}
+
+impl Output {
+    fn record(&mut self, r: &Owned, tag: &SourceTag) -> std::io::Result<()> {
+        if let Some(acks) = &self.acks {
+            acks.lock().expect("ack state").push(
+                r.source,
+                &r.position.cursor_stream(),
+                r.position.number(),
+                format!("{}:{}", tag.id, r.position),
+            );
+        }
+        self.renderer.record_at(
+            &mut self.out,
+            &r.view(),
+            r.stored_bytes(),
+            &r.position,
+            Some(tag),
+        )
+    }
+
+    /// A gap: said on stderr by the caller, an object on the envelope
+    /// stream (acknowledged like a record), and exit 4 in a delivery mode.
+    fn gap(&mut self, index: usize, gap: &Gap<'_>, tag: &SourceTag) -> std::io::Result<()> {
+        self.gap = true;
+        if let Some(acks) = &self.acks
+            && self.renderer.format() == RecordFormat::Envelope
+        {
+            acks.lock()
+                .expect("ack state")
+                .push(index, gap.stream, gap.first, gap.id(&tag.id));
+        }
+        self.renderer.gap(&mut self.out, gap, Some(tag))
+    }
 }
 
 fn finish_broken(e: std::io::Error) -> Result<ExitCode> {
@@ -301,16 +391,26 @@ fn finish_broken(e: std::io::Error) -> Result<ExitCode> {
     }
 }
 
-/// Reads what is new in one journal into `batch`.
+/// Reads what is new in one journal into `batch` (gaps are written at once).
 fn poll_one(
     index: usize,
     f: &mut Followed,
     filters: &crate::cli::FilterArgs,
+    saved: Option<&BTreeMap<String, Positions>>,
     batch: &mut Vec<Owned>,
-    gap: &mut bool,
-    renderer: &mut Renderer,
-    out: &mut dyn Write,
+    out: &mut Output,
 ) -> Result<()> {
+    if matches!(f.reader, Reader::Pending) && f.journal.path.exists() {
+        // Named before it existed (--retry): its id derived again from the
+        // path as it now resolves (the id later runs derive), and its
+        // positions looked up under that id, before anything is read.
+        let host = &f.journal.tag.host;
+        let id = crate::cmd::identity::derived_source_id(host, &f.journal.path);
+        if id != f.journal.tag.id {
+            f.positions = saved.and_then(|s| s.get(&id).cloned()).unwrap_or_default();
+            f.journal.tag.id = id;
+        }
+    }
     if matches!(f.reader, Reader::Pending) {
         let format = match f.journal.format {
             Some(format) => Some(format),
@@ -335,8 +435,12 @@ fn poll_one(
                 )));
             }
             Some(format) if format.is_supported() => {
+                let Ok(source) = open_family(&f.journal.path, format, &filters.open_options())
+                else {
+                    return Ok(()); // not readable yet: looked at again next time
+                };
                 f.journal.format = Some(format);
-                f.reader = Reader::Family;
+                f.reader = Reader::Family(source);
             }
             Some(format) => bail!(
                 "{}: a {} journal, recognised by its shape only; reading it is not supported yet",
@@ -346,14 +450,17 @@ fn poll_one(
         }
     }
     let format = f.journal.format.expect("set above");
-    let matcher = matcher_for(&f.journal, format, filters)?;
+    if f.matcher.is_none() {
+        f.matcher = Some(matcher_for(&f.journal, format, filters)?);
+    }
+    let matcher = f.matcher.as_ref().expect("set above");
     match &mut f.reader {
         Reader::Pending => {}
         Reader::Segments(follower) => {
             let positions = &mut f.positions;
             let tag = &f.journal.tag;
             let mut failed = None;
-            let status = follower.poll(|item| {
+            let _status = follower.poll(|item| {
                 match item {
                     FollowItem::Notice(n) => {
                         notice::follow(&n);
@@ -364,9 +471,14 @@ fn poll_one(
                             } => Some((*expected, found.saturating_sub(1), "skipped")),
                             _ => None,
                         };
-                        if let Some((a, b, why)) = lost {
-                            *gap = true;
-                            if let Err(e) = renderer.gap(out, a, b, why, Some(tag)) {
+                        if let Some((first, last, reason)) = lost {
+                            let gap = Gap {
+                                stream: "",
+                                first,
+                                last,
+                                reason,
+                            };
+                            if let Err(e) = out.gap(index, &gap, tag) {
                                 failed = Some(e);
                                 return ControlFlow::Break(());
                             }
@@ -399,33 +511,60 @@ fn poll_one(
             if let Some(e) = failed {
                 return Err(e.into());
             }
-            if status == PollStatus::DirMissing && f.journal.path.exists() {
-                // Replaced by something else: look again next time.
-            }
         }
-        Reader::Family => {
-            let Ok(source) = open_family(&f.journal.path, format, &filters.open_options()) else {
-                return Ok(()); // gone for now
-            };
-            let mut damage = DamageTally::default();
-            let mut new_positions = f.positions.clone();
-            source.visit_after(&f.positions, &matcher, &mut |item| {
+        Reader::Family(source) => loop {
+            // Every record, so a filtered-out one moves its stream too; a
+            // stream whose next record jumps stops the read (see
+            // `Source::oldest`) until the journal says whether a gap lies
+            // between.
+            let mut suspect = None;
+            let after = f.positions.clone();
+            let positions = &mut f.positions;
+            let checked = &f.checked;
+            source.visit_after(&after, &AcceptAll, &mut |item| {
                 match item {
-                    Item::Damage(d) => damage.note(d),
+                    Item::Damage(d) => notice::follow(&Notice::Damage(d)),
                     Item::Record {
                         position,
                         record,
                         stored,
                     } => {
-                        let p = new_positions.entry(position.cursor_stream()).or_insert(0);
-                        *p = (*p).max(position.number());
-                        batch.push(Owned::new(index, position, record, stored));
+                        let stream = position.cursor_stream();
+                        let n = position.number();
+                        if let Some(&p) = positions.get(&stream)
+                            && n > p.saturating_add(1)
+                            && !checked.contains(&(stream.clone(), p))
+                        {
+                            suspect = Some((stream, p));
+                            return ControlFlow::Break(());
+                        }
+                        if matcher.prefilter(record.raw) && matcher.matches(record) {
+                            batch.push(Owned::new(index, position, record, stored));
+                        }
+                        let e = positions.entry(stream).or_insert(n);
+                        *e = (*e).max(n);
                     }
                 }
                 ControlFlow::Continue(())
             })?;
-            f.positions = new_positions;
-        }
+            let Some((stream, p)) = suspect else { break };
+            match source.oldest()?.get(&stream).copied() {
+                Some(oldest) if oldest > p + 1 => {
+                    notice::stream_gap(source.dir(), &stream, p + 1, oldest - 1);
+                    let gap = Gap {
+                        stream: &stream,
+                        first: p + 1,
+                        last: oldest - 1,
+                        reason: "pruned",
+                    };
+                    out.gap(index, &gap, &f.journal.tag)?;
+                    f.positions.insert(stream, oldest - 1);
+                }
+                _ => {
+                    f.checked.insert((stream, p));
+                }
+            }
+        },
     }
     Ok(())
 }

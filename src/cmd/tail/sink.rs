@@ -10,7 +10,7 @@ use journal::defect::Defect;
 use journal::follow::{Item, Notice};
 use journal::query::Matcher;
 use journal::record::parse_line;
-use journal::render::{Renderer, notice};
+use journal::render::{Gap, Renderer, notice};
 
 use super::ack::Acks;
 use super::cursor::Cursor;
@@ -52,12 +52,19 @@ impl Sink<'_> {
                 };
                 if let Some((first, last, reason)) = lost {
                     self.gap = true;
+                    let gap = Gap {
+                        stream: "",
+                        first,
+                        last,
+                        reason,
+                    };
                     if let Some(acks) = &self.acks
                         && self.renderer.format() == journal::render::RecordFormat::Envelope
                     {
-                        acks.lock().expect("ack state").outstanding.push_back(first);
+                        let id = gap.id(self.source_id());
+                        acks.lock().expect("ack state").push(0, "", first, id);
                     }
-                    if let Err(e) = self.renderer.gap(&mut self.out, first, last, reason, None) {
+                    if let Err(e) = self.renderer.gap(&mut self.out, &gap, None) {
                         self.write_error = Some(e);
                         return ControlFlow::Break(());
                     }
@@ -73,7 +80,8 @@ impl Sink<'_> {
             match parse_line(content) {
                 Ok(record) if self.matcher.matches(&record) => {
                     if let Some(acks) = &self.acks {
-                        acks.lock().expect("ack state").outstanding.push_back(seq);
+                        let id = format!("{}:{seq}", self.source_id());
+                        acks.lock().expect("ack state").push(0, "", seq, id);
                     }
                     if let Err(e) = self.renderer.record(&mut self.out, &record, stored) {
                         self.write_error = Some(e);
@@ -88,6 +96,10 @@ impl Sink<'_> {
         }
         self.processed = Some(seq);
         ControlFlow::Continue(())
+    }
+
+    fn source_id(&self) -> &str {
+        self.renderer.source().map_or("", |s| s.id.as_str())
     }
 
     /// The cursor that may be stored: the last seq processed, or with

@@ -1,7 +1,7 @@
 //! The waiting: a notify watcher on the directory (or a poll interval) and
 //! the signal thread, all feeding one channel.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -128,5 +128,113 @@ impl Waker {
         }
         // One rescan answers any number of notifications.
         while self.rx.try_recv().is_ok() {}
+    }
+}
+
+/// The waiting of a follow over several journals: one watcher on every
+/// journal's directory (for a path that does not exist yet, its nearest
+/// existing ancestor, so its creation wakes us), set up again whenever that
+/// set of directories changes (one removed and made again is a new inode);
+/// polling at `--poll`, or when a watch cannot be set up.
+pub(super) struct MultiWaker {
+    rx: Receiver<()>,
+    tx: Sender<()>,
+    watcher: Option<RecommendedWatcher>,
+    /// The directories watched, with their (device, inode).
+    watched: Vec<(PathBuf, Option<(u64, u64)>)>,
+    poll: Option<Duration>,
+}
+
+impl MultiWaker {
+    pub(super) fn new(rx: Receiver<()>, tx: Sender<()>, poll: Option<Duration>) -> Self {
+        MultiWaker {
+            rx,
+            tx,
+            watcher: None,
+            watched: Vec::new(),
+            poll,
+        }
+    }
+
+    /// Watches `dirs` (each a journal's directory, or an existing ancestor
+    /// of one that is missing), then sleeps until a notification, a signal,
+    /// an acknowledgement or the timeout: the poll interval, else a safety
+    /// rescan (sooner while a journal is missing).
+    pub(super) fn wait(&mut self, dirs: &[PathBuf], any_missing: bool) {
+        self.arm(dirs);
+        let timeout = match self.poll {
+            Some(poll) => poll,
+            None if any_missing => RETRY_INTERVAL,
+            None => SAFETY_RESCAN,
+        };
+        match self.rx.recv_timeout(timeout) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(timeout),
+        }
+        // One rescan answers any number of notifications.
+        while self.rx.try_recv().is_ok() {}
+    }
+
+    fn arm(&mut self, dirs: &[PathBuf]) {
+        if self.poll.is_some() {
+            return;
+        }
+        let want: Vec<(PathBuf, Option<(u64, u64)>)> = dirs
+            .iter()
+            .map(|d| {
+                use std::os::unix::fs::MetadataExt;
+                let id = std::fs::metadata(d).ok().map(|m| (m.dev(), m.ino()));
+                (d.clone(), id)
+            })
+            .collect();
+        if self.watcher.is_some() && want == self.watched {
+            return;
+        }
+        self.watcher = None;
+        let tx = self.tx.clone();
+        let handler = move |res: notify::Result<notify::Event>| {
+            // As for one journal: reads (ours too) are no change.
+            if let Ok(event) = &res
+                && matches!(event.kind, EventKind::Access(_))
+                && !event.need_rescan()
+            {
+                return;
+            }
+            let _ = tx.send(());
+        };
+        let mut watcher = match notify::recommended_watcher(handler) {
+            Ok(w) => w,
+            Err(e) => {
+                let first = dirs.first().map_or(Path::new("."), PathBuf::as_path);
+                notice::cannot_watch(first, &e, FALLBACK_POLL);
+                self.poll = Some(FALLBACK_POLL);
+                return;
+            }
+        };
+        for (dir, _) in &want {
+            if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+                notice::cannot_watch(dir, &e, FALLBACK_POLL);
+                self.poll = Some(FALLBACK_POLL);
+                return;
+            }
+        }
+        self.watcher = Some(watcher);
+        self.watched = want;
+    }
+}
+
+/// The directory to watch for `path`: itself when it exists, else its
+/// nearest existing ancestor (its creation shows there).
+pub(super) fn watch_point(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut at = absolute.as_path();
+    loop {
+        if at.exists() {
+            return at.to_owned();
+        }
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => return PathBuf::from("/"),
+        }
     }
 }

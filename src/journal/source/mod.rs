@@ -9,6 +9,8 @@
 
 pub mod family;
 pub mod reader;
+pub mod redb;
+pub mod session_read;
 pub mod session_repair;
 pub mod session_source;
 pub mod sessions;
@@ -85,7 +87,7 @@ impl Format {
 
     /// Whether this build reads the format (the others are only detected).
     pub fn is_supported(self) -> bool {
-        matches!(self, Format::Segments | Format::Sessions)
+        matches!(self, Format::Segments | Format::Sessions | Format::Redb)
     }
 }
 
@@ -376,7 +378,8 @@ pub fn open_family(
 ) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
     match format {
         Format::Sessions => Ok(Box::new(session_source::Sessions::open(path, opts)?)),
-        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite | Format::Redb => {
+        Format::Redb => Ok(Box::new(self::redb::RedbJournal::open(path, opts)?)),
+        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite => {
             Err(crate::journal::error::JournalError::Unsupported {
                 path: path.to_owned(),
                 format: format.name(),

@@ -42,6 +42,15 @@ pub trait RecordFilter {
     }
 }
 
+/// The filter that accepts every record.
+pub struct AcceptAll;
+
+impl RecordFilter for AcceptAll {
+    fn matches(&self, _rec: &Record<'_>) -> bool {
+        true
+    }
+}
+
 /// What a reader hands its visitor.
 pub enum Item<'a> {
     /// A record the filter accepted, and the bytes as stored.
@@ -76,7 +85,10 @@ pub trait Source {
     /// Every record (oldest first) whose [`Position::number`] is above its
     /// cursor stream's entry in `after` (a stream missing from `after` is
     /// read from its start), for `tail -f`'s polls. A record read twice
-    /// (a file rewritten by repair) is thus never handed on twice.
+    /// (a file rewritten by repair) is thus never handed on twice. When
+    /// `visit` breaks, the records it did not reach are handed on again by
+    /// the next call (given the same or lower positions): `tail` stops a poll
+    /// to check a gap, and an incremental reader must not lose them.
     fn visit_after(
         &self,
         after: &Positions,
@@ -93,6 +105,23 @@ pub trait Source {
             }
             _ => visit(item),
         })
+    }
+
+    /// The oldest position each stream still holds (its lowest
+    /// [`Position::number`]): a reader's position below that lost what lies
+    /// between (a gap). The default reads every record; `tail` asks only
+    /// when a stream's next record is not the one after its position.
+    fn oldest(&self) -> Result<Positions, JournalError> {
+        let mut oldest = Positions::new();
+        self.visit(&AcceptAll, Direction::OldestFirst, &mut |item| {
+            if let Item::Record { position, .. } = item {
+                let n = position.number();
+                let e = oldest.entry(position.cursor_stream()).or_insert(n);
+                *e = (*e).min(n);
+            }
+            ControlFlow::Continue(())
+        })?;
+        Ok(oldest)
     }
 
     /// `recover`: the head of every stream.

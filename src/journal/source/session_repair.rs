@@ -30,6 +30,8 @@ pub enum Action {
     Unglue,
     /// Remove a complete line the runtime cannot parse (`--drop-corrupt-lines`).
     DropLine,
+    /// Add the `\n` a complete last record lacks (nothing removed).
+    AddNewline,
 }
 
 /// One removal: bytes `[offset, offset + len)` of `file`.
@@ -87,6 +89,12 @@ pub fn plan_file(file: &SessionFile, drop: bool) -> Vec<Step> {
     for line in &file.lines {
         match &line.body {
             Body::Torn => steps.push(step(Action::CutTornTail, line, line.offset, line.len)),
+            // At the end of the file, removing nothing.
+            Body::Unterminated(head) => steps.push(Step {
+                kept_sequence: Some(head.sequence),
+                kept_branch: Some(head.branch.clone()),
+                ..step(Action::AddNewline, line, line.offset + line.len, 0)
+            }),
             Body::Glued { fragment, head } => steps.push(Step {
                 kept_sequence: Some(head.sequence),
                 kept_branch: Some(head.branch.clone()),
@@ -183,7 +191,12 @@ pub fn apply(
             ));
         }
         let mut ranges = Vec::new();
+        let mut add_newline = false;
         for step in steps {
+            if step.action == Action::AddNewline {
+                add_newline = true;
+                continue;
+            }
             step.quarantine = Some(quarantine_range_unclaimed(
                 &store.events_dir,
                 &file.path,
@@ -194,7 +207,17 @@ pub fn apply(
         }
         ranges.sort();
         let only_tail = ranges.len() == 1 && ranges[0].0 + ranges[0].1 == file.bytes.len() as u64;
-        if only_tail {
+        if ranges.is_empty() {
+            // Only the newline: appended (the file was checked unchanged).
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new()
+                .append(true)
+                .open(&file.path)
+                .map_err(|e| JournalError::io(&file.path, e))?;
+            f.write_all(b"\n")
+                .and_then(|()| f.sync_all())
+                .map_err(|e| JournalError::io(&file.path, e))?;
+        } else if only_tail && !add_newline {
             let f = fs::OpenOptions::new()
                 .write(true)
                 .open(&file.path)
@@ -203,7 +226,10 @@ pub fn apply(
                 .and_then(|()| f.sync_all())
                 .map_err(|e| JournalError::io(&file.path, e))?;
         } else {
-            let kept = without(&file.bytes, &ranges);
+            let mut kept = without(&file.bytes, &ranges);
+            if add_newline {
+                kept.push(b'\n');
+            }
             let mode = fs::metadata(&file.path)
                 .map_err(|e| JournalError::io(&file.path, e))?
                 .permissions()
@@ -237,17 +263,20 @@ pub fn after(files: &[SessionFile], plan: &Plan) -> Vec<SessionFile> {
     files
         .iter()
         .map(|file| {
-            let mut ranges: Vec<(u64, u64)> = plan
-                .steps
-                .iter()
-                .filter(|s| s.file == file.path)
-                .map(|s| (s.offset, s.len))
-                .collect();
-            if ranges.is_empty() {
+            let mine = || plan.steps.iter().filter(|s| s.file == file.path);
+            if mine().next().is_none() {
                 return file.clone();
             }
+            let mut ranges: Vec<(u64, u64)> = mine()
+                .filter(|s| s.action != Action::AddNewline)
+                .map(|s| (s.offset, s.len))
+                .collect();
             ranges.sort();
-            SessionFile::parse(&file.path, without(&file.bytes, &ranges))
+            let mut bytes = without(&file.bytes, &ranges);
+            if mine().any(|s| s.action == Action::AddNewline) {
+                bytes.push(b'\n');
+            }
+            SessionFile::parse(&file.path, bytes)
         })
         .collect()
 }

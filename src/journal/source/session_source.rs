@@ -13,8 +13,9 @@ use super::family::{
     Heads, Positions, RepairRefusal, RepairStep, StreamHead, StreamStats,
 };
 use super::reader::{Item, RecordFilter, Source};
+use super::session_read::{FileReader, each_line, file_heads, merge};
 use super::session_repair::{self, Action};
-use super::sessions::{FileLine, SessionFile, SessionStore};
+use super::sessions::{FileLine, LineChecker, SessionFile, SessionStore, unreadable};
 use super::{Format, OpenOptions, Position, SourceRecord};
 use crate::journal::defect::{DefectKind, Severity};
 use crate::journal::error::JournalError;
@@ -31,6 +32,9 @@ pub struct Sessions {
     /// every record before it is at or below its stream's head) has read each
     /// file: the end of its last complete line. A poll reads on from there.
     read_to: Mutex<HashMap<PathBuf, u64>>,
+    /// The events directory (device, inode) `read_to` is about: a directory
+    /// removed and made again holds new files, read from their start.
+    read_in: Mutex<Option<(u64, u64)>>,
 }
 
 /// Damage that stops the runtime from opening a session (every read of the
@@ -52,6 +56,7 @@ impl Sessions {
             store: SessionStore::open(path)?,
             branches: opts.branches.clone(),
             read_to: Mutex::new(HashMap::new()),
+            read_in: Mutex::new(None),
         })
     }
 
@@ -64,6 +69,14 @@ impl Sessions {
     }
 
     fn remember(&self, path: &Path, complete: u64) {
+        use std::os::unix::fs::MetadataExt;
+        let mut read_in = self.read_in.lock().unwrap_or_else(|e| e.into_inner());
+        if read_in.is_none() {
+            *read_in = std::fs::metadata(&self.store.events_dir)
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
+        }
+        drop(read_in);
         self.read_to
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -77,11 +90,6 @@ impl Sessions {
             .get(path)
             .copied()
     }
-}
-
-/// The end of the last complete line of `bytes`.
-fn complete_len(bytes: &[u8]) -> u64 {
-    bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) as u64
 }
 
 impl Source for Sessions {
@@ -111,34 +119,17 @@ impl Source for Sessions {
         direction: Direction,
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
-        let mut records: Vec<SourceRecord> = Vec::new();
-        for file in self.store.read_all()? {
-            for d in file.defects() {
-                if visit(Item::Damage(d)).is_break() {
-                    return Ok(());
-                }
-            }
-            records.extend(file.records().filter(|r| {
-                self.wanted(r) && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
-            }));
-        }
-        // Oldest first by time, then by stream and sequence (a stable order
-        // for equal times).
-        records.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
-        if direction == Direction::NewestFirst {
-            records.reverse();
-        }
-        for r in &records {
-            let record = r.as_record();
-            let item = Item::Record {
-                position: r.position.clone(),
-                record: &record,
-                stored: &r.raw,
-            };
-            if visit(item).is_break() {
-                break;
-            }
-        }
+        let newest_first = direction == Direction::NewestFirst;
+        let mut readers: Vec<FileReader> = self
+            .store
+            .files
+            .iter()
+            .map(|p| FileReader::open(p, newest_first, None))
+            .collect();
+        let accept = |r: &SourceRecord| {
+            self.wanted(r) && filter.prefilter(&r.raw) && filter.matches(&r.as_record())
+        };
+        let _stopped = merge(&mut readers, newest_first, &accept, visit);
         Ok(())
     }
 
@@ -157,58 +148,46 @@ impl Source for Sessions {
         let Ok(now) = SessionStore::open(&self.store.root) else {
             return Ok(()); // the events directory is gone for now
         };
-        let mut batch: Vec<SourceRecord> = Vec::new();
-        let mut read = Vec::new();
+        {
+            use std::os::unix::fs::MetadataExt;
+            let id = std::fs::metadata(&now.events_dir)
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
+            let mut read_in = self.read_in.lock().unwrap_or_else(|e| e.into_inner());
+            if read_in.is_some() && *read_in != id {
+                self.read_to
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+            }
+            *read_in = id;
+        }
+        // Each file read on from where the last poll stopped, complete
+        // lines only, merged by time, one chunk per file in memory.
+        let mut readers: Vec<FileReader> = Vec::new();
         for path in &now.files {
             let Ok(len) = std::fs::metadata(path).map(|m| m.len()) else {
                 continue; // removed since it was listed
             };
             let from = self.read_to(path).filter(|&at| at <= len).unwrap_or(0);
-            if from == len {
-                continue;
-            }
-            let mut bytes = match SessionFile::read_range(path, from, len) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    if visit(Item::Damage(super::sessions::unreadable(path, &e))).is_break() {
-                        return Ok(());
-                    }
-                    continue;
-                }
-            };
-            let complete = complete_len(&bytes);
-            bytes.truncate(complete as usize);
-            let file = SessionFile::parse_at(path, bytes, from);
-            for d in file.line_defects() {
-                if visit(Item::Damage(d)).is_break() {
-                    return Ok(());
-                }
-            }
-            batch.extend(file.records().filter(|r| {
-                self.wanted(r)
-                    && after
-                        .get(&r.position.cursor_stream())
-                        .is_none_or(|&p| r.number() > p)
-                    && filter.prefilter(&r.raw)
-                    && filter.matches(&r.as_record())
-            }));
-            read.push((path, from + complete));
-        }
-        batch.sort_by_cached_key(|r| (r.as_record().timestamp(), r.stream.clone(), r.number()));
-        for r in &batch {
-            let record = r.as_record();
-            let item = Item::Record {
-                position: r.position.clone(),
-                record: &record,
-                stored: &r.raw,
-            };
-            if visit(item).is_break() {
-                // Read again next time; the positions skip what was handed on.
-                return Ok(());
+            if from < len {
+                readers.push(FileReader::open_after(path, from));
             }
         }
-        for (path, end) in read {
-            self.remember(path, end);
+        let accept = |r: &SourceRecord| {
+            self.wanted(r)
+                && after
+                    .get(&r.position.cursor_stream())
+                    .is_none_or(|&p| r.number() > p)
+                && filter.prefilter(&r.raw)
+                && filter.matches(&r.as_record())
+        };
+        if merge(&mut readers, false, &accept, visit).is_break() {
+            // Read again next time; the positions skip what was handed on.
+            return Ok(());
+        }
+        for reader in &readers {
+            self.remember(reader.path(), reader.position());
         }
         Ok(())
     }
@@ -221,48 +200,33 @@ impl Source for Sessions {
             problems: Vec::new(),
         };
         for path in &self.store.files {
-            let file = match SessionFile::read(path) {
+            let file = match file_heads(path, &|b| self.wanted_branch(b)) {
                 Ok(file) => file,
                 Err(e) => {
-                    heads.problems.push(super::sessions::unreadable(path, &e));
+                    heads.problems.push(unreadable(path, &e));
                     continue;
                 }
             };
-            let mut latest: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
-            for head in file.lines.iter().filter_map(FileLine::head) {
-                if !self.wanted_branch(&head.branch) {
-                    continue;
-                }
-                let e = latest
-                    .entry((head.session.clone(), head.branch.clone()))
-                    .or_insert((0, String::new()));
-                if head.sequence >= e.0 {
-                    *e = (head.sequence, head.timestamp.clone());
-                }
-            }
-            heads.streams.extend(
-                latest
-                    .into_iter()
-                    .map(|((session, branch), (sequence, ts))| StreamHead {
-                        stream: format!("{session}/{branch}"),
-                        position: Some(Position::Session {
-                            session,
-                            branch,
-                            sequence,
-                        }),
-                        ts: Some(ts),
-                        file: Some(path.clone()),
-                        extra: BTreeMap::new(),
+            // Says how it was known: from the parsed end and a scan of the
+            // rest, or by parsing the whole file.
+            let mut extra = BTreeMap::new();
+            extra.insert("parsed_bytes".to_owned(), file.parsed.into());
+            extra.insert("whole_file_parsed".to_owned(), file.whole.into());
+            heads.streams.extend(file.latest.into_iter().map(
+                |((session, branch), (sequence, ts))| StreamHead {
+                    stream: format!("{session}/{branch}"),
+                    position: Some(Position::Session {
+                        session,
+                        branch,
+                        sequence,
                     }),
-            );
-            if let Some(d) = file
-                .defects()
-                .into_iter()
-                .find(|d| blocks_the_runtime(d.kind))
-            {
-                heads.problems.push(d);
-            }
-            self.remember(path, complete_len(&file.bytes));
+                    ts: Some(ts),
+                    file: Some(path.clone()),
+                    extra: extra.clone(),
+                },
+            ));
+            heads.problems.extend(file.problems);
+            self.remember(path, file.complete);
         }
         Ok(heads)
     }
@@ -278,19 +242,18 @@ impl Source for Sessions {
         let mut first: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         let mut last: Option<(chrono::DateTime<chrono::Utc>, String)> = None;
         for path in &self.store.files {
-            let file = match SessionFile::read(path) {
-                Ok(file) => file,
-                Err(e) => {
-                    s.errors += 1;
-                    s.problems.push(super::sessions::unreadable(path, &e));
-                    continue;
+            let name = file_name_stem(path);
+            let mut checker = LineChecker::new(path, &name, true);
+            let mut on_line = |line: &FileLine| {
+                for d in checker.check(line) {
+                    match d.severity {
+                        Severity::Error => s.errors += 1,
+                        Severity::Warning => s.warnings += 1,
+                    }
                 }
-            };
-            s.files += 1;
-            s.bytes += file.bytes.len() as u64;
-            for head in file.lines.iter().filter_map(FileLine::head) {
+                let Some(head) = line.head() else { return };
                 if !self.wanted_branch(&head.branch) {
-                    continue;
+                    return;
                 }
                 let kind = head.kind.clone().unwrap_or_default();
                 s.events += 1;
@@ -329,11 +292,15 @@ impl Source for Sessions {
                         st.last_ts = Some(head.timestamp.clone());
                     }
                 }
-            }
-            for d in file.defects() {
-                match d.severity {
-                    Severity::Error => s.errors += 1,
-                    Severity::Warning => s.warnings += 1,
+            };
+            match each_line(path, &mut on_line) {
+                Ok(len) => {
+                    s.files += 1;
+                    s.bytes += len;
+                }
+                Err(e) => {
+                    s.errors += 1;
+                    s.problems.push(unreadable(path, &e));
                 }
             }
         }
@@ -354,30 +321,42 @@ impl Source for Sessions {
             notes: Vec::new(),
         };
         for path in &self.store.files {
-            let file = match SessionFile::read(path) {
-                Ok(file) => file,
+            let name = file_name_stem(path);
+            let mut checker = LineChecker::new(path, &name, true);
+            let (mut lines, mut records) = (0u64, 0u64);
+            let mut defects = Vec::new();
+            let read = each_line(path, &mut |line| {
+                lines += 1;
+                records += u64::from(line.head().is_some());
+                defects.extend(checker.check(line));
+            });
+            v.defects.extend(defects);
+            let bytes = match read {
+                Ok(len) => len,
                 Err(e) => {
-                    v.defects.push(super::sessions::unreadable(path, &e));
-                    continue;
+                    // What was read is checked; the file is named unreadable.
+                    v.defects.push(unreadable(path, &e));
+                    if lines == 0 {
+                        continue;
+                    }
+                    0
                 }
             };
-            let records = file.lines.iter().filter_map(FileLine::head).count() as u64;
             v.records += records;
             let mut extra = BTreeMap::new();
-            extra.insert("session".to_owned(), file.name.clone().into());
-            extra.insert("lines".to_owned(), file.lines.len().into());
+            extra.insert("session".to_owned(), name.clone().into());
+            extra.insert("lines".to_owned(), lines.into());
             extra.insert(
                 "latest".to_owned(),
-                serde_json::to_value(file.latest()).unwrap_or_default(),
+                serde_json::to_value(checker.latest()).unwrap_or_default(),
             );
             v.checked.push(Checked {
                 name: file_name_lossy(path),
                 file: Some(path.clone()),
-                bytes: file.bytes.len() as u64,
+                bytes,
                 records,
                 extra,
             });
-            v.defects.extend(file.defects());
         }
         if opts.strict {
             for d in &mut v.defects {
@@ -389,11 +368,11 @@ impl Source for Sessions {
 
     fn repair(&self, opts: &FamilyRepairOptions) -> Result<FamilyRepair, JournalError> {
         let mut files = Vec::new();
-        let mut unreadable = Vec::new();
+        let mut not_read = Vec::new();
         for path in &self.store.files {
             match SessionFile::read(path) {
                 Ok(file) => files.push(file),
-                Err(e) => unreadable.push(super::sessions::unreadable(path, &e)),
+                Err(e) => not_read.push(unreadable(path, &e)),
             }
         }
         let mut plan = session_repair::plan(&files, opts.drop_corrupt_lines, opts.force);
@@ -401,7 +380,7 @@ impl Source for Sessions {
         if !opts.dry_run {
             session_repair::apply(&self.store, &files, &mut plan)?;
         }
-        let mut left = unreadable;
+        let mut left = not_read;
         left.extend(after.iter().flat_map(SessionFile::defects));
         Ok(FamilyRepair {
             format: Format::Sessions,
@@ -415,6 +394,7 @@ impl Source for Sessions {
                         Action::CutTornTail => "cut-torn-tail",
                         Action::Unglue => "unglue",
                         Action::DropLine => "drop-line",
+                        Action::AddNewline => "add-newline",
                     },
                     kept: match (s.kept_branch, s.kept_sequence) {
                         (Some(branch), Some(sequence)) => Some(Position::Session {
@@ -458,6 +438,10 @@ impl Source for Sessions {
             left,
         })
     }
+}
+
+fn file_name_stem(path: &Path) -> String {
+    session_of(path)
 }
 
 fn session_of(path: &Path) -> String {

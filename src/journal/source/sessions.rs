@@ -177,6 +177,8 @@ pub enum Body {
     },
     /// The file's last bytes, with no `\n`, that do not parse.
     Torn,
+    /// The file's last bytes, with no `\n`: a complete record.
+    Unterminated(Head),
     Blank,
 }
 
@@ -195,7 +197,7 @@ impl FileLine {
     /// The complete record this line holds, if any (inside a glued line too).
     pub fn head(&self) -> Option<&Head> {
         match &self.body {
-            Body::Record(h) | Body::Glued { head: h, .. } => Some(h),
+            Body::Record(h) | Body::Unterminated(h) | Body::Glued { head: h, .. } => Some(h),
             _ => None,
         }
     }
@@ -222,6 +224,23 @@ pub struct SessionFile {
     pub lines: Vec<FileLine>,
 }
 
+/// Debug builds only (the tests' binary; tests run as root, where chmod
+/// cannot make a file unreadable): a session file of this name opens as
+/// permission denied.
+pub const UNREADABLE_ENV: &str = "JOURNAL_TEST_UNREADABLE_SESSION";
+
+/// Opens a session file for reading: every reader of the store opens
+/// through here.
+pub fn open_file(path: &Path) -> std::io::Result<fs::File> {
+    if cfg!(debug_assertions)
+        && let Some(name) = std::env::var_os(UNREADABLE_ENV)
+        && path.file_name() == Some(name.as_os_str())
+    {
+        return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+    }
+    fs::File::open(path)
+}
+
 /// A session file that could not be read: damage, named, and the other
 /// sessions still read.
 pub fn unreadable(path: &Path, error: &dyn std::fmt::Display) -> Defect {
@@ -242,23 +261,131 @@ fn unglue(line: &[u8]) -> Option<(u64, Head)> {
         .find_map(|at| parse_record(&line[at..]).ok().map(|h| (at as u64, h)))
 }
 
+/// What one line holds; `terminated` says whether a `\n` ends it.
+pub fn classify(line: &[u8], terminated: bool) -> Body {
+    if line.trim_ascii().is_empty() {
+        return Body::Blank;
+    }
+    match parse_record(line) {
+        Ok(head) if !terminated => Body::Unterminated(head),
+        Ok(head) => Body::Record(head),
+        Err(message) => match unglue(line) {
+            Some((fragment, head)) => Body::Glued { fragment, head },
+            None if !terminated => Body::Torn,
+            None => Body::Unreadable {
+                json: serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok(),
+                message,
+            },
+        },
+    }
+}
+
+/// The shared model's record for the complete record `head` whose bytes, as
+/// stored, are `raw`.
+pub fn source_record(head: &Head, raw: &[u8]) -> SourceRecord {
+    SourceRecord {
+        position: Position::Session {
+            session: head.session.clone(),
+            branch: head.branch.clone(),
+            sequence: head.sequence,
+        },
+        ts: Some(head.timestamp.clone()),
+        stream: format!("{}/{}", head.session, head.branch),
+        event_type: head.kind.clone(),
+        session: Some(head.session.clone()),
+        raw: raw.strip_suffix(b"\r").unwrap_or(raw).to_vec(),
+    }
+}
+
+impl FileLine {
+    /// The damage of this one line (its body, a foreign `session_id`), in
+    /// the file `path` of session `name`; `numbered` when `number` is the
+    /// file's line number.
+    pub fn defects(&self, path: &Path, name: &str, numbered: bool) -> Vec<Defect> {
+        let mut out = Vec::new();
+        let line = self;
+        let at = |kind: DefectKind, offset: u64, len: u64, detail: String| Defect {
+            line: numbered.then_some(line.number),
+            ..Defect::new(kind, path, offset, len, detail)
+        };
+        match &line.body {
+            Body::Blank | Body::Record(_) => {}
+            Body::Unterminated(head) => out.push(Defect {
+                seq_after: Some(head.sequence),
+                ..at(
+                    DefectKind::MissingNewline,
+                    line.offset,
+                    line.len,
+                    format!(
+                        "the last line is the complete record {}/{} sequence {} with no newline: \
+                         the runtime reads it, but its next append would glue onto it \
+                         (journal repair adds the newline)",
+                        head.session, head.branch, head.sequence
+                    ),
+                )
+            }),
+            Body::Torn => out.push(at(
+                DefectKind::TornTail,
+                line.offset,
+                line.len,
+                format!(
+                    "torn last line: {} bytes with no newline (a crash mid-append); \
+                     the runtime cannot open this session until it is cut (journal repair)",
+                    line.len
+                ),
+            )),
+            Body::Unreadable { json, message } => out.push(at(
+                if *json {
+                    DefectKind::NotEventRecord
+                } else {
+                    DefectKind::NotJson
+                },
+                line.offset,
+                line.len,
+                format!(
+                    "the runtime cannot open this session at all: every read of {name} fails at this line ({message})"
+                ),
+            )),
+            Body::Glued { fragment, head } => out.push(at(
+                DefectKind::GluedLine,
+                line.offset,
+                line.len,
+                format!(
+                    "glued line: a {fragment}-byte torn fragment, then the complete record \
+                     {}/{} sequence {} at byte {}; the runtime cannot open this session until \
+                     it is un-glued (journal repair)",
+                    head.session,
+                    head.branch,
+                    head.sequence,
+                    line.offset + fragment
+                ),
+            )),
+        }
+        if let Some(head) = line.head()
+            && head.session != name
+        {
+            out.push(at(
+                DefectKind::SessionMismatch,
+                line.record_offset(),
+                line.len - (line.record_offset() - line.offset),
+                format!(
+                    "session_id {:?} differs from the file's name {:?}",
+                    head.session, name
+                ),
+            ));
+        }
+        out
+    }
+}
+
 impl SessionFile {
     pub fn read(path: &Path) -> Result<SessionFile, JournalError> {
-        let bytes = fs::read(path).map_err(|e| JournalError::io(path, e))?;
-        Ok(SessionFile::parse(path, bytes))
-    }
-
-    /// Bytes `[from, to)` of the file (to its end if shorter), unparsed.
-    pub fn read_range(path: &Path, from: u64, to: u64) -> Result<Vec<u8>, JournalError> {
-        use std::io::{Read, Seek, SeekFrom};
-        let io = |e| JournalError::io(path, e);
-        let mut f = fs::File::open(path).map_err(io)?;
-        f.seek(SeekFrom::Start(from)).map_err(io)?;
+        use std::io::Read;
         let mut bytes = Vec::new();
-        f.take(to.saturating_sub(from))
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        Ok(bytes)
+        open_file(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| JournalError::io(path, e))?;
+        Ok(SessionFile::parse(path, bytes))
     }
 
     pub fn parse(path: &Path, bytes: Vec<u8>) -> SessionFile {
@@ -278,21 +405,7 @@ impl SessionFile {
                 None => (bytes.len(), false),
             };
             let line = &bytes[offset..end];
-            let body = if line.trim_ascii().is_empty() {
-                Body::Blank
-            } else {
-                match parse_record(line) {
-                    Ok(head) => Body::Record(head),
-                    Err(message) => match unglue(line) {
-                        Some((fragment, head)) => Body::Glued { fragment, head },
-                        None if !terminated => Body::Torn,
-                        None => Body::Unreadable {
-                            json: serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok(),
-                            message,
-                        },
-                    },
-                }
-            };
+            let body = classify(line, terminated);
             lines.push(FileLine {
                 number,
                 offset: base + offset as u64,
@@ -325,18 +438,7 @@ impl SessionFile {
     pub fn records(&self) -> impl Iterator<Item = SourceRecord> + '_ {
         self.lines.iter().filter_map(|line| {
             let head = line.head()?;
-            Some(SourceRecord {
-                position: Position::Session {
-                    session: head.session.clone(),
-                    branch: head.branch.clone(),
-                    sequence: head.sequence,
-                },
-                ts: Some(head.timestamp.clone()),
-                stream: format!("{}/{}", head.session, head.branch),
-                event_type: head.kind.clone(),
-                session: Some(head.session.clone()),
-                raw: self.record_bytes(line).to_vec(),
-            })
+            Some(source_record(head, self.record_bytes(line)))
         })
     }
 
@@ -361,103 +463,79 @@ impl SessionFile {
     }
 
     fn defects_with(&self, sequences: bool) -> Vec<Defect> {
-        let mut out = Vec::new();
-        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
-        let numbered = self.base == 0;
-        let at =
-            |kind: DefectKind, line: &FileLine, offset: u64, len: u64, detail: String| Defect {
-                line: numbered.then_some(line.number),
-                ..Defect::new(kind, &self.path, offset, len, detail)
-            };
-        for line in &self.lines {
-            match &line.body {
-                Body::Blank | Body::Record(_) => {}
-                Body::Torn => out.push(at(
-                    DefectKind::TornTail,
-                    line,
-                    line.offset,
-                    line.len,
-                    format!(
-                        "torn last line: {} bytes with no newline (a crash mid-append); \
-                         the runtime cannot open this session until it is cut (journal repair)",
-                        line.len
-                    ),
-                )),
-                Body::Unreadable { json, message } => out.push(at(
-                    if *json {
-                        DefectKind::NotEventRecord
-                    } else {
-                        DefectKind::NotJson
-                    },
-                    line,
-                    line.offset,
-                    line.len,
-                    format!(
-                        "the runtime cannot open this session at all: every read of {} fails at this line ({message})",
-                        self.name
-                    ),
-                )),
-                Body::Glued { fragment, head } => out.push(at(
-                    DefectKind::GluedLine,
-                    line,
-                    line.offset,
-                    line.len,
-                    format!(
-                        "glued line: a {fragment}-byte torn fragment, then the complete record \
-                         {}/{} sequence {} at byte {}; the runtime cannot open this session until \
-                         it is un-glued (journal repair)",
-                        head.session,
-                        head.branch,
-                        head.sequence,
-                        line.offset + fragment
-                    ),
-                )),
-            }
-            let Some(head) = line.head() else { continue };
-            if head.session != self.name {
-                out.push(at(
-                    DefectKind::SessionMismatch,
-                    line,
-                    line.record_offset(),
-                    line.len - (line.record_offset() - line.offset),
-                    format!(
-                        "session_id {:?} differs from the file's name {:?}",
-                        head.session, self.name
-                    ),
-                ));
-            }
-            if !sequences {
-                continue;
-            }
-            let before = last.get(head.branch.as_str()).copied().unwrap_or(0);
-            let kind = if head.sequence == before + 1 {
-                None
-            } else if head.sequence == before {
-                Some((DefectKind::SeqRepeated, "repeats"))
-            } else if head.sequence < before {
-                Some((DefectKind::SeqBackwards, "goes back after"))
-            } else {
-                Some((DefectKind::SeqGap, "skips after"))
-            };
-            if let Some((kind, verb)) = kind {
-                out.push(Defect {
-                    seq_before: Some(before),
-                    seq_after: Some(head.sequence),
-                    ..at(
-                        kind,
-                        line,
-                        line.record_offset(),
-                        line.len - (line.record_offset() - line.offset),
-                        format!(
-                            "branch {}: sequence {} {verb} {before}",
-                            head.branch, head.sequence
-                        ),
-                    )
-                });
-            }
-            let e = last.entry(head.branch.as_str()).or_insert(0);
-            *e = (*e).max(head.sequence);
+        let mut checker = LineChecker::new(&self.path, &self.name, self.base == 0);
+        checker.sequences = sequences;
+        self.lines.iter().flat_map(|l| checker.check(l)).collect()
+    }
+}
+
+/// Checks a session file's lines in file order, one at a time: each line's
+/// own damage, and the sequences per branch (1, 2, 3... with no gap, repeat
+/// or step back).
+pub struct LineChecker<'a> {
+    path: &'a Path,
+    name: &'a str,
+    /// Whether line numbers are the file's (read from its start).
+    numbered: bool,
+    /// Whether sequences are checked (a part of a file cannot be).
+    pub sequences: bool,
+    last: BTreeMap<String, u64>,
+}
+
+impl<'a> LineChecker<'a> {
+    pub fn new(path: &'a Path, name: &'a str, numbered: bool) -> Self {
+        LineChecker {
+            path,
+            name,
+            numbered,
+            sequences: true,
+            last: BTreeMap::new(),
         }
+    }
+
+    /// The latest sequence per branch so far.
+    pub fn latest(&self) -> &BTreeMap<String, u64> {
+        &self.last
+    }
+
+    pub fn check(&mut self, line: &FileLine) -> Vec<Defect> {
+        let mut out = line.defects(self.path, self.name, self.numbered);
+        let Some(head) = line.head() else {
+            return out;
+        };
+        if !self.sequences {
+            return out;
+        }
+        let before = self.last.get(head.branch.as_str()).copied().unwrap_or(0);
+        let kind = if head.sequence == before + 1 {
+            None
+        } else if head.sequence == before {
+            Some((DefectKind::SeqRepeated, "repeats"))
+        } else if head.sequence < before {
+            Some((DefectKind::SeqBackwards, "goes back after"))
+        } else {
+            Some((DefectKind::SeqGap, "skips after"))
+        };
+        if let Some((kind, verb)) = kind {
+            let offset = line.record_offset();
+            out.push(Defect {
+                line: self.numbered.then_some(line.number),
+                seq_before: Some(before),
+                seq_after: Some(head.sequence),
+                ..Defect::new(
+                    kind,
+                    self.path,
+                    offset,
+                    line.len - (offset - line.offset),
+                    format!(
+                        "branch {}: sequence {} {verb} {before}",
+                        head.branch, head.sequence
+                    ),
+                )
+            });
+        }
+        let e = self.last.entry(head.branch.clone()).or_insert(0);
+        *e = (*e).max(head.sequence);
         out
     }
 }

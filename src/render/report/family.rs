@@ -34,6 +34,7 @@ pub fn defect_json(d: &Defect) -> Value {
         "severity": d.severity,
         "file": file_name_lossy(&d.segment),
         "line": d.line,
+        "key": d.key,
         "offset": d.offset,
         "len": d.len,
         "before": d.seq_before,
@@ -276,6 +277,15 @@ pub fn repair_text(out: &mut dyn Write, r: &FamilyRepair, color: bool) -> io::Re
                     .unwrap_or_default(),
                 s.len,
                 s.offset
+            ),
+            "add-newline" => format!(
+                "{would}add the missing newline after the last line {} (the record {}), \
+                 nothing removed",
+                s.line,
+                s.kept
+                    .as_ref()
+                    .map(|p| escape_text(&p.to_string()).into_owned())
+                    .unwrap_or_default(),
             ),
             "drop-line" => format!(
                 "{would}drop the unparseable line {} ({} bytes at byte {})",

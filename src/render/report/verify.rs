@@ -69,7 +69,11 @@ pub(super) fn defect_line(d: &Defect, color: bool) -> String {
     if let Some(line) = d.line {
         place.push(format!("line {line}"));
     }
-    place.push(format!("byte {}", d.offset));
+    match d.key {
+        // A value in a table: its key is the place, its length the size.
+        Some(key) => place.push(format!("key {key}")),
+        None => place.push(format!("byte {}", d.offset)),
+    }
     place.push(format!("{} byte{}", d.len, plural(d.len)));
     let seqs = match (d.seq_before, d.seq_after) {
         (Some(b), Some(a)) => format!("; between seq {b} and {a}"),
