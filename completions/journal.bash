@@ -311,7 +311,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__inspect)
-            opts="-n -a -o -t -w -g -h -V --format --snapshot --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --route --where --grep --color --help --version"
+            opts="-n -a -o -t -w -g -h -V --format --snapshot --limit --all --oldest-first --label --output --source-id --seq --since --until --exact-time --session --type --branch --topic --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,6 +370,10 @@ _journal() {
                     return 0
                     ;;
                 --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -537,7 +541,7 @@ _journal() {
             return 0
             ;;
         journal__subcmd__tail)
-            opts="-n -f -o -t -w -g -h -V --format --snapshot --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --route --where --grep --color --help --version"
+            opts="-n -f -o -t -w -g -h -V --format --snapshot --lines --follow --from-seq --label --cursor-file --poll --retry --ack-stdin --stop-at-end --output --source-id --seq --since --until --exact-time --session --type --branch --topic --route --where --grep --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,6 +612,10 @@ _journal() {
                     return 0
                     ;;
                 --branch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

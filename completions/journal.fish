@@ -41,8 +41,8 @@ complete -c journal -n "__fish_journal_needs_command" -f -a "generate-docs" -d '
 complete -c journal -n "__fish_journal_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s n -l limit -d 'How many matching events to show [default: 20; with --since, --until or --seq, the whole range]' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l label -d 'With several journals: show the journal at PATH as NAME (default: its directory\'s name; parents added where two would share one)' -r
@@ -58,6 +58,7 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -l until -d 'On
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand inspect" -l topic -d 'Only this topic (per-topic event log; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -l route -d 'Only events of this route_id (redb journal; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
@@ -72,8 +73,8 @@ complete -c journal -n "__fish_journal_using_subcommand inspect" -s h -l help -d
 complete -c journal -n "__fish_journal_using_subcommand inspect" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand tail" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand tail" -s n -l lines -d 'How many of the last matching events to print before following [default: 10]' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l from-seq -d 'Start after this seq instead of with the last N events' -r
@@ -92,6 +93,7 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -l until -d 'Only 
 complete -c journal -n "__fish_journal_using_subcommand tail" -l session -d 'Only this session_id (repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s t -l type -d 'Only this event type (repeat for any of several); in the session store, the event\'s kind.type' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l branch -d 'Only this branch_id (session store; repeat for any of several)' -r
+complete -c journal -n "__fish_journal_using_subcommand tail" -l topic -d 'Only this topic (per-topic event log; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -l route -d 'Only events of this route_id (redb journal; repeat for any of several)' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s w -l where -d 'Only events whose field equals VALUE (repeatable, all must hold). The path starts at the record (seq, ts, session_id, event) or else inside the event: role=user is event.role=user; items.0.id indexes arrays' -r
 complete -c journal -n "__fish_journal_using_subcommand tail" -s g -l grep -d 'Only lines matching this regular expression, tested on the line as stored (JSON escapes included)' -r
@@ -108,8 +110,8 @@ complete -c journal -n "__fish_journal_using_subcommand tail" -s h -l help -d 'P
 complete -c journal -n "__fish_journal_using_subcommand tail" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand recover" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand recover" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
 always\t''
@@ -120,8 +122,8 @@ complete -c journal -n "__fish_journal_using_subcommand recover" -s h -l help -d
 complete -c journal -n "__fish_journal_using_subcommand recover" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand verify" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand verify" -s j -l threads -d 'Segments checked in parallel [default: the number of CPUs]' -r
 complete -c journal -n "__fish_journal_using_subcommand verify" -l color -d 'When to use colours: auto means on a terminal and without NO_COLOR; always beats NO_COLOR' -r -f -a "auto\t''
@@ -136,8 +138,8 @@ complete -c journal -n "__fish_journal_using_subcommand verify" -s h -l help -d 
 complete -c journal -n "__fish_journal_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand repair" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand repair" -l wait -d 'How long to wait for the writer\'s claim (e.g. 500ms, 10s)' -r
 complete -c journal -n "__fish_journal_using_subcommand repair" -l as-user -d 'Act as USER (name or numeric uid): drop root\'s privileges to USER\'s uid and primary group before touching the journal, as logrotate\'s `su` does. Required as root for a directory that group or others can write to; USER should be the directory\'s owner' -r
@@ -152,8 +154,8 @@ complete -c journal -n "__fish_journal_using_subcommand repair" -s h -l help -d 
 complete -c journal -n "__fish_journal_using_subcommand repair" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand stats" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand stats" -l rotate-bytes -d 'The rotation threshold the newest segment\'s fill is measured against' -r
 complete -c journal -n "__fish_journal_using_subcommand stats" -l buckets -d 'Buckets in the histogram of events over time' -r
@@ -166,8 +168,8 @@ complete -c journal -n "__fish_journal_using_subcommand stats" -s h -l help -d '
 complete -c journal -n "__fish_journal_using_subcommand stats" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand append" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand append" -l session -d 'Set session_id to ID on every appended record' -r
 complete -c journal -n "__fish_journal_using_subcommand append" -l rotate-bytes -d 'Start a new segment once one reaches SIZE (512K, 8M, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r
@@ -185,8 +187,8 @@ complete -c journal -n "__fish_journal_using_subcommand append" -s h -l help -d 
 complete -c journal -n "__fish_journal_using_subcommand append" -s V -l version -d 'Print version'
 complete -c journal -n "__fish_journal_using_subcommand prune" -l format -d 'Read DIR as this journal format instead of detecting it by its shape' -r -f -a "segments\t'The bamboo engine\'s events-<seq>.jsonl segments'
 sessions\t'The per-session store (aios-events): events/<session-id>.jsonl'
-topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm; not supported yet)'
-topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm; not supported yet)'
+topics-jsonl\t'The per-topic event log\'s JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/'
+topics-sqlite\t'The per-topic event log\'s SQLite backend (harn-vm), read-only'
 redb\t'The redb runtime journal (camel-core): a redb database file'"
 complete -c journal -n "__fish_journal_using_subcommand prune" -l keep -d 'Keep at most N segments (the engine keeps 64); at least 1' -r
 complete -c journal -n "__fish_journal_using_subcommand prune" -l max-bytes -d 'Also delete the oldest segments until the journal is at most SIZE (512M, 2G, 1.5G: powers of 1024; KB, MB, GB are powers of 1000)' -r

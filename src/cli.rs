@@ -91,9 +91,9 @@ pub enum JournalFormat {
     Segments,
     /// The per-session store (aios-events): events/<session-id>.jsonl
     Sessions,
-    /// The per-topic event log's JSONL backend (harn-vm; not supported yet)
+    /// The per-topic event log's JSONL backend (harn-vm): topics/<topic>.jsonl, consumers/
     TopicsJsonl,
-    /// The per-topic event log's SQLite backend (harn-vm; not supported yet)
+    /// The per-topic event log's SQLite backend (harn-vm), read-only
     TopicsSqlite,
     /// The redb runtime journal (camel-core): a redb database file
     Redb,
@@ -151,6 +151,9 @@ pub struct FilterArgs {
     #[arg(long = "branch", value_name = "BRANCH")]
     pub branches: Vec<String>,
 
+    /// Only this topic (per-topic event log; repeat for any of several)
+    #[arg(long = "topic", value_name = "TOPIC")]
+    pub topics: Vec<String>,
     /// Only events of this route_id (redb journal; repeat for any of several)
     #[arg(long = "route", value_name = "ROUTE")]
     pub routes: Vec<String>,

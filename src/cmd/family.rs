@@ -98,6 +98,7 @@ pub fn repair(source: &dyn Source, args: &RepairArgs, ctx: &Context) -> Result<E
         dry_run: args.dry_run,
         drop_corrupt_lines: args.drop_corrupt_lines,
         force: args.force,
+        wait: Some(args.wait),
     })?;
     let mut out = ctx.stdout(false);
     if args.json {

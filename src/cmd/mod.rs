@@ -111,12 +111,18 @@ pub fn open_target(arg: &DirArg, opts: &OpenOptions) -> Result<Target> {
     Ok(Target::Family(open_family(&dir, format, opts)?))
 }
 
-/// Stream filters (`--branch`) name a family format's streams; segments have
-/// one stream.
+/// Stream filters (`--branch`, `--topic`) name a family format's streams;
+/// segments have one stream.
 pub fn no_stream_filter(filters: &FilterArgs) -> Result<()> {
     if !filters.branches.is_empty() {
         anyhow::bail!(
             "--branch filters a per-session store (--format sessions); segments have no branches"
+        )
+    }
+    if !filters.topics.is_empty() {
+        anyhow::bail!(
+            "--topic filters a per-topic event log (--format topics-jsonl or topics-sqlite); \
+             segments have no topics"
         )
     }
     if !filters.routes.is_empty() {
@@ -196,6 +202,7 @@ impl FilterArgs {
     pub fn open_options(&self) -> OpenOptions {
         OpenOptions {
             branches: self.branches.clone(),
+            topics: self.topics.clone(),
             routes: self.routes.clone(),
             ..OpenOptions::default()
         }

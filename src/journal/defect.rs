@@ -54,6 +54,19 @@ pub enum DefectKind {
     NotEventRecord,
     /// Per-session store: a record whose `session_id` differs from its file name.
     SessionMismatch,
+    /// Per-topic log: an event's `record_hash` differs from the hash
+    /// recomputed from the event (it was changed after it was written).
+    ChainHash,
+    /// Per-topic log: an event's `prev_hash` is not the previous event's
+    /// `record_hash` (an event was removed or reordered before it).
+    ChainLink,
+    /// Per-topic log: a consumer's cursor is beyond its topic's head (it will
+    /// skip events).
+    CursorBeyondHead,
+    /// Per-topic log, SQLite: `topic_heads.last_id` disagrees with the events.
+    HeadMismatch,
+    /// A database's own integrity check (SQLite `PRAGMA quick_check`) failed.
+    DatabaseCheck,
     /// redb journal: JSON, but not the runtime's `{seq, timestamp_ms, event}`.
     NotRuntimeEvent,
     /// redb journal: a value whose `seq` differs from its key.
@@ -92,6 +105,11 @@ impl DefectKind {
             DefectKind::GluedLine => "glued-line",
             DefectKind::NotEventRecord => "not-event-record",
             DefectKind::SessionMismatch => "session-mismatch",
+            DefectKind::ChainHash => "chain-hash",
+            DefectKind::ChainLink => "chain-link",
+            DefectKind::CursorBeyondHead => "cursor-beyond-head",
+            DefectKind::HeadMismatch => "head-mismatch",
+            DefectKind::DatabaseCheck => "database-check",
             DefectKind::NotRuntimeEvent => "not-runtime-event",
             DefectKind::SeqKeyMismatch => "seq-key-mismatch",
             DefectKind::NotClosedCleanly => "not-closed-cleanly",

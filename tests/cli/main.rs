@@ -21,4 +21,5 @@ mod schemas;
 mod sessions;
 mod stats;
 mod tail;
+mod topics;
 mod verify;

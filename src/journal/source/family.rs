@@ -158,6 +158,9 @@ pub struct FamilyRepairOptions {
     pub drop_corrupt_lines: bool,
     /// Touch files another process holds open.
     pub force: bool,
+    /// How long to wait for the runtime's lock (the per-topic log's
+    /// `locks/<topic>.lock`); `None` for the format's default.
+    pub wait: Option<std::time::Duration>,
 }
 
 /// `repair`: what was (or, dry run, would be) done, what was refused, and the

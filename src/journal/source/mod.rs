@@ -14,6 +14,7 @@ pub mod session_read;
 pub mod session_repair;
 pub mod session_source;
 pub mod sessions;
+pub mod topics;
 
 use std::fmt;
 use std::fs;
@@ -87,7 +88,14 @@ impl Format {
 
     /// Whether this build reads the format (the others are only detected).
     pub fn is_supported(self) -> bool {
-        matches!(self, Format::Segments | Format::Sessions | Format::Redb)
+        matches!(
+            self,
+            Format::Segments
+                | Format::Sessions
+                | Format::TopicsJsonl
+                | Format::TopicsSqlite
+                | Format::Redb
+        )
     }
 }
 
@@ -378,14 +386,20 @@ pub fn open_family(
 ) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
     match format {
         Format::Sessions => Ok(Box::new(session_source::Sessions::open(path, opts)?)),
+        Format::TopicsJsonl => Ok(Box::new(topics::TopicLog::jsonl(
+            path,
+            opts.topics.clone(),
+        )?)),
+        Format::TopicsSqlite => Ok(Box::new(topics::TopicLog::sqlite(
+            path,
+            opts.topics.clone(),
+        )?)),
         Format::Redb => Ok(Box::new(self::redb::RedbJournal::open(path, opts)?)),
-        Format::Segments | Format::TopicsJsonl | Format::TopicsSqlite => {
-            Err(crate::journal::error::JournalError::Unsupported {
-                path: path.to_owned(),
-                format: format.name(),
-                what: "read",
-                why: Some("not supported by this build".to_owned()),
-            })
-        }
+        Format::Segments => Err(crate::journal::error::JournalError::Unsupported {
+            path: path.to_owned(),
+            format: format.name(),
+            what: "read",
+            why: Some("not supported by this build".to_owned()),
+        }),
     }
 }

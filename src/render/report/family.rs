@@ -139,20 +139,8 @@ pub fn stats_text(out: &mut dyn Write, s: &FamilyStats) -> io::Result<()> {
         };
         writeln!(out, "{:11} {}", escape_text(key), escape_text(&value))?;
     }
-    if !s.consumers.is_empty() {
-        writeln!(out, "consumers")?;
-        for c in &s.consumers {
-            writeln!(
-                out,
-                "  {} on {}: cursor {}, head {}, {} behind",
-                escape_text(&c.consumer),
-                escape_text(&c.topic),
-                c.cursor,
-                c.head,
-                c.lag_events
-            )?;
-        }
-    }
+    streams_table(out, s)?;
+    consumers_table(out, s)?;
     writeln!(out, "kinds")?;
     let w = s.kinds.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     let mut kinds: Vec<_> = s.kinds.iter().collect();
@@ -161,6 +149,116 @@ pub fn stats_text(out: &mut dyn Write, s: &FamilyStats) -> io::Result<()> {
         writeln!(out, "  {:w$}  {n}", escape_text(kind))?;
     }
     Ok(())
+}
+
+/// At most this many streams are listed in the text (all in `--json`).
+const MAX_LISTED_STREAMS: usize = 50;
+
+/// Left-aligned columns, two spaces apart, indented by two.
+fn table(out: &mut dyn Write, rows: &[Vec<String>]) -> io::Result<()> {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::from(" ");
+        for (c, cell) in row.iter().enumerate() {
+            line.push(' ');
+            line.push_str(cell);
+            if c + 1 < cols {
+                let pad = widths[c] - cell.chars().count() + 1;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// Per stream: events, position range, time range (when there are few).
+fn streams_table(out: &mut dyn Write, s: &FamilyStats) -> io::Result<()> {
+    if s.streams.is_empty() || s.streams.len() > MAX_LISTED_STREAMS {
+        return Ok(());
+    }
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let mut rows = vec![
+        [
+            "STREAM",
+            "EVENTS",
+            "FIRST",
+            "LAST",
+            "FIRST TIME",
+            "LAST TIME",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for st in &s.streams {
+        rows.push(vec![
+            escape_text(&st.stream).into_owned(),
+            st.events.to_string(),
+            opt(st.first),
+            opt(st.last),
+            st.first_ts
+                .as_deref()
+                .map(escape_text)
+                .unwrap_or_default()
+                .into_owned(),
+            st.last_ts
+                .as_deref()
+                .map(escape_text)
+                .unwrap_or_default()
+                .into_owned(),
+        ]);
+    }
+    writeln!(out, "per stream")?;
+    table(out, &rows)
+}
+
+/// Every consumer: cursor, head, lag in events and in time since its
+/// cursor's event, and when it last moved.
+fn consumers_table(out: &mut dyn Write, s: &FamilyStats) -> io::Result<()> {
+    if s.consumers.is_empty() {
+        return Ok(());
+    }
+    let mut rows = vec![
+        [
+            "CONSUMER", "TOPIC", "CURSOR", "HEAD", "LAG", "LAG TIME", "UPDATED",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for c in &s.consumers {
+        let lag_time = c.lag_ms.map_or_else(
+            || "-".to_owned(),
+            |ms| {
+                humantime::format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
+                    .to_string()
+            },
+        );
+        let updated = c
+            .updated_at_ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or_else(
+                || "-".to_owned(),
+                |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            );
+        let mut lag = c.lag_events.to_string();
+        if c.cursor > c.head {
+            lag = format!("{lag} (cursor beyond head)");
+        }
+        rows.push(vec![
+            escape_text(&c.consumer).into_owned(),
+            escape_text(&c.topic).into_owned(),
+            c.cursor.to_string(),
+            c.head.to_string(),
+            lag,
+            lag_time,
+            updated,
+        ]);
+    }
+    writeln!(out, "consumers")?;
+    table(out, &rows)
 }
 
 /// `stats`' problems, for stderr.

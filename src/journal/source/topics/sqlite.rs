@@ -1,0 +1,483 @@
+//! The SQLite backend, read-only and without disturbing the runtime.
+//!
+//! How the database is opened depends on what lies beside it:
+//! - no `-wal`: nothing is in a write-ahead log, so the file is opened
+//!   `immutable=1`: SQLite takes no lock and creates no `-wal`/`-shm` (a
+//!   support engineer's copy comes back byte-identical);
+//! - `-wal` and `-shm` both there (a live runtime): an ordinary read-only
+//!   open, which shares the runtime's wal-index, never checkpoints and never
+//!   deletes the log on close;
+//! - a `-wal` without its `-shm`: a read-only open would have to create the
+//!   `-shm`, so a temporary copy of the database and its log is read instead.
+//!
+//! Every query is its own short read transaction (statements are finished
+//! before their rows are handed on), so the runtime's
+//! `wal_checkpoint(FULL)` never waits on this reader across a follow's
+//! sleep. A busy database gets SQLite's bounded retry, then a clear error.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, types::ValueRef};
+
+use super::consumers::Consumer;
+use super::{LineBody, Place, StreamItem, TopicEvent, TopicStream, classify};
+use crate::journal::defect::{Defect, DefectKind};
+use crate::journal::error::JournalError;
+
+/// How long a query waits for a busy database before giving up.
+pub const BUSY_WAIT: Duration = Duration::from_secs(5);
+/// Rows read per query.
+const PAGE: i64 = 512;
+
+/// A SQLite per-topic log: its database file.
+#[derive(Debug, Clone)]
+pub struct SqliteLog {
+    pub db: PathBuf,
+    /// How long a query waits for a busy database ([`BUSY_WAIT`] by default).
+    pub busy_wait: Duration,
+}
+
+impl SqliteLog {
+    /// `path` itself when it is a file, else the event-log database in it.
+    pub fn find(path: &Path) -> Result<SqliteLog, JournalError> {
+        if path.is_file() {
+            return Ok(SqliteLog {
+                db: path.to_owned(),
+                busy_wait: BUSY_WAIT,
+            });
+        }
+        let mut files: Vec<PathBuf> = fs::read_dir(path)
+            .map_err(|e| JournalError::io(path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && crate::journal::source::is_event_log_sqlite(p))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .next()
+            .map(|db| SqliteLog {
+                db,
+                busy_wait: BUSY_WAIT,
+            })
+            .ok_or_else(|| {
+                JournalError::io(
+                    path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no SQLite database with the event log's tables (topic_heads, events)",
+                    ),
+                )
+            })
+    }
+
+    /// Opens the database for one operation (see the module's rules).
+    pub fn open(&self) -> Result<Db, JournalError> {
+        let wal = sidecar(&self.db, "-wal");
+        let shm = sidecar(&self.db, "-shm");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if !wal.exists() {
+            let uri = format!("file:{}?immutable=1", uri_path(&self.db));
+            let conn = Connection::open_with_flags(&uri, flags)
+                .map_err(|e| db_err(&self.db, e, self.busy_wait))?;
+            return Db::new(&self.db, conn, None, self.busy_wait);
+        }
+        if shm.exists() {
+            let shared = Connection::open_with_flags(&self.db, flags).and_then(|conn| {
+                conn.busy_timeout(self.busy_wait)?;
+                // The wal-index may be unusable read-only: try a read.
+                conn.query_row("SELECT count(*) FROM topic_heads", [], |_| Ok(()))?;
+                Ok(conn)
+            });
+            match shared {
+                Ok(conn) => return Db::new(&self.db, conn, None, self.busy_wait),
+                Err(e) if is_busy(&e) => return Err(db_err(&self.db, e, self.busy_wait)),
+                // Read a private copy instead.
+                Err(_) => {}
+            }
+        }
+        let copy = TempCopy::of(&self.db, &[&wal])?;
+        let conn = Connection::open_with_flags(copy.db(&self.db), flags)
+            .map_err(|e| db_err(&self.db, e, self.busy_wait))?;
+        Db::new(&self.db, conn, Some(copy), self.busy_wait)
+    }
+}
+
+fn sidecar(db: &Path, suffix: &str) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The path as a `file:` URI's path: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = String::new();
+    for c in abs.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A private copy of a database and its log, removed when dropped.
+struct TempCopy {
+    dir: PathBuf,
+}
+
+impl TempCopy {
+    fn of(db: &Path, sidecars: &[&Path]) -> Result<TempCopy, JournalError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "journal-sqlite-copy-{}-{stamp}",
+            std::process::id()
+        ));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| JournalError::io(&dir, e))?;
+        let copy = TempCopy { dir };
+        for src in std::iter::once(db).chain(sidecars.iter().copied()) {
+            let name = src.file_name().unwrap_or_default();
+            fs::copy(src, copy.dir.join(name)).map_err(|e| JournalError::io(src, e))?;
+        }
+        Ok(copy)
+    }
+
+    fn db(&self, original: &Path) -> PathBuf {
+        self.dir.join(original.file_name().unwrap_or_default())
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A SQLite error as the command says it: a busy database plainly.
+pub fn db_err(db: &Path, e: rusqlite::Error, waited: Duration) -> JournalError {
+    let msg = if is_busy(&e) {
+        format!(
+            "the database stayed busy (locked by another process) for {}; nothing was read \
+             or changed: try again",
+            humantime::format_duration(waited)
+        )
+    } else {
+        format!("SQLite: {e}")
+    };
+    JournalError::io(db, std::io::Error::other(msg))
+}
+
+/// An open database, for one operation.
+pub struct Db {
+    /// The original database's path (what is reported).
+    pub path: PathBuf,
+    conn: Rc<Connection>,
+    busy_wait: Duration,
+    /// Dropped after the connection.
+    _copy: Option<TempCopy>,
+}
+
+impl Db {
+    fn new(
+        path: &Path,
+        conn: Connection,
+        copy: Option<TempCopy>,
+        busy_wait: Duration,
+    ) -> Result<Db, JournalError> {
+        let err = |e| db_err(path, e, busy_wait);
+        conn.busy_timeout(busy_wait).map_err(err)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(err)?;
+        conn.pragma_update(None, "query_only", true).map_err(err)?;
+        Ok(Db {
+            path: path.to_owned(),
+            conn: Rc::new(conn),
+            busy_wait,
+            _copy: copy,
+        })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> JournalError {
+        db_err(&self.path, e, self.busy_wait)
+    }
+
+    /// Every topic with an event or a `topic_heads` row, sorted by bytes.
+    pub fn topics(&self) -> Result<Vec<String>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT topic FROM events GROUP BY topic \
+                 UNION SELECT topic FROM topic_heads ORDER BY 1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// `topic_heads`: topic → last_id.
+    pub fn topic_heads(&self) -> Result<BTreeMap<String, u64>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT topic, last_id FROM topic_heads")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The `consumers` table, by topic and consumer.
+    pub fn consumers(&self) -> Result<Vec<Consumer>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT topic, consumer_id, cursor, updated_at_ms FROM consumers \
+                 ORDER BY topic, consumer_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Consumer {
+                    topic: r.get(0)?,
+                    consumer_id: r.get(1)?,
+                    cursor: r.get::<_, i64>(2)?.max(0) as u64,
+                    updated_at_ms: r.get(3)?,
+                    file: None,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// `PRAGMA quick_check`: what it finds wrong (empty when "ok").
+    pub fn quick_check(&self) -> Result<Vec<String>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let out: Vec<String> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        Ok(out.into_iter().filter(|r| r != "ok").collect())
+    }
+
+    /// `topic`'s rows, newest or oldest first, a page per query.
+    pub fn stream(&self, topic: &str, newest_first: bool) -> SqlStream {
+        SqlStream {
+            conn: Rc::clone(&self.conn),
+            busy_wait: self.busy_wait,
+            path: self.path.clone(),
+            topic: topic.to_owned(),
+            newest_first,
+            bound: if newest_first { i64::MAX } else { i64::MIN },
+            queue: VecDeque::new(),
+            done: false,
+        }
+    }
+}
+
+/// One topic's rows, read a page at a time (each page its own statement).
+pub struct SqlStream {
+    conn: Rc<Connection>,
+    busy_wait: Duration,
+    path: PathBuf,
+    topic: String,
+    newest_first: bool,
+    /// Ids beyond this one are still to read.
+    bound: i64,
+    queue: VecDeque<StreamItem>,
+    done: bool,
+}
+
+struct Row {
+    id: i64,
+    kind: String,
+    payload: Vec<u8>,
+    headers: String,
+    occurred_at_ms: i64,
+}
+
+impl SqlStream {
+    fn read_page(&mut self) -> Result<(), JournalError> {
+        let sql = if self.newest_first {
+            "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+             WHERE topic = ?1 AND event_id < ?2 ORDER BY event_id DESC LIMIT ?3"
+        } else {
+            "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+             WHERE topic = ?1 AND event_id > ?2 ORDER BY event_id ASC LIMIT ?3"
+        };
+        let err = |e| db_err(&self.path, e, self.busy_wait);
+        let rows: Vec<Row> = {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
+            let rows = stmt
+                .query_map(rusqlite::params![self.topic, self.bound, PAGE], |r| {
+                    let bytes = |v: ValueRef<'_>| match v {
+                        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+                        ValueRef::Integer(i) => i.to_string().into_bytes(),
+                        ValueRef::Real(f) => f.to_string().into_bytes(),
+                        ValueRef::Null => b"null".to_vec(),
+                    };
+                    Ok(Row {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        payload: bytes(r.get_ref(2)?),
+                        headers: String::from_utf8_lossy(&bytes(r.get_ref(3)?)).into_owned(),
+                        occurred_at_ms: r.get(4)?,
+                    })
+                })
+                .map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)?
+        };
+        if (rows.len() as i64) < PAGE {
+            self.done = true;
+        }
+        if let Some(last) = rows.last() {
+            self.bound = last.id;
+        }
+        for row in rows {
+            self.queue.push_back(self.item(row));
+        }
+        Ok(())
+    }
+
+    /// The row as the event the JSONL backend would store for it.
+    fn item(&self, row: Row) -> StreamItem {
+        let raw = line_of(
+            row.id,
+            &row.kind,
+            &row.payload,
+            &row.headers,
+            row.occurred_at_ms,
+        );
+        match classify(&raw, true) {
+            LineBody::Event(head) if head.id == row.id as u64 => StreamItem::Event(TopicEvent {
+                topic: self.topic.clone(),
+                id: head.id,
+                kind: head.kind,
+                occurred_at_ms: head.occurred_at_ms,
+                session: head.session,
+                raw,
+                place: Place {
+                    file: self.path.clone(),
+                    line: None,
+                    offset: 0,
+                    len: 0,
+                },
+            }),
+            _ => {
+                let why = match super::parse_event(&raw) {
+                    Err(e) => e,
+                    Ok(_) => "malformed".to_owned(),
+                };
+                StreamItem::Damage(Defect {
+                    seq_after: Some(row.id.max(0) as u64),
+                    ..Defect::new(
+                        DefectKind::NotEventRecord,
+                        &self.path,
+                        0,
+                        0,
+                        format!(
+                            "events row ({}, {}): payload or headers are not the runtime's \
+                             JSON ({why}); the runtime cannot read topic {} at this event",
+                            self.topic, row.id, self.topic
+                        ),
+                    )
+                })
+            }
+        }
+    }
+}
+
+impl TopicStream for SqlStream {
+    fn next_item(&mut self) -> Result<Option<StreamItem>, JournalError> {
+        if self.queue.is_empty() && !self.done {
+            self.read_page()?;
+        }
+        Ok(self.queue.pop_front())
+    }
+}
+
+/// The line the JSONL backend stores for an event (the runtime's
+/// `{"id","event":{"kind","payload","headers","occurred_at_ms"}}`), built
+/// from a row's columns (payload and headers are stored as that JSON text).
+pub fn line_of(id: i64, kind: &str, payload: &[u8], headers: &str, occurred_at_ms: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + headers.len() + kind.len() + 80);
+    out.extend_from_slice(format!("{{\"id\":{id},\"event\":{{\"kind\":").as_bytes());
+    serde_json::to_writer(&mut out, kind).expect("writing to a Vec");
+    out.extend_from_slice(b",\"payload\":");
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b",\"headers\":");
+    out.extend_from_slice(headers.as_bytes());
+    out.extend_from_slice(format!(",\"occurred_at_ms\":{occurred_at_ms}}}}}").as_bytes());
+    out
+}
+
+/// `topic_heads.last_id` against the largest `event_id`: the runtime numbers
+/// its next event `last_id + 1`.
+pub fn head_disagreement(
+    db: &Path,
+    topic: &str,
+    last_id: Option<u64>,
+    max_id: Option<u64>,
+) -> Option<Defect> {
+    if last_id == max_id {
+        return None;
+    }
+    let show = |v: Option<u64>| v.map_or("none".to_owned(), |v| v.to_string());
+    let consequence = match (last_id, max_id) {
+        (Some(l), Some(m)) if l < m => format!(
+            "the runtime will number its next event {} and collide with the stored one",
+            l + 1
+        ),
+        (Some(l), _) => format!(
+            "ids {}..={l} are missing from events (lost, or removed behind the runtime's back)",
+            max_id.map_or(1, |m| m + 1)
+        ),
+        (None, _) => "the topic has events but no topic_heads row".to_owned(),
+    };
+    Some(Defect {
+        seq_before: last_id,
+        seq_after: max_id,
+        ..Defect::new(
+            DefectKind::HeadMismatch,
+            db,
+            0,
+            0,
+            format!(
+                "topic {topic}: topic_heads.last_id is {} but the largest event_id is {}: {consequence}",
+                show(last_id),
+                show(max_id)
+            ),
+        )
+    })
+}
