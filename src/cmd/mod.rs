@@ -15,16 +15,18 @@ mod tail;
 pub(crate) mod units;
 mod verify;
 
+use std::cell::Cell;
 use std::env;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
+use journal::dirread::DirRead;
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
 use journal::render::notice;
 use journal::segment::Listing;
 use journal::source::reader::Source;
-use journal::source::{Format, OpenOptions, detect, open_family};
+use journal::source::{Format, OpenOptions, detect_reading, open_family};
 use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs, ReadArg};
@@ -71,7 +73,13 @@ pub fn resolve_source(arg: &DirArg) -> Result<(PathBuf, Format)> {
     let dir = resolve_dir(arg)?;
     let format = match arg.format {
         Some(f) => f.into(),
-        None => detect(&dir)?,
+        None => {
+            let (format, read) = detect_reading(&dir)?;
+            if format == Format::Segments {
+                DETECTED.set(read);
+            }
+            format
+        }
     };
     if !format.is_supported() {
         anyhow::bail!(
@@ -172,11 +180,32 @@ pub fn segments_only(arg: &DirArg, what: &'static str) -> Result<()> {
     Ok(())
 }
 
-/// Lists the journal and warns about entries named like segments that are
-/// not regular files (they are skipped by every reader).
-pub fn open_listing(arg: &DirArg) -> Result<Listing> {
+thread_local! {
+    /// The directory read format detection made ([`resolve_source`]), handed
+    /// to the listing of the same directory ([`read_listing`]): a read-only
+    /// command reads a journal's directory once (issue 14).
+    static DETECTED: Cell<Option<DirRead>> = const { Cell::new(None) };
+}
+
+/// Lists the journal (a directory that holds no journal is an error), from
+/// the read format detection made when there is one. For read-only commands
+/// only: that read is a few moments old, which a reader does not mind (its
+/// listing is the directory as it was when the command started), but a
+/// command that changes the journal lists it itself, under its claim.
+pub fn read_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
-    let listing = Listing::read_journal(&dir)?;
+    let listing = match DETECTED.take() {
+        Some(read) if read.dir() == dir => Listing::from_read(read)?,
+        _ => Listing::read(&dir)?,
+    };
+    listing.require_journal()?;
+    Ok(listing)
+}
+
+/// Lists the journal ([`read_listing`]) and warns about entries named like
+/// segments that are not regular files (they are skipped by every reader).
+pub fn open_listing(arg: &DirArg) -> Result<Listing> {
+    let listing = read_listing(arg)?;
     for irr in listing.irregular() {
         notice::irregular(irr);
     }

@@ -6,11 +6,10 @@ use std::io::Write;
 use anyhow::Result;
 use journal::render::progress::Progress;
 use journal::render::report::{self, VERIFY_SCHEMA, write_json};
-use journal::segment::Listing;
 use journal::verify::{VerifyOptions, verify};
 
 use crate::cli::VerifyArgs;
-use crate::cmd::{Context, Target, family, open_target, resolve_dir};
+use crate::cmd::{Context, Target, family, open_target};
 use crate::exit_codes::ExitCode;
 
 /// The plain options `verify` runs with.
@@ -46,7 +45,7 @@ pub fn run(args: VerifyArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let opts = VerifyCmdOptions::new(&args);
     // Not `open_listing`: irregular entries are defects in the report here.
-    let listing = Listing::read_journal(&resolve_dir(&args.dir)?)?;
+    let listing = crate::cmd::read_listing(&args.dir)?;
     let bar = Progress::verify(listing.total_bytes(), ctx, opts.quiet);
     let inc = |n: u64| bar.inc(n);
     let report = verify(&listing, &opts.core, bar.is_shown().then_some(&inc as _))?;

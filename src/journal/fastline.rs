@@ -34,19 +34,7 @@ pub(crate) fn fast_record_keys<'a>(
     if let Some(keys) = event_keys.as_deref_mut() {
         keys.clear();
     }
-    let seq = crate::journal::record::fast_seq(line)?;
-    let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
-    let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
-    let (ts, rest) = plain_string(rest)?;
-    let (session_id, rest) = match rest.strip_prefix(b",\"session_id\":\"") {
-        Some(r) => {
-            let (s, r) = plain_string(r)?;
-            (Some(s), r)
-        }
-        None => (None, rest),
-    };
-    let rest = rest.strip_prefix(b",\"event\":{\"type\":\"")?;
-    let (event_type, _) = plain_string(rest)?;
+    let head = Head::of(line)?;
     // The head is known good; the whole line must still be one JSON value
     // in UTF-8 (which covers the head's strings too), with no head key
     // repeated later in the line (nor one spelled with escapes, which the
@@ -56,19 +44,65 @@ pub(crate) fn fast_record_keys<'a>(
     if !p.whole() || p.head_keys != HeadKeys::Unique {
         return None;
     }
-    // Checked UTF-8 above; the pieces are whole strings of it.
-    fn s(b: &[u8]) -> Option<&str> {
-        std::str::from_utf8(b).ok()
+    head.record(line)
+}
+
+/// The record head of a line that [`fast_record`] accepted before (the same
+/// bytes, checked on another thread): the head alone, without validating the
+/// line again. On any other line it answers like `fast_record` would only
+/// by chance: the caller must know the line was accepted.
+pub(crate) fn fast_record_prechecked(line: &[u8]) -> Option<FastRecord<'_>> {
+    Head::of(line)?.record(line)
+}
+
+/// The record head's pieces, as byte slices of the line.
+struct Head<'a> {
+    seq: u64,
+    ts: &'a [u8],
+    session_id: Option<&'a [u8]>,
+    event_type: &'a [u8],
+}
+
+impl<'a> Head<'a> {
+    fn of(line: &'a [u8]) -> Option<Head<'a>> {
+        let seq = crate::journal::record::fast_seq(line)?;
+        let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
+        let (ts, rest) = plain_string(rest)?;
+        let (session_id, rest) = match rest.strip_prefix(b",\"session_id\":\"") {
+            Some(r) => {
+                let (s, r) = plain_string(r)?;
+                (Some(s), r)
+            }
+            None => (None, rest),
+        };
+        let rest = rest.strip_prefix(b",\"event\":{\"type\":\"")?;
+        let (event_type, _) = plain_string(rest)?;
+        Some(Head {
+            seq,
+            ts,
+            session_id,
+            event_type,
+        })
     }
-    Some(FastRecord {
-        seq,
-        ts: s(ts)?,
-        session_id: match session_id {
-            Some(b) => Some(s(b)?),
-            None => None,
-        },
-        event_type: s(event_type)?,
-    })
+
+    /// The pieces as text, from one UTF-8 conversion of the head (the
+    /// pieces' ends sit next to ASCII quotes, so on character boundaries).
+    fn record(&self, line: &'a [u8]) -> Option<FastRecord<'a>> {
+        let at = |piece: &[u8]| piece.as_ptr() as usize - line.as_ptr() as usize;
+        let head_end = at(self.event_type) + self.event_type.len();
+        let head = std::str::from_utf8(&line[..head_end]).ok()?;
+        let s = |piece: &[u8]| -> Option<&'a str> { head.get(at(piece)..at(piece) + piece.len()) };
+        Some(FastRecord {
+            seq: self.seq,
+            ts: s(self.ts)?,
+            session_id: match self.session_id {
+                Some(b) => Some(s(b)?),
+                None => None,
+            },
+            event_type: s(self.event_type)?,
+        })
+    }
 }
 
 /// A string body up to its closing quote, with no escape or control byte.
@@ -93,6 +127,44 @@ fn special_bytes(w: u64) -> u64 {
     let e = w ^ (ONES * u64::from(b'\\'));
     let escape = e.wrapping_sub(ONES) & !e & HIGH;
     below | quote | escape
+}
+
+/// Bit `i` of the first mask is set when byte `i` of `chunk` is `"`, `\\` or
+/// below 0x20; bit `i` of the second when it is not ASCII. Exact, unlike
+/// [`special_bytes`]; SSE2 (every x86_64 has it) where available.
+#[cfg(target_arch = "x86_64")]
+fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of every x86_64 target (the compiler enables it
+    // for the whole crate), and the load reads the 16 bytes of `chunk`
+    // (unaligned loads allowed).
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let escape = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned c <= 0x1f exactly when min(c, 0x1f) == c.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        let special = _mm_or_si128(_mm_or_si128(quote, escape), control);
+        (
+            _mm_movemask_epi8(special) as u32,
+            _mm_movemask_epi8(v) as u32,
+        )
+    }
+}
+
+/// [`special_bytes16`] without SIMD: two words, exact masks.
+#[cfg(not(target_arch = "x86_64"))]
+fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
+    let mut special = 0u32;
+    let mut non_ascii = 0u32;
+    for (i, c) in chunk.into_iter().enumerate() {
+        special |= u32::from(c == b'"' || c == b'\\' || c < 0x20) << i;
+        non_ascii |= u32::from(c >> 7) << i;
+    }
+    (special, non_ascii)
 }
 
 /// Nesting deeper than this is refused: serde_json (and so the engine)
@@ -289,19 +361,34 @@ impl<'a> Parser<'a, '_> {
         // High bits seen in the body: only then is it checked as UTF-8.
         let mut high = 0u64;
         loop {
-            // Eight bytes at a time, jumping straight to the first byte that
-            // ends, escapes or breaks the string.
-            while let Some(chunk) = b.get(self.i..self.i + 8) {
-                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                let special = special_bytes(word);
-                if special != 0 {
-                    let skip = (special.trailing_zeros() / 8) as usize;
-                    high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
-                    self.i += skip;
+            // Sixteen bytes at a time (SSE2 on x86_64), then eight (SWAR),
+            // jumping straight to the first byte that ends, escapes or breaks
+            // the string; the last few bytes of the line one by one below.
+            loop {
+                if let Some(chunk) = b.get(self.i..self.i + 16) {
+                    let (special, non_ascii) = special_bytes16(chunk.try_into().unwrap_or([0; 16]));
+                    if special != 0 {
+                        let skip = special.trailing_zeros();
+                        high |= u64::from(non_ascii & ((1u32 << skip) - 1));
+                        self.i += skip as usize;
+                        break;
+                    }
+                    high |= u64::from(non_ascii);
+                    self.i += 16;
+                } else if let Some(chunk) = b.get(self.i..self.i + 8) {
+                    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                    let special = special_bytes(word);
+                    if special != 0 {
+                        let skip = (special.trailing_zeros() / 8) as usize;
+                        high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
+                        self.i += skip;
+                        break;
+                    }
+                    high |= word & HIGH;
+                    self.i += 8;
+                } else {
                     break;
                 }
-                high |= word & HIGH;
-                self.i += 8;
             }
             let Some(&c) = b.get(self.i) else {
                 return false;
@@ -529,6 +616,41 @@ mod tests {
                     (f.seq, Some(f.event_type)),
                     (r.seq, r.event_type.as_deref())
                 );
+            }
+        }
+    }
+
+    /// The 16-byte scanner's masks, byte by byte, against the definition.
+    #[test]
+    fn special_bytes16_flags_exactly_quotes_escapes_controls_and_non_ascii() {
+        for c in 0..=255u8 {
+            for at in [0, 7, 8, 15] {
+                let mut chunk = [b'a'; 16];
+                chunk[at] = c;
+                let (special, non_ascii) = special_bytes16(chunk);
+                let is_special = c == b'"' || c == b'\\' || c < 0x20;
+                assert_eq!(special, u32::from(is_special) << at, "{c:#x} at {at}");
+                assert_eq!(non_ascii, u32::from(c >= 0x80) << at, "{c:#x} at {at}");
+            }
+        }
+    }
+
+    /// Strings of every length around the 16- and 8-byte steps, with the
+    /// byte that ends or breaks them at every place.
+    #[test]
+    fn strings_of_every_length_agree_with_serde() {
+        for len in 0..40 {
+            for at in 0..len {
+                for c in [b'"', b'\\', 0x01, 0x1f, 0x7f, 0xc3, 0xe9, b'x'] {
+                    let mut body = vec![b'a'; len];
+                    body[at] = c;
+                    let mut v = b"[\"".to_vec();
+                    v.extend_from_slice(&body);
+                    v.extend_from_slice(b"\"]");
+                    let serde_ok = std::str::from_utf8(&v).is_ok()
+                        && serde_json::from_slice::<serde::de::IgnoredAny>(&v).is_ok();
+                    assert_eq!(valid_json(&v), serde_ok, "len {len} at {at} {c:#x}");
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod atomic;
 pub mod claim;
 pub mod defect;
 pub mod dirfd;
+pub mod dirread;
 pub mod error;
 pub(crate) mod fastline;
 pub mod follow;

@@ -123,6 +123,29 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineFault> {
     })
 }
 
+/// [`parse_line`] for a line whose bytes `fast_record` already accepted (on
+/// another thread, see [`scan_oldest_first_parallel`]): the head is read
+/// without validating the line a second time. Any other line is parsed in
+/// full.
+///
+/// [`scan_oldest_first_parallel`]: crate::journal::scan::scan_oldest_first_parallel
+pub(crate) fn parse_prechecked_line(
+    line: &[u8],
+    prechecked: bool,
+) -> Result<Record<'_>, LineFault> {
+    let stripped = crate::journal::lines::strip_cr(line);
+    if prechecked && let Some(f) = crate::journal::fastline::fast_record_prechecked(stripped) {
+        return Ok(Record {
+            seq: f.seq,
+            ts: Some(Cow::Borrowed(f.ts)),
+            session_id: f.session_id.map(Cow::Borrowed),
+            event_type: Some(Cow::Borrowed(f.event_type)),
+            raw: stripped,
+        });
+    }
+    parse_line(line)
+}
+
 /// The exact parser: the record head of `line` (a trailing `\r` is
 /// ignored), with what the engine needs of the event. Every fault is named.
 pub(crate) fn parse_head(line: &[u8]) -> Result<Head<'_>, LineFault> {

@@ -108,6 +108,192 @@ where
     Ok(ControlFlow::Continue(()))
 }
 
+/// [`scan`] oldest first without a window filter, on two threads: a helper
+/// reads every other segment ahead of the visitor and checks each line with
+/// the validating fast path ([`fast_record`]); the visitor meets every line
+/// in the same order and with the same classification as from [`scan`], with
+/// `prechecked` true for a line whose bytes (the very bytes handed over, not
+/// a second read) `fast_record` accepted. The segments the calling thread
+/// reads itself come with `prechecked` false.
+///
+/// Memory: the helper hands lines over in batches of about a read chunk, at
+/// most two batches in flight. When the visitor stops, the helper stops at
+/// its next line.
+pub fn scan_oldest_first_parallel<F>(
+    listing: &Listing,
+    indexes: &[usize],
+    opts: ReadOptions,
+    mut visit: F,
+) -> Result<ControlFlow<()>, JournalError>
+where
+    F: FnMut(Visit<'_, '_>, bool) -> ControlFlow<()>,
+{
+    let newest = listing.segments.len().checked_sub(1);
+    // The helper's segments: the second, fourth, ... of `indexes`.
+    let helper_part: Vec<usize> = indexes.iter().copied().skip(1).step_by(2).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(2);
+    std::thread::scope(|s| {
+        let stop = &stop;
+        s.spawn(move || {
+            for &i in &helper_part {
+                let seg = &listing.segments[i];
+                if !check_segment(seg, opts, stop, &tx) {
+                    return;
+                }
+            }
+        });
+        let mut flow = ControlFlow::Continue(());
+        for (k, &i) in indexes.iter().enumerate() {
+            let seg = &listing.segments[i];
+            let is_newest = Some(i) == newest;
+            let result = if k % 2 == 0 {
+                ForwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
+                    scan_segment(lines, seg, is_newest, &mut |v: Visit<'_, '_>| {
+                        visit(v, false)
+                    })
+                })
+            } else {
+                handed_segment(&rx, seg, is_newest, &mut visit)
+            };
+            flow = match result {
+                Ok(ControlFlow::Continue(())) => continue,
+                Ok(ControlFlow::Break(())) => ControlFlow::Break(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => match visit(Visit::Damage(unreadable(seg, &e)), false) {
+                    ControlFlow::Continue(()) => continue,
+                    b => b,
+                },
+            };
+            break;
+        }
+        // Stops the helper (at its next line, or its next send).
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(rx);
+        Ok(flow)
+    })
+}
+
+/// What the helper hands over for one segment: batches of lines, then the
+/// end of the segment (how its read ended).
+enum Handed {
+    Lines(Batch),
+    End(io::Result<()>),
+}
+
+/// Lines copied out of the reader's buffer, with their classification.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    lines: Vec<BatchLine>,
+}
+
+struct BatchLine {
+    offset: u64,
+    number: Option<u64>,
+    len: u64,
+    terminated: bool,
+    /// The line's bytes in `Batch::bytes`; `None` for a too-long line.
+    body: Option<(usize, usize)>,
+    /// `fast_record` accepted the line's content.
+    checked: bool,
+}
+
+/// The size of a batch the helper sends.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// The helper's work on one segment; false when the visitor has gone.
+fn check_segment(
+    seg: &Segment,
+    opts: ReadOptions,
+    stop: &std::sync::atomic::AtomicBool,
+    tx: &std::sync::mpsc::SyncSender<Handed>,
+) -> bool {
+    let read = || -> io::Result<bool> {
+        let mut lines = ForwardLines::open(&seg.path, seg.len(), opts)?;
+        let mut batch = Batch::default();
+        while let Some(line) = lines.read_line()? {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(false);
+            }
+            let body = line.raw().map(|raw| {
+                let start = batch.bytes.len();
+                batch.bytes.extend_from_slice(raw);
+                (start, batch.bytes.len())
+            });
+            let checked = line
+                .content()
+                .is_some_and(|c| crate::journal::fastline::fast_record(c).is_some());
+            batch.lines.push(BatchLine {
+                offset: line.offset,
+                number: line.number,
+                len: line.len,
+                terminated: line.terminated,
+                body,
+                checked,
+            });
+            if batch.bytes.len() >= BATCH_BYTES {
+                let full = std::mem::take(&mut batch);
+                if tx.send(Handed::Lines(full)).is_err() {
+                    return Ok(false);
+                }
+            }
+        }
+        if !batch.lines.is_empty() && tx.send(Handed::Lines(batch)).is_err() {
+            return Ok(false);
+        }
+        Ok(true)
+    };
+    match read() {
+        Ok(true) => tx.send(Handed::End(Ok(()))).is_ok(),
+        Ok(false) => false,
+        Err(e) => tx.send(Handed::End(Err(e))).is_ok(),
+    }
+}
+
+/// The visitor's side of a segment the helper read.
+fn handed_segment<F>(
+    rx: &std::sync::mpsc::Receiver<Handed>,
+    seg: &Segment,
+    is_newest: bool,
+    visit: &mut F,
+) -> io::Result<ControlFlow<()>>
+where
+    F: FnMut(Visit<'_, '_>, bool) -> ControlFlow<()>,
+{
+    loop {
+        // The helper gone without an end: it panicked (a bug); said as an
+        // error of this segment rather than as a shorter journal.
+        let Ok(handed) = rx.recv() else {
+            return Err(io::Error::other("the reading thread stopped"));
+        };
+        let batch = match handed {
+            Handed::End(result) => return result.map(|()| ControlFlow::Continue(())),
+            Handed::Lines(batch) => batch,
+        };
+        for l in &batch.lines {
+            let line = Line {
+                offset: l.offset,
+                number: l.number,
+                len: l.len,
+                terminated: l.terminated,
+                body: match l.body {
+                    Some((a, b)) => LineBody::Bytes(&batch.bytes[a..b]),
+                    None => LineBody::TooLong,
+                },
+            };
+            let checked = l.checked;
+            if visit_line(seg, is_newest, line, &mut |v: Visit<'_, '_>| {
+                visit(v, checked)
+            })
+            .is_break()
+            {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+    }
+}
+
 fn unreadable(seg: &Segment, e: &io::Error) -> Defect {
     Defect::new(
         DefectKind::Unreadable,
@@ -247,5 +433,145 @@ mod tests {
             );
         }
         UNREADABLE.with(|u| *u.borrow_mut() = None);
+    }
+
+    fn good(n: u64) -> String {
+        format!(
+            "{{\"seq\":{n},\"ts\":\"2026-01-01T00:00:00Z\",\"event\":{{\"type\":\"t\",\"content\":\"caf\u{e9} \\u00e9 \\\"{n}\\\"\"}}}}\n"
+        )
+    }
+
+    /// What a visitor saw, comparable across the two scans.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Line {
+            segment: PathBuf,
+            offset: u64,
+            number: Option<u64>,
+            bytes: Vec<u8>,
+        },
+        Damage(DefectKind, PathBuf, u64),
+    }
+
+    fn seen(v: &Visit<'_, '_>) -> Seen {
+        match v {
+            Visit::Line { segment, line } => Seen::Line {
+                segment: segment.path().to_owned(),
+                offset: line.offset,
+                number: line.number,
+                bytes: line.raw().unwrap().to_vec(),
+            },
+            Visit::Damage(d) => Seen::Damage(d.kind, d.segment.clone(), d.offset),
+        }
+    }
+
+    /// Issue 14 item 2: the two-thread oldest-first scan hands the visitor
+    /// exactly what the one-thread scan does (lines, damage, order), on
+    /// segments read by either thread; a line is prechecked only when the
+    /// helper read it and the validating fast path accepted its bytes; a
+    /// stop is a stop.
+    #[test]
+    fn the_parallel_scan_sees_what_the_scan_sees() {
+        let tmp = tempfile::tempdir().unwrap();
+        let long = format!("{{\"seq\":99,\"pad\":\"{}\"}}\n", "x".repeat(300));
+        let segments: Vec<(u64, String)> = vec![
+            (1, good(1) + &good(2)),
+            // Read by the helper: damage of every kind a line can have.
+            (
+                3,
+                good(3)
+                    + "not json\n\n   \n"
+                    + &long
+                    + "{\"seq\":4}\n"
+                    + &good(5)
+                    + "{\"seq\":6,\"ts",
+            ),
+            (7, good(7)),
+            (8, String::new()),
+            (9, good(9) + &good(10)),
+            (
+                11,
+                good(11)
+                    + "{\"seq\":12,\"ts\":\"t\",\"event\":{\"type\":\"x\",\"a\":\"\\ud800\"}}\n"
+                    + &good(13)
+                    + "{\"seq\":14",
+            ),
+        ];
+        for (start, text) in &segments {
+            std::fs::write(
+                tmp.path().join(crate::segment::segment_file_name(*start)),
+                text,
+            )
+            .unwrap();
+        }
+        let listing = Listing::read(tmp.path()).unwrap();
+        let opts = ReadOptions {
+            chunk: 64,
+            max_line: 200,
+        };
+        for indexes in [vec![0, 1, 2, 3, 4, 5], vec![1, 3, 5], vec![0, 5]] {
+            let mut want = Vec::new();
+            let flow = scan(
+                &listing,
+                &indexes,
+                Direction::OldestFirst,
+                opts,
+                None,
+                |v| {
+                    want.push(seen(&v));
+                    ControlFlow::Continue(())
+                },
+            );
+            assert!(flow.unwrap().is_continue());
+            let mut got = Vec::new();
+            let mut prechecked_lines = 0;
+            let flow = scan_oldest_first_parallel(&listing, &indexes, opts, |v, prechecked| {
+                prechecked_lines += usize::from(prechecked);
+                let by_helper = match &v {
+                    Visit::Line { segment, .. } => indexes
+                        .iter()
+                        .position(|&i| listing.segments()[i].path() == segment.path())
+                        .is_some_and(|k| k % 2 == 1),
+                    Visit::Damage(_) => false,
+                };
+                if let Visit::Line { line, .. } = &v {
+                    let accepted =
+                        crate::journal::fastline::fast_record(line.content().unwrap()).is_some();
+                    assert_eq!(prechecked, by_helper && accepted, "{:?}", seen(&v));
+                } else {
+                    assert!(!prechecked);
+                }
+                got.push(seen(&v));
+                ControlFlow::Continue(())
+            });
+            assert!(flow.unwrap().is_continue());
+            assert_eq!(got, want, "{indexes:?}");
+            if indexes.len() == 6 {
+                // The helper reads segments 3, 8 and 11: good(3), good(5),
+                // good(11), good(13).
+                assert_eq!(prechecked_lines, 4);
+            }
+            if indexes.contains(&1) {
+                assert!(
+                    want.iter()
+                        .any(|s| matches!(s, Seen::Damage(DefectKind::LineTooLong, ..)))
+                );
+            }
+
+            // Stopping at every place stops there, on either thread's segment.
+            for stop_at in 0..want.len() {
+                let mut n = 0;
+                let flow = scan_oldest_first_parallel(&listing, &indexes, opts, |_, _| {
+                    n += 1;
+                    if n > stop_at {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                });
+                assert!(flow.unwrap().is_break());
+                assert_eq!(n, stop_at + 1);
+            }
+        }
     }
 }

@@ -20,9 +20,13 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use rustix::fs::FileType;
+
+use crate::journal::dirread::DirRead;
 use crate::journal::error::JournalError;
 
 /// The writer's claim file (`flock(2)` target) inside a journal directory.
@@ -36,15 +40,30 @@ pub const NAME_DIGITS: usize = 20;
 /// Parses `events-<digits>.jsonl` into its start seq. Anything else is `None`:
 /// a name that does not parse is not a segment and is left alone.
 pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
-    let name = name.to_str()?;
-    let digits = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
-    if digits.is_empty()
-        || digits.len() > NAME_DIGITS
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-    {
+    // Bytes, not str: run on every entry of a directory of ten thousand
+    // segments (a name that is not UTF-8 is not a segment either way).
+    let digits = name
+        .as_bytes()
+        .strip_prefix(PREFIX.as_bytes())?
+        .strip_suffix(SUFFIX.as_bytes())?;
+    if digits.is_empty() || digits.len() > NAME_DIGITS {
         return None;
     }
-    digits.parse().ok()
+    let mut seq: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        seq = seq.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(seq)
+}
+
+/// Whether a file name ends in `.jsonl` with something before it (what
+/// `Path::extension` says is a `jsonl` extension, without parsing a path).
+pub fn has_jsonl_extension(name: &OsStr) -> bool {
+    let name = name.as_bytes();
+    name.len() > SUFFIX.len() && name.ends_with(SUFFIX.as_bytes())
 }
 
 /// `events-<digits>.jsonl` with at most 20 digits whose number overflows u64.
@@ -184,60 +203,49 @@ impl Listing {
     /// error; a directory without segments is an empty listing (callers decide
     /// whether that is an error: see [`Listing::require_journal`]).
     pub fn read(dir: &Path) -> Result<Listing, JournalError> {
-        let meta = fs::metadata(dir).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => JournalError::DirNotFound {
-                dir: dir.to_owned(),
-            },
-            _ => JournalError::Io {
-                path: dir.to_owned(),
-                source,
-            },
-        })?;
-        if !meta.is_dir() {
-            return Err(JournalError::NotADirectory {
-                dir: dir.to_owned(),
-            });
+        Listing::from_read(read_dir_for_listing(dir)?)
+    }
+
+    /// Lists the directory `read` was taken of, from that read (format
+    /// detection hands its read over, so a command reads the directory once).
+    ///
+    /// A read that is a snapshot (one `getdents64` call, see
+    /// [`DirRead::is_snapshot`]) is used as it is. One that took several
+    /// calls is not: a segment created during it can be missed while a newer
+    /// one, created after it, is seen, and a whole segment's seqs then look
+    /// missing (verify called it a seq gap). So such a read only finds the
+    /// newest name; every segment up to it existed before a second read
+    /// began, which therefore sees all of them. Newer ones (created during
+    /// the second read, maybe not all of them) are left to the next listing.
+    pub fn from_read(read: DirRead) -> Result<Listing, JournalError> {
+        if read.is_snapshot() {
+            return Listing::from_entries(&read, None);
         }
-        // Removed while it is read (a follower under --retry meets this): as
-        // missing as when the first look found nothing.
-        let io_err = |source: io::Error| match source.kind() {
-            io::ErrorKind::NotFound => JournalError::DirNotFound {
-                dir: dir.to_owned(),
-            },
-            _ => JournalError::Io {
-                path: dir.to_owned(),
-                source,
-            },
-        };
+        let newest = read
+            .entries()
+            .filter_map(|e| parse_segment_name(e.file_name()))
+            .max();
+        let again = read_dir_for_listing(read.dir())?;
+        // Keep nothing when the first read found no segment (as before).
+        Listing::from_entries(&again, Some(newest))
+    }
+
+    /// The listing of `read`, without segments newer than `upto` when given.
+    fn from_entries(read: &DirRead, upto: Option<Option<u64>>) -> Result<Listing, JournalError> {
         let mut listing = Listing {
-            dir: dir.to_owned(),
-            segments: Vec::new(),
+            dir: read.dir().to_owned(),
+            segments: Vec::with_capacity(read.len()),
             irregular: Vec::new(),
             has_lock_file: false,
         };
-        // A directory read is not atomic: past one getdents call (a few
-        // hundred segments) a segment created during the read can be missed
-        // while a newer one, created after it, is seen: a whole segment's seqs
-        // then look missing (verify called it a seq gap). So a first read only
-        // finds the newest name; every segment up to it existed before the
-        // second read began, which therefore sees all of them. Newer ones
-        // (created during the second read, maybe not all of them) are left to
-        // the next listing.
-        let mut newest: Option<u64> = None;
-        for entry in fs::read_dir(dir).map_err(io_err)? {
-            if let Some(start_seq) = parse_segment_name(&entry.map_err(io_err)?.file_name()) {
-                newest = newest.max(Some(start_seq));
-            }
-        }
-        for entry in fs::read_dir(dir).map_err(io_err)? {
-            let entry = entry.map_err(io_err)?;
+        for entry in read.entries() {
             let name = entry.file_name();
             if name == LOCK_FILE_NAME {
                 listing.has_lock_file = true;
                 continue;
             }
-            let Some(start_seq) = parse_segment_name(&name) else {
-                if seq_out_of_range(&name) {
+            let Some(start_seq) = parse_segment_name(name) else {
+                if seq_out_of_range(name) {
                     listing.irregular.push(Irregular {
                         start_seq: u64::MAX,
                         path: entry.path(),
@@ -246,7 +254,9 @@ impl Listing {
                 }
                 continue;
             };
-            if newest.is_none_or(|newest| start_seq > newest) {
+            if let Some(newest) = upto
+                && newest.is_none_or(|newest| start_seq > newest)
+            {
                 continue;
             }
             // No length here: it is taken when the segment is first opened,
@@ -254,20 +264,27 @@ impl Listing {
             // before it creates the next one, so every segment but the newest
             // listed is closed by then and its length final: no seq gap
             // appears at a boundary that is only a race with a rotation.
-            let path = entry.path();
+            //
             // The entry's own type (d_type, no stat where the file system
             // fills it in); a symlink is reported as such, never followed.
             let ft = match entry.file_type() {
                 Ok(ft) => ft,
-                // Deleted between read_dir and stat (a concurrent prune): not there.
+                // Deleted since the read (a concurrent prune): not there.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(JournalError::Io { path, source }),
+                Err(source) => {
+                    return Err(JournalError::Io {
+                        path: entry.path(),
+                        source,
+                    });
+                }
             };
-            if ft.is_file() {
-                let ino = std::os::unix::fs::DirEntryExt::ino(&entry);
-                listing.segments.push(Segment::listed(start_seq, path, ino));
+            if ft == FileType::RegularFile {
+                listing
+                    .segments
+                    .push(Segment::listed(start_seq, entry.path(), entry.ino()));
             } else {
-                let kind = irregular_kind(&path, ft);
+                let path = entry.path();
+                let kind = irregular_kind_of(&path, ft);
                 listing.irregular.push(Irregular {
                     start_seq,
                     path,
@@ -275,7 +292,11 @@ impl Listing {
                 });
             }
         }
-        listing.segments.sort_by_key(|s| s.start_seq);
+        // Unstable (faster on ten thousand segments), made deterministic by
+        // the name for seqs written two ways ("events-1", "events-01").
+        listing
+            .segments
+            .sort_unstable_by(|a, b| (a.start_seq, &a.path).cmp(&(b.start_seq, &b.path)));
         listing.irregular.sort_by_key(|s| s.start_seq);
         Ok(listing)
     }
@@ -349,21 +370,53 @@ pub fn probe_first_ts(path: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
     crate::journal::record::fast_ts(&head[..got]).and_then(crate::journal::record::parse_ts)
 }
 
+/// One read of `dir` for a listing, its errors said as the listing's: missing
+/// (also when removed while it is read: a follower under --retry meets this),
+/// not a directory, or an I/O error naming the directory.
+fn read_dir_for_listing(dir: &Path) -> Result<DirRead, JournalError> {
+    DirRead::read(dir).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => JournalError::DirNotFound {
+            dir: dir.to_owned(),
+        },
+        io::ErrorKind::NotADirectory => JournalError::NotADirectory {
+            dir: dir.to_owned(),
+        },
+        _ => JournalError::Io {
+            path: dir.to_owned(),
+            source,
+        },
+    })
+}
+
+/// [`irregular_kind_of`] for a type from `std::fs` (the family readers list
+/// with `std::fs::read_dir`).
 pub(crate) fn irregular_kind(path: &Path, ft: fs::FileType) -> IrregularKind {
     use std::os::unix::fs::FileTypeExt;
-    if ft.is_dir() {
-        IrregularKind::Directory
+    let ft = if ft.is_dir() {
+        FileType::Directory
     } else if ft.is_symlink() {
-        match fs::metadata(path) {
+        FileType::Symlink
+    } else if ft.is_fifo() {
+        FileType::Fifo
+    } else if ft.is_file() {
+        FileType::RegularFile
+    } else {
+        FileType::Unknown
+    };
+    irregular_kind_of(path, ft)
+}
+
+fn irregular_kind_of(path: &Path, ft: FileType) -> IrregularKind {
+    match ft {
+        FileType::Directory => IrregularKind::Directory,
+        FileType::Symlink => match fs::metadata(path) {
             Ok(_) => IrregularKind::Symlink,
             // ELOOP: the link leads back to itself, it is not dangling.
             Err(e) if e.raw_os_error() == Some(40) => IrregularKind::SymlinkLoop,
             Err(_) => IrregularKind::DanglingSymlink,
-        }
-    } else if ft.is_fifo() {
-        IrregularKind::Fifo
-    } else {
-        IrregularKind::Other
+        },
+        FileType::Fifo => IrregularKind::Fifo,
+        _ => IrregularKind::Other,
     }
 }
 
@@ -524,6 +577,55 @@ mod tests {
         assert_eq!(listing.segments().len(), 1);
         assert_eq!(listing.irregular().len(), 1, "{:?}", listing.irregular());
         assert_eq!(listing.irregular()[0].kind, IrregularKind::SeqOutOfRange);
+    }
+
+    /// Issue 14 item 1: a read that is one snapshot is the listing; one that
+    /// took several calls is read again, keeping only segments up to the
+    /// newest the first read saw (all of which existed before the second
+    /// read began), and its entries' types and inodes are the second read's.
+    #[test]
+    fn a_read_in_several_calls_is_read_again_up_to_its_newest_segment() {
+        let tmp = tempfile::tempdir().unwrap();
+        for seq in [1, 5] {
+            fs::write(tmp.path().join(segment_file_name(seq)), line(seq)).unwrap();
+        }
+        let read = DirRead::read(tmp.path()).unwrap();
+        assert!(read.is_snapshot());
+        fs::write(tmp.path().join(segment_file_name(9)), line(9)).unwrap();
+        let starts =
+            |l: &Listing| -> Vec<u64> { l.segments().iter().map(Segment::start_seq).collect() };
+        assert_eq!(starts(&Listing::from_read(read.clone()).unwrap()), [1, 5]);
+
+        // Segment 5 replaced by another file since the first read: the
+        // second read's inode is listed.
+        fs::remove_file(tmp.path().join(segment_file_name(5))).unwrap();
+        fs::write(tmp.path().join(segment_file_name(5)), line(5)).unwrap();
+        let again = Listing::from_read(read.into_several_calls()).unwrap();
+        assert_eq!(starts(&again), [1, 5]);
+        let ino = std::os::unix::fs::MetadataExt::ino(
+            &fs::metadata(tmp.path().join(segment_file_name(5))).unwrap(),
+        );
+        assert_eq!(again.segments()[1].ino, ino);
+        assert_eq!(starts(&Listing::read(tmp.path()).unwrap()), [1, 5, 9]);
+    }
+
+    /// Seqs written two ways sort by name, whatever the directory's order.
+    #[test]
+    fn one_seq_under_two_names_sorts_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["events-01.jsonl", "events-1.jsonl", "events-001.jsonl"] {
+            fs::write(tmp.path().join(name), line(1)).unwrap();
+        }
+        let names: Vec<String> = Listing::read(tmp.path())
+            .unwrap()
+            .segments()
+            .iter()
+            .map(Segment::file_name)
+            .collect();
+        assert_eq!(
+            names,
+            ["events-001.jsonl", "events-01.jsonl", "events-1.jsonl"]
+        );
     }
 
     #[test]

@@ -31,33 +31,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// (case, command) cells that show a known bug, with what is wrong: checked
 /// to *still* fail (so a fix turns the test red until the entry goes),
 /// instead of being skipped.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[
-    (
-        "topics-sqlite-wal-and-shm-of-garbage",
-        "inspect",
-        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
-    ),
-    (
-        "topics-sqlite-wal-and-shm-of-garbage",
-        "tail",
-        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
-    ),
-    (
-        "topics-sqlite-wal-and-shm-of-garbage",
-        "recover",
-        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
-    ),
-    (
-        "topics-sqlite-wal-and-shm-of-garbage",
-        "verify",
-        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
-    ),
-    (
-        "topics-sqlite-wal-and-shm-of-garbage",
-        "stats",
-        "a read-only open beside a -shm no runtime holds rewrites the -shm (SQLite rebuilds the wal-index)",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 const APPEND_INPUT: &str = "{\"type\":\"error\",\"message\":\"from the matrix\"}\n";
 
 /// Every subcommand, as the matrix runs it (`tail` without `-f`).

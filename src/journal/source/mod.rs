@@ -21,8 +21,9 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::journal::dirread::DirRead;
 use crate::journal::record::Record;
-use crate::journal::segment::parse_segment_name;
+use crate::journal::segment::{has_jsonl_extension, parse_segment_name};
 
 /// The journal shapes `journal` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,57 +156,95 @@ impl std::error::Error for DetectError {}
 /// the engine's own entries, are read as segments (as before detection
 /// existed), so the segment reader reports them as it always did.
 pub fn detect(path: &Path) -> Result<Format, DetectError> {
-    let found: Vec<Format> = Format::ALL
-        .into_iter()
-        .filter(|&f| matches_shape(f, path))
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(*one),
-        [] if looks_like_empty_engine_dir(path) => Ok(Format::Segments),
-        [] => Err(DetectError::Nothing {
-            path: path.to_owned(),
-        }),
-        _ => Err(DetectError::Ambiguous {
-            path: path.to_owned(),
-            formats: found,
-        }),
-    }
+    detect_reading(path).map(|(format, _)| format)
+}
+
+/// [`detect`], which reads the directory once, and that read: a command
+/// hands it to [`Listing::from_read`](crate::journal::segment::Listing::from_read)
+/// instead of reading the directory again. `None` when `path` could not be
+/// read as a directory (missing, a file, unreadable).
+pub fn detect_reading(path: &Path) -> Result<(Format, Option<DirRead>), DetectError> {
+    let read = DirRead::read(path).ok();
+    let found: Vec<Format> = match &read {
+        Some(read) => {
+            // Database candidates, found once for both database formats.
+            let dbs = db_files_in(read);
+            Format::ALL
+                .into_iter()
+                .filter(|&f| match f {
+                    Format::TopicsSqlite => dbs.iter().any(|p| is_event_log_sqlite(p)),
+                    Format::Redb => dbs.iter().any(|p| starts_with(p, REDB_MAGIC)),
+                    f => matches_shape_in(f, path, read),
+                })
+                .collect()
+        }
+        None => Format::ALL
+            .into_iter()
+            .filter(|&f| matches_shape(f, path))
+            .collect(),
+    };
+    let format = match found.as_slice() {
+        [one] => *one,
+        [] if read.as_ref().is_none_or(looks_like_empty_engine_dir) => Format::Segments,
+        [] => {
+            return Err(DetectError::Nothing {
+                path: path.to_owned(),
+            });
+        }
+        _ => {
+            return Err(DetectError::Ambiguous {
+                path: path.to_owned(),
+                formats: found,
+            });
+        }
+    };
+    Ok((format, read))
 }
 
 /// Whether `path` holds `format`'s shape.
 pub fn matches_shape(format: Format, path: &Path) -> bool {
+    match DirRead::read(path) {
+        Ok(read) => match format {
+            Format::TopicsSqlite => db_files_in(&read).iter().any(|p| is_event_log_sqlite(p)),
+            Format::Redb => db_files_in(&read)
+                .iter()
+                .any(|p| starts_with(p, REDB_MAGIC)),
+            f => matches_shape_in(f, path, &read),
+        },
+        // Not a directory: only a database file can be a journal.
+        Err(_) => match format {
+            Format::TopicsSqlite => path.is_file() && is_event_log_sqlite(path),
+            Format::Redb => path.is_file() && starts_with(path, REDB_MAGIC),
+            _ => false,
+        },
+    }
+}
+
+/// The directory formats' shapes, from one read of `path` (`read`).
+fn matches_shape_in(format: Format, path: &Path, read: &DirRead) -> bool {
     match format {
-        Format::Segments => entries(path).any(|p| {
-            p.file_name()
-                .is_some_and(|n| parse_segment_name(n).is_some())
-        }),
-        Format::Sessions => sessions::events_dir(path).is_some(),
+        Format::Segments => read
+            .entries()
+            .any(|e| parse_segment_name(e.file_name()).is_some()),
+        Format::Sessions => sessions::events_dir_in(path, read).is_some(),
         Format::TopicsJsonl => {
             path.join("consumers").is_dir()
                 && entries(&path.join("topics"))
                     .any(|p| p.extension().is_some_and(|e| e == "jsonl"))
         }
-        Format::TopicsSqlite => db_files(path).into_iter().any(|p| is_event_log_sqlite(&p)),
-        Format::Redb => db_files(path)
-            .into_iter()
-            .any(|p| starts_with(&p, REDB_MAGIC)),
+        Format::TopicsSqlite | Format::Redb => false,
     }
 }
 
 /// A path the segment reader should open and report on itself: one that does
 /// not exist or is no directory (it says so), or a directory holding nothing
 /// but the engine's own entries (lock file, `events-*`, quarantine files).
-fn looks_like_empty_engine_dir(path: &Path) -> bool {
-    if !path.is_dir() {
-        return true;
-    }
-    entries(path).all(|p| {
-        p.file_name().is_some_and(|n| {
-            let n = n.to_string_lossy();
-            n == ".account-journal.lock"
-                || n.starts_with("events-")
-                || n.starts_with(crate::journal::quarantine::QUARANTINE_PREFIX)
-        })
+fn looks_like_empty_engine_dir(read: &DirRead) -> bool {
+    read.entries().all(|e| {
+        let n = e.file_name().to_string_lossy();
+        n == ".account-journal.lock"
+            || n.starts_with("events-")
+            || n.starts_with(crate::journal::quarantine::QUARANTINE_PREFIX)
     })
 }
 
@@ -216,23 +255,18 @@ fn entries(dir: &Path) -> impl Iterator<Item = PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
 }
 
-/// The path itself when it is a file, else the regular files directly in it.
-fn db_files(path: &Path) -> Vec<PathBuf> {
-    if path.is_file() {
-        vec![path.to_owned()]
-    } else {
-        // Never the journals' own line files: only candidates for a database.
-        entries(path)
-            // Names first: a stat only for what may be a database, not for
-            // every segment of a large journal.
-            .filter(|p| {
-                p.extension().is_none_or(|e| e != "jsonl")
-                    && p.file_name()
-                        .is_some_and(|n| parse_segment_name(n).is_none())
-                    && p.is_file()
-            })
-            .collect()
-    }
+/// The regular files directly in the directory read: candidates for a
+/// database.
+fn db_files_in(read: &DirRead) -> Vec<PathBuf> {
+    read.entries()
+        // Never the journals' own line files. Names first: a stat only for
+        // what may be a database, not for every segment of a large journal.
+        .filter(|e| {
+            !has_jsonl_extension(e.file_name()) && parse_segment_name(e.file_name()).is_none()
+        })
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 fn read_head(path: &Path, max: u64) -> Vec<u8> {

@@ -17,8 +17,8 @@ use super::{Format, Position};
 use crate::journal::defect::Defect;
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ReadOptions, WindowFilter};
-use crate::journal::record::{Record, parse_line};
-use crate::journal::scan::{Direction, Visit, scan};
+use crate::journal::record::{Record, parse_prechecked_line};
+use crate::journal::scan::{Direction, Visit, scan, scan_oldest_first_parallel};
 use crate::journal::segment::Listing;
 use crate::query::Query;
 
@@ -239,46 +239,64 @@ impl Segments<'_> {
         V: FnMut(Item<'_>) -> ControlFlow<()>,
     {
         let newest_first = direction == Direction::NewestFirst;
-        let _stopped = scan(
-            self.listing,
-            &self.candidates,
-            direction,
-            ReadOptions::default(),
-            filter.window_filter(),
-            |v| {
-                let (segment, line) = match v {
-                    Visit::Damage(d) => return visit(Item::Damage(d)),
-                    Visit::Line { segment, line } => (segment, line),
-                };
-                let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
-                    return ControlFlow::Continue(());
-                };
-                if filter.past_time_range(content, newest_first) {
-                    return ControlFlow::Break(());
+        let window_filter = filter.window_filter();
+        let mut on_visit = |v: Visit<'_, '_>, prechecked: bool| {
+            let (segment, line) = match v {
+                Visit::Damage(d) => return visit(Item::Damage(d)),
+                Visit::Line { segment, line } => (segment, line),
+            };
+            let (Some(stored), Some(content)) = (line.raw(), line.content()) else {
+                return ControlFlow::Continue(());
+            };
+            if filter.past_time_range(content, newest_first) {
+                return ControlFlow::Break(());
+            }
+            if !filter.prefilter(content) {
+                return ControlFlow::Continue(());
+            }
+            let record = match parse_prechecked_line(content, prechecked) {
+                Ok(record) => record,
+                Err(fault) => {
+                    return visit(Item::Damage(Defect::from_fault(
+                        segment.path(),
+                        &line,
+                        &fault,
+                    )));
                 }
-                if !filter.prefilter(content) {
-                    return ControlFlow::Continue(());
-                }
-                let record = match parse_line(content) {
-                    Ok(record) => record,
-                    Err(fault) => {
-                        return visit(Item::Damage(Defect::from_fault(
-                            segment.path(),
-                            &line,
-                            &fault,
-                        )));
-                    }
-                };
-                if !filter.matches(&record) {
-                    return ControlFlow::Continue(());
-                }
-                visit(Item::Record {
-                    position: Position::Seq(record.seq),
-                    record: &record,
-                    stored,
-                })
-            },
-        )?;
+            };
+            if !filter.matches(&record) {
+                return ControlFlow::Continue(());
+            }
+            visit(Item::Record {
+                position: Position::Seq(record.seq),
+                record: &record,
+                stored,
+            })
+        };
+        // A whole journal read oldest first (a dump) is validated on two
+        // threads where there are two cores: validation is most of its cost.
+        // A window filter already skips most lines unparsed: one thread.
+        let parallel = direction == Direction::OldestFirst
+            && window_filter.is_none()
+            && self.candidates.len() >= 2
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+        if parallel {
+            let _stopped = scan_oldest_first_parallel(
+                self.listing,
+                &self.candidates,
+                ReadOptions::default(),
+                on_visit,
+            )?;
+        } else {
+            let _stopped = scan(
+                self.listing,
+                &self.candidates,
+                direction,
+                ReadOptions::default(),
+                window_filter,
+                |v| on_visit(v, false),
+            )?;
+        }
         Ok(())
     }
 }

@@ -112,9 +112,20 @@ pub fn plan_file(file: &SessionFile, drop: bool) -> Vec<Step> {
 
 /// Every other process holding `path` open, from `/proc/*/fd`.
 pub fn holders(path: &Path) -> Vec<Holder> {
-    let Ok(target) = fs::canonicalize(path) else {
+    holders_of_any(&[path], false)
+}
+
+/// Every process holding any of `paths` open, from `/proc/*/fd` (one pass
+/// over `/proc`), this one too when `include_self`. Paths that do not exist
+/// are never held.
+pub fn holders_of_any(paths: &[&Path], include_self: bool) -> Vec<Holder> {
+    let targets: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| fs::canonicalize(p).ok())
+        .collect();
+    if targets.is_empty() {
         return Vec::new();
-    };
+    }
     let me = std::process::id();
     let mut out = Vec::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -125,14 +136,14 @@ pub fn holders(path: &Path) -> Vec<Holder> {
         else {
             continue;
         };
-        if pid == me {
+        if pid == me && !include_self {
             continue;
         }
         let holds = fs::read_dir(entry.path().join("fd"))
             .into_iter()
             .flatten()
             .flatten()
-            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == target));
+            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| targets.contains(&l)));
         if holds {
             let process = fs::read_to_string(entry.path().join("comm"))
                 .map(|s| s.trim_end().to_owned())

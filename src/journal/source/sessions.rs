@@ -15,8 +15,9 @@ use serde::Deserialize;
 
 use super::{Position, SourceRecord};
 use crate::journal::defect::{Defect, DefectKind, Severity};
+use crate::journal::dirread::DirRead;
 use crate::journal::error::JournalError;
-use crate::journal::segment::parse_segment_name;
+use crate::journal::segment::{has_jsonl_extension, parse_segment_name};
 
 /// Where the session files are: `path/events/`, or `path` itself when it
 /// holds them directly. `None` when neither holds a session file.
@@ -24,6 +25,25 @@ pub fn events_dir(path: &Path) -> Option<PathBuf> {
     [path.join("events"), path.to_owned()]
         .into_iter()
         .find(|dir| session_files(dir).iter().any(|f| first_line_is_record(f)))
+}
+
+/// [`events_dir`], with `path`'s own entries from one read of it (`read`).
+pub(crate) fn events_dir_in(path: &Path, read: &DirRead) -> Option<PathBuf> {
+    let events = path.join("events");
+    if session_files(&events)
+        .iter()
+        .any(|f| first_line_is_record(f))
+    {
+        return Some(events);
+    }
+    read.entries()
+        .filter(|e| is_session_file_name(e.file_name()) && e.is_file() == Some(true))
+        .any(|e| first_line_is_record(&e.path()))
+        .then(|| path.to_owned())
+}
+
+fn is_session_file_name(name: &std::ffi::OsStr) -> bool {
+    has_jsonl_extension(name) && parse_segment_name(name).is_none()
 }
 
 /// The `*.jsonl` regular files in `dir` that are not engine segments, by name.

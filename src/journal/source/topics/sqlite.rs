@@ -4,11 +4,16 @@
 //! - no `-wal`: nothing is in a write-ahead log, so the file is opened
 //!   `immutable=1`: SQLite takes no lock and creates no `-wal`/`-shm` (a
 //!   support engineer's copy comes back byte-identical);
-//! - `-wal` and `-shm` both there (a live runtime): an ordinary read-only
-//!   open, which shares the runtime's wal-index, never checkpoints and never
-//!   deletes the log on close;
-//! - a `-wal` without its `-shm`: a read-only open would have to create the
-//!   `-shm`, so a temporary copy of the database and its log is read instead.
+//! - `-wal` and `-shm` both there and another process holding one of the
+//!   three files open (a live runtime, found through `/proc/*/fd`; this
+//!   process counts, for a runtime using the library in-process): an
+//!   ordinary read-only open, which shares the runtime's wal-index, never
+//!   checkpoints and never deletes the log on close;
+//! - a `-wal` that no process holds (a copy, or a runtime that crashed),
+//!   with or without its `-shm`: a read-only open would create the `-shm` or
+//!   rebuild the one there (SQLite's wal-index recovery rewrites it), so a
+//!   temporary copy of the database and its log is read instead, and the
+//!   files given come back byte-identical.
 //!
 //! Every query is its own short read transaction (statements are finished
 //! before their rows are handed on), so the runtime's
@@ -27,6 +32,7 @@ use super::consumers::Consumer;
 use super::{LineBody, Place, StreamItem, TopicEvent, TopicStream, classify};
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
+use crate::journal::source::session_repair::holders_of_any;
 
 /// How long a query waits for a busy database before giving up.
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
@@ -87,7 +93,7 @@ impl SqliteLog {
                 .map_err(|e| db_err(&self.db, e, self.busy_wait))?;
             return Db::new(&self.db, conn, None, self.busy_wait);
         }
-        if shm.exists() {
+        if shm.exists() && !holders_of_any(&[&self.db, &wal, &shm], true).is_empty() {
             let shared = Connection::open_with_flags(&self.db, flags).and_then(|conn| {
                 conn.busy_timeout(self.busy_wait)?;
                 // The wal-index may be unusable read-only: try a read.

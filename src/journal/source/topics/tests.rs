@@ -518,6 +518,34 @@ fn a_wal_without_its_shm_is_read_from_a_private_copy() {
 }
 
 #[test]
+fn a_wal_and_shm_no_process_holds_are_read_from_a_private_copy() {
+    let (_t, dir) = copy("harn-sqlite");
+    let db = dir.join("events.sqlite");
+    // A copy of a live runtime's three files (or a runtime that crashed):
+    // a -wal with one more event and its -shm, held by no process. An
+    // ordinary read-only open would rebuild the -shm in place.
+    let live_dir = tempfile::tempdir().unwrap();
+    let live = live_dir.path().join("events.sqlite");
+    fs::copy(&db, &live).unwrap();
+    let conn = rusqlite::Connection::open(&live).unwrap();
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    conn.execute_batch(
+        "INSERT INTO events SELECT topic, 97, kind, payload, headers, occurred_at_ms + 1 \
+         FROM events WHERE topic = 'triggers.inbox' AND event_id = 96; \
+         UPDATE topic_heads SET last_id = 97 WHERE topic = 'triggers.inbox';",
+    )
+    .unwrap();
+    for suffix in ["sqlite-wal", "sqlite-shm"] {
+        fs::copy(live.with_extension(suffix), db.with_extension(suffix)).unwrap();
+    }
+    drop(conn);
+    let before = snapshot(&dir);
+    let heads = sqlite(&dir).heads().unwrap();
+    assert_eq!(head_ids(&heads)[INBOX], 97, "the WAL's event is read");
+    assert_eq!(snapshot(&dir), before, "-wal and -shm byte-identical");
+}
+
+#[test]
 fn a_live_databases_wal_and_shm_are_shared_not_removed() {
     let (_t, dir) = copy("harn-sqlite");
     let db = dir.join("events.sqlite");
