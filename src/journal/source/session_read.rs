@@ -345,7 +345,7 @@ pub fn file_heads(path: &Path, wanted: &dyn Fn(&str) -> bool) -> io::Result<File
         first = false;
         let fl = file_line(&line);
         problems.extend(fl.defects(path, &name, false).into_iter().filter(|d| {
-            super::session_source::blocks_the_runtime(d.kind)
+            super::sessions::blocks_the_runtime(d.kind)
                 || d.kind == crate::journal::defect::DefectKind::MissingNewline
         }));
         if let Some(h) = fl.head()

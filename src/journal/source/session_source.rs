@@ -17,7 +17,7 @@ use super::session_read::{FileReader, each_line, file_heads, merge};
 use super::session_repair::{self, Action};
 use super::sessions::{FileLine, LineChecker, SessionFile, SessionStore, unreadable};
 use super::{Format, OpenOptions, Position, SourceRecord};
-use crate::journal::defect::{DefectKind, Severity};
+use crate::journal::defect::Severity;
 use crate::journal::error::JournalError;
 use crate::journal::scan::Direction;
 use crate::journal::segment::file_name_lossy;
@@ -82,19 +82,6 @@ fn first_line_hash(path: &Path) -> Option<u64> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     buf[..end].hash(&mut h);
     Some(h.finish())
-}
-
-/// Damage that stops the runtime from opening a session (every read of the
-/// file fails there), as opposed to damage only `verify` cares about.
-pub fn blocks_the_runtime(kind: DefectKind) -> bool {
-    matches!(
-        kind,
-        DefectKind::TornTail
-            | DefectKind::GluedLine
-            | DefectKind::NotJson
-            | DefectKind::NotEventRecord
-            | DefectKind::Unreadable
-    )
 }
 
 impl Sessions {

@@ -648,6 +648,19 @@ pub fn worst(defects: &[Defect]) -> Option<Severity> {
     defects.iter().map(|d| d.severity).max()
 }
 
+/// Damage that stops the runtime from opening a session (every read of the
+/// file fails there), as opposed to damage only `verify` cares about.
+pub fn blocks_the_runtime(kind: DefectKind) -> bool {
+    matches!(
+        kind,
+        DefectKind::TornTail
+            | DefectKind::GluedLine
+            | DefectKind::NotJson
+            | DefectKind::NotEventRecord
+            | DefectKind::Unreadable
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
