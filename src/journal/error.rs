@@ -36,6 +36,13 @@ pub enum JournalError {
         path: PathBuf,
         what: &'static str,
     },
+    /// A stream filter (`--branch`, `--topic`, `--route`) given for a format
+    /// that has no such streams: refused rather than silently ignored.
+    NoSuchStreams {
+        path: PathBuf,
+        format: &'static str,
+        flag: &'static str,
+    },
     /// A command this format does not support (prune a redb table, repair a
     /// SQLite database): refused, nothing read or changed.
     Unsupported {
@@ -94,6 +101,13 @@ impl std::fmt::Display for JournalError {
             JournalError::Replaced { path, what } => {
                 write!(f, "{}: {what}: refused, nothing changed", path.display())
             }
+            JournalError::NoSuchStreams { path, format, flag } => write!(
+                f,
+                "{}: {flag} selects streams a {format} journal does not have (--branch: a \
+                 per-session store's branches, --topic: a per-topic log's topics, --route: a \
+                 redb journal's routes); nothing was read",
+                path.display()
+            ),
             JournalError::Unsupported {
                 path,
                 format,

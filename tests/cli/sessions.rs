@@ -1563,3 +1563,42 @@ fn tail_cursor_above_a_stream_that_went_back_reads_it_from_its_start() {
         .is_empty()
     );
 }
+
+/// A stream filter a format has no streams for is refused (exit 2, the flag
+/// and the format named), never ignored: ignored, it would show every stream
+/// as if it had matched.
+#[test]
+fn a_stream_filter_of_another_format_is_refused_not_ignored() {
+    let cases: [(&str, &[&str]); 3] = [
+        ("aios-sessions", &["--topic", "triggers.inbox"]),
+        ("harn-file", &["--route", "route-4"]),
+        ("harn-sqlite", &["--branch", "main"]),
+    ];
+    for (corpus, filter) in cases {
+        let s = Store::corpus(corpus);
+        for cmd in [
+            &["inspect", "-n", "3"][..],
+            &["tail", "-n", "3"],
+            &["recover"],
+            &["stats"],
+        ] {
+            let args: Vec<&str> = cmd.iter().chain(filter).copied().collect();
+            let out = s.cmd(&args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{corpus} {args:?}: {stderr}");
+            assert!(out.stdout.is_empty(), "{corpus} {args:?} printed records");
+            assert!(
+                stderr.contains(filter[0]) && stderr.contains("does not have"),
+                "{corpus} {args:?}: {stderr}"
+            );
+        }
+    }
+    // The format's own filter still works.
+    let s = Store::corpus("aios-sessions");
+    let out = s
+        .cmd(&["inspect", "-n", "1", "--branch", "main"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"branch_id\":\"main\""));
+}

@@ -384,6 +384,30 @@ pub fn open_family(
     format: Format,
     opts: &OpenOptions,
 ) -> Result<Box<dyn reader::Source>, crate::journal::error::JournalError> {
+    // A stream filter the format cannot apply would otherwise be ignored,
+    // and the command would show every stream as if it had matched.
+    let foreign = [
+        (
+            "--branch",
+            !opts.branches.is_empty(),
+            Format::Sessions == format,
+        ),
+        (
+            "--topic",
+            !opts.topics.is_empty(),
+            matches!(format, Format::TopicsJsonl | Format::TopicsSqlite),
+        ),
+        ("--route", !opts.routes.is_empty(), Format::Redb == format),
+    ]
+    .into_iter()
+    .find(|&(_, given, own)| given && !own);
+    if let Some((flag, _, _)) = foreign {
+        return Err(crate::journal::error::JournalError::NoSuchStreams {
+            path: path.to_owned(),
+            format: format.name(),
+            flag,
+        });
+    }
     match format {
         Format::Sessions => Ok(Box::new(session_source::Sessions::open(path, opts)?)),
         Format::TopicsJsonl => Ok(Box::new(topics::TopicLog::jsonl(
