@@ -10,6 +10,7 @@ pub mod dirread;
 pub mod error;
 pub(crate) mod fastline;
 pub mod follow;
+pub mod holders;
 pub mod lines;
 pub mod prune;
 pub(crate) mod quarantine;

@@ -80,19 +80,7 @@ impl Waker {
             return;
         }
         self.watcher = None;
-        let tx = self.tx.clone();
-        let handler = move |res: notify::Result<notify::Event>| {
-            // Opening and reading files (our own reads included) is no change:
-            // waking for it would be a busy loop. Anything else, including an
-            // overflow (rescan flag) or an error, wakes a full rescan.
-            if let Ok(event) = &res
-                && matches!(event.kind, EventKind::Access(_))
-                && !event.need_rescan()
-            {
-                return;
-            }
-            let _ = tx.send(());
-        };
+        let handler = wake_on_change(self.tx.clone());
         let watcher = notify::recommended_watcher(handler)
             .and_then(|mut w| w.watch(dir, RecursiveMode::NonRecursive).map(|()| w));
         match watcher {
@@ -191,17 +179,7 @@ impl MultiWaker {
             return;
         }
         self.watcher = None;
-        let tx = self.tx.clone();
-        let handler = move |res: notify::Result<notify::Event>| {
-            // As for one journal: reads (ours too) are no change.
-            if let Ok(event) = &res
-                && matches!(event.kind, EventKind::Access(_))
-                && !event.need_rescan()
-            {
-                return;
-            }
-            let _ = tx.send(());
-        };
+        let handler = wake_on_change(self.tx.clone());
         let mut watcher = match notify::recommended_watcher(handler) {
             Ok(w) => w,
             Err(e) => {
@@ -236,5 +214,23 @@ pub(super) fn watch_point(path: &Path) -> PathBuf {
             Some(parent) => at = parent,
             None => return PathBuf::from("/"),
         }
+    }
+}
+
+/// The watcher's handler: a wake-up for every change. Opening and reading
+/// files (our own reads included) is no change: waking for it would be a
+/// busy loop. Anything else, including an overflow (rescan flag) or an
+/// error, wakes a full rescan.
+fn wake_on_change(
+    tx: std::sync::mpsc::Sender<()>,
+) -> impl Fn(notify::Result<notify::Event>) + Send + 'static {
+    move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = &res
+            && matches!(event.kind, EventKind::Access(_))
+            && !event.need_rescan()
+        {
+            return;
+        }
+        let _ = tx.send(());
     }
 }

@@ -10,13 +10,14 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::sessions::{Body, SessionFile, SessionStore};
 use crate::journal::atomic::replace_file;
 use crate::journal::error::JournalError;
+use crate::journal::holders::{Holder, holders};
 use crate::journal::quarantine::{quarantine_range_unclaimed, sync_dir};
 use crate::journal::segment::ser;
 
@@ -49,14 +50,6 @@ pub struct Step {
     /// Where the bytes went (after a real run).
     #[serde(serialize_with = "ser::opt_file_name")]
     pub quarantine: Option<PathBuf>,
-}
-
-/// A process that holds a session file open.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Holder {
-    pub pid: u32,
-    /// Its `comm`, when readable.
-    pub process: String,
 }
 
 /// A file left alone because a process holds it open.
@@ -108,50 +101,6 @@ pub fn plan_file(file: &SessionFile, drop: bool) -> Vec<Step> {
         }
     }
     steps
-}
-
-/// Every other process holding `path` open, from `/proc/*/fd`.
-pub fn holders(path: &Path) -> Vec<Holder> {
-    holders_of_any(&[path], false)
-}
-
-/// Every process holding any of `paths` open, from `/proc/*/fd` (one pass
-/// over `/proc`), this one too when `include_self`. Paths that do not exist
-/// are never held.
-pub fn holders_of_any(paths: &[&Path], include_self: bool) -> Vec<Holder> {
-    let targets: Vec<PathBuf> = paths
-        .iter()
-        .filter_map(|p| fs::canonicalize(p).ok())
-        .collect();
-    if targets.is_empty() {
-        return Vec::new();
-    }
-    let me = std::process::id();
-    let mut out = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me && !include_self {
-            continue;
-        }
-        let holds = fs::read_dir(entry.path().join("fd"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| targets.contains(&l)));
-        if holds {
-            let process = fs::read_to_string(entry.path().join("comm"))
-                .map(|s| s.trim_end().to_owned())
-                .unwrap_or_default();
-            out.push(Holder { pid, process });
-        }
-    }
-    out
 }
 
 /// Plans the whole store: the steps, and the files refused because held.

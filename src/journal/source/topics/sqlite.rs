@@ -32,7 +32,7 @@ use super::consumers::Consumer;
 use super::{LineBody, Place, StreamItem, TopicEvent, TopicStream, classify};
 use crate::journal::defect::{Defect, DefectKind};
 use crate::journal::error::JournalError;
-use crate::journal::source::session_repair::holders_of_any;
+use crate::journal::holders::holders_of_any;
 
 /// How long a query waits for a busy database before giving up.
 pub const BUSY_WAIT: Duration = Duration::from_secs(5);
