@@ -26,6 +26,7 @@ use std::sync::OnceLock;
 
 use rustix::fs::FileType;
 
+use crate::journal::dircache::ListingCache;
 use crate::journal::dirread::DirRead;
 use crate::journal::error::JournalError;
 
@@ -206,6 +207,15 @@ impl Listing {
         Listing::from_read(read_dir_for_listing(dir)?)
     }
 
+    /// [`Listing::read`], the entries taken from `cache` when it holds them
+    /// (see [`dircache`](crate::journal::dircache)). For readers only: a
+    /// command that changes the journal, or follows it, lists the directory
+    /// itself ([`Listing::read`]).
+    pub fn read_cached(dir: &Path, cache: &ListingCache) -> Result<Listing, JournalError> {
+        let read = DirRead::read_cached(dir, cache).map_err(|e| listing_error(dir, e))?;
+        Listing::from_read(read)
+    }
+
     /// Lists the directory `read` was taken of, from that read (format
     /// detection hands its read over, so a command reads the directory once).
     ///
@@ -374,7 +384,12 @@ pub fn probe_first_ts(path: &Path) -> Option<chrono::DateTime<chrono::Utc>> {
 /// (also when removed while it is read: a follower under --retry meets this),
 /// not a directory, or an I/O error naming the directory.
 fn read_dir_for_listing(dir: &Path) -> Result<DirRead, JournalError> {
-    DirRead::read(dir).map_err(|source| match source.kind() {
+    DirRead::read(dir).map_err(|e| listing_error(dir, e))
+}
+
+/// An error reading `dir`'s entries, said as the listing's.
+fn listing_error(dir: &Path, source: io::Error) -> JournalError {
+    match source.kind() {
         io::ErrorKind::NotFound => JournalError::DirNotFound {
             dir: dir.to_owned(),
         },
@@ -385,7 +400,7 @@ fn read_dir_for_listing(dir: &Path) -> Result<DirRead, JournalError> {
             path: dir.to_owned(),
             source,
         },
-    })
+    }
 }
 
 /// [`irregular_kind_of`] for a type from `std::fs` (the family readers list
