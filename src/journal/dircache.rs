@@ -222,7 +222,9 @@ impl DirStamp {
 /// Whether the file system holding `fd` is one listings are cached on.
 fn fs_is_cached(fd: impl AsFd) -> bool {
     rustix::fs::fstatfs(fd).is_ok_and(|st| {
-        // `f_type` is signed on some targets: compare its low 32 bits.
+        // `f_type`'s width and sign differ between targets (i64 here, i32
+        // or u32 elsewhere): compare its low 32 bits.
+        #[allow(clippy::unnecessary_cast)]
         let t = (st.f_type as i64) & 0xFFFF_FFFF;
         CACHED_FS.iter().any(|&(magic, _)| magic == t)
     })
