@@ -282,12 +282,13 @@ fn load(file: &Path, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     }
     let mut bytes = Vec::with_capacity(len as usize);
     f.read_to_end(&mut bytes).ok()?;
-    decode(&bytes, stamp, dir)
+    decode(bytes, stamp, dir)
 }
 
 /// `bytes` (a whole cache file) as a read of `dir`, when they are whole, of
-/// this version and of the directory `stamp` describes.
-fn decode(bytes: &[u8], stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
+/// this version and of the directory `stamp` describes. The names stay where
+/// they are in `bytes` (no copy of a few hundred kilobytes).
+fn decode(bytes: Vec<u8>, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     let body_len = bytes.len().checked_sub(SUM_LEN)?;
     let (body, sum) = bytes.split_at(body_len);
     if body.len() < HEADER_LEN || &body[..MAGIC.len()] != MAGIC || body[MAGIC.len()] != VERSION {
@@ -315,6 +316,7 @@ fn decode(bytes: &[u8], stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     if memchr::memchr2(b'/', 0, names).is_some() {
         return None;
     }
+    let names_at = HEADER_LEN + count * ENTRY_LEN;
     let mut entries = Vec::with_capacity(count);
     let mut start = 0usize;
     for e in table.chunks_exact(ENTRY_LEN) {
@@ -326,7 +328,7 @@ fn decode(bytes: &[u8], stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
             return None;
         }
         entries.push(Raw {
-            start: start as u32,
+            start: u32::try_from(names_at + start).ok()?,
             len: len as u32,
             d_type,
             ino,
@@ -338,14 +340,19 @@ fn decode(bytes: &[u8], stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     }
     Some(DirRead {
         dir: dir.to_owned(),
-        names: names.to_vec(),
+        names: bytes,
         entries,
         snapshot: true,
     })
 }
 
-/// `read` as a cache file for the directory `stamp` describes.
+/// `read` as a cache file for the directory `stamp` describes, its entries
+/// sorted by name: the engine's zero-padded segment names are then in seq
+/// order, which the listing's sort finds already sorted (one pass).
 fn encode(stamp: &DirStamp, read: &DirRead) -> Option<Vec<u8>> {
+    let name = |r: &Raw| &read.names[r.start as usize..(r.start + r.len) as usize];
+    let mut sorted: Vec<&Raw> = read.entries.iter().collect();
+    sorted.sort_unstable_by(|a, b| name(a).cmp(name(b)));
     let count = u32::try_from(read.entries.len()).ok()?;
     let names_len = u32::try_from(read.names.len()).ok()?;
     let mut out = Vec::with_capacity(
@@ -357,8 +364,8 @@ fn encode(stamp: &DirStamp, read: &DirRead) -> Option<Vec<u8>> {
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&names_len.to_le_bytes());
     let mut names = Vec::with_capacity(read.names.len());
-    for r in &read.entries {
-        let name = &read.names[r.start as usize..(r.start + r.len) as usize];
+    for r in sorted {
+        let name = name(r);
         out.extend_from_slice(&r.ino.to_le_bytes());
         out.push((r.d_type.as_raw_mode() >> 12) as u8);
         out.push(u8::try_from(name.len()).ok()?);
@@ -398,8 +405,11 @@ fn store(cache: &ListingCache, file: &Path, stamp: &DirStamp, read: &DirRead) ->
 mod tests {
     use super::*;
 
+    /// The entries, sorted (a cached read is in name order, a real one in
+    /// the directory's).
     fn names(read: &DirRead) -> Vec<(String, u64, FileType)> {
-        read.entries()
+        let mut v: Vec<_> = read
+            .entries()
             .map(|e| {
                 (
                     e.file_name().to_string_lossy().into_owned(),
@@ -407,7 +417,9 @@ mod tests {
                     e.file_type().unwrap(),
                 )
             })
-            .collect()
+            .collect();
+        v.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        v
     }
 
     /// A directory of `n` empty segments (and a subdirectory, a symlink).
@@ -527,11 +539,14 @@ mod tests {
         let read = DirRead::read(tmp.path()).unwrap();
         let stamp = stamp_of(tmp.path());
         let bytes = encode(&stamp, &read).unwrap();
-        let back = decode(&bytes, &stamp, tmp.path()).unwrap();
+        let back = decode(bytes, &stamp, tmp.path()).unwrap();
         assert_eq!(back.dir(), tmp.path());
         assert!(back.is_snapshot());
-        assert_eq!(names(&back), names(&read));
+        assert!(names(&back) == names(&read));
         assert_eq!(back.len(), 1102);
+        // In name order: the listing's sort finds it sorted.
+        let order: Vec<_> = back.entries().map(|e| e.file_name().to_owned()).collect();
+        assert!(order.is_sorted());
         let link = back.entries().find(|e| e.file_name() == "link").unwrap();
         assert_eq!(link.file_type().unwrap(), FileType::Symlink);
     }
@@ -648,15 +663,18 @@ mod tests {
         let read = DirRead::read(tmp.path()).unwrap();
         let stamp = stamp_of(tmp.path());
         let good = encode(&stamp, &read).unwrap();
-        assert!(decode(&good, &stamp, tmp.path()).is_some());
+        assert!(decode(good.clone(), &stamp, tmp.path()).is_some());
         // Every truncation, and each byte flipped (a sample over the file).
         for len in (0..good.len()).step_by(97).chain([good.len() - 1]) {
-            assert!(decode(&good[..len], &stamp, tmp.path()).is_none(), "{len}");
+            assert!(
+                decode(good[..len].to_vec(), &stamp, tmp.path()).is_none(),
+                "{len}"
+            );
         }
         for at in (0..good.len()).step_by(89) {
             let mut bad = good.clone();
             bad[at] ^= 0x40;
-            assert!(decode(&bad, &stamp, tmp.path()).is_none(), "{at}");
+            assert!(decode(bad, &stamp, tmp.path()).is_none(), "{at}");
         }
         // Well summed but inconsistent inside: counts, lengths, names.
         let resum = |mut body: Vec<u8>| {
@@ -683,12 +701,12 @@ mod tests {
             ("nul", nul),
             ("version", version),
         ] {
-            assert!(decode(&resum(bad), &stamp, tmp.path()).is_none(), "{what}");
+            assert!(decode(resum(bad), &stamp, tmp.path()).is_none(), "{what}");
         }
         for short in [&b""[..], b"JRNLDIRC", &[0u8; 200][..]] {
-            assert!(decode(&resum(short.to_vec()), &stamp, tmp.path()).is_none());
+            assert!(decode(resum(short.to_vec()), &stamp, tmp.path()).is_none());
         }
-        assert!(decode(&resum(body), &stamp, tmp.path()).is_some());
+        assert!(decode(resum(body), &stamp, tmp.path()).is_some());
         // Random bytes of many lengths, summed or not.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for len in [0usize, 1, 10, 97, 98, 99, 500, 4096] {
@@ -699,8 +717,8 @@ mod tests {
                 x ^= x << 17;
                 v.push(x as u8);
             }
-            assert!(decode(&v, &stamp, tmp.path()).is_none());
-            let _ = decode(&resum(v), &stamp, tmp.path());
+            assert!(decode(v.clone(), &stamp, tmp.path()).is_none());
+            let _ = decode(resum(v), &stamp, tmp.path());
         }
     }
 }

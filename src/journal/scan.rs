@@ -62,7 +62,7 @@ where
         let seg = &listing.segments[i];
         let is_newest = Some(i) == newest;
         #[cfg(test)]
-        if tests::UNREADABLE.with(|u| u.borrow().as_deref() == Some(seg.path.as_path())) {
+        if tests::UNREADABLE.with(|u| u.borrow().as_deref() == Some(seg.path())) {
             let e = io::Error::from(io::ErrorKind::PermissionDenied);
             if visit(Visit::Damage(unreadable(seg, &e))).is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -71,7 +71,7 @@ where
         }
         let flow = match direction {
             Direction::OldestFirst => {
-                ForwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
+                ForwardLines::open(seg.path(), seg.len(), opts).and_then(|lines| {
                     scan_segment(
                         lines.with_window_filter(window_filter.clone()),
                         seg,
@@ -81,7 +81,7 @@ where
                 })
             }
             Direction::NewestFirst => {
-                BackwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
+                BackwardLines::open(seg.path(), seg.len(), opts).and_then(|lines| {
                     scan_segment(
                         lines.with_window_filter(window_filter.clone()),
                         seg,
@@ -255,9 +255,9 @@ fn check_segment(
     tx: &std::sync::mpsc::SyncSender<Handed>,
 ) -> bool {
     let result = match plan.direction {
-        Direction::OldestFirst => ForwardLines::open(&seg.path, seg.len(), plan.opts)
+        Direction::OldestFirst => ForwardLines::open(seg.path(), seg.len(), plan.opts)
             .and_then(|l| check_lines(l.with_window_filter(plan.window_filter.clone()), stop, tx)),
-        Direction::NewestFirst => BackwardLines::open(&seg.path, seg.len(), plan.opts)
+        Direction::NewestFirst => BackwardLines::open(seg.path(), seg.len(), plan.opts)
             .and_then(|l| check_lines(l.with_window_filter(plan.window_filter.clone()), stop, tx)),
     };
     match result {
@@ -356,7 +356,7 @@ where
 fn unreadable(seg: &Segment, e: &io::Error) -> Defect {
     Defect::new(
         DefectKind::Unreadable,
-        &seg.path,
+        seg.path(),
         0,
         seg.len(),
         format!("could not be read: {e}"),
@@ -413,7 +413,7 @@ pub(crate) fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>)
         let detail = format!("{what}: {} bytes", line.len);
         return Some(Defect {
             line: line.number,
-            ..Defect::new(kind, &seg.path, line.offset, line.len, detail)
+            ..Defect::new(kind, seg.path(), line.offset, line.len, detail)
         });
     }
     if let LineBody::TooLong = line.body {
@@ -422,7 +422,7 @@ pub(crate) fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>)
             line: line.number,
             ..Defect::new(
                 DefectKind::LineTooLong,
-                &seg.path,
+                seg.path(),
                 line.offset,
                 line.len,
                 detail,
