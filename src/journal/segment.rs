@@ -50,6 +50,17 @@ pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
     if digits.is_empty() || digits.len() > NAME_DIGITS {
         return None;
     }
+    if let Ok(d) = <&[u8; NAME_DIGITS]>::try_from(digits) {
+        // The engine's names: 4 + 8 + 8 digits, eight at a time (the first
+        // four behind four '0's).
+        let word = |b: [u8; 8]| u64::from_le_bytes(b);
+        let a = parse_digits(word([b'0', b'0', b'0', b'0', d[0], d[1], d[2], d[3]]))?;
+        let b = parse_digits(word(d[4..12].try_into().ok()?))?;
+        let c = parse_digits(word(d[12..].try_into().ok()?))?;
+        return a
+            .checked_mul(10u64.pow(16))?
+            .checked_add(b * 100_000_000 + c);
+    }
     let mut seq: u64 = 0;
     for &b in digits {
         if !b.is_ascii_digit() {
@@ -62,6 +73,26 @@ pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
 
 /// Whether a file name ends in `.jsonl` with something before it (what
 /// `Path::extension` says is a `jsonl` extension, without parsing a path).
+/// Eight ASCII digits, the first in the lowest byte (a little-endian load),
+/// as their number; `None` when a byte is not a digit. Run on every name of
+/// a large directory: a few instructions instead of eight multiplications
+/// in a chain.
+fn parse_digits(chunk: u64) -> Option<u64> {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // Each byte 0x30..=0x39: high nibble 3, and still 3 after adding 6 (a
+    // byte whose add carries into the next had a high nibble of F: refused).
+    if (chunk & HIGH) | ((chunk.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4)
+        != 0x3333_3333_3333_3333
+    {
+        return None;
+    }
+    let mut v = chunk - 0x3030_3030_3030_3030;
+    v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    v = (v * 10_000 + (v >> 32)) & 0x0000_0000_FFFF_FFFF;
+    Some(v)
+}
+
 pub fn has_jsonl_extension(name: &OsStr) -> bool {
     let name = name.as_bytes();
     name.len() > SUFFIX.len() && name.ends_with(SUFFIX.as_bytes())
@@ -509,6 +540,65 @@ pub(crate) mod ser {
 
 #[cfg(test)]
 mod tests {
+    /// The digit-at-a-time parse the fast path must agree with.
+    fn slow_parse(name: &[u8]) -> Option<u64> {
+        let digits = name.strip_prefix(b"events-")?.strip_suffix(b".jsonl")?;
+        if digits.is_empty() || digits.len() > NAME_DIGITS || !digits.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    }
+
+    #[test]
+    fn twenty_digit_names_parse_as_digit_by_digit() {
+        let mut names: Vec<Vec<u8>> = [
+            "00000000000000000000",
+            "00000000000000000001",
+            "00000000000000086797",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "09999999999999999999",
+            "1844674407370955161a",
+            "a0000000000000000000",
+            "0000000000:000000000",
+            "0000000000/000000000",
+            "00000000000000000 00",
+            "0000000000000000000\u{ff}",
+        ]
+        .iter()
+        .map(|d| format!("events-{d}.jsonl").into_bytes())
+        .collect();
+        // Every byte value at every digit position.
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for pos in 0..NAME_DIGITS {
+            for byte in 0u8..=255 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut d = format!("{:020}", x % 10u64.pow(19)).into_bytes();
+                d[pos] = byte;
+                let mut name = b"events-".to_vec();
+                name.extend_from_slice(&d);
+                name.extend_from_slice(b".jsonl");
+                names.push(name);
+            }
+        }
+        for name in &names {
+            let got = parse_segment_name(OsStr::from_bytes(name));
+            assert_eq!(got, slow_parse(name), "{}", String::from_utf8_lossy(name));
+        }
+        assert_eq!(
+            parse_segment_name(OsStr::new("events-18446744073709551615.jsonl")),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            parse_segment_name(OsStr::new("events-00000000000000086797.jsonl")),
+            Some(86797)
+        );
+    }
+
     use super::*;
 
     #[test]

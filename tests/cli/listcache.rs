@@ -10,8 +10,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 use crate::common::*;
 
 const SEGMENTS: u64 = 1100;
@@ -94,9 +92,9 @@ fn forge(file: &Path, from: &str, to: &str) {
         .position(|w| w == from.as_bytes())
         .unwrap_or_else(|| panic!("{from} not in the cache file"));
     bytes[at..at + to.len()].copy_from_slice(to.as_bytes());
-    let body = bytes.len() - 32;
-    let sum = Sha256::digest(&bytes[..body]);
-    bytes[body..].copy_from_slice(&sum);
+    let body = bytes.len() - 8;
+    let sum = journal::dircache::checksum(&bytes[..body]);
+    bytes[body..].copy_from_slice(&sum.to_le_bytes());
     fs::write(file, bytes).unwrap();
 }
 
