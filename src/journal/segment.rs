@@ -127,18 +127,25 @@ pub struct Segment {
     /// `.jsonl`), as a name that does not parse is not a segment.
     width: u8,
     /// The listed directory, shared by its segments.
-    dir: Arc<Path>,
-    /// Full path of the file, built the first time it is asked for: a
-    /// listing of ten thousand segments builds only the paths of those a
-    /// command opens (one allocation per segment was a tenth of
-    /// `inspect -n 20`'s time on such a journal, issue 14).
-    path: OnceLock<PathBuf>,
-    /// Length in bytes, taken once when first asked for (see [`Segment::len`]).
-    len: OnceLock<u64>,
+    dir: Arc<PathBuf>,
+    /// The full path and the length, made the first time either is asked
+    /// for: a listing of ten thousand segments builds only the paths of
+    /// those a command opens (a path per segment was a tenth of
+    /// `inspect -n 20`'s time on such a journal, and the segment's size is
+    /// most of the listing's memory; issue 14).
+    opened: OnceLock<Box<Opened>>,
     /// Inode number when the listing was taken (the directory entry's own,
     /// no stat): a mutation checks that the file it opens is still this one
     /// (see `dirfd`).
     pub(crate) ino: u64,
+}
+
+/// What a [`Segment`] makes when it is first used.
+#[derive(Debug, Clone)]
+struct Opened {
+    path: PathBuf,
+    /// Length in bytes, taken once when first asked for (see [`Segment::len`]).
+    len: OnceLock<u64>,
 }
 
 /// The same file of the same listing: name, directory and inode.
@@ -159,12 +166,19 @@ impl Segment {
 
     /// Full path of the file.
     pub fn path(&self) -> &Path {
-        self.path.get_or_init(|| {
+        &self.opened().path
+    }
+
+    fn opened(&self) -> &Opened {
+        self.opened.get_or_init(|| {
             let name = self.file_name();
             let mut path = PathBuf::with_capacity(self.dir.as_os_str().len() + 1 + name.len());
-            path.push(&self.dir);
+            path.push(self.dir.as_path());
             path.push(name);
-            path
+            Box::new(Opened {
+                path,
+                len: OnceLock::new(),
+            })
         })
     }
 
@@ -174,20 +188,20 @@ impl Segment {
     /// gone since the listing (a concurrent prune) reads as empty.
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> u64 {
-        *self.len.get_or_init(|| {
-            fs::symlink_metadata(self.path()).map_or(0, |m| if m.is_file() { m.len() } else { 0 })
+        let opened = self.opened();
+        *opened.len.get_or_init(|| {
+            fs::symlink_metadata(&opened.path).map_or(0, |m| if m.is_file() { m.len() } else { 0 })
         })
     }
 
     /// A segment listed in `dir` under a name of `width` digits (the caller
     /// checked that it is a regular file named like a segment).
-    fn listed(start_seq: u64, width: u8, dir: &Arc<Path>, ino: u64) -> Segment {
+    fn listed(start_seq: u64, width: u8, dir: &Arc<PathBuf>, ino: u64) -> Segment {
         Segment {
             start_seq,
             width,
             dir: Arc::clone(dir),
-            path: OnceLock::new(),
-            len: OnceLock::new(),
+            opened: OnceLock::new(),
             ino,
         }
     }
@@ -310,7 +324,7 @@ impl Listing {
             irregular: Vec::new(),
             has_lock_file: false,
         };
-        let dir: Arc<Path> = Arc::from(read.dir());
+        let dir = Arc::new(read.dir().to_owned());
         for entry in read.entries() {
             let name = entry.file_name();
             if name == LOCK_FILE_NAME {
@@ -759,16 +773,22 @@ mod tests {
         for name in ["events-01.jsonl", "events-1.jsonl", "events-001.jsonl"] {
             fs::write(tmp.path().join(name), line(1)).unwrap();
         }
-        let names: Vec<String> = Listing::read(tmp.path())
-            .unwrap()
-            .segments()
-            .iter()
-            .map(Segment::file_name)
-            .collect();
+        let listing = Listing::read(tmp.path()).unwrap();
+        let names: Vec<String> = listing.segments().iter().map(Segment::file_name).collect();
         assert_eq!(
             names,
             ["events-001.jsonl", "events-01.jsonl", "events-1.jsonl"]
         );
+        // Each path, built when first asked for, is its own file's.
+        for seg in listing.segments() {
+            let path = tmp.path().join(seg.file_name());
+            assert_eq!(seg.path(), path);
+            assert_eq!(seg.len(), fs::metadata(&path).unwrap().len());
+            assert_eq!(
+                seg.ino,
+                std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap())
+            );
+        }
     }
 
     #[test]
