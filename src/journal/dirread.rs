@@ -32,7 +32,8 @@ const MAX_BUF: usize = 16 * 1024 * 1024;
 const MAX_RECLEN: usize = 280;
 
 /// The entries of one directory, as one read returned them (`.` and `..`
-/// left out), in the directory's own order.
+/// left out), in the directory's own order (or from the listing cache, see
+/// [`dircache`](crate::journal::dircache)).
 #[derive(Debug, Clone)]
 pub struct DirRead {
     pub(crate) dir: PathBuf,
@@ -164,7 +165,8 @@ impl DirRead {
         self
     }
 
-    /// The entries, in the order the directory returned them.
+    /// The entries, in the order the directory returned them (by name for
+    /// a read from the listing cache, [`DirRead::read_cached`]).
     pub fn entries(&self) -> impl Iterator<Item = DirEntry<'_>> {
         self.entries.iter().map(move |r| DirEntry {
             dir: &self.dir,
