@@ -95,7 +95,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let mut family = None;
     let matcher = match open_target(&args.dir, &args.read.with(args.filters.open_options()))? {
         Target::Family(f) => {
-            let matcher = f.adapt_query(query).matcher();
+            let matcher = f.adapt_query(query)?.matcher();
             family = Some(f);
             matcher
         }
