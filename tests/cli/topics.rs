@@ -389,6 +389,65 @@ fn a_consumer_cursor_past_the_head_is_an_error() {
     assert!(v["defects"][0]["detail"].as_str().unwrap().contains("skip"));
 }
 
+/// A consumer cursor file that is a directory, a FIFO or a symlink is not
+/// read (a FIFO would block) and not left out silently: verify and stats
+/// name it, and the real cursors are still reported.
+#[test]
+fn a_consumer_cursor_that_is_not_a_regular_file_is_named_never_opened() {
+    let s = Store::corpus("harn-file");
+    let consumers = s.root.join("consumers");
+    fs::create_dir(consumers.join("triggers.inbox__dir.json")).unwrap();
+    let fifo = consumers.join("triggers.inbox__fifo.json");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::os::unix::fs::symlink(
+        consumers.join("agent.transcript.llm__portal.json"),
+        consumers.join("triggers.inbox__link.json"),
+    )
+    .unwrap();
+    // A FIFO opened for reading would block: the timeout says it was not.
+    let out = s
+        .cmd(&["verify", "--json"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut irregular: Vec<&str> = v["defects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "not-regular-file")
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    irregular.sort();
+    assert_eq!(
+        irregular,
+        [
+            "triggers.inbox__dir.json",
+            "triggers.inbox__fifo.json",
+            "triggers.inbox__link.json"
+        ]
+    );
+    let out = s
+        .cmd(&["stats", "--json"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // stats counts what verify lists.
+    assert_eq!(v["consumers"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["errors"], 3, "{v}");
+}
+
 #[test]
 fn a_sqlite_topic_heads_row_that_lags_is_reported() {
     let s = Store::corpus("harn-sqlite");
