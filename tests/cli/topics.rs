@@ -448,6 +448,39 @@ fn a_consumer_cursor_that_is_not_a_regular_file_is_named_never_opened() {
     assert_eq!(v["errors"], 3, "{v}");
 }
 
+/// A topic file that is a FIFO is never opened, and inspect, tail and
+/// recover say so (as verify and stats do) instead of answering as if the
+/// log had no such topic.
+#[test]
+fn a_topic_file_that_is_a_fifo_is_named_by_inspect_tail_and_recover() {
+    let s = Store::corpus("harn-file");
+    let st = std::process::Command::new("mkfifo")
+        .arg(s.root.join("topics/x.jsonl"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for cmd in [
+        &["inspect", "-n", "2"][..],
+        &["tail", "-n", "2"],
+        &["recover"],
+    ] {
+        let out = s
+            .cmd(cmd)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("x.jsonl") && stderr.contains("not-regular-file"),
+            "{cmd:?}: {stderr}"
+        );
+        // The real topics are still read.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("96"), "{cmd:?}: {stdout}");
+    }
+}
+
 #[test]
 fn a_sqlite_topic_heads_row_that_lags_is_reported() {
     let s = Store::corpus("harn-sqlite");
