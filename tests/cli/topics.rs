@@ -303,6 +303,30 @@ fn quarantine_files(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A topic lock that is a symlink is not followed (a lock elsewhere would
+/// not exclude the runtime): repair refuses plainly and changes nothing.
+#[test]
+fn repair_refuses_a_topic_lock_that_is_a_symlink() {
+    let s = Store::corpus("harn-crashed");
+    let lock = s.root.join("locks/probe.topic.lock");
+    fs::remove_file(&lock).unwrap();
+    let elsewhere = s.root.join("elsewhere.lock");
+    fs::write(&elsewhere, "").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
+    let topic = s.root.join("topics/probe.topic.jsonl");
+    let before = fs::read(&topic).unwrap();
+    let out = s.cmd(&["repair"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("probe.topic.lock")
+            && stderr.contains("is a symbolic link")
+            && stderr.contains("nothing changed"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&topic).unwrap(), before);
+}
+
 #[test]
 fn the_glued_line_of_harn_crashed_is_unglued_keeping_event_4_with_its_chain() {
     let s = Store::corpus("harn-crashed");
