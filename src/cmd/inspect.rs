@@ -99,7 +99,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
         DirReads::MayUseCache,
     )? {
         Target::Family(f) => {
-            let matcher = f.adapt_query(query).matcher();
+            let matcher = f.adapt_query(query)?.matcher();
             family = Some(f);
             matcher
         }

@@ -217,7 +217,7 @@ pub(crate) fn matcher_for(
         return Ok(query.matcher());
     }
     let source = open_family(&journal.path, format, &filters.open_options())?;
-    Ok(source.adapt_query(query).matcher())
+    Ok(source.adapt_query(query)?.matcher())
 }
 
 /// Reads up to `limit` matching records of journal `index` in `direction`.

@@ -103,8 +103,12 @@ pub trait Source {
     }
     /// The query as this format's records need it (a field path written for
     /// the engine's records, `event.x`, rooted where this format keeps it).
-    fn adapt_query(&self, query: Query) -> Query {
-        query
+    ///
+    /// A filter no record of this format can meet is refused
+    /// ([`JournalError::NoSuchField`]), so that it never reads as "no such
+    /// events".
+    fn adapt_query(&self, query: Query) -> Result<Query, JournalError> {
+        Ok(query)
     }
 
     /// Visits the accepted records newest or oldest first until `visit` breaks.
