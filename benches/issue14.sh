@@ -64,3 +64,8 @@ pair "count by type (\`stats\`)" "$J stats $big" "rg -N --no-filename -o '\"type
 pair "full dump (\`inspect --all --oldest-first -o raw\`)" "$J inspect --all --oldest-first -o raw $big" "cat $(segs "$big") | wc -l" "\`cat | wc -l\`"
 pair "newest 20 on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J inspect -n 20 -o raw $many" "$J inspect -n 20 -o raw $big" "itself on 64 segments:"
 pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J recover $many" "$J recover $big" "itself on 64 segments:"
+# The two rows above read the directory listing from the listing cache
+# (written by hyperfine's warm-up runs: the journal is settled); the same
+# commands reading the directory itself, for comparison:
+pair "newest 20 on $(ls "$many"/events-*.jsonl | wc -l) segments, no listing cache" "JOURNAL_NO_CACHE=1 $J inspect -n 20 -o raw $many" "$J inspect -n 20 -o raw $big" "itself on 64 segments:"
+pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments, no listing cache" "JOURNAL_NO_CACHE=1 $J recover $many" "$J recover $big" "itself on 64 segments:"
