@@ -216,18 +216,27 @@ thread_local! {
 }
 
 /// Lists the journal (a directory that holds no journal is an error), from
-/// the read format detection made when there is one. For read-only commands
-/// only: that read is a few moments old, which a reader does not mind (its
+/// the read format detection made when there is one, else through the
+/// listing cache ([`list_for_reading`]). For read-only commands only: that read is a few moments old, which a reader does not mind (its
 /// listing is the directory as it was when the command started), but a
 /// command that changes the journal lists it itself, under its claim.
 pub fn read_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
     let listing = match DETECTED.take() {
         Some(read) if read.dir() == dir => Listing::from_read(read)?,
-        _ => Listing::read(&dir)?,
+        _ => list_for_reading(&dir)?,
     };
     listing.require_journal()?;
     Ok(listing)
+}
+
+/// Lists `dir` for a read-only command, through the listing cache when the
+/// environment allows it (no journal is no error here).
+pub fn list_for_reading(dir: &std::path::Path) -> Result<Listing> {
+    Ok(match DirReads::MayUseCache.cache() {
+        Some(cache) => Listing::read_cached(dir, &cache)?,
+        None => Listing::read(dir)?,
+    })
 }
 
 /// Lists the journal ([`read_listing`]) and warns about entries named like

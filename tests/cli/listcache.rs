@@ -148,6 +148,15 @@ fn a_cache_that_lies_is_believed_only_while_the_directory_is_unchanged() {
     lie_about_the_newest(file);
     assert_eq!(newest_seqs(&j, cache, 3), [1097, 1098, 1099]);
     assert_eq!(recover(&j, cache), "1099\n");
+    let tail = stdout_of(&mut cached(&j, cache, &["tail", "-n", "2", "-o", "raw"]));
+    assert_eq!(seqs_of(&tail), [1098, 1099]);
+    // Without detection (the format given), the listing reads it too.
+    let given = stdout_of(&mut cached(
+        &j,
+        cache,
+        &["inspect", "--format", "segments", "-n", "1", "-o", "raw"],
+    ));
+    assert_eq!(seqs_of(&given), [1099]);
     // ...but not with the cache disabled.
     let mut cmd = cached(&j, cache, &["recover"]);
     cmd.env("JOURNAL_NO_CACHE", "yes");

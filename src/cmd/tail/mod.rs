@@ -366,7 +366,9 @@ fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result
 /// segment choice, window prefilter and time-range stop as `inspect`, so a
 /// rare filter costs about one memchr pass, not a parse per line.
 fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
-    let listing = Listing::read(dir)?;
+    // The first read: from the listing cache when it holds the directory as
+    // it is (the follower's rescans list the directory itself).
+    let listing = crate::cmd::list_for_reading(dir)?;
     let all: Vec<usize> = (0..listing.segments().len()).collect();
     let mut max_seq = None;
     let mut defects: Vec<Defect> = Vec::new();
