@@ -791,6 +791,14 @@ mod tests {
         }
     }
 
+    /// A listing of ten thousand segments is mostly this struct: its size
+    /// is its page faults (issue 14).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_listed_segment_stays_small() {
+        assert!(std::mem::size_of::<Segment>() <= 48);
+    }
+
     #[test]
     fn names_round_trip() {
         assert_eq!(segment_file_name(286), "events-00000000000000000286.jsonl");
