@@ -72,6 +72,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
             &args.label,
             args.source_id.as_deref(),
             false,
+            DirReads::MayUseCache,
         )?;
         return crate::cmd::multi::inspect(
             &journals,

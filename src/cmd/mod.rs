@@ -93,13 +93,29 @@ impl DirReads {
 /// The journal's directory and format: `--format`, else detected by shape.
 /// A format this build only detects is an error that says so (exit 2).
 pub fn resolve_source(arg: &DirArg, reads: DirReads) -> Result<(PathBuf, Format)> {
+    let (dir, format, read) = resolve_source_read(arg, reads)?;
+    if read.is_some() {
+        DETECTED.set(read);
+    }
+    Ok((dir, format))
+}
+
+/// [`resolve_source`], handing back the directory read detection made when
+/// the journal is the engine's segments (for its listing: see
+/// [`listing_from`]), instead of keeping it for [`read_listing`]. For
+/// commands that read several journals.
+pub(crate) fn resolve_source_read(
+    arg: &DirArg,
+    reads: DirReads,
+) -> Result<(PathBuf, Format, Option<DirRead>)> {
     let dir = resolve_dir(arg)?;
+    let mut detected = None;
     let format = match arg.format {
         Some(f) => f.into(),
         None => {
             let (format, read) = detect_reading_with(&dir, reads.cache().as_ref())?;
             if format == Format::Segments {
-                DETECTED.set(read);
+                detected = read;
             }
             format
         }
@@ -113,7 +129,7 @@ pub fn resolve_source(arg: &DirArg, reads: DirReads) -> Result<(PathBuf, Format)
             format.shape()
         );
     }
-    Ok((dir, format))
+    Ok((dir, format, detected))
 }
 
 /// The one decision every command makes: the engine's segments (read by
@@ -221,13 +237,7 @@ thread_local! {
 /// listing is the directory as it was when the command started), but a
 /// command that changes the journal lists it itself, under its claim.
 pub fn read_listing(arg: &DirArg) -> Result<Listing> {
-    let dir = resolve_dir(arg)?;
-    let listing = match DETECTED.take() {
-        Some(read) if read.dir() == dir => Listing::from_read(read)?,
-        _ => list_for_reading(&dir)?,
-    };
-    listing.require_journal()?;
-    Ok(listing)
+    listing_from(&resolve_dir(arg)?, DETECTED.take())
 }
 
 /// Lists `dir` for a read-only command, through the listing cache when the
@@ -237,6 +247,18 @@ pub fn list_for_reading(dir: &std::path::Path) -> Result<Listing> {
         Some(cache) => Listing::read_cached(dir, &cache)?,
         None => Listing::read(dir)?,
     })
+}
+
+/// Lists the journal at `dir` for a read-only command (a directory that
+/// holds no journal is an error): from `detected`, the read its format
+/// detection made, when there is one, else through the listing cache.
+pub(crate) fn listing_from(dir: &std::path::Path, detected: Option<DirRead>) -> Result<Listing> {
+    let listing = match detected {
+        Some(read) if read.dir() == dir => Listing::from_read(read)?,
+        _ => list_for_reading(dir)?,
+    };
+    listing.require_journal()?;
+    Ok(listing)
 }
 
 /// Lists the journal ([`read_listing`]) and warns about entries named like

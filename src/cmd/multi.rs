@@ -7,21 +7,22 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
+use journal::dirread::DirRead;
 use journal::query::Matcher;
 use journal::record::Record;
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer, SourceTag};
 use journal::scan::Direction;
-use journal::segment::Listing;
 use journal::source::reader::{self, Item};
 use journal::source::{Format, Position, open_family};
 
 use crate::cli::{DirArg, FilterArgs, JournalFormat, OutputFormat};
 use crate::cmd::identity::{derived_source_id, host_name};
-use crate::cmd::{Context, DirReads, resolve_source};
+use crate::cmd::{Context, DirReads, listing_from, resolve_source_read};
 use crate::exit_codes::ExitCode;
 
 /// One journal of a merge.
@@ -30,17 +31,23 @@ pub(crate) struct Journal {
     /// `None` while the path does not exist yet (tail -f waits for it).
     pub(crate) format: Option<Format>,
     pub(crate) tag: SourceTag,
+    /// The directory read the format's detection made (segments only), for
+    /// the first listing of the journal (see [`take_detected`](Journal::take_detected)).
+    detected: Mutex<Option<DirRead>>,
 }
 
 /// The journals named on the command line, labelled: `--label NAME=PATH`
 /// where given, else the directory's name; two that would share a name are
-/// told apart by their parent (`host-a/events`, `host-b/events`).
+/// told apart by their parent (`host-a/events`, `host-b/events`). `reads`
+/// says whether detection may read each directory through the listing cache
+/// (read-only commands, the first read of a follower).
 pub(crate) fn journals(
     paths: &[PathBuf],
     format: Option<JournalFormat>,
     labels: &[String],
     source_id: Option<&str>,
     may_be_missing: bool,
+    reads: DirReads,
 ) -> Result<Vec<Journal>> {
     if source_id.is_some() {
         bail!(
@@ -69,14 +76,15 @@ pub(crate) fn journals(
     let mut out = Vec::new();
     for path in paths {
         let exists = path.exists();
-        let format = if !exists && may_be_missing {
-            None
+        let (format, detected) = if !exists && may_be_missing {
+            (None, None)
         } else {
             let arg = DirArg {
                 dir: Some(path.clone()),
                 format,
             };
-            Some(resolve_source(&arg, DirReads::Fresh)?.1)
+            let (_, format, detected) = resolve_source_read(&arg, reads)?;
+            (Some(format), detected)
         };
         let canon = canonical(path);
         let label = given
@@ -93,6 +101,7 @@ pub(crate) fn journals(
                     id: derived_source_id(&host, path),
                     host: host.clone(),
                 },
+                detected: Mutex::new(detected),
             },
         ));
     }
@@ -149,7 +158,21 @@ impl Journal {
             path: self.path.clone(),
             format: self.format,
             tag: self.tag.clone(),
+            detected: Mutex::new(None),
         }
+    }
+
+    /// The read detection made of the directory, once: a journal's first
+    /// listing is made from it; later ones list the directory again.
+    pub(crate) fn take_detected(&self) -> Option<DirRead> {
+        self.detected.lock().map_or(None, |mut d| d.take())
+    }
+
+    /// Lists the journal for its first read (from the read detection made,
+    /// else through the listing cache): readers only, never a follower's
+    /// rescans.
+    pub(crate) fn listing_for_reading(&self) -> Result<journal::segment::Listing> {
+        listing_from(&self.path, self.take_detected())
     }
 }
 
@@ -291,7 +314,7 @@ pub(crate) fn read_journal_with(
                 journal.path.display()
             );
         }
-        let listing = Listing::read_journal(&journal.path)?;
+        let listing = journal.listing_for_reading()?;
         let candidates = matcher.query().candidate_segments(&listing);
         let source = reader::Segments {
             listing: &listing,

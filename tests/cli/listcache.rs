@@ -17,6 +17,13 @@ const SEGMENTS: u64 = 1100;
 /// A journal of `SEGMENTS` one-event segments (seq i in `events-i`), with
 /// the claim file, whose directory has settled (no change for over 3 s).
 fn settled_journal() -> TestJournal {
+    let j = big_journal();
+    wait_settled(&j.dir);
+    j
+}
+
+/// [`settled_journal`] before the wait (to build several, then wait once).
+fn big_journal() -> TestJournal {
     let j = TestJournal::new();
     j.touch_lock();
     for seq in 1..=SEGMENTS {
@@ -25,7 +32,6 @@ fn settled_journal() -> TestJournal {
             format!("{}\n", event_line(seq)).as_bytes(),
         );
     }
-    wait_settled(&j.dir);
     j
 }
 
@@ -175,6 +181,113 @@ fn a_cache_that_lies_is_believed_only_while_the_directory_is_unchanged() {
     fs::remove_file(j.path(&segment_name(1099))).unwrap();
     assert_eq!(newest_seqs(&j, cache, 3), [1097, 1098, 1100]);
     assert_eq!(recover(&j, cache), "1100\n");
+}
+
+/// `journal ARGS A B` with the two journals labelled `a` and `b`, the
+/// cache in `cache`.
+fn two(a: &TestJournal, b: &TestJournal, cache: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = journal_cmd();
+    cmd.args(args)
+        .arg("--label")
+        .arg(format!("a={}", a.dir.display()))
+        .arg("--label")
+        .arg(format!("b={}", b.dir.display()))
+        .arg(&a.dir)
+        .arg(&b.dir)
+        .env("JOURNAL_CACHE_DIR", cache);
+    cmd
+}
+
+/// (label, seq) of each line of jsonl output of several journals.
+fn sourced(out: &str) -> Vec<(String, u64)> {
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["_source"].as_str().unwrap().to_owned(),
+                v["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(want: &[(&str, u64)]) -> Vec<(String, u64)> {
+    want.iter().map(|&(l, s)| (l.to_owned(), s)).collect()
+}
+
+#[test]
+fn two_journals_at_once_read_a_lying_cache_only_while_each_is_unchanged() {
+    // Both 1..=1100 at the same times: the merge shows each journal's
+    // newest side by side.
+    let (a, b) = (big_journal(), big_journal());
+    wait_settled(&a.dir);
+    wait_settled(&b.dir);
+    let cache_tmp = tempfile::tempdir().unwrap();
+    let cache = cache_tmp.path();
+    // Sorted: which records, not the merge's order, is the point here.
+    let newest = |args: &[&str]| {
+        let mut v = sourced(&stdout_of(&mut two(&a, &b, cache, args)));
+        v.sort();
+        v
+    };
+    let inspect2 = ["inspect", "-n", "2", "-o", "jsonl"];
+    let truth = pairs(&[("a", 1100), ("b", 1100)]);
+    assert_eq!(newest(&inspect2), truth);
+    let files = cache_files(cache);
+    assert_eq!(files.len(), 2, "one file per journal: {files:?}");
+
+    // Both caches forged: each journal's listing comes from its own.
+    for file in &files {
+        lie_about_the_newest(file);
+    }
+    let lie = pairs(&[("a", 1099), ("b", 1099)]);
+    assert_eq!(newest(&inspect2), lie, "inspect A B");
+    assert_eq!(
+        newest(&["tail", "-n", "2", "-o", "jsonl"]),
+        lie,
+        "tail A B (the last N)"
+    );
+    // tail's heads (where following would continue), in its cursor file.
+    let cursor = a.tmp.path().join("cursor.json");
+    let cursor_arg = format!("--cursor-file={}", cursor.display());
+    two(&a, &b, cache, &["tail", "-n", "0", &cursor_arg])
+        .assert()
+        .success();
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&cursor).unwrap()).unwrap();
+    let heads: Vec<u64> = saved["sources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| s["positions"][""].as_u64().unwrap())
+        .collect();
+    assert_eq!(heads, [1099, 1099], "{saved}");
+    // One journal's tail checks a start point against its max seq from the
+    // cache too.
+    let ahead = cached(&a, cache, &["tail", "--from-seq", "1100"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&ahead.get_output().stderr).into_owned();
+    assert!(err.contains("max seq is 1099"), "{err}");
+    let mut cmd = two(&a, &b, cache, &inspect2);
+    cmd.env("JOURNAL_NO_CACHE", "1");
+    let mut got = sourced(&stdout_of(&mut cmd));
+    got.sort();
+    assert_eq!(got, truth, "cache disabled");
+
+    // One journal changed: it is read from its directory, the other still
+    // from its (lying) cache.
+    a.write(
+        &segment_name(1101),
+        format!("{}\n", event_line(1101)).as_bytes(),
+    );
+    assert_eq!(
+        newest(&["inspect", "-n", "3", "-o", "jsonl"]),
+        pairs(&[("a", 1100), ("a", 1101), ("b", 1099)])
+    );
+    cached(&a, cache, &["tail", "--from-seq", "1101"])
+        .assert()
+        .success();
 }
 
 #[test]

@@ -342,7 +342,9 @@ fn is_missing(e: &anyhow::Error) -> bool {
 /// one recreated, its seqs restarted): following would wait for seqs that may
 /// never come and print nothing, silently. Refused, saying so.
 fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result<()> {
-    let listing = Listing::read(dir)?;
+    // A read before following: from the listing cache when it holds the
+    // directory as it is.
+    let listing = crate::cmd::list_for_reading(dir)?;
     let max = journal::recover::recover(&listing, ReadOptions::default())?.max_seq;
     if after <= max {
         return Ok(());

@@ -25,7 +25,6 @@ use journal::record::parse_line;
 use journal::render::notice::{self, DamageTally};
 use journal::render::{Gap, RecordFormat, RenderOptions, Renderer, Reset, SourceTag};
 use journal::scan::Direction;
-use journal::segment::Listing;
 use journal::source::family::Positions;
 use journal::source::reader::{AcceptAll, Item, Source};
 use journal::source::{Format, OpenOptions, Position, detect, open_family};
@@ -35,8 +34,8 @@ use super::DEFAULT_LINES;
 use super::ack::{Acks, spawn_ack_reader};
 use super::waker::{MultiWaker, spawn_signal_thread, spawn_stdout_watch, watch_point};
 use crate::cli::{OutputFormat, TailArgs};
-use crate::cmd::Context;
 use crate::cmd::multi::{Journal, Owned, journals, matcher_for, merge_sort, read_journal};
+use crate::cmd::{Context, DirReads};
 use crate::exit_codes::ExitCode;
 
 enum Reader {
@@ -121,7 +120,9 @@ fn heads(journal: &Journal) -> Result<Positions> {
     match journal.format {
         None => {}
         Some(Format::Segments) => {
-            let listing = Listing::read(&journal.path)?;
+            // After the last N were read (which took the detection's read):
+            // the directory as it is, from the listing cache when unchanged.
+            let listing = crate::cmd::list_for_reading(&journal.path)?;
             let max = journal::recover::recover(&listing, ReadOptions::default())?.max_seq;
             if max > 0 {
                 positions.insert(String::new(), max);
@@ -155,6 +156,8 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
         &args.label,
         args.source_id.as_deref(),
         args.follow && args.retry,
+        // The first read only: the followers list the directories themselves.
+        DirReads::MayUseCache,
     )?;
     let format = args.output.unwrap_or(if ctx.stdout_tty {
         OutputFormat::Table
@@ -236,6 +239,10 @@ pub(super) fn run(args: &TailArgs, first: std::path::PathBuf, ctx: &Context) -> 
                 return finish_broken(e);
             }
         }
+    }
+    // Detection's reads unused (no last N): not kept while following.
+    for f in &followed {
+        drop(f.journal.take_detected());
     }
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<()>();
