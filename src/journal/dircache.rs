@@ -39,7 +39,12 @@
 //!   file there and renamed (two processes may race; either file is whole);
 //! - a cache file that is missing, torn, corrupt, of another version or of
 //!   another directory is a miss, and every failure to read or write one is
-//!   silent: the directory is read as if there were no cache.
+//!   silent: the directory is read as if there were no cache;
+//! - a cache file not written for [`STALE_AFTER`] (its directory gone, or
+//!   never read again) is removed when a listing is next written: only
+//!   regular files named as this module names them and beginning with its
+//!   magic, at most [`MAX_REMOVALS`] a time, from one read of the cache
+//!   directory. Nothing else there is touched.
 //!
 //! Only readers use it: commands that change a journal (prune, repair,
 //! append) and a follower's rescans read the directory itself.
@@ -90,7 +95,15 @@ pub const CACHED_FS: [(i64, &str); 7] = [
     (0x2FC1_2FC1, "zfs"),
 ];
 
+/// How long a cache file may go unwritten before a write removes it.
+pub const STALE_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The most stale cache files one write removes (the rest, the next time).
+pub const MAX_REMOVALS: usize = 256;
+
 const MAGIC: &[u8; 8] = b"JRNLDIRC";
+/// The name of a cache file's temporary before it is renamed.
+const TMP_PREFIX: &str = ".listing-";
 const VERSION: u8 = 1;
 const STAMP_LEN: usize = 53;
 const HEADER_LEN: usize = MAGIC.len() + 1 + STAMP_LEN + 4 + 4;
@@ -426,16 +439,94 @@ fn store(cache: &ListingCache, file: &Path, stamp: &DirStamp, read: &DirRead) ->
         ));
     }
     let mut tmp = tempfile::Builder::new()
-        .prefix(".listing-")
+        .prefix(TMP_PREFIX)
         .tempfile_in(&cache.dir)?;
     tmp.write_all(&bytes)?;
     tmp.persist(file).map_err(|e| e.error)?;
+    remove_stale(&cache.dir, SystemTime::now());
     Ok(())
+}
+
+/// Whether `name` is one this module gives a file: `listing-MAJ.MIN-INO`
+/// ([`ListingCache::file_for`]) or a temporary (`.listing-` and tempfile's
+/// six random letters or digits).
+fn is_cache_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
+        return rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+    }
+    let Some((major, minor, ino)) = name.strip_prefix("listing-").and_then(|rest| {
+        let (dev, ino) = rest.split_once('-')?;
+        let (major, minor) = dev.split_once('.')?;
+        Some((major, minor, ino))
+    }) else {
+        return false;
+    };
+    digits(major) && digits(minor) && digits(ino)
+}
+
+/// Whether the regular file `path` begins with the magic (a temporary torn
+/// early may hold only part of it, or nothing). Not through a symlink.
+fn begins_with_magic(path: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let Ok(mut f) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+    else {
+        return false;
+    };
+    let mut head = [0u8; MAGIC.len()];
+    let mut got = 0;
+    while got < head.len() {
+        match f.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return false,
+        }
+    }
+    head[..got] == MAGIC[..got]
+}
+
+/// Removes from the cache directory `dir` the cache files last written more
+/// than [`STALE_AFTER`] before `now`: one read of `dir`, at most
+/// [`MAX_REMOVALS`] removals, every failure silent.
+fn remove_stale(dir: &Path, now: SystemTime) -> usize {
+    let Some(limit) = now.checked_sub(STALE_AFTER) else {
+        return 0;
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        if removed == MAX_REMOVALS {
+            break;
+        }
+        // A name that is not UTF-8 is not one of ours.
+        if !entry.file_name().to_str().is_some_and(is_cache_name) {
+            continue;
+        }
+        // `DirEntry::metadata` does not follow a symlink: only a regular
+        // file of ours, not written since `limit`, goes.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if !meta.is_file() || meta.modified().map_or(true, |m| m >= limit) {
+            continue;
+        }
+        let path = entry.path();
+        if begins_with_magic(&path) && fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt as _;
 
     /// The entries, sorted (a cached read is in name order, a real one in
     /// the directory's).
@@ -687,6 +778,109 @@ mod tests {
         let before = DirRead::read(tmp.path()).unwrap().len();
         read_with_stamp(tmp.path(), &fd, &cache, stamp, later(&stamp)).unwrap();
         assert_eq!(DirRead::read(tmp.path()).unwrap().len(), before);
+    }
+
+    #[test]
+    fn writing_a_listing_removes_our_stale_files_and_nothing_else() {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let dir = cache_dir.path();
+        let now = SystemTime::now();
+        let old = now - STALE_AFTER - Duration::from_secs(3600);
+        let recent = now - STALE_AFTER + Duration::from_secs(3600);
+        let put = |name: &str, bytes: &[u8], mtime: SystemTime| {
+            let f = fs::File::create(dir.join(name)).unwrap();
+            f.write_all_at(bytes, 0).unwrap();
+            f.set_modified(mtime).unwrap();
+        };
+        let ours = [MAGIC.as_slice(), b"rest of a cache file"].concat();
+        // Ours and old: removed.
+        put("listing-8.1-12", &ours, old);
+        put(".listing-aB3xZ9", b"JRNL", old);
+        put(".listing-000000", b"", old);
+        // Ours but recent: kept.
+        put("listing-8.1-13", &ours, recent);
+        put(".listing-recent", &ours, recent);
+        // Old, but not ours by name or by content: kept.
+        for name in [
+            "notes.txt",
+            "listing-8.1-14.bak",
+            "listing-8.1",
+            "listing-a.1-14",
+            "listing-8.1-",
+            ".listing-toolong7",
+            "xlisting-8.1-15",
+        ] {
+            put(name, &ours, old);
+        }
+        put("listing-8.1-16", b"someone else's file", old);
+        put(".listing-abcdef", b"JRNLX", old);
+        // A symlink to an old cache file, and a directory, both named as ours.
+        put("target", &ours, old);
+        std::os::unix::fs::symlink(dir.join("target"), dir.join("listing-8.1-17")).unwrap();
+        fs::create_dir(dir.join("listing-8.1-18")).unwrap();
+
+        // Through a write of a listing into this cache (a small directory:
+        // `store` itself does not ask for a large one).
+        let tmp = big_dir(10);
+        let cache = ListingCache::at(dir);
+        let stamp = stamp_of(tmp.path());
+        let read = DirRead::read(tmp.path()).unwrap();
+        store(&cache, &cache.file_for(&stamp), &stamp, &read).unwrap();
+
+        let mut left: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let written = cache
+            .file_for(&stamp)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut want: Vec<String> = [
+            ".listing-abcdef",
+            ".listing-recent",
+            ".listing-toolong7",
+            "listing-8.1",
+            "listing-8.1-",
+            "listing-8.1-13",
+            "listing-8.1-14.bak",
+            "listing-8.1-16",
+            "listing-8.1-17",
+            "listing-8.1-18",
+            "listing-a.1-14",
+            "notes.txt",
+            "target",
+            "xlisting-8.1-15",
+        ]
+        .map(String::from)
+        .to_vec();
+        want.push(written);
+        want.sort();
+        assert_eq!(left, want);
+    }
+
+    #[test]
+    fn one_write_removes_at_most_max_removals() {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let dir = cache_dir.path();
+        let now = SystemTime::now();
+        let old = now - STALE_AFTER - Duration::from_secs(1);
+        let n = MAX_REMOVALS + 40;
+        for i in 0..n {
+            let f = fs::File::create(dir.join(format!("listing-1.2-{i}"))).unwrap();
+            f.write_all_at(MAGIC, 0).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        assert_eq!(remove_stale(dir, now), MAX_REMOVALS);
+        assert_eq!(fs::read_dir(dir).unwrap().count(), n - MAX_REMOVALS);
+        assert_eq!(remove_stale(dir, now), n - MAX_REMOVALS);
+        assert_eq!(fs::read_dir(dir).unwrap().count(), 0);
+        // A clock before the epoch's 30 days, or a missing directory: nothing.
+        assert_eq!(remove_stale(dir, UNIX_EPOCH), 0);
+        assert_eq!(remove_stale(&dir.join("none"), now), 0);
     }
 
     #[test]
