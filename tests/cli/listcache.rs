@@ -4,7 +4,8 @@
 //! believed; commands that change a journal never read it.
 //!
 //! A cache is written only for a directory whose ctime is at least 3 s old,
-//! and ctime cannot be set back: each test waits that long once.
+//! and ctime cannot be set back: each test builds its journals, then waits
+//! that long once.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -110,44 +111,32 @@ fn lie_about_the_newest(file: &Path) {
 }
 
 #[test]
-fn read_only_commands_cache_a_settled_listing_and_leave_the_journal_as_it_was() {
+fn read_only_commands_cache_a_settled_listing_believed_only_while_the_directory_is_unchanged() {
     let j = settled_journal();
     let cache_tmp = tempfile::tempdir().unwrap();
-    let cache = cache_tmp.path().join("cache");
+    let cache = &cache_tmp.path().join("cache");
     let files = j.snapshot();
     let names = names_in(&j.dir);
 
     // Disabled: nothing written.
-    let mut cmd = cached(&j, &cache, &["inspect", "-n", "3", "-o", "raw"]);
+    let mut cmd = cached(&j, cache, &["inspect", "-n", "3", "-o", "raw"]);
     cmd.env("JOURNAL_NO_CACHE", "1");
     assert_eq!(seqs_of(&stdout_of(&mut cmd)), [1100, 1099, 1098]);
     assert!(!cache.exists(), "JOURNAL_NO_CACHE=1 writes no cache");
 
-    assert_eq!(newest_seqs(&j, &cache, 3), [1098, 1099, 1100]);
-    let written = cache_files(&cache);
-    assert_eq!(written.len(), 1, "one file for the directory: {written:?}");
+    assert_eq!(newest_seqs(&j, cache, 3), [1098, 1099, 1100]);
+    let written = cache_files(cache);
+    let [file] = &written[..] else {
+        panic!("one file for the directory: {written:?}")
+    };
     // Every read-only command, from the cache now, answers as the directory.
-    assert_eq!(newest_seqs(&j, &cache, 3), [1098, 1099, 1100]);
-    assert_eq!(recover(&j, &cache), "1100\n");
-    cached(&j, &cache, &["verify", "-q"]).assert().success();
-    let stats = stdout_of(&mut cached(&j, &cache, &["stats", "--json"]));
+    assert_eq!(newest_seqs(&j, cache, 3), [1098, 1099, 1100]);
+    assert_eq!(recover(&j, cache), "1100\n");
+    cached(&j, cache, &["verify", "-q"]).assert().success();
+    let stats = stdout_of(&mut cached(&j, cache, &["stats", "--json"]));
     let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
     assert_eq!(stats["segments"], SEGMENTS, "{stats}");
-    assert_eq!(cache_files(&cache), written);
-
-    assert!(j.snapshot() == files, "a read-only command changed a file");
-    assert_eq!(names_in(&j.dir), names, "a read-only command added a file");
-}
-
-#[test]
-fn a_cache_that_lies_is_believed_only_while_the_directory_is_unchanged() {
-    let j = settled_journal();
-    let cache_tmp = tempfile::tempdir().unwrap();
-    let cache = cache_tmp.path();
-    assert_eq!(newest_seqs(&j, cache, 3), [1098, 1099, 1100]);
-    let [file] = &cache_files(cache)[..] else {
-        panic!("one cache file expected")
-    };
+    assert_eq!(cache_files(cache), written);
 
     // The directory unchanged, a forged cache (the newest segment left out)
     // is read: proof that a read-only command took its listing from it.
@@ -167,6 +156,9 @@ fn a_cache_that_lies_is_believed_only_while_the_directory_is_unchanged() {
     let mut cmd = cached(&j, cache, &["recover"]);
     cmd.env("JOURNAL_NO_CACHE", "yes");
     assert_eq!(stdout_of(&mut cmd), "1100\n");
+
+    assert!(j.snapshot() == files, "a read-only command changed a file");
+    assert_eq!(names_in(&j.dir), names, "a read-only command added a file");
 
     // A segment added: the directory changed, the cache is not read.
     j.write(
@@ -216,7 +208,7 @@ fn pairs(want: &[(&str, u64)]) -> Vec<(String, u64)> {
 }
 
 #[test]
-fn two_journals_at_once_read_a_lying_cache_only_while_each_is_unchanged() {
+fn two_journals_at_once_read_a_lying_cache_only_while_each_is_unchanged_and_prune_never() {
     // Both 1..=1100 at the same times: the merge shows each journal's
     // newest side by side.
     let (a, b) = (big_journal(), big_journal());
@@ -288,33 +280,22 @@ fn two_journals_at_once_read_a_lying_cache_only_while_each_is_unchanged() {
     cached(&a, cache, &["tail", "--from-seq", "1101"])
         .assert()
         .success();
-}
 
-#[test]
-fn prune_never_reads_the_cache() {
-    let j = settled_journal();
-    let cache_tmp = tempfile::tempdir().unwrap();
-    let cache = cache_tmp.path();
-    assert_eq!(newest_seqs(&j, cache, 1), [1100]);
-    let [file] = &cache_files(cache)[..] else {
-        panic!("one cache file expected")
-    };
-    lie_about_the_newest(file);
-    assert_eq!(newest_seqs(&j, cache, 1), [1099], "the lie is in place");
-
-    // Listing the lie, prune would keep 1098 and 1099; it keeps the
+    // prune never reads the cache: b's still lies (1100 left out), and
+    // listing the lie prune would keep 1098 and 1099; it keeps the
     // directory's two newest.
-    cached(&j, cache, &["prune", "--keep", "2"])
+    assert_eq!(newest_seqs(&b, cache, 1), [1099], "the lie is in place");
+    cached(&b, cache, &["prune", "--keep", "2"])
         .assert()
         .success();
-    assert_eq!(j.segments(), [segment_name(1099), segment_name(1100)]);
-    assert_eq!(newest_seqs(&j, cache, 3), [1099, 1100]);
+    assert_eq!(b.segments(), [segment_name(1099), segment_name(1100)]);
+    assert_eq!(newest_seqs(&b, cache, 3), [1099, 1100]);
 }
 
 #[test]
 fn a_corrupt_truncated_or_foreign_cache_file_is_ignored_silently() {
-    let j = settled_journal();
-    // Another large journal (seqs 5001..), and a small one.
+    let j = big_journal();
+    // Another large journal (seqs 5001..), and a small one; then one wait.
     let other = TestJournal::new();
     for seq in 5001..=5000 + SEGMENTS {
         other.write(
@@ -323,8 +304,9 @@ fn a_corrupt_truncated_or_foreign_cache_file_is_ignored_silently() {
         );
     }
     let small = TestJournal::with_events(20, 2);
-    wait_settled(&other.dir);
-    wait_settled(&small.dir);
+    for dir in [&j.dir, &other.dir, &small.dir] {
+        wait_settled(dir);
+    }
     let cache_tmp = tempfile::tempdir().unwrap();
     let cache = cache_tmp.path();
 
