@@ -70,7 +70,7 @@ fn validated_record<'a>(
     head: Head<'a>,
     event_keys: Option<&mut Vec<(usize, usize)>>,
 ) -> Option<FastRecord<'a>> {
-    let seen = validate(line, event_keys, classify)?;
+    let seen = validate_best(line, event_keys)?;
     if seen != HeadKeys::Unique {
         return None;
     }
@@ -182,7 +182,7 @@ const MAX_DEPTH: usize = 127;
 /// `\uXXXX` escape is a scalar value or a surrogate pair (a lone `\ud800`
 /// is refused) and every number is a finite double (`1e400` is refused).
 pub fn valid_json(b: &[u8]) -> bool {
-    validate(b, None, classify).is_some()
+    validate_best(b, None).is_some()
 }
 
 /// What the validator saw of the keys the record head reads.
@@ -196,103 +196,307 @@ enum HeadKeys {
     Escaped,
 }
 
-/// One 64-byte block's classes, bit `i` for byte `i`.
+/// The classes of a 64-byte block that matter inside strings, bit `i` for
+/// byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Classes {
+struct StringClasses {
     backslash: u64,
     quote: u64,
     /// Below 0x20.
     control: u64,
+    non_ascii: u64,
+}
+
+/// The classes of a 64-byte block that matter outside strings only: a
+/// block inside one string never needs them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct LayoutClasses {
     /// JSON's whitespace: space, tab, line feed, carriage return.
     space: u64,
     /// `{`, `}`, `[`, `]`, `:`, `,`.
     structural: u64,
-    non_ascii: u64,
 }
 
-/// The best classifier this machine has: AVX2 when the processor has it
-/// (checked once; the answer is cached by std), else SSE2, which every
-/// x86_64 has.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn classify(block: &[u8; 64]) -> Classes {
-    classify_sse2(block)
+/// The bytes that may follow a backslash in a string, for blocks with
+/// escapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct EscapeClasses {
+    /// `"`, `\\`, `/`, `b`, `f`, `n`, `r`, `t`, `u`.
+    simple: u64,
+    /// `u`, whose four hex digits come next.
+    unicode: u64,
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn classify(block: &[u8; 64]) -> Classes {
-    classify_portable(block)
+/// Stage 1's classifier, one implementation per instruction set.
+trait Classify {
+    /// # Safety
+    /// The processor has the instructions the implementation uses.
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses;
+    /// # Safety
+    /// As for [`Classify::strings`].
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses;
+    /// # Safety
+    /// As for [`Classify::strings`].
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses;
 }
 
-/// Stage 1's byte classes without SIMD: the definition, one byte at a time.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn classify_portable(block: &[u8; 64]) -> Classes {
-    let mut c = Classes::default();
-    for (i, &x) in block.iter().enumerate() {
-        let bit = 1u64 << i;
-        let set = |mask: &mut u64, yes: bool| *mask |= if yes { bit } else { 0 };
-        set(&mut c.backslash, x == b'\\');
-        set(&mut c.quote, x == b'"');
-        set(&mut c.control, x < 0x20);
-        set(&mut c.space, matches!(x, b' ' | b'\t' | b'\n' | b'\r'));
-        set(
-            &mut c.structural,
-            matches!(x, b'{' | b'}' | b'[' | b']' | b':' | b','),
-        );
-        set(&mut c.non_ascii, x >= 0x80);
+/// The classes by definition, one byte at a time: other processors, and
+/// the reference the SIMD classifiers are tested against.
+struct Portable;
+
+impl Classify for Portable {
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses {
+        let mut c = StringClasses::default();
+        for (i, &x) in block.iter().enumerate() {
+            c.backslash |= u64::from(x == b'\\') << i;
+            c.quote |= u64::from(x == b'"') << i;
+            c.control |= u64::from(x < 0x20) << i;
+            c.non_ascii |= u64::from(x >= 0x80) << i;
+        }
+        c
     }
-    c
+
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
+        let mut c = LayoutClasses::default();
+        for (i, &x) in block.iter().enumerate() {
+            c.space |= u64::from(matches!(x, b' ' | b'\t' | b'\n' | b'\r')) << i;
+            let structural = matches!(x, b'{' | b'}' | b'[' | b']' | b':' | b',');
+            c.structural |= u64::from(structural) << i;
+        }
+        c
+    }
+
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
+        let mut c = EscapeClasses::default();
+        for (i, &x) in block.iter().enumerate() {
+            let simple = matches!(
+                x,
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u'
+            );
+            c.simple |= u64::from(simple) << i;
+            c.unicode |= u64::from(x == b'u') << i;
+        }
+        c
+    }
 }
 
-/// Stage 1's byte classes, sixteen bytes at a time with SSE2.
+/// Sixteen bytes at a time with SSE2, which every x86_64 has.
 #[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn classify_sse2(block: &[u8; 64]) -> Classes {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    let mut c = Classes::default();
-    for k in 0..4 {
-        // SAFETY: SSE2 is part of every x86_64 target (the compiler enables
-        // it for the whole crate), and the load reads bytes 16k..16k+16 of
-        // the 64-byte block (unaligned loads allowed).
-        let masks = unsafe {
-            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
-            let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-            let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16);
-            // Unsigned c <= 0x1f exactly when min(c, 0x1f) == c.
-            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-            let space = _mm_or_si128(
-                _mm_or_si128(is(b' '), is(b'\t')),
-                _mm_or_si128(is(b'\n'), is(b'\r')),
-            );
-            // `[` and `{`, `]` and `}` differ in bit 5 alone.
-            let v20 = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let brackets = _mm_or_si128(
-                _mm_cmpeq_epi8(v20, _mm_set1_epi8(b'{' as i8)),
-                _mm_cmpeq_epi8(v20, _mm_set1_epi8(b'}' as i8)),
-            );
-            let structural = _mm_or_si128(brackets, _mm_or_si128(is(b':'), is(b',')));
-            [
-                mask(is(b'\\')),
-                mask(is(b'"')),
-                mask(control),
-                mask(space),
-                mask(structural),
-                mask(v),
-            ]
+struct Sse2;
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Sse2 {
+    #[inline(always)]
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_set1_epi8,
         };
-        let at = 16 * k;
-        c.backslash |= masks[0] << at;
-        c.quote |= masks[1] << at;
-        c.control |= masks[2] << at;
-        c.space |= masks[3] << at;
-        c.structural |= masks[4] << at;
-        c.non_ascii |= masks[5] << at;
+        let mut c = StringClasses::default();
+        for k in 0..4 {
+            // SAFETY: SSE2 is part of every x86_64 target; the load reads
+            // bytes 16k..16k+16 of the block (unaligned loads allowed).
+            let [backslash, quote, control, non_ascii] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+                let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+                let is = |b: u8| mask(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)));
+                // Unsigned c <= 0x1f exactly when min(c, 0x1f) == c.
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                [is(b'\\'), is(b'"'), mask(control), mask(v)]
+            };
+            c.backslash |= backslash;
+            c.quote |= quote;
+            c.control |= control;
+            c.non_ascii |= non_ascii;
+        }
+        c
     }
-    c
+
+    #[inline(always)]
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        let mut c = LayoutClasses::default();
+        for k in 0..4 {
+            // SAFETY: as in `strings`.
+            let [space, structural] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+                let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+                let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+                let space = _mm_or_si128(
+                    _mm_or_si128(is(b' '), is(b'\t')),
+                    _mm_or_si128(is(b'\n'), is(b'\r')),
+                );
+                // `[` and `{`, `]` and `}` differ in bit 5 alone.
+                let v20 = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                let brackets = _mm_or_si128(
+                    _mm_cmpeq_epi8(v20, _mm_set1_epi8(b'{' as i8)),
+                    _mm_cmpeq_epi8(v20, _mm_set1_epi8(b'}' as i8)),
+                );
+                let structural = _mm_or_si128(brackets, _mm_or_si128(is(b':'), is(b',')));
+                [mask(space), mask(structural)]
+            };
+            c.space |= space;
+            c.structural |= structural;
+        }
+        c
+    }
+
+    #[inline(always)]
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        let mut c = EscapeClasses::default();
+        for k in 0..4 {
+            // SAFETY: as in `strings`.
+            let [simple, unicode] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+                let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+                let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+                let u = is(b'u');
+                let simple = b"\"\\/bfnrt".iter().fold(u, |m, &x| _mm_or_si128(m, is(x)));
+                [mask(simple), mask(u)]
+            };
+            c.simple |= simple;
+            c.unicode |= unicode;
+        }
+        c
+    }
+}
+
+/// Thirty-two bytes at a time with AVX2; whitespace and structural bytes
+/// by two nibble lookups (simdjson's method, with our own tables).
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+/// Nibble tables: a byte is in a class when the entries of its low and of
+/// its high nibble share the class's bit. Structural: bit 0 for `[]{}`
+/// (0x5B 0x5D 0x7B 0x7D), bit 1 for `,` (0x2C), bit 2 for `:` (0x3A);
+/// whitespace: bit 3 for tab, line feed, carriage return (0x09 0x0A 0x0D),
+/// bit 4 for space (0x20).
+#[cfg(target_arch = "x86_64")]
+const LOW_NIBBLE: [u8; 16] = [16, 0, 0, 0, 0, 0, 0, 0, 0, 8, 4 | 8, 1, 2, 1 | 8, 0, 0];
+#[cfg(target_arch = "x86_64")]
+const HIGH_NIBBLE: [u8; 16] = [8, 0, 2 | 16, 4, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// Nibble tables for the bytes that may follow a backslash: bit 0 for `"`
+/// and `/` (0x22 0x2F), bit 1 for `\\` (0x5C), bit 2 for `b`, `f`, `n`
+/// (0x62 0x66 0x6E), bit 3 for `r`, `t` (0x72 0x74), bit 4 for `u` (0x75).
+#[cfg(target_arch = "x86_64")]
+const ESCAPE_LOW_NIBBLE: [u8; 16] = [0, 0, 1 | 4 | 8, 0, 8, 16, 4, 0, 0, 0, 0, 0, 2, 0, 4, 1];
+#[cfg(target_arch = "x86_64")]
+const ESCAPE_HIGH_NIBBLE: [u8; 16] = [0, 0, 1, 0, 0, 2, 4, 8 | 16, 0, 0, 0, 0, 0, 0, 0, 0];
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx2 {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+            _mm256_set1_epi8,
+        };
+        let mut c = StringClasses::default();
+        for k in 0..2 {
+            // SAFETY: the caller checked the processor has AVX2; the load
+            // reads bytes 32k..32k+32 of the block (unaligned loads allowed).
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let mask = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k);
+            let is = |b: u8| mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)));
+            c.backslash |= is(b'\\');
+            c.quote |= is(b'"');
+            c.control |= mask(_mm256_cmpeq_epi8(
+                _mm256_min_epu8(v, _mm256_set1_epi8(0x1f)),
+                v,
+            ));
+            c.non_ascii |= mask(v);
+        }
+        c
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
+        use std::arch::x86_64::{
+            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
+            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+            _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
+        };
+        // SAFETY: the tables are 16 bytes each.
+        let (low_table, high_table) = unsafe {
+            (
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(LOW_NIBBLE.as_ptr().cast())),
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(HIGH_NIBBLE.as_ptr().cast())),
+            )
+        };
+        let nibble = _mm256_set1_epi8(0x0f);
+        let mut c = LayoutClasses::default();
+        for k in 0..2 {
+            // SAFETY: as in `strings`.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
+            let high = _mm256_shuffle_epi8(
+                high_table,
+                _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble),
+            );
+            let class = _mm256_and_si256(low, high);
+            let none_of = |bits: i8| {
+                let m = _mm256_cmpeq_epi8(
+                    _mm256_and_si256(class, _mm256_set1_epi8(bits)),
+                    _mm256_setzero_si256(),
+                );
+                u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k)
+            };
+            let mine = u64::from(u32::MAX) << (32 * k);
+            c.structural |= !none_of(0b111) & mine;
+            c.space |= !none_of(0b11000) & mine;
+        }
+        c
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
+        use std::arch::x86_64::{
+            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
+            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+            _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
+        };
+        // SAFETY: the tables are 16 bytes each.
+        let (low_table, high_table) = unsafe {
+            (
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(ESCAPE_LOW_NIBBLE.as_ptr().cast())),
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(ESCAPE_HIGH_NIBBLE.as_ptr().cast())),
+            )
+        };
+        let nibble = _mm256_set1_epi8(0x0f);
+        let mut c = EscapeClasses::default();
+        for k in 0..2 {
+            // SAFETY: as in `strings`.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
+            let high = _mm256_shuffle_epi8(
+                high_table,
+                _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble),
+            );
+            let class = _mm256_and_si256(low, high);
+            let none_of = |bits: i8| {
+                let m = _mm256_cmpeq_epi8(
+                    _mm256_and_si256(class, _mm256_set1_epi8(bits)),
+                    _mm256_setzero_si256(),
+                );
+                u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k)
+            };
+            let mine = u64::from(u32::MAX) << (32 * k);
+            c.simple |= !none_of(0b11111) & mine;
+            c.unicode |= !none_of(0b10000) & mine;
+        }
+        c
+    }
 }
 
 /// Bit `i` set when byte `i` is escaped: it follows an odd run of
@@ -300,11 +504,6 @@ fn classify_sse2(block: &[u8; 64]) -> Classes {
 /// the first byte of the next block is escaped.
 #[inline(always)]
 fn escaped_bytes(backslash: u64, prev_escaped: &mut u64) -> u64 {
-    if backslash == 0 {
-        let escaped = *prev_escaped;
-        *prev_escaped = 0;
-        return escaped;
-    }
     const EVEN: u64 = 0x5555_5555_5555_5555;
     // A backslash escaped by the block before starts no run.
     let backslash = backslash & !*prev_escaped;
@@ -347,24 +546,60 @@ enum Expect {
     Next,
 }
 
+/// Validates `b` (see [`valid_json`]) with the best classifier this
+/// processor has: AVX2 when it has it (std caches the check), else SSE2
+/// (every x86_64 has it), or the portable one on other processors.
+fn validate_best(b: &[u8], event_keys: Option<&mut Vec<(usize, usize)>>) -> Option<HeadKeys> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above.
+            return unsafe { validate_avx2(b, event_keys) };
+        }
+        // SAFETY: every x86_64 processor has SSE2.
+        unsafe { validate::<Sse2>(b, event_keys) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: the portable classifier needs nothing.
+    unsafe {
+        validate::<Portable>(b, event_keys)
+    }
+}
+
+/// [`validate`] compiled for AVX2, so the classifier inlines into it.
+///
+/// # Safety
+/// The processor has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn validate_avx2(
+    b: &[u8],
+    event_keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<HeadKeys> {
+    // SAFETY: AVX2 is there (this function's own contract).
+    unsafe { validate::<Avx2>(b, event_keys) }
+}
+
 /// Validates `b` (see [`valid_json`]); `None` when it is not valid, else
 /// what it saw of the head keys. The event object's key ranges go to
-/// `event_keys` when asked. `classify` is stage 1's classifier (a
-/// parameter so the tests can run every classifier on the same input).
+/// `event_keys` when asked. `C` is stage 1's classifier (a parameter so the
+/// tests can run every classifier on the same input).
+///
+/// # Safety
+/// The processor has the instructions `C` uses.
 #[inline(always)]
-fn validate(
+unsafe fn validate<C: Classify>(
     b: &[u8],
     mut event_keys: Option<&mut Vec<(usize, usize)>>,
-    classify: impl Fn(&[u8; 64]) -> Classes,
 ) -> Option<HeadKeys> {
     // Stage 1 carries between blocks.
     let mut prev_escaped = 0u64;
     let mut in_string_carry = 0u64;
     let mut prev_other = 0u64;
     let mut non_ascii = 0u64;
-    // A `\uD8xx\uDCxx` pair is checked at its first backslash; the second
-    // lies before this.
-    let mut escape_checked_to = 0usize;
+    // A `\uD8xx\uDCxx` pair is checked at its first `u`; the second lies
+    // before this.
+    let mut unicode_checked_to = 0usize;
     // Stage 2.
     let mut expect = Expect::Value;
     let mut depth = 0usize;
@@ -381,15 +616,27 @@ fn validate(
     let mut tail = [b' '; 64];
     let mut base = 0;
     while base < b.len() {
-        let block: &[u8; 64] = match b.get(base..base + 64) {
-            Some(s) => s.try_into().ok()?,
+        // The last block of a line of 64 bytes or more is the line's last
+        // 64 bytes, its masks shifted so that bit 0 is byte `base`; past
+        // the end the bits are as for spaces. A shorter line is copied
+        // into spaces.
+        let (block, shift): (&[u8; 64], u32) = match b.get(base..base + 64) {
+            Some(s) => (s.try_into().ok()?, 0),
+            None if b.len() >= 64 => {
+                let s = &b[b.len() - 64..];
+                (s.try_into().ok()?, (base + 64 - b.len()) as u32)
+            }
             None => {
-                // The last block, padded with spaces: no tokens, no errors.
-                tail[..b.len() - base].copy_from_slice(&b[base..]);
-                &tail
+                tail[..b.len()].copy_from_slice(b);
+                (&tail, 0)
             }
         };
-        let c = classify(block);
+        // SAFETY: the caller vouches for `C`'s instructions.
+        let mut c = unsafe { C::strings(block) };
+        c.backslash >>= shift;
+        c.quote >>= shift;
+        c.control >>= shift;
+        c.non_ascii >>= shift;
         non_ascii |= c.non_ascii;
 
         let escaped = escaped_bytes(c.backslash, &mut prev_escaped);
@@ -399,129 +646,146 @@ fn validate(
         if c.control & in_string != 0 {
             return None;
         }
-        let mut escapes = c.backslash & !escaped & in_string;
-        while escapes != 0 {
-            let at = base + escapes.trailing_zeros() as usize;
-            escapes &= escapes - 1;
-            if at >= escape_checked_to {
-                escape_checked_to = escape(b, at)?;
+        // Each escaped byte inside a string must make an escape with its
+        // backslash (one escaped by a backslash outside a string sits in a
+        // scalar run, refused below); `\\u` escapes are read one by one.
+        let escapes = escaped & in_string;
+        if escapes != 0 {
+            // SAFETY: as above.
+            let e = unsafe { C::escapes(block) };
+            if escapes & !(e.simple >> shift) != 0 {
+                return None;
+            }
+            let mut unicode = escapes & e.unicode >> shift;
+            while unicode != 0 {
+                let at = base + unicode.trailing_zeros() as usize;
+                unicode &= unicode - 1;
+                if at >= unicode_checked_to {
+                    unicode_checked_to = unicode_escape(b, at)?;
+                }
             }
         }
-        let other = !(c.structural | c.space | c.quote | in_string);
+        if in_string & !quote == u64::MAX {
+            // Inside one string from end to end: no token, no scalar run.
+            prev_other = 0;
+            base += 64;
+            continue;
+        }
+        // SAFETY: as above.
+        let mut layout = unsafe { C::layout(block) };
+        layout.structural >>= shift;
+        layout.space = layout.space >> shift | !(u64::MAX >> shift);
+        let other = !(layout.structural | layout.space | c.quote | in_string);
         let scalars = other & !(other << 1 | prev_other);
         prev_other = other >> 63;
-        let mut tokens = (c.structural & !in_string) | (quote & in_string) | scalars;
+        let mut tokens = (layout.structural & !in_string) | (quote & in_string) | scalars;
 
         while tokens != 0 {
             let at = base + tokens.trailing_zeros() as usize;
             tokens &= tokens - 1;
-            let value_expected = matches!(expect, Expect::Value | Expect::FirstItem);
-            match b[at] {
-                open @ (b'{' | b'[') => {
-                    if !value_expected || depth == MAX_DEPTH {
+            let c = b[at];
+            // By what is expected first: the sequence of states is regular
+            // (key, colon, value, comma...), so these branches predict well.
+            match expect {
+                Expect::Colon => {
+                    if c != b':' {
                         return None;
                     }
-                    depth += 1;
-                    if open == b'{' {
-                        objects |= 1 << depth;
-                        // At depth 2 an object is the value of the last
-                        // top-level key.
-                        if depth == 2 {
-                            in_event = event_next;
-                            seen_event = 0;
+                    expect = Expect::Value;
+                }
+                Expect::Value | Expect::FirstItem => match c {
+                    b'"' => expect = Expect::Next,
+                    b'{' | b'[' => {
+                        if depth == MAX_DEPTH {
+                            return None;
                         }
-                        expect = Expect::FirstKey;
-                    } else {
-                        objects &= !(1 << depth);
-                        expect = Expect::FirstItem;
-                    }
-                }
-                close @ (b'}' | b']') => {
-                    let object = close == b'}';
-                    let may_close = match expect {
-                        Expect::Next => true,
-                        Expect::FirstKey => object,
-                        Expect::FirstItem => !object,
-                        _ => false,
-                    };
-                    if !may_close || depth == 0 || (objects >> depth & 1 == 1) != object {
-                        return None;
-                    }
-                    if depth == 2 {
-                        in_event = false;
-                    }
-                    depth -= 1;
-                    expect = Expect::Next;
-                }
-                b'"' if value_expected => expect = Expect::Next,
-                b'"' if matches!(expect, Expect::FirstKey | Expect::Key) => {
-                    expect = Expect::Colon;
-                    if depth == 1 || (depth == 2 && in_event) {
-                        let start = at + 1;
-                        let (end, plain) = key_end(b, start);
-                        let key = &b[start..end];
-                        let bit = match (plain, depth, key) {
-                            (false, _, _) => 0,
-                            (true, 1, b"seq") => 1,
-                            (true, 1, b"ts") => 2,
-                            (true, 1, b"session_id") => 4,
-                            (true, 1, b"event") => 8,
-                            (true, 2, b"type") => 16,
-                            _ => 0,
-                        };
-                        let seen = if depth == 1 {
-                            event_next = bit == 8;
-                            &mut seen_top
+                        depth += 1;
+                        if c == b'{' {
+                            objects |= 1 << depth;
+                            // At depth 2 an object is the value of the last
+                            // top-level key.
+                            if depth == 2 {
+                                in_event = event_next;
+                                seen_event = 0;
+                            }
+                            expect = Expect::FirstKey;
                         } else {
-                            if let Some(keys) = event_keys.as_deref_mut() {
-                                keys.push((start, end));
-                            }
-                            &mut seen_event
-                        };
-                        if head_keys == HeadKeys::Unique {
-                            if !plain {
-                                head_keys = HeadKeys::Escaped;
-                            } else if *seen & bit != 0 {
-                                head_keys = HeadKeys::Repeated;
-                            }
+                            objects &= !(1 << depth);
+                            expect = Expect::FirstItem;
                         }
-                        *seen |= bit;
+                    }
+                    b']' if expect == Expect::FirstItem => {
+                        depth -= 1;
+                        expect = Expect::Next;
+                    }
+                    _ => {
+                        let end = scalar(b, at)?;
+                        // The scalar must fill its run: the next byte ends it.
+                        if b.get(end).is_some_and(|&n| !ENDS_SCALAR[usize::from(n)]) {
+                            return None;
+                        }
+                        expect = Expect::Next;
+                    }
+                },
+                Expect::Next => {
+                    let object = objects >> depth & 1 == 1;
+                    match c {
+                        b',' if depth > 0 => {
+                            expect = if object { Expect::Key } else { Expect::Value };
+                        }
+                        b'}' | b']' if depth > 0 && object == (c == b'}') => {
+                            if depth == 2 {
+                                in_event = false;
+                            }
+                            depth -= 1;
+                        }
+                        _ => return None,
                     }
                 }
-                b':' if expect == Expect::Colon => expect = Expect::Value,
-                b',' if expect == Expect::Next && depth > 0 => {
-                    expect = if objects >> depth & 1 == 1 {
-                        Expect::Key
-                    } else {
-                        Expect::Value
-                    };
-                }
-                b'"' | b':' | b',' => return None,
-                _ => {
-                    if !value_expected {
-                        return None;
+                Expect::Key | Expect::FirstKey => match c {
+                    b'"' => {
+                        expect = Expect::Colon;
+                        if depth == 1 || (depth == 2 && in_event) {
+                            let start = at + 1;
+                            let (end, plain) = key_end(b, start);
+                            let key = &b[start..end];
+                            let bit = match (plain, depth, key) {
+                                (false, _, _) => 0,
+                                (true, 1, b"seq") => 1,
+                                (true, 1, b"ts") => 2,
+                                (true, 1, b"session_id") => 4,
+                                (true, 1, b"event") => 8,
+                                (true, 2, b"type") => 16,
+                                _ => 0,
+                            };
+                            let seen = if depth == 1 {
+                                event_next = bit == 8;
+                                &mut seen_top
+                            } else {
+                                if let Some(keys) = event_keys.as_deref_mut() {
+                                    keys.push((start, end));
+                                }
+                                &mut seen_event
+                            };
+                            if head_keys == HeadKeys::Unique {
+                                if !plain {
+                                    head_keys = HeadKeys::Escaped;
+                                } else if *seen & bit != 0 {
+                                    head_keys = HeadKeys::Repeated;
+                                }
+                            }
+                            *seen |= bit;
+                        }
                     }
-                    let end = scalar(b, at)?;
-                    // The scalar must fill its run: the next byte ends it.
-                    if let Some(&next) = b.get(end)
-                        && !matches!(
-                            next,
-                            b' ' | b'\t'
-                                | b'\n'
-                                | b'\r'
-                                | b'{'
-                                | b'}'
-                                | b'['
-                                | b']'
-                                | b':'
-                                | b','
-                                | b'"'
-                        )
-                    {
-                        return None;
+                    b'}' if expect == Expect::FirstKey => {
+                        if depth == 2 {
+                            in_event = false;
+                        }
+                        depth -= 1;
+                        expect = Expect::Next;
                     }
-                    expect = Expect::Next;
-                }
+                    _ => return None,
+                },
             }
         }
         base += 64;
@@ -530,6 +794,19 @@ fn validate(
     let utf8 = non_ascii == 0 || simdutf8::basic::from_utf8(b).is_ok();
     (complete && utf8).then_some(head_keys)
 }
+
+/// The bytes that may follow a scalar: whitespace, structural bytes and a
+/// quote (which the grammar then refuses), as the run of a scalar ends.
+const ENDS_SCALAR: [bool; 256] = {
+    let ends = b" \t\n\r{}[]:,\"";
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < ends.len() {
+        t[ends[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Where the key whose body starts at `start` ends (its closing quote, or
 /// its first backslash), and whether it is plain (no escape).
@@ -540,24 +817,20 @@ fn key_end(b: &[u8], start: usize) -> (usize, bool) {
     }
 }
 
-/// Checks the escape whose backslash is at `at` (inside a string); returns
-/// where the next escape may start, or `None` if the escape is not JSON or
+/// Checks the `\\u` escape whose `u` is at `at` (inside a string); returns
+/// where the next one may start, or `None` if the escape is not JSON or
 /// not a Unicode scalar value (a lone surrogate), as serde_json judges.
-fn escape(b: &[u8], at: usize) -> Option<usize> {
-    match b.get(at + 1)? {
-        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 2),
-        b'u' => match hex4(b, at + 2)? {
-            // A high surrogate needs a low one right after it.
-            0xD800..=0xDBFF => {
-                if b.get(at + 6..at + 8) != Some(&b"\\u"[..]) {
-                    return None;
-                }
-                matches!(hex4(b, at + 8)?, 0xDC00..=0xDFFF).then_some(at + 12)
+fn unicode_escape(b: &[u8], at: usize) -> Option<usize> {
+    match hex4(b, at + 1)? {
+        // A high surrogate needs a low one right after it.
+        0xD800..=0xDBFF => {
+            if b.get(at + 5..at + 7) != Some(&b"\\u"[..]) {
+                return None;
             }
-            0xDC00..=0xDFFF => None,
-            _ => Some(at + 6),
-        },
-        _ => None,
+            matches!(hex4(b, at + 7)?, 0xDC00..=0xDFFF).then_some(at + 11)
+        }
+        0xDC00..=0xDFFF => None,
+        _ => Some(at + 5),
     }
 }
 
@@ -637,6 +910,401 @@ fn number(b: &[u8], start: usize) -> Option<usize> {
     Some(i)
 }
 
+#[cfg(test)]
+#[allow(dead_code, clippy::all)]
+mod old {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The high bit of each byte of `w` that may be `"`, `\\` or below 0x20
+    /// (SWAR). Only the lowest set bit is exact (a borrow can flag a byte above a
+    /// special one), which is all the caller uses; no special byte gives 0.
+    fn special_bytes(w: u64) -> u64 {
+        let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let q = w ^ (ONES * u64::from(b'"'));
+        let quote = q.wrapping_sub(ONES) & !q & HIGH;
+        let e = w ^ (ONES * u64::from(b'\\'));
+        let escape = e.wrapping_sub(ONES) & !e & HIGH;
+        below | quote | escape
+    }
+
+    /// Bit `i` of the first mask is set when byte `i` of `chunk` is `"`, `\\` or
+    /// below 0x20; bit `i` of the second when it is not ASCII. Exact, unlike
+    /// [`special_bytes`]; SSE2 (every x86_64 has it) where available.
+    #[cfg(target_arch = "x86_64")]
+    fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of every x86_64 target (the compiler enables it
+        // for the whole crate), and the load reads the 16 bytes of `chunk`
+        // (unaligned loads allowed).
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let escape = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned c <= 0x1f exactly when min(c, 0x1f) == c.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            let special = _mm_or_si128(_mm_or_si128(quote, escape), control);
+            (
+                _mm_movemask_epi8(special) as u32,
+                _mm_movemask_epi8(v) as u32,
+            )
+        }
+    }
+
+    /// [`special_bytes16`] without SIMD: two words, exact masks.
+    #[cfg(not(target_arch = "x86_64"))]
+    fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
+        let mut special = 0u32;
+        let mut non_ascii = 0u32;
+        for (i, c) in chunk.into_iter().enumerate() {
+            special |= u32::from(c == b'"' || c == b'\\' || c < 0x20) << i;
+            non_ascii |= u32::from(c >> 7) << i;
+        }
+        (special, non_ascii)
+    }
+
+    /// Nesting deeper than this is refused: serde_json (and so the engine)
+    /// parses 127 levels of arrays and objects, the outermost counted, and
+    /// stops with "recursion limit exceeded" at the 128th.
+    const MAX_DEPTH: usize = 127;
+
+    /// Whether `b` is exactly one JSON value (RFC 8259) in UTF-8, surrounded by
+    /// optional whitespace. Outside strings the grammar admits ASCII only, so
+    /// checking the string bodies that hold non-ASCII bytes checks the line.
+    ///
+    /// "Valid" is what `serde_json::Value` accepts: besides the grammar, every
+    /// `\uXXXX` escape is a scalar value or a surrogate pair (a lone `\ud800`
+    /// is refused) and every number is a finite double (`1e400` is refused).
+    pub fn old_valid_json(b: &[u8]) -> bool {
+        Parser::new(b).whole()
+    }
+
+    /// What the validator saw of the keys the record head reads.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum HeadKeys {
+        Unique,
+        /// One of them twice (the line is not a record).
+        Repeated,
+        /// A top-level or event key written with escapes: only the exact parser
+        /// can tell what it spells.
+        Escaped,
+    }
+
+    /// Where an object sits, for the head-key checks.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Role {
+        Top,
+        Event,
+        Other,
+    }
+
+    struct Parser<'a, 'k> {
+        b: &'a [u8],
+        i: usize,
+        head_keys: HeadKeys,
+        /// Where to note the event object's keys, when asked.
+        event_keys: Option<&'k mut Vec<(usize, usize)>>,
+    }
+
+    impl<'a> Parser<'a, '_> {
+        fn new(b: &'a [u8]) -> Self {
+            Parser {
+                b,
+                i: 0,
+                head_keys: HeadKeys::Unique,
+                event_keys: None,
+            }
+        }
+
+        fn whole(&mut self) -> bool {
+            self.ws();
+            let role = if self.peek() == Some(b'{') {
+                Role::Top
+            } else {
+                Role::Other
+            };
+            self.value(0, role) && {
+                self.ws();
+                self.i == self.b.len()
+            }
+        }
+
+        fn note_key(&mut self, state: HeadKeys) {
+            if self.head_keys == HeadKeys::Unique {
+                self.head_keys = state;
+            }
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                self.i += 1;
+            }
+        }
+
+        fn value(&mut self, depth: usize, role: Role) -> bool {
+            self.ws();
+            match self.peek() {
+                Some(b'{') => self.object(depth + 1, role),
+                Some(b'[') => self.array(depth + 1),
+                Some(b'"') => self.string(),
+                Some(b't') => self.literal(b"true"),
+                Some(b'f') => self.literal(b"false"),
+                Some(b'n') => self.literal(b"null"),
+                Some(b'-' | b'0'..=b'9') => self.number(),
+                _ => false,
+            }
+        }
+
+        fn object(&mut self, depth: usize, role: Role) -> bool {
+            if depth > MAX_DEPTH {
+                return false;
+            }
+            self.i += 1;
+            self.ws();
+            if self.peek() == Some(b'}') {
+                self.i += 1;
+                return true;
+            }
+            // Head keys seen in this object (bits: seq, ts, session_id, event / type).
+            let mut seen = 0u8;
+            loop {
+                self.ws();
+                let key_start = self.i + 1;
+                if self.peek() != Some(b'"') || !self.string() {
+                    return false;
+                }
+                let mut value_role = Role::Other;
+                if role != Role::Other {
+                    let key = &self.b[key_start..self.i - 1];
+                    let bit = match (role, key) {
+                        (Role::Top, b"seq") => 1,
+                        (Role::Top, b"ts") => 2,
+                        (Role::Top, b"session_id") => 4,
+                        (Role::Top, b"event") => {
+                            value_role = Role::Event;
+                            8
+                        }
+                        (Role::Event, b"type") => 16,
+                        _ => 0,
+                    };
+                    if seen & bit != 0 {
+                        self.note_key(HeadKeys::Repeated);
+                    }
+                    if role == Role::Event
+                        && let Some(keys) = self.event_keys.as_deref_mut()
+                    {
+                        keys.push((key_start, self.i - 1));
+                    }
+                    seen |= bit;
+                    if key.contains(&b'\\') {
+                        self.note_key(HeadKeys::Escaped);
+                    }
+                }
+                self.ws();
+                if self.peek() != Some(b':') {
+                    return false;
+                }
+                self.i += 1;
+                if !self.value(depth, value_role) {
+                    return false;
+                }
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+
+        fn array(&mut self, depth: usize) -> bool {
+            if depth > MAX_DEPTH {
+                return false;
+            }
+            self.i += 1;
+            self.ws();
+            if self.peek() == Some(b']') {
+                self.i += 1;
+                return true;
+            }
+            loop {
+                if !self.value(depth, Role::Other) {
+                    return false;
+                }
+                self.ws();
+                match self.peek() {
+                    Some(b',') => self.i += 1,
+                    Some(b']') => {
+                        self.i += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+
+        fn string(&mut self) -> bool {
+            self.i += 1;
+            let b = self.b;
+            let start = self.i;
+            // High bits seen in the body: only then is it checked as UTF-8.
+            let mut high = 0u64;
+            loop {
+                // Sixteen bytes at a time (SSE2 on x86_64), then eight (SWAR),
+                // jumping straight to the first byte that ends, escapes or breaks
+                // the string; the last few bytes of the line one by one below.
+                loop {
+                    if let Some(chunk) = b.get(self.i..self.i + 16) {
+                        let (special, non_ascii) =
+                            special_bytes16(chunk.try_into().unwrap_or([0; 16]));
+                        if special != 0 {
+                            let skip = special.trailing_zeros();
+                            high |= u64::from(non_ascii & ((1u32 << skip) - 1));
+                            self.i += skip as usize;
+                            break;
+                        }
+                        high |= u64::from(non_ascii);
+                        self.i += 16;
+                    } else if let Some(chunk) = b.get(self.i..self.i + 8) {
+                        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                        let special = special_bytes(word);
+                        if special != 0 {
+                            let skip = (special.trailing_zeros() / 8) as usize;
+                            high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
+                            self.i += skip;
+                            break;
+                        }
+                        high |= word & HIGH;
+                        self.i += 8;
+                    } else {
+                        break;
+                    }
+                }
+                let Some(&c) = b.get(self.i) else {
+                    return false;
+                };
+                self.i += 1;
+                match c {
+                    b'"' => {
+                        return high == 0
+                            || simdutf8::basic::from_utf8(&b[start..self.i - 1]).is_ok();
+                    }
+                    b'\\' => match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                        Some(b'u') => {
+                            self.i += 1;
+                            let Some(unit) = self.hex4() else {
+                                return false;
+                            };
+                            match unit {
+                                // A high surrogate needs a low one right after it.
+                                0xD800..=0xDBFF => {
+                                    if b.get(self.i..self.i + 2) != Some(&b"\\u"[..]) {
+                                        return false;
+                                    }
+                                    self.i += 2;
+                                    if !matches!(self.hex4(), Some(0xDC00..=0xDFFF)) {
+                                        return false;
+                                    }
+                                }
+                                0xDC00..=0xDFFF => return false,
+                                _ => {}
+                            }
+                        }
+                        _ => return false,
+                    },
+                    // Raw control characters are not allowed inside a JSON string.
+                    0..=0x1f => return false,
+                    _ => high |= u64::from(c & 0x80),
+                }
+            }
+        }
+
+        /// Four hex digits, as a UTF-16 code unit.
+        fn hex4(&mut self) -> Option<u16> {
+            let hex = self.b.get(self.i..self.i + 4)?;
+            let mut unit = 0u16;
+            for &h in hex {
+                unit = unit << 4 | (h as char).to_digit(16)? as u16;
+            }
+            self.i += 4;
+            Some(unit)
+        }
+
+        fn literal(&mut self, word: &[u8]) -> bool {
+            if self.b[self.i..].starts_with(word) {
+                self.i += word.len();
+                true
+            } else {
+                false
+            }
+        }
+
+        fn digits(&mut self) -> usize {
+            let n = self.b[self.i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            self.i += n;
+            n
+        }
+
+        fn number(&mut self) -> bool {
+            let start = self.i;
+            if self.peek() == Some(b'-') {
+                self.i += 1;
+            }
+            match self.peek() {
+                Some(b'0') => self.i += 1,
+                Some(b'1'..=b'9') => {
+                    self.digits();
+                }
+                _ => return false,
+            }
+            if self.peek() == Some(b'.') {
+                self.i += 1;
+                if self.digits() == 0 {
+                    return false;
+                }
+            }
+            let mut exponent = false;
+            if matches!(self.peek(), Some(b'e' | b'E')) {
+                exponent = true;
+                self.i += 1;
+                if matches!(self.peek(), Some(b'+' | b'-')) {
+                    self.i += 1;
+                }
+                if self.digits() == 0 {
+                    return false;
+                }
+            }
+            // Only a long mantissa or an exponent can leave a double's range
+            // (serde_json refuses infinity); short plain numbers never do.
+            if exponent || self.i - start > 300 {
+                let text = &self.b[start..self.i];
+                // ASCII digits and signs only: from_utf8 cannot fail.
+                let finite = std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .is_some_and(f64::is_finite);
+                if !finite {
+                    return false;
+                }
+            }
+            true
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,26 +1422,82 @@ mod tests {
         }
     }
 
+    /// The classifiers this processor can run, with the validator built on
+    /// each.
+    type Validator = fn(&[u8]) -> Option<HeadKeys>;
+
+    fn validators() -> Vec<(&'static str, Validator)> {
+        // SAFETY (each): the portable classifier needs nothing, SSE2 is on
+        // every x86_64, AVX2 only when detected.
+        let mut all: Vec<(&str, Validator)> =
+            vec![("portable", |b| unsafe { validate::<Portable>(b, None) })];
+        #[cfg(target_arch = "x86_64")]
+        {
+            all.push(("sse2", |b| unsafe { validate::<Sse2>(b, None) }));
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(("avx2", |b| unsafe { validate_avx2(b, None) }));
+            }
+        }
+        all
+    }
+
+    /// Stage 1's classes by each classifier.
+    type Classifier = fn(&[u8; 64]) -> (StringClasses, LayoutClasses, EscapeClasses);
+
+    fn classifiers() -> Vec<(&'static str, Classifier)> {
+        // SAFETY: as in `validators`.
+        let mut all: Vec<(&str, Classifier)> = vec![("portable", |b| unsafe {
+            (
+                Portable::strings(b),
+                Portable::layout(b),
+                Portable::escapes(b),
+            )
+        })];
+        #[cfg(target_arch = "x86_64")]
+        {
+            all.push(("sse2", |b| unsafe {
+                (Sse2::strings(b), Sse2::layout(b), Sse2::escapes(b))
+            }));
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(("avx2", |b| unsafe {
+                    (Avx2::strings(b), Avx2::layout(b), Avx2::escapes(b))
+                }));
+            }
+        }
+        all
+    }
+
     /// Stage 1's classes, byte by byte at every lane edge, against the
-    /// definition; the SIMD classifier gives exactly the plain one's masks.
+    /// definition, by every classifier.
     #[test]
     fn classifiers_flag_exactly_each_class() {
-        for c in 0..=255u8 {
-            for at in [0, 7, 8, 15, 16, 31, 32, 47, 48, 63] {
-                let mut block = [b'a'; 64];
-                block[at] = c;
-                let bit = 1u64 << at;
-                let want = |yes: bool| if yes { bit } else { 0 };
-                let expected = Classes {
-                    backslash: want(c == b'\\'),
-                    quote: want(c == b'"'),
-                    control: want(c < 0x20),
-                    space: want(matches!(c, b' ' | b'\t' | b'\n' | b'\r')),
-                    structural: want(b"{}[]:,".contains(&c)),
-                    non_ascii: want(c >= 0x80),
-                };
-                assert_eq!(classify_portable(&block), expected, "{c:#x} at {at}");
-                assert_eq!(classify(&block), expected, "{c:#x} at {at}");
+        for (name, classify) in classifiers() {
+            for c in 0..=255u8 {
+                for at in [0, 7, 8, 15, 16, 31, 32, 47, 48, 63] {
+                    let mut block = [b'a'; 64];
+                    block[at] = c;
+                    let bit = 1u64 << at;
+                    let want = |yes: bool| if yes { bit } else { 0 };
+                    let strings = StringClasses {
+                        backslash: want(c == b'\\'),
+                        quote: want(c == b'"'),
+                        control: want(c < 0x20),
+                        non_ascii: want(c >= 0x80),
+                    };
+                    let layout = LayoutClasses {
+                        space: want(matches!(c, b' ' | b'\t' | b'\n' | b'\r')),
+                        structural: want(b"{}[]:,".contains(&c)),
+                    };
+                    let escapes = EscapeClasses {
+                        simple: want(b"\"\\/bfnrtu".contains(&c)),
+                        unicode: want(c == b'u'),
+                    };
+                    assert_eq!(
+                        classify(&block),
+                        (strings, layout, escapes),
+                        "{name}: {c:#x} at {at}"
+                    );
+                }
             }
         }
     }
@@ -825,10 +1549,12 @@ mod tests {
     fn check(b: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
         use proptest::prop_assert_eq;
         let shown = String::from_utf8_lossy(b);
-        let simd = validate(b, None, classify);
-        let plain = validate(b, None, classify_portable);
-        prop_assert_eq!(simd, plain, "classifiers disagree on {}", shown);
-        prop_assert_eq!(simd.is_some(), serde_verdict(b), "valid_json on {}", shown);
+        let serde = serde_verdict(b);
+        prop_assert_eq!(valid_json(b), serde, "valid_json on {}", shown);
+        let best = validate_best(b, None);
+        for (name, validate) in validators() {
+            prop_assert_eq!(validate(b), best, "{} on {}", name, shown);
+        }
         if let Some(f) = fast_record(b) {
             let r = parse_line(b);
             prop_assert!(
@@ -1145,5 +1871,51 @@ mod tests {
             assert!(valid_json(line));
             assert_eq!(fast_record(line), None, "{}", String::from_utf8_lossy(line));
         }
+    }
+
+    /// The validator's speed on one core, printed (no timed assertion):
+    /// `FASTLINE_BENCH_DIR=<journal dir> cargo test --release --lib
+    /// fastline_throughput -- --ignored --nocapture` (the bamboo corpus by
+    /// default).
+    #[test]
+    #[ignore]
+    fn fastline_throughput() {
+        let dir = std::env::var_os("FASTLINE_BENCH_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bamboo-clean"),
+            std::path::PathBuf::from,
+        );
+        let mut data = Vec::new();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            data.extend(std::fs::read(file.unwrap().path()).unwrap());
+        }
+        // A few MB, so the cache holds them: the validator's own speed,
+        // not the memory's; the best of many rounds.
+        data.truncate(4 << 20);
+        let lines: Vec<&[u8]> = data.split(|&c| c == b'\n').collect();
+        let mb = data.len() as f64 / 1e6;
+        let time = |name: &str, f: &dyn Fn(&[u8]) -> bool| {
+            let mut best = f64::MAX;
+            let mut count = 0;
+            for _ in 0..200 {
+                let start = std::time::Instant::now();
+                count = lines.iter().filter(|l| f(l)).count();
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+            println!(
+                "{name}: {count} of {} lines, {mb:.0} MB in {best:.3} s: {:.0} MB/s",
+                lines.len(),
+                mb / best
+            );
+        };
+        time("valid_json", &|l| valid_json(l));
+        time("old valid_json", &|l| super::old::old_valid_json(l));
+        time("fast_record", &|l| fast_record(l).is_some());
+        time("fast_record_prechecked", &|l| {
+            fast_record_prechecked(l).is_some()
+        });
+        time("simdutf8", &|l| simdutf8::basic::from_utf8(l).is_ok());
+        time("serde_json IgnoredAny", &|l| {
+            serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok()
+        });
     }
 }
