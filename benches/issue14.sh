@@ -41,6 +41,9 @@ PY
 
 # The ts 1 % of the bytes before the end of the big journal.
 since=$(cat $(segs "$big") | tail -c $(( $(cat "$big"/events-*.jsonl | wc -c) / 100 )) | sed -n 2p | jq -r .ts)
+# A rare session: the generator's short-lived sessions have 2 to 6 events
+# (the one with the fewest, first by id when several tie).
+rare_session=$(rg -o --no-filename '"session_id":"[^"]*"' "$big" | sort | uniq -c | sort -k1,1n -k2 | head -1 | sed 's/.*"session_id":"\([^"]*\)"/\1/')
 # A literal that occurs once, from the middle of the big journal.
 rare=$(sed -n 1000p "$(ls "$big"/events-*.jsonl | sort | sed -n 32p)" | jq -r '.event | (.message_id // .run_id // .session_id // .type)')
 bytes=$(cat "$big"/events-*.jsonl | wc -c)
@@ -52,6 +55,7 @@ echo "| job | \`journal\` | the tool people would use | ratio | peak RSS (journa
 echo "|---|---|---|---|---|"
 pair "newest 20" "$J inspect -n 20 -o raw $big" "tac $(newest "$big") | head -20" "\`tac | head -20\`"
 pair "max seq" "$J recover $big" "tail -n 1 $(newest "$big") | jq .seq" "\`tail -n1 | jq .seq\`"
+pair "rare session ($(rg -c -F --no-filename "$rare_session" "$big" | awk '{s += $1} END {print s}') lines), newest 20" "$J inspect -n 20 -o raw --session $rare_session $big" "rg -F --no-filename $rare_session $(segs "$big") | tail -20" "\`rg -F | tail -20\`"
 pair "rare literal (one message_id), newest 20" "$J inspect -n 20 -o raw -g $rare $big" "rg -F --no-filename $rare $(segs "$big") | tail -20" "\`rg -F | tail -20\`"
 pair "verify" "$J verify $big" "cat $(segs "$big") | jq empty" "\`jq empty\` (jaq not installed)"
 pair "events of the last 1 % (\`inspect --all --since T\`)" "$J inspect --all -o raw --since $since $big" \
@@ -60,3 +64,8 @@ pair "count by type (\`stats\`)" "$J stats $big" "rg -N --no-filename -o '\"type
 pair "full dump (\`inspect --all --oldest-first -o raw\`)" "$J inspect --all --oldest-first -o raw $big" "cat $(segs "$big") | wc -l" "\`cat | wc -l\`"
 pair "newest 20 on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J inspect -n 20 -o raw $many" "$J inspect -n 20 -o raw $big" "itself on 64 segments:"
 pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J recover $many" "$J recover $big" "itself on 64 segments:"
+# The two rows above read the directory listing from the listing cache
+# (written by hyperfine's warm-up runs: the journal is settled); the same
+# commands reading the directory itself, for comparison:
+pair "newest 20 on $(ls "$many"/events-*.jsonl | wc -l) segments, no listing cache" "JOURNAL_NO_CACHE=1 $J inspect -n 20 -o raw $many" "$J inspect -n 20 -o raw $big" "itself on 64 segments:"
+pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments, no listing cache" "JOURNAL_NO_CACHE=1 $J recover $many" "$J recover $big" "itself on 64 segments:"

@@ -452,7 +452,7 @@ impl Query {
             let i = candidates[k];
             *firsts
                 .entry(i)
-                .or_insert_with(|| probe_first_ts(&listing.segments[i].path))
+                .or_insert_with(|| probe_first_ts(listing.segments[i].path()))
         };
         // The last position where `pred` holds, for a predicate true up to
         // some point and false after (None: false everywhere).
@@ -503,7 +503,7 @@ impl Query {
         let firsts: Vec<Option<u64>> = listing
             .segments
             .iter()
-            .map(|s| probe_first_seq(&s.path))
+            .map(|s| probe_first_seq(s.path()))
             .collect();
         (0..n)
             .filter(|&i| {

@@ -9,7 +9,7 @@ use journal::scan::Direction;
 use journal::source::reader::{self, Item, Source};
 
 use crate::cli::{InspectArgs, OutputFormat};
-use crate::cmd::{Context, Target, no_stream_filter, open_listing, open_target};
+use crate::cmd::{Context, DirReads, Target, no_stream_filter, open_listing, open_target};
 use crate::exit_codes::ExitCode;
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer};
@@ -93,9 +93,13 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     let listing;
     let mut segments = None;
     let mut family = None;
-    let matcher = match open_target(&args.dir, &args.read.with(args.filters.open_options()))? {
+    let matcher = match open_target(
+        &args.dir,
+        &args.read.with(args.filters.open_options()),
+        DirReads::MayUseCache,
+    )? {
         Target::Family(f) => {
-            let matcher = f.adapt_query(query).matcher();
+            let matcher = f.adapt_query(query)?.matcher();
             family = Some(f);
             matcher
         }

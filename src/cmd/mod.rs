@@ -21,12 +21,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
+use journal::dircache::ListingCache;
 use journal::dirread::DirRead;
 use journal::query::{FieldMatch, Query, SeqRange, parse_time};
 use journal::render::notice;
 use journal::segment::Listing;
 use journal::source::reader::Source;
-use journal::source::{Format, OpenOptions, detect_reading, open_family};
+use journal::source::{Format, OpenOptions, detect_reading_with, open_family};
 use regex::bytes::Regex;
 
 use crate::cli::{Command, DirArg, FilterArgs, ReadArg};
@@ -67,14 +68,36 @@ pub fn resolve_dir(arg: &DirArg) -> Result<PathBuf> {
     anyhow::bail!("no journal directory: pass DIR, or set JOURNAL_DIR or BAMBOO_DATA_DIR")
 }
 
+/// Whether a command may take a directory's entries from the listing cache
+/// (`journal::dircache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirReads {
+    /// Read the directory itself: a command that changes the journal (its
+    /// detection included: a cache must never steer a writer) or follows it.
+    Fresh,
+    /// A one-shot read-only command: from the cache when the directory
+    /// provably has not changed since it was cached.
+    MayUseCache,
+}
+
+impl DirReads {
+    /// The cache to read through, if any (the environment may disable it).
+    fn cache(self) -> Option<ListingCache> {
+        match self {
+            DirReads::Fresh => None,
+            DirReads::MayUseCache => ListingCache::from_env(),
+        }
+    }
+}
+
 /// The journal's directory and format: `--format`, else detected by shape.
 /// A format this build only detects is an error that says so (exit 2).
-pub fn resolve_source(arg: &DirArg) -> Result<(PathBuf, Format)> {
+pub fn resolve_source(arg: &DirArg, reads: DirReads) -> Result<(PathBuf, Format)> {
     let dir = resolve_dir(arg)?;
     let format = match arg.format {
         Some(f) => f.into(),
         None => {
-            let (format, read) = detect_reading(&dir)?;
+            let (format, read) = detect_reading_with(&dir, reads.cache().as_ref())?;
             if format == Format::Segments {
                 DETECTED.set(read);
             }
@@ -103,8 +126,8 @@ pub enum Target {
 
 /// Detects (or takes `--format`) and, for a family format, opens its reader
 /// with the stream filters `opts` carries.
-pub fn open_target(arg: &DirArg, opts: &OpenOptions) -> Result<Target> {
-    let (dir, format) = resolve_source(arg)?;
+pub fn open_target(arg: &DirArg, opts: &OpenOptions, reads: DirReads) -> Result<Target> {
+    let (dir, format) = resolve_source(arg, reads)?;
     if format == Format::Segments {
         return Ok(Target::Segments);
     }
@@ -124,13 +147,18 @@ impl crate::cli::StreamArgs {
 }
 
 /// `recover`/`stats` on `arg`: a family format's reader with the stream
-/// filters, or segments (where a stream filter is refused).
+/// filters, or segments (where a stream filter is refused). Read-only: the
+/// directory's entries may come from the listing cache.
 pub fn open_streams(
     arg: &DirArg,
     read: &crate::cli::ReadArg,
     streams: &crate::cli::StreamArgs,
 ) -> Result<Target> {
-    let target = open_target(arg, &read.with(streams.open_options()))?;
+    let target = open_target(
+        arg,
+        &read.with(streams.open_options()),
+        DirReads::MayUseCache,
+    )?;
     if matches!(target, Target::Segments) {
         no_stream_filter_in(&streams.branches, &streams.topics, &streams.routes)?;
     }
@@ -164,7 +192,7 @@ fn no_stream_filter_in(branches: &[String], topics: &[String], routes: &[String]
 /// Refuses a command that only the segment format supports (exit 2):
 /// the other formats' files belong to their runtime.
 pub fn segments_only(arg: &DirArg, what: &'static str) -> Result<()> {
-    let (dir, format) = resolve_source(arg)?;
+    let (dir, format) = resolve_source(arg, DirReads::Fresh)?;
     if format != Format::Segments {
         return Err(journal::JournalError::Unsupported {
             path: dir,
@@ -188,18 +216,27 @@ thread_local! {
 }
 
 /// Lists the journal (a directory that holds no journal is an error), from
-/// the read format detection made when there is one. For read-only commands
-/// only: that read is a few moments old, which a reader does not mind (its
+/// the read format detection made when there is one, else through the
+/// listing cache ([`list_for_reading`]). For read-only commands only: that read is a few moments old, which a reader does not mind (its
 /// listing is the directory as it was when the command started), but a
 /// command that changes the journal lists it itself, under its claim.
 pub fn read_listing(arg: &DirArg) -> Result<Listing> {
     let dir = resolve_dir(arg)?;
     let listing = match DETECTED.take() {
         Some(read) if read.dir() == dir => Listing::from_read(read)?,
-        _ => Listing::read(&dir)?,
+        _ => list_for_reading(&dir)?,
     };
     listing.require_journal()?;
     Ok(listing)
+}
+
+/// Lists `dir` for a read-only command, through the listing cache when the
+/// environment allows it (no journal is no error here).
+pub fn list_for_reading(dir: &std::path::Path) -> Result<Listing> {
+    Ok(match DirReads::MayUseCache.cache() {
+        Some(cache) => Listing::read_cached(dir, &cache)?,
+        None => Listing::read(dir)?,
+    })
 }
 
 /// Lists the journal ([`read_listing`]) and warns about entries named like

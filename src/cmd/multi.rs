@@ -21,7 +21,7 @@ use journal::source::{Format, Position, open_family};
 
 use crate::cli::{DirArg, FilterArgs, JournalFormat, OutputFormat};
 use crate::cmd::identity::{derived_source_id, host_name};
-use crate::cmd::{Context, resolve_source};
+use crate::cmd::{Context, DirReads, resolve_source};
 use crate::exit_codes::ExitCode;
 
 /// One journal of a merge.
@@ -76,7 +76,7 @@ pub(crate) fn journals(
                 dir: Some(path.clone()),
                 format,
             };
-            Some(resolve_source(&arg)?.1)
+            Some(resolve_source(&arg, DirReads::Fresh)?.1)
         };
         let canon = canonical(path);
         let label = given
@@ -217,7 +217,7 @@ pub(crate) fn matcher_for(
         return Ok(query.matcher());
     }
     let source = open_family(&journal.path, format, &filters.open_options())?;
-    Ok(source.adapt_query(query).matcher())
+    Ok(source.adapt_query(query)?.matcher())
 }
 
 /// Reads up to `limit` matching records of journal `index` in `direction`.

@@ -11,7 +11,7 @@ use journal::repair::{RepairMode, Step, apply_repair, plan_repair};
 use journal::segment::Listing;
 
 use crate::cli::RepairArgs;
-use crate::cmd::{Context, Target, family, open_target, resolve_dir};
+use crate::cmd::{Context, DirReads, Target, family, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
 use journal::source::OpenOptions;
 
@@ -57,7 +57,9 @@ impl RepairOptions {
 pub fn run(args: RepairArgs, ctx: &Context) -> Result<ExitCode> {
     let opts = RepairOptions::new(&args);
     crate::cmd::act_as(args.as_user.as_deref())?;
-    if let Target::Family(source) = open_target(&args.dir, &OpenOptions::default())? {
+    if let Target::Family(source) =
+        open_target(&args.dir, &OpenOptions::default(), DirReads::Fresh)?
+    {
         return family::repair(source.as_ref(), &args, ctx);
     }
     let dir = resolve_dir(&args.dir)?;

@@ -9,7 +9,7 @@ use journal::render::report::{self, VERIFY_SCHEMA, write_json};
 use journal::verify::{VerifyOptions, verify};
 
 use crate::cli::VerifyArgs;
-use crate::cmd::{Context, Target, family, open_target};
+use crate::cmd::{Context, DirReads, Target, family, open_target};
 use crate::exit_codes::ExitCode;
 
 /// The plain options `verify` runs with.
@@ -40,7 +40,9 @@ impl VerifyCmdOptions {
 }
 
 pub fn run(args: VerifyArgs, ctx: &Context) -> Result<ExitCode> {
-    if let Target::Family(source) = open_target(&args.dir, &args.read.open_options())? {
+    if let Target::Family(source) =
+        open_target(&args.dir, &args.read.open_options(), DirReads::MayUseCache)?
+    {
         return family::verify(source.as_ref(), &args, ctx);
     }
     let opts = VerifyCmdOptions::new(&args);

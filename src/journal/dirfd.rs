@@ -103,7 +103,7 @@ impl JournalDir {
     /// symlink, anything not a regular file, and a file that is not the one
     /// listed (another inode).
     pub fn open_segment(&self, seg: &Segment, access: Access) -> Result<File, JournalError> {
-        let name = entry_name(&seg.path)?;
+        let name = entry_name(seg.path())?;
         if access != Access::Read {
             self.test_swap(&name);
         }
@@ -118,15 +118,15 @@ impl JournalDir {
             flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| refused_or_io(&seg.path, e))?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| JournalError::io(&seg.path, e.into()))?;
+        .map_err(|e| refused_or_io(seg.path(), e))?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| JournalError::io(seg.path(), e.into()))?;
         check_listed(seg, &st)?;
         // Back to blocking mode (a regular file ignores it, but be exact).
         rustix::fs::fcntl_setfl(
             &fd,
             rustix::fs::fcntl_getfl(&fd).unwrap_or(flags) - OFlags::NONBLOCK,
         )
-        .map_err(|e| JournalError::io(&seg.path, e.into()))?;
+        .map_err(|e| JournalError::io(seg.path(), e.into()))?;
         Ok(File::from(fd))
     }
 
@@ -183,13 +183,13 @@ impl JournalDir {
     /// still that regular file. `unlinkat` never follows a symlink, so at
     /// worst a name is removed, never another file's data.
     pub fn unlink_segment(&self, seg: &Segment) -> Result<(), JournalError> {
-        let name = entry_name(&seg.path)?;
+        let name = entry_name(seg.path())?;
         self.test_swap(&name);
         let st = rustix::fs::statat(&self.fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| JournalError::io(&seg.path, e.into()))?;
+            .map_err(|e| JournalError::io(seg.path(), e.into()))?;
         check_listed(seg, &st)?;
         rustix::fs::unlinkat(&self.fd, name.as_str(), AtFlags::empty())
-            .map_err(|e| JournalError::io(&seg.path, e.into()))
+            .map_err(|e| JournalError::io(seg.path(), e.into()))
     }
 
     /// Unlinks `name` (a temporary file of ours), whatever it is.
@@ -267,13 +267,13 @@ fn refused_or_io(path: &Path, e: rustix::io::Errno) -> JournalError {
 fn check_listed(seg: &Segment, st: &rustix::fs::Stat) -> Result<(), JournalError> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(JournalError::Replaced {
-            path: seg.path.clone(),
+            path: seg.path().to_path_buf(),
             what: "is no longer a regular file",
         });
     }
     if st.st_ino != seg.ino {
         return Err(JournalError::Replaced {
-            path: seg.path.clone(),
+            path: seg.path().to_path_buf(),
             what: "was replaced by another file since the directory was listed",
         });
     }

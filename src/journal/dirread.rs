@@ -16,6 +16,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -31,22 +32,24 @@ const MAX_BUF: usize = 16 * 1024 * 1024;
 const MAX_RECLEN: usize = 280;
 
 /// The entries of one directory, as one read returned them (`.` and `..`
-/// left out), in the directory's own order.
+/// left out), in the directory's own order (or from the listing cache, see
+/// [`dircache`](crate::journal::dircache)).
 #[derive(Debug, Clone)]
 pub struct DirRead {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Every name, one after the other.
-    names: Vec<u8>,
-    entries: Vec<Raw>,
-    snapshot: bool,
+    pub(crate) names: Vec<u8>,
+    pub(crate) entries: Vec<Raw>,
+    pub(crate) snapshot: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Raw {
-    start: u32,
-    len: u32,
-    d_type: FileType,
-    ino: u64,
+/// One entry: its name at `names[start..start + len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Raw {
+    pub(crate) start: u32,
+    pub(crate) len: u32,
+    pub(crate) d_type: FileType,
+    pub(crate) ino: u64,
 }
 
 /// One entry of a [`DirRead`].
@@ -68,15 +71,20 @@ impl DirRead {
 
     /// [`DirRead::read`], with the first buffer's size given (tests).
     fn read_from(dir: &Path, first_cap: Option<usize>) -> io::Result<DirRead> {
-        let fd = rustix::fs::open(
-            dir,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
+        DirRead::read_fd(dir, &open_dir(dir)?, first_cap)
+    }
+
+    /// Reads the entries of `fd`, the directory opened at `dir`, from its
+    /// start.
+    pub(crate) fn read_fd(
+        dir: &Path,
+        fd: &OwnedFd,
+        first_cap: Option<usize>,
+    ) -> io::Result<DirRead> {
         // A directory's size bounds its entries' on-disk size (ext4, xfs:
         // about 45 bytes per segment name against 56 in a dirent record;
         // tmpfs: 20 per entry), so four times it holds every record.
-        let size = rustix::fs::fstat(&fd).map_or(0, |st| st.st_size.max(0) as usize);
+        let size = rustix::fs::fstat(fd).map_or(0, |st| st.st_size.max(0) as usize);
         let mut cap = first_cap
             .unwrap_or_else(|| size.saturating_mul(4).saturating_add(MIN_BUF))
             .min(MAX_BUF);
@@ -97,7 +105,7 @@ impl DirRead {
             // Bytes the first call used (each record's length recomputed the
             // kernel's way: 19 header bytes, the name and its NUL, 8-aligned).
             let mut first_used = 0usize;
-            let mut raw = RawDir::new(&fd, &mut buf);
+            let mut raw = RawDir::new(fd, &mut buf);
             loop {
                 if raw.is_buffer_empty() {
                     calls += 1;
@@ -128,7 +136,7 @@ impl DirRead {
                 // The buffer was too small: read again from the start with a
                 // larger one, so that one call holds the whole directory.
                 cap = cap.saturating_mul(4).min(MAX_BUF);
-                rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))?;
+                rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(0))?;
                 continue;
             }
             // Entries came in a later call: created while it was read (or a
@@ -157,7 +165,8 @@ impl DirRead {
         self
     }
 
-    /// The entries, in the order the directory returned them.
+    /// The entries, in the order the directory returned them (by name for
+    /// a read from the listing cache, [`DirRead::read_cached`]).
     pub fn entries(&self) -> impl Iterator<Item = DirEntry<'_>> {
         self.entries.iter().map(move |r| DirEntry {
             dir: &self.dir,
@@ -175,6 +184,16 @@ impl DirRead {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// Opens `dir` for reading its entries. Follows a symlink to a directory (as
+/// `read_dir` does); a path that is no directory fails with `ENOTDIR`.
+pub(crate) fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 impl<'a> DirEntry<'a> {

@@ -43,6 +43,15 @@ pub enum JournalError {
         format: &'static str,
         flag: &'static str,
     },
+    /// A filter no record of the format can ever meet (`--session` on a redb
+    /// journal, whose events have no session): refused rather than an empty
+    /// answer that looks like "no such events".
+    NoSuchField {
+        path: PathBuf,
+        format: &'static str,
+        flag: &'static str,
+        why: &'static str,
+    },
     /// A command this format does not support (prune a redb table, repair a
     /// SQLite database): refused, nothing read or changed.
     Unsupported {
@@ -106,6 +115,17 @@ impl std::fmt::Display for JournalError {
                 "{}: {flag} selects streams a {format} journal does not have (--branch: a \
                  per-session store's branches, --topic: a per-topic log's topics, --route: a \
                  redb journal's routes); nothing was read",
+                path.display()
+            ),
+            JournalError::NoSuchField {
+                path,
+                format,
+                flag,
+                why,
+            } => write!(
+                f,
+                "{}: {flag} can never match here: a {format} journal's events {why}; nothing \
+                 was read",
                 path.display()
             ),
             JournalError::Unsupported {

@@ -351,7 +351,7 @@ impl Follower {
                     // Pruned between the listing and the open: list again and
                     // resume after the last seq handed out.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue 'list,
-                    Err(e) => return Err(JournalError::io(&next.path, e)),
+                    Err(e) => return Err(JournalError::io(next.path(), e)),
                 }
             }
         }
@@ -411,7 +411,7 @@ impl Follower {
                 Ok(Start::Opened)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Start::Vanished),
-            Err(e) => Err(JournalError::io(&seg.path, e)),
+            Err(e) => Err(JournalError::io(seg.path(), e)),
         }
     }
 
@@ -428,12 +428,12 @@ impl Follower {
     }
 
     fn open(&self, seg: &Segment, after_deleted: bool) -> io::Result<Open> {
-        let file = File::open(&seg.path)?;
+        let file = File::open(seg.path())?;
         let meta = file.metadata()?;
         let reader = ForwardLines::new(file.try_clone()?, 0, 1, meta.len(), self.opts.read);
         Ok(Open {
             start_seq: seg.start_seq,
-            path: seg.path.clone(),
+            path: seg.path().to_path_buf(),
             file,
             id: (meta.dev(), meta.ino()),
             reader,

@@ -5,6 +5,7 @@ pub mod append;
 pub mod atomic;
 pub mod claim;
 pub mod defect;
+pub mod dircache;
 pub mod dirfd;
 pub mod dirread;
 pub mod error;

@@ -171,7 +171,7 @@ pub fn prune(dir: &std::path::Path, opts: &PruneOptions) -> Result<PruneReport, 
         .map(|i| {
             let seg = &listing.segments[i];
             Pruned {
-                segment: seg.path.clone(),
+                segment: seg.path().to_path_buf(),
                 start_seq: seg.start_seq,
                 last_seq: listing.segments[i + 1].start_seq.saturating_sub(1),
                 bytes: seg.len(),
@@ -243,7 +243,7 @@ fn hold_back(listing: &Listing, wanted: usize, cursors: &[UnreadCursor]) -> (usi
             unread_from: c.after.map(|a| a.saturating_add(1)),
             segments: segs[allowed(c)..wanted]
                 .iter()
-                .map(|s| s.path.clone())
+                .map(|s| s.path().to_path_buf())
                 .collect(),
         })
         .collect();
@@ -279,10 +279,10 @@ fn plan(
         let mut n = 0;
         while n < deletable {
             let seg = &segs[n];
-            match newest_timestamp(&seg.path, seg.len())? {
+            match newest_timestamp(seg.path(), seg.len())? {
                 None => {
                     warnings.push(PruneWarning {
-                        segment: seg.path.clone(),
+                        segment: seg.path().to_path_buf(),
                         message: "holds no event with a timestamp: its age is unknown, kept"
                             .to_owned(),
                     });
@@ -290,7 +290,7 @@ fn plan(
                 }
                 Some(ts) if ts > opts.now => {
                     warnings.push(PruneWarning {
-                        segment: seg.path.clone(),
+                        segment: seg.path().to_path_buf(),
                         message: format!(
                             "its newest event is stamped in the future ({}): not trusted, kept",
                             ts.to_rfc3339()

@@ -29,7 +29,7 @@ pub fn quarantine_range(
     offset: u64,
     len: u64,
 ) -> Result<PathBuf, JournalError> {
-    let segment = seg.path.as_path();
+    let segment = seg.path();
     let src = claim.dir().open_segment(seg, Access::Read)?;
     let mode = file_mode(&src, segment)?;
     let name = quarantine_name(&seg.file_name(), offset);

@@ -124,11 +124,11 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineFault> {
 }
 
 /// [`parse_line`] for a line whose bytes `fast_record` already accepted (on
-/// another thread, see [`scan_oldest_first_parallel`]): the head is read
+/// another thread, see [`scan_parallel`]): the head is read
 /// without validating the line a second time. Any other line is parsed in
 /// full.
 ///
-/// [`scan_oldest_first_parallel`]: crate::journal::scan::scan_oldest_first_parallel
+/// [`scan_parallel`]: crate::journal::scan::scan_parallel
 pub(crate) fn parse_prechecked_line(
     line: &[u8],
     prechecked: bool,

@@ -76,15 +76,15 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
     let mut passed_over = Vec::new();
     let mut last_valid = None;
     for seg in listing.segments.iter().rev() {
-        let mut lines = match BackwardLines::open(&seg.path, seg.len(), opts) {
+        let mut lines = match BackwardLines::open(seg.path(), seg.len(), opts) {
             Ok(lines) => lines,
             // Pruned since the listing: it held nothing newer than what remains.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(JournalError::io(&seg.path, source)),
+            Err(source) => return Err(JournalError::io(seg.path(), source)),
         };
         while let Some(line) = lines
             .prev_line()
-            .map_err(|e| JournalError::io(&seg.path, e))?
+            .map_err(|e| JournalError::io(seg.path(), e))?
         {
             if !line.terminated {
                 continue;
@@ -94,7 +94,7 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
             };
             if let Ok(rec) = parse_line(bytes) {
                 last_valid = Some(LastValid {
-                    segment: seg.path.clone(),
+                    segment: seg.path().to_path_buf(),
                     offset: line.offset,
                     end: line.end_offset(),
                     seq: rec.seq,
@@ -105,16 +105,16 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
         if last_valid.is_some() {
             break;
         }
-        passed_over.push(seg.path.clone());
+        passed_over.push(seg.path().to_path_buf());
     }
     let newest = listing.newest();
     let torn_tail = newest.and_then(|newest| {
         let offset = match &last_valid {
-            Some(lv) if lv.segment == newest.path => lv.end,
+            Some(lv) if lv.segment == newest.path() => lv.end,
             _ => 0,
         };
         (newest.len() > offset).then(|| TornTail {
-            segment: newest.path.clone(),
+            segment: newest.path().to_path_buf(),
             offset,
             bytes: newest.len() - offset,
         })
@@ -134,7 +134,7 @@ pub fn recover(listing: &Listing, opts: ReadOptions) -> Result<Recovery, Journal
         next_seq: max_seq.checked_add(1),
         oldest_seq: listing.segments.first().map(|s| s.start_seq),
         segments: listing.segments.len(),
-        newest_segment: newest.map(|s| s.path.clone()),
+        newest_segment: newest.map(|s| s.path().to_path_buf()),
         last_valid,
         torn_tail,
         segments_without_valid_line: passed_over,

@@ -218,11 +218,11 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         Some(lv) => listing
             .segments
             .iter()
-            .position(|s| s.path == lv.segment)
+            .position(|s| s.path() == lv.segment)
             .map_or((0, 0), |i| (i, lv.end)),
         None => (0, 0),
     };
-    let index_of = |path: &Path| listing.segments.iter().position(|s| s.path == path);
+    let index_of = |path: &Path| listing.segments.iter().position(|s| s.path() == path);
     let in_tail = |seg: usize, offset: u64| (seg, offset) >= tail_start;
 
     let mut tail_seq_hints = Vec::new();
@@ -243,7 +243,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         }
         // The tail cut runs first: the rewrite starts from its result.
         let old_len = match tail.truncate() {
-            Some((path, new_len, _)) if path == seg.path => new_len,
+            Some((path, new_len, _)) if path == seg.path() => new_len,
             _ => seg.len(),
         };
         let mut drop = merge(&inside);
@@ -266,7 +266,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
         }
         let removed: u64 = drop.iter().map(|d| d.len).sum();
         rewrites.push(Rewrite {
-            segment: seg.path.clone(),
+            segment: seg.path().to_path_buf(),
             old_len,
             new_len: old_len - removed,
             delete: old_len == removed,
@@ -307,7 +307,7 @@ pub fn plan_repair(listing: &Listing, mode: RepairMode) -> Result<RepairPlan, Jo
     let tail_deleted_bytes = tail
         .delete()
         .iter()
-        .filter_map(|p| listing.segments.iter().find(|s| s.path == *p))
+        .filter_map(|p| listing.segments.iter().find(|s| s.path() == *p))
         .map(|s| s.len())
         .sum();
     Ok(RepairPlan {
@@ -365,7 +365,7 @@ pub fn apply_repair(
         let seg = listing
             .segments
             .iter()
-            .find(|s| s.path == rewrite.segment)
+            .find(|s| s.path() == rewrite.segment)
             .ok_or_else(|| {
                 JournalError::io(&rewrite.segment, io::Error::other("not in the listing"))
             })?;

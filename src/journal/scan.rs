@@ -62,7 +62,7 @@ where
         let seg = &listing.segments[i];
         let is_newest = Some(i) == newest;
         #[cfg(test)]
-        if tests::UNREADABLE.with(|u| u.borrow().as_deref() == Some(seg.path.as_path())) {
+        if tests::UNREADABLE.with(|u| u.borrow().as_deref() == Some(seg.path())) {
             let e = io::Error::from(io::ErrorKind::PermissionDenied);
             if visit(Visit::Damage(unreadable(seg, &e))).is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -71,7 +71,7 @@ where
         }
         let flow = match direction {
             Direction::OldestFirst => {
-                ForwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
+                ForwardLines::open(seg.path(), seg.len(), opts).and_then(|lines| {
                     scan_segment(
                         lines.with_window_filter(window_filter.clone()),
                         seg,
@@ -81,7 +81,7 @@ where
                 })
             }
             Direction::NewestFirst => {
-                BackwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
+                BackwardLines::open(seg.path(), seg.len(), opts).and_then(|lines| {
                     scan_segment(
                         lines.with_window_filter(window_filter.clone()),
                         seg,
@@ -108,55 +108,96 @@ where
     Ok(ControlFlow::Continue(()))
 }
 
-/// [`scan`] oldest first without a window filter, on two threads: a helper
-/// reads every other segment ahead of the visitor and checks each line with
-/// the validating fast path ([`fast_record`]); the visitor meets every line
-/// in the same order and with the same classification as from [`scan`], with
-/// `prechecked` true for a line whose bytes (the very bytes handed over, not
-/// a second read) `fast_record` accepted. The segments the calling thread
-/// reads itself come with `prechecked` false.
+/// [`scan`] on worker threads: each worker reads its share of the segments
+/// (the k-th segment in reading order goes to worker k mod W) through the
+/// same line readers and window filter, and checks each line it hands over
+/// with the validating fast path ([`fast_record`]); the calling thread only
+/// meets the lines, in the same order and with the same classification as
+/// from [`scan`], with `prechecked` true for a line whose bytes (the very
+/// bytes handed over, not a second read) `fast_record` accepted.
 ///
-/// Memory: the helper hands lines over in batches of about a read chunk, at
-/// most two batches in flight. When the visitor stops, the helper stops at
-/// its next line.
-pub fn scan_oldest_first_parallel<F>(
+/// Two scans gain: a full dump (validation is nearly all its work, and a
+/// caller that also validated every other segment was the slowest thread),
+/// and a scan with a window filter (a rare `--session` or `--grep`: the
+/// search through the windows is the work, and it splits by segment). W is
+/// the number of CPUs the process may use (at most [`MAX_WORKERS`]).
+///
+/// Memory: each worker hands lines over in batches of about a read chunk,
+/// at most two batches in flight per worker, so a worker reads at most
+/// about three chunks ahead of the visitor: a visitor that stops early (`-n
+/// 20`) costs the other workers that much reading. When the visitor stops,
+/// the workers stop at their next line or send.
+///
+/// [`fast_record`]: crate::journal::fastline::fast_record
+pub fn scan_parallel<F>(
     listing: &Listing,
     indexes: &[usize],
+    direction: Direction,
     opts: ReadOptions,
+    window_filter: Option<WindowFilter>,
+    visit: F,
+) -> Result<ControlFlow<()>, JournalError>
+where
+    F: FnMut(Visit<'_, '_>, bool) -> ControlFlow<()>,
+{
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let plan = Plan {
+        direction,
+        opts,
+        window_filter,
+        workers: cpus.min(MAX_WORKERS),
+    };
+    scan_on_workers(listing, indexes, plan, visit)
+}
+
+/// How a parallel scan reads.
+#[derive(Clone)]
+struct Plan {
+    direction: Direction,
+    opts: ReadOptions,
+    window_filter: Option<WindowFilter>,
+    workers: usize,
+}
+
+/// [`scan_parallel`] on `plan.workers` threads (at least one, at most one
+/// per segment).
+fn scan_on_workers<F>(
+    listing: &Listing,
+    indexes: &[usize],
+    plan: Plan,
     mut visit: F,
 ) -> Result<ControlFlow<()>, JournalError>
 where
     F: FnMut(Visit<'_, '_>, bool) -> ControlFlow<()>,
 {
     let newest = listing.segments.len().checked_sub(1);
-    // The helper's segments: the second, fourth, ... of `indexes`.
-    let helper_part: Vec<usize> = indexes.iter().copied().skip(1).step_by(2).collect();
+    let mut order: Vec<usize> = indexes.to_vec();
+    if plan.direction == Direction::NewestFirst {
+        order.reverse();
+    }
+    let workers = plan.workers.min(order.len()).max(1);
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(2);
     std::thread::scope(|s| {
         let stop = &stop;
-        s.spawn(move || {
-            for &i in &helper_part {
-                let seg = &listing.segments[i];
-                if !check_segment(seg, opts, stop, &tx) {
-                    return;
+        let order = &order;
+        let mut receivers = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(2);
+            receivers.push(rx);
+            let plan = plan.clone();
+            s.spawn(move || {
+                for &i in order.iter().skip(w).step_by(workers) {
+                    if !check_segment(&listing.segments[i], &plan, stop, &tx) {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+        }
         let mut flow = ControlFlow::Continue(());
-        for (k, &i) in indexes.iter().enumerate() {
+        for (k, &i) in order.iter().enumerate() {
             let seg = &listing.segments[i];
             let is_newest = Some(i) == newest;
-            let result = if k % 2 == 0 {
-                ForwardLines::open(&seg.path, seg.len(), opts).and_then(|lines| {
-                    scan_segment(lines, seg, is_newest, &mut |v: Visit<'_, '_>| {
-                        visit(v, false)
-                    })
-                })
-            } else {
-                handed_segment(&rx, seg, is_newest, &mut visit)
-            };
-            flow = match result {
+            flow = match handed_segment(&receivers[k % workers], seg, is_newest, &mut visit) {
                 Ok(ControlFlow::Continue(())) => continue,
                 Ok(ControlFlow::Break(())) => ControlFlow::Break(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -167,14 +208,18 @@ where
             };
             break;
         }
-        // Stops the helper (at its next line, or its next send).
+        // Stops the workers (at their next line, or their next send).
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(rx);
+        drop(receivers);
         Ok(flow)
     })
 }
 
-/// What the helper hands over for one segment: batches of lines, then the
+/// The most worker threads a full scan starts: the dump is bound by
+/// validation, which stops paying beyond a few cores against one consumer.
+const MAX_WORKERS: usize = 4;
+
+/// What a worker hands over for one segment: batches of lines, then the
 /// end of the segment (how its read ended).
 enum Handed {
     Lines(Batch),
@@ -199,18 +244,37 @@ struct BatchLine {
     checked: bool,
 }
 
-/// The size of a batch the helper sends.
+/// The size of a batch a worker sends.
 const BATCH_BYTES: usize = 256 * 1024;
 
-/// The helper's work on one segment; false when the visitor has gone.
+/// A worker's work on one segment; false when the visitor has gone.
 fn check_segment(
     seg: &Segment,
-    opts: ReadOptions,
+    plan: &Plan,
     stop: &std::sync::atomic::AtomicBool,
     tx: &std::sync::mpsc::SyncSender<Handed>,
 ) -> bool {
-    let read = || -> io::Result<bool> {
-        let mut lines = ForwardLines::open(&seg.path, seg.len(), opts)?;
+    let result = match plan.direction {
+        Direction::OldestFirst => ForwardLines::open(seg.path(), seg.len(), plan.opts)
+            .and_then(|l| check_lines(l.with_window_filter(plan.window_filter.clone()), stop, tx)),
+        Direction::NewestFirst => BackwardLines::open(seg.path(), seg.len(), plan.opts)
+            .and_then(|l| check_lines(l.with_window_filter(plan.window_filter.clone()), stop, tx)),
+    };
+    match result {
+        Ok(true) => tx.send(Handed::End(Ok(()))).is_ok(),
+        Ok(false) => false,
+        Err(e) => tx.send(Handed::End(Err(e))).is_ok(),
+    }
+}
+
+/// Hands over every line of `lines`, checked, in batches; false when the
+/// visitor has gone.
+fn check_lines(
+    mut lines: impl LineReader,
+    stop: &std::sync::atomic::AtomicBool,
+    tx: &std::sync::mpsc::SyncSender<Handed>,
+) -> io::Result<bool> {
+    {
         let mut batch = Batch::default();
         while let Some(line) = lines.read_line()? {
             if stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -243,15 +307,10 @@ fn check_segment(
             return Ok(false);
         }
         Ok(true)
-    };
-    match read() {
-        Ok(true) => tx.send(Handed::End(Ok(()))).is_ok(),
-        Ok(false) => false,
-        Err(e) => tx.send(Handed::End(Err(e))).is_ok(),
     }
 }
 
-/// The visitor's side of a segment the helper read.
+/// The visitor's side of a segment a worker read.
 fn handed_segment<F>(
     rx: &std::sync::mpsc::Receiver<Handed>,
     seg: &Segment,
@@ -262,7 +321,7 @@ where
     F: FnMut(Visit<'_, '_>, bool) -> ControlFlow<()>,
 {
     loop {
-        // The helper gone without an end: it panicked (a bug); said as an
+        // The worker gone without an end: it panicked (a bug); said as an
         // error of this segment rather than as a shorter journal.
         let Ok(handed) = rx.recv() else {
             return Err(io::Error::other("the reading thread stopped"));
@@ -297,7 +356,7 @@ where
 fn unreadable(seg: &Segment, e: &io::Error) -> Defect {
     Defect::new(
         DefectKind::Unreadable,
-        &seg.path,
+        seg.path(),
         0,
         seg.len(),
         format!("could not be read: {e}"),
@@ -354,7 +413,7 @@ pub(crate) fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>)
         let detail = format!("{what}: {} bytes", line.len);
         return Some(Defect {
             line: line.number,
-            ..Defect::new(kind, &seg.path, line.offset, line.len, detail)
+            ..Defect::new(kind, seg.path(), line.offset, line.len, detail)
         });
     }
     if let LineBody::TooLong = line.body {
@@ -363,7 +422,7 @@ pub(crate) fn structural_defect(seg: &Segment, is_newest: bool, line: &Line<'_>)
             line: line.number,
             ..Defect::new(
                 DefectKind::LineTooLong,
-                &seg.path,
+                seg.path(),
                 line.offset,
                 line.len,
                 detail,
@@ -465,18 +524,17 @@ mod tests {
         }
     }
 
-    /// Issue 14 item 2: the two-thread oldest-first scan hands the visitor
-    /// exactly what the one-thread scan does (lines, damage, order), on
-    /// segments read by either thread; a line is prechecked only when the
-    /// helper read it and the validating fast path accepted its bytes; a
-    /// stop is a stop.
+    /// Issue 14 item 2: the oldest-first scan on worker threads hands the
+    /// visitor exactly what the one-thread scan does (lines, damage, order),
+    /// with one to four workers; a line is prechecked exactly when the
+    /// validating fast path accepted its bytes; a stop is a stop.
     #[test]
     fn the_parallel_scan_sees_what_the_scan_sees() {
         let tmp = tempfile::tempdir().unwrap();
         let long = format!("{{\"seq\":99,\"pad\":\"{}\"}}\n", "x".repeat(300));
         let segments: Vec<(u64, String)> = vec![
             (1, good(1) + &good(2)),
-            // Read by the helper: damage of every kind a line can have.
+            // Damage of every kind a line can have.
             (
                 3,
                 good(3)
@@ -509,68 +567,91 @@ mod tests {
             chunk: 64,
             max_line: 200,
         };
-        for indexes in [vec![0, 1, 2, 3, 4, 5], vec![1, 3, 5], vec![0, 5]] {
+        // A window filter that passes over windows without seq 1 or 10-19.
+        let ones: WindowFilter =
+            std::sync::Arc::new(|w: &[u8]| memchr::memmem::find(w, b"\"seq\":1").is_some());
+        let cases = [Direction::OldestFirst, Direction::NewestFirst]
+            .into_iter()
+            .flat_map(|d| [(d, None), (d, Some(ones.clone()))])
+            .flat_map(|(d, f)| {
+                [vec![0, 1, 2, 3, 4, 5], vec![1, 3, 5], vec![0, 5]]
+                    .map(|indexes| (d, f.clone(), indexes))
+            });
+        for (direction, window_filter, indexes) in cases {
             let mut want = Vec::new();
             let flow = scan(
                 &listing,
                 &indexes,
-                Direction::OldestFirst,
+                direction,
                 opts,
-                None,
+                window_filter.clone(),
                 |v| {
                     want.push(seen(&v));
                     ControlFlow::Continue(())
                 },
             );
             assert!(flow.unwrap().is_continue());
-            let mut got = Vec::new();
-            let mut prechecked_lines = 0;
-            let flow = scan_oldest_first_parallel(&listing, &indexes, opts, |v, prechecked| {
-                prechecked_lines += usize::from(prechecked);
-                let by_helper = match &v {
-                    Visit::Line { segment, .. } => indexes
-                        .iter()
-                        .position(|&i| listing.segments()[i].path() == segment.path())
-                        .is_some_and(|k| k % 2 == 1),
-                    Visit::Damage(_) => false,
+            for workers in 1..=4 {
+                let mut got = Vec::new();
+                let mut prechecked_lines = 0;
+                let plan = Plan {
+                    direction,
+                    opts,
+                    window_filter: window_filter.clone(),
+                    workers,
                 };
-                if let Visit::Line { line, .. } = &v {
-                    let accepted =
-                        crate::journal::fastline::fast_record(line.content().unwrap()).is_some();
-                    assert_eq!(prechecked, by_helper && accepted, "{:?}", seen(&v));
-                } else {
-                    assert!(!prechecked);
-                }
-                got.push(seen(&v));
-                ControlFlow::Continue(())
-            });
-            assert!(flow.unwrap().is_continue());
-            assert_eq!(got, want, "{indexes:?}");
-            if indexes.len() == 6 {
-                // The helper reads segments 3, 8 and 11: good(3), good(5),
-                // good(11), good(13).
-                assert_eq!(prechecked_lines, 4);
-            }
-            if indexes.contains(&1) {
-                assert!(
-                    want.iter()
-                        .any(|s| matches!(s, Seen::Damage(DefectKind::LineTooLong, ..)))
-                );
-            }
-
-            // Stopping at every place stops there, on either thread's segment.
-            for stop_at in 0..want.len() {
-                let mut n = 0;
-                let flow = scan_oldest_first_parallel(&listing, &indexes, opts, |_, _| {
-                    n += 1;
-                    if n > stop_at {
-                        ControlFlow::Break(())
+                let flow = scan_on_workers(&listing, &indexes, plan.clone(), |v, prechecked| {
+                    prechecked_lines += usize::from(prechecked);
+                    if let Visit::Line { line, .. } = &v {
+                        let accepted =
+                            crate::journal::fastline::fast_record(line.content().unwrap())
+                                .is_some();
+                        assert_eq!(prechecked, accepted, "{:?}", seen(&v));
                     } else {
-                        ControlFlow::Continue(())
+                        assert!(!prechecked);
                     }
+                    got.push(seen(&v));
+                    ControlFlow::Continue(())
                 });
-                assert!(flow.unwrap().is_break());
-                assert_eq!(n, stop_at + 1);
+                assert!(flow.unwrap().is_continue());
+                assert_eq!(got, want, "{direction:?} {indexes:?} {workers}");
+                if window_filter.is_none() {
+                    // Every good line, whichever worker read it: good(1..=3),
+                    // good(5), good(7), good(9..=11), good(13).
+                    let good_lines = indexes
+                        .iter()
+                        .map(|&i| [2, 2, 1, 0, 2, 2][i])
+                        .sum::<usize>();
+                    assert_eq!(prechecked_lines, good_lines, "{indexes:?}");
+                } else if indexes.contains(&2) {
+                    // good(7) is passed over unseen, good(1) is not.
+                    let starts = |p: &[u8]| {
+                        want.iter()
+                            .any(|s| matches!(s, Seen::Line { bytes, .. } if bytes.starts_with(p)))
+                    };
+                    assert!(!starts(b"{\"seq\":7,") && starts(b"{\"seq\":1,"));
+                }
+                if indexes.contains(&1) {
+                    assert!(
+                        want.iter()
+                            .any(|s| matches!(s, Seen::Damage(DefectKind::LineTooLong, ..)))
+                    );
+                }
+
+                // Stopping at every place stops there, on any worker's segment.
+                for stop_at in 0..want.len() {
+                    let mut n = 0;
+                    let flow = scan_on_workers(&listing, &indexes, plan.clone(), |_, _| {
+                        n += 1;
+                        if n > stop_at {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    });
+                    assert!(flow.unwrap().is_break());
+                    assert_eq!(n, stop_at + 1);
+                }
             }
         }
     }

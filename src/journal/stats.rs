@@ -295,10 +295,10 @@ pub fn stats(
                         #[cfg(test)]
                         let result = if tests::UNREADABLE
                             .lock()
-                            .is_ok_and(|p| p.as_deref() == Some(listing.segments[i].path.as_path()))
+                            .is_ok_and(|p| p.as_deref() == Some(listing.segments[i].path()))
                         {
                             Err(JournalError::io(
-                                &listing.segments[i].path,
+                                listing.segments[i].path(),
                                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
                             ))
                         } else {
@@ -309,7 +309,7 @@ pub fn stats(
                         // One unreadable segment is reported, not fatal: the
                         // rest of the journal is still counted.
                         if let Err(JournalError::Io { path, source }) = &result
-                            && *path == listing.segments[i].path
+                            && *path == listing.segments[i].path()
                         {
                             unreadable.lock().unwrap_or_else(|p| p.into_inner()).push(
                                 UnreadableSegment {
@@ -382,7 +382,7 @@ pub fn stats(
         sessions: total.sessions.len(),
         events_without_session: total.without_session,
         newest_segment: listing.newest().map(|n| NewestSegment {
-            segment: n.path.clone(),
+            segment: n.path().to_owned(),
             bytes: n.len(),
             rotate_bytes: opts.rotate_bytes,
             fill: n.len() as f64 / opts.rotate_bytes.max(1) as f64,
@@ -481,14 +481,14 @@ fn ts_of(line: &crate::journal::lines::Line<'_>) -> Option<DateTime<Utc>> {
 fn first_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
     probe_ts(
         seg,
-        ForwardLines::open(&seg.path, seg.len(), ReadOptions::default()),
+        ForwardLines::open(seg.path(), seg.len(), ReadOptions::default()),
     )
 }
 
 fn last_ts(seg: &Segment) -> Result<Option<DateTime<Utc>>, JournalError> {
     probe_ts(
         seg,
-        BackwardLines::open(&seg.path, seg.len(), ReadOptions::default()),
+        BackwardLines::open(seg.path(), seg.len(), ReadOptions::default()),
     )
 }
 
@@ -498,7 +498,7 @@ fn probe_ts(
     seg: &Segment,
     lines: std::io::Result<impl LineReader>,
 ) -> Result<Option<DateTime<Utc>>, JournalError> {
-    let io = |e| JournalError::io(&seg.path, e);
+    let io = |e| JournalError::io(seg.path(), e);
     let mut lines = match lines {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

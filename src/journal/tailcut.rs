@@ -56,7 +56,7 @@ impl TailCutPlan {
         truncate: Option<(PathBuf, u64, u64)>,
         max_seq: u64,
     ) -> Result<TailCutPlan, JournalError> {
-        let listed = |path: &PathBuf| listing.segments.iter().find(|s| s.path == *path);
+        let listed = |path: &PathBuf| listing.segments.iter().find(|s| s.path() == *path);
         let invalid = |path: &PathBuf, why: &str| {
             JournalError::io(path, std::io::Error::other(format!("tail cut plan: {why}")))
         };
@@ -125,22 +125,22 @@ pub(crate) fn plan_tail_cut(listing: &Listing) -> Result<(TailCutPlan, Recovery)
     let mut delete: Vec<PathBuf> = recovery.segments_without_valid_line.clone();
     delete.reverse();
     let mut truncate = recovery.last_valid.as_ref().and_then(|lv| {
-        let seg = listing.segments.iter().find(|s| s.path == lv.segment)?;
-        (seg.len() > lv.end).then(|| (seg.path.clone(), lv.end, seg.len() - lv.end))
+        let seg = listing.segments.iter().find(|s| s.path() == lv.segment)?;
+        (seg.len() > lv.end).then(|| (seg.path().to_path_buf(), lv.end, seg.len() - lv.end))
     });
     if recovery.last_valid.is_none()
         && let Some(newest) = listing.newest()
         && newest.start_seq > 1
-        && delete.contains(&newest.path)
+        && delete.iter().any(|p| p == newest.path())
     {
         // No segment holds a valid line: the max seq is known only from the
         // newest segment's name. Deleting every segment would let the next
         // writer start again at seq 1 and reuse seqs readers may have seen,
         // so the newest segment is emptied instead of deleted: an empty
         // segment named after the next seq, as a writer creates it.
-        delete.retain(|p| *p != newest.path);
+        delete.retain(|p| *p != newest.path());
         if newest.len() > 0 {
-            truncate = Some((newest.path.clone(), 0, newest.len()));
+            truncate = Some((newest.path().to_path_buf(), 0, newest.len()));
         }
     }
     let plan = TailCutPlan::new(listing, delete, truncate, recovery.max_seq)?;
@@ -158,7 +158,7 @@ fn listed<'a>(listing: &'a Listing, path: &Path) -> Result<&'a Segment, JournalE
     listing
         .segments
         .iter()
-        .find(|s| s.path == path)
+        .find(|s| s.path() == path)
         .ok_or_else(|| JournalError::io(path, std::io::Error::other("not in the listing")))
 }
 

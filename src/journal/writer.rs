@@ -274,10 +274,10 @@ impl Writer {
             let file = claim.dir().open_segment(newest, Access::Append)?;
             let meta = file
                 .metadata()
-                .map_err(|e| JournalError::io(&newest.path, e))?;
+                .map_err(|e| JournalError::io(newest.path(), e))?;
             current = Some(Current {
                 file,
-                path: newest.path.clone(),
+                path: newest.path().to_path_buf(),
                 len: meta.len(),
             });
         }
@@ -681,7 +681,7 @@ mod tests {
         let mut expect = 1;
         for seg in &listing.segments {
             assert_eq!(seg.start_seq, expect);
-            let text = fs::read_to_string(&seg.path).unwrap();
+            let text = fs::read_to_string(seg.path()).unwrap();
             for line in text.lines() {
                 assert_eq!(
                     crate::journal::record::fast_seq(line.as_bytes()),

@@ -12,6 +12,7 @@ mod hostile_family;
 mod inspect;
 mod jetstream;
 mod layers;
+mod listcache;
 mod multi;
 mod prune;
 mod recover;

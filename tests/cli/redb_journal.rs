@@ -285,6 +285,40 @@ fn inspect_filters_by_route_type_key_and_time() {
         .stderr(predicates::str::contains("--route filters a redb journal"));
 }
 
+/// The runtime's events have no session: `--session` would match nothing
+/// and read as "no such events", so it is refused, naming the file and
+/// what to use instead; a route filter still works.
+#[test]
+fn a_session_filter_is_refused_not_an_empty_answer() {
+    let db = Db::corpus(CLEAN);
+    for cmd in [
+        &["inspect", "-n", "3"][..],
+        &["tail", "-n", "3"],
+        &["inspect", "--all", "-o", "json"],
+    ] {
+        let args: Vec<&str> = cmd
+            .iter()
+            .chain(&["--session", "sess-1"])
+            .copied()
+            .collect();
+        let (out, err, code) = db.run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} printed {out}");
+        assert!(
+            err.contains("--session can never match")
+                && err.contains("--route")
+                && err.contains(db.file.to_str().unwrap()),
+            "{args:?}: {err}"
+        );
+    }
+    let routed = db.events(&["inspect", "-n", "2", "--route", "route-1"]);
+    assert_eq!(routed.len(), 2);
+    assert!(
+        routed.iter().all(|(_, _, route)| route == "route-1"),
+        "{routed:?}"
+    );
+}
+
 #[test]
 fn recover_prints_the_last_key() {
     for (name, last) in [(CLEAN, 299), (COMPACTED, 499)] {

@@ -303,6 +303,30 @@ fn quarantine_files(root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A topic lock that is a symlink is not followed (a lock elsewhere would
+/// not exclude the runtime): repair refuses plainly and changes nothing.
+#[test]
+fn repair_refuses_a_topic_lock_that_is_a_symlink() {
+    let s = Store::corpus("harn-crashed");
+    let lock = s.root.join("locks/probe.topic.lock");
+    fs::remove_file(&lock).unwrap();
+    let elsewhere = s.root.join("elsewhere.lock");
+    fs::write(&elsewhere, "").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &lock).unwrap();
+    let topic = s.root.join("topics/probe.topic.jsonl");
+    let before = fs::read(&topic).unwrap();
+    let out = s.cmd(&["repair"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("probe.topic.lock")
+            && stderr.contains("is a symbolic link")
+            && stderr.contains("nothing changed"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&topic).unwrap(), before);
+}
+
 #[test]
 fn the_glued_line_of_harn_crashed_is_unglued_keeping_event_4_with_its_chain() {
     let s = Store::corpus("harn-crashed");
@@ -387,6 +411,98 @@ fn a_consumer_cursor_past_the_head_is_an_error() {
     assert_eq!(defect_kinds(&v), ["cursor-beyond-head"]);
     assert_eq!(v["defects"][0]["file"], "agent.transcript.llm__portal.json");
     assert!(v["defects"][0]["detail"].as_str().unwrap().contains("skip"));
+}
+
+/// A consumer cursor file that is a directory, a FIFO or a symlink is not
+/// read (a FIFO would block) and not left out silently: verify and stats
+/// name it, and the real cursors are still reported.
+#[test]
+fn a_consumer_cursor_that_is_not_a_regular_file_is_named_never_opened() {
+    let s = Store::corpus("harn-file");
+    let consumers = s.root.join("consumers");
+    fs::create_dir(consumers.join("triggers.inbox__dir.json")).unwrap();
+    let fifo = consumers.join("triggers.inbox__fifo.json");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::os::unix::fs::symlink(
+        consumers.join("agent.transcript.llm__portal.json"),
+        consumers.join("triggers.inbox__link.json"),
+    )
+    .unwrap();
+    // A FIFO opened for reading would block: the timeout says it was not.
+    let out = s
+        .cmd(&["verify", "--json"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut irregular: Vec<&str> = v["defects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "not-regular-file")
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    irregular.sort();
+    assert_eq!(
+        irregular,
+        [
+            "triggers.inbox__dir.json",
+            "triggers.inbox__fifo.json",
+            "triggers.inbox__link.json"
+        ]
+    );
+    let out = s
+        .cmd(&["stats", "--json"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // stats counts what verify lists.
+    assert_eq!(v["consumers"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["errors"], 3, "{v}");
+}
+
+/// A topic file that is a FIFO is never opened, and inspect, tail and
+/// recover say so (as verify and stats do) instead of answering as if the
+/// log had no such topic.
+#[test]
+fn a_topic_file_that_is_a_fifo_is_named_by_inspect_tail_and_recover() {
+    let s = Store::corpus("harn-file");
+    let st = std::process::Command::new("mkfifo")
+        .arg(s.root.join("topics/x.jsonl"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for cmd in [
+        &["inspect", "-n", "2"][..],
+        &["tail", "-n", "2"],
+        &["recover"],
+    ] {
+        let out = s
+            .cmd(cmd)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {stderr}");
+        assert!(
+            stderr.contains("x.jsonl") && stderr.contains("not-regular-file"),
+            "{cmd:?}: {stderr}"
+        );
+        // The real topics are still read.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("96"), "{cmd:?}: {stdout}");
+    }
 }
 
 #[test]

@@ -312,7 +312,7 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
             "--from-seq names one seq; a {format} journal has a position per stream: use --cursor-file"
         );
     }
-    let matcher = source.adapt_query(args.filters.to_query()?).matcher();
+    let matcher = source.adapt_query(args.filters.to_query()?)?.matcher();
     let output = args.output.unwrap_or(if ctx.stdout_tty {
         OutputFormat::Table
     } else {

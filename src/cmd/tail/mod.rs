@@ -38,7 +38,7 @@ use journal::scan::{Direction, Visit, scan};
 use journal::segment::Listing;
 
 use crate::cli::{OutputFormat, TailArgs};
-use crate::cmd::{Context, Target, open_listing, open_target, resolve_dir};
+use crate::cmd::{Context, DirReads, Target, open_listing, open_target, resolve_dir};
 use crate::exit_codes::ExitCode;
 pub(crate) use cursor::read_cursor;
 use cursor::{Cursor, check_writable};
@@ -310,7 +310,12 @@ pub fn run(args: TailArgs, ctx: &Context) -> Result<ExitCode> {
 fn open_waiting(args: &TailArgs) -> Result<Target> {
     let mut said = false;
     loop {
-        match open_target(&args.dir, &args.read.with(args.filters.open_options())) {
+        match open_target(
+            &args.dir,
+            &args.read.with(args.filters.open_options()),
+            // The first read only: the follower lists the directory itself.
+            DirReads::MayUseCache,
+        ) {
             Err(e) if args.follow && args.retry && is_missing(&e) => {
                 if !said {
                     said = true;
@@ -361,7 +366,9 @@ fn check_not_ahead(dir: &Path, after: u64, cursor_file: Option<&Path>) -> Result
 /// segment choice, window prefilter and time-range stop as `inspect`, so a
 /// rare filter costs about one memchr pass, not a parse per line.
 fn print_last(dir: &Path, n: usize, follow: bool, sink: &mut Sink<'_>) -> Result<Option<u64>> {
-    let listing = Listing::read(dir)?;
+    // The first read: from the listing cache when it holds the directory as
+    // it is (the follower's rescans list the directory itself).
+    let listing = crate::cmd::list_for_reading(dir)?;
     let all: Vec<usize> = (0..listing.segments().len()).collect();
     let mut max_seq = None;
     let mut defects: Vec<Defect> = Vec::new();

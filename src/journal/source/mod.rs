@@ -21,6 +21,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::journal::dircache::ListingCache;
 use crate::journal::dirread::DirRead;
 use crate::journal::record::Record;
 use crate::journal::segment::{has_jsonl_extension, parse_segment_name};
@@ -164,7 +165,21 @@ pub fn detect(path: &Path) -> Result<Format, DetectError> {
 /// instead of reading the directory again. `None` when `path` could not be
 /// read as a directory (missing, a file, unreadable).
 pub fn detect_reading(path: &Path) -> Result<(Format, Option<DirRead>), DetectError> {
-    let read = DirRead::read(path).ok();
+    detect_reading_with(path, None)
+}
+
+/// [`detect_reading`], the directory's entries taken from `cache` when it
+/// holds them (see [`dircache`](crate::journal::dircache)): for read-only
+/// commands only; one that changes the journal passes `None`.
+pub fn detect_reading_with(
+    path: &Path,
+    cache: Option<&ListingCache>,
+) -> Result<(Format, Option<DirRead>), DetectError> {
+    let read = match cache {
+        Some(cache) => DirRead::read_cached(path, cache),
+        None => DirRead::read(path),
+    }
+    .ok();
     let found: Vec<Format> = match &read {
         Some(read) => {
             // Database candidates, found once for both database formats.

@@ -18,7 +18,7 @@ use crate::journal::defect::Defect;
 use crate::journal::error::JournalError;
 use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
-use crate::journal::scan::{Direction, Visit, scan, scan_oldest_first_parallel};
+use crate::journal::scan::{Direction, Visit, scan, scan_parallel};
 use crate::journal::segment::Listing;
 use crate::query::Query;
 
@@ -103,8 +103,12 @@ pub trait Source {
     }
     /// The query as this format's records need it (a field path written for
     /// the engine's records, `event.x`, rooted where this format keeps it).
-    fn adapt_query(&self, query: Query) -> Query {
-        query
+    ///
+    /// A filter no record of this format can meet is refused
+    /// ([`JournalError::NoSuchField`]), so that it never reads as "no such
+    /// events".
+    fn adapt_query(&self, query: Query) -> Result<Query, JournalError> {
+        Ok(query)
     }
 
     /// Visits the accepted records newest or oldest first until `visit` breaks.
@@ -273,18 +277,21 @@ impl Segments<'_> {
                 stored,
             })
         };
-        // A whole journal read oldest first (a dump) is validated on two
-        // threads where there are two cores: validation is most of its cost.
-        // A window filter already skips most lines unparsed: one thread.
-        let parallel = direction == Direction::OldestFirst
-            && window_filter.is_none()
+        // Two kinds of scan read on worker threads where there are several
+        // cores: a whole journal read oldest first (a dump: validation is
+        // most of its cost), and one with a window filter (a rare session or
+        // text: searching the windows is the work). Newest first without a
+        // filter (`-n 20`) usually stops in the newest segment: one thread.
+        let parallel = (window_filter.is_some() || direction == Direction::OldestFirst)
             && self.candidates.len() >= 2
             && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
         if parallel {
-            let _stopped = scan_oldest_first_parallel(
+            let _stopped = scan_parallel(
                 self.listing,
                 &self.candidates,
+                direction,
                 ReadOptions::default(),
+                window_filter,
                 on_visit,
             )?;
         } else {

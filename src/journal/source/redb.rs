@@ -736,7 +736,18 @@ impl Source for RedbJournal {
     /// under its variant (`event.RouteStarted.route_id`), whichever it is; a
     /// path that names the variant (a capital first letter, as the runtime
     /// names them) is taken as written.
-    fn adapt_query(&self, mut query: crate::query::Query) -> crate::query::Query {
+    fn adapt_query(
+        &self,
+        mut query: crate::query::Query,
+    ) -> Result<crate::query::Query, JournalError> {
+        if !query.sessions.is_empty() {
+            return Err(JournalError::NoSuchField {
+                path: self.dir().to_owned(),
+                format: Format::Redb.name(),
+                flag: "--session",
+                why: "have no session (select a route with --route)",
+            });
+        }
         for f in &mut query.fields {
             let names_variant = f
                 .path
@@ -746,7 +757,7 @@ impl Source for RedbJournal {
                 f.any_key_at(1);
             }
         }
-        query
+        Ok(query)
     }
 
     fn visit(

@@ -209,13 +209,13 @@ impl Source for Sessions {
     /// A field path that does not start at the record (`kind.type`,
     /// `branch_id`) is looked up from the record's root: a session record
     /// has no `event`.
-    fn adapt_query(&self, mut query: Query) -> Query {
+    fn adapt_query(&self, mut query: Query) -> Result<Query, JournalError> {
         for f in &mut query.fields {
             if f.path.len() > 1 && f.path[0] == "event" {
                 f.path.remove(0);
             }
         }
-        query
+        Ok(query)
     }
 
     fn visit(

@@ -65,7 +65,7 @@ impl<'a> SegmentState<'a> {
             opts,
             scan: SegmentScan {
                 summary: SegmentSummary {
-                    path: seg.path.clone(),
+                    path: seg.path().to_path_buf(),
                     start_seq: seg.start_seq,
                     bytes: seg.len(),
                     lines: 0,
@@ -168,7 +168,7 @@ impl<'a> SegmentState<'a> {
                 self.damaged(&line, DefectKind::NulBytes);
             }
             Err(fault) => {
-                let defect = Defect::from_fault(&self.seg.path, &line, &fault);
+                let defect = Defect::from_fault(self.seg.path(), &line, &fault);
                 let kind = defect.kind;
                 self.push(defect);
                 self.damaged(&line, kind);
@@ -187,7 +187,7 @@ impl<'a> SegmentState<'a> {
                 line: line.number,
                 ..Defect::new(
                     DefectKind::NulBytes,
-                    &self.seg.path,
+                    self.seg.path(),
                     line.offset + start as u64,
                     run as u64,
                     detail,
@@ -209,7 +209,7 @@ impl<'a> SegmentState<'a> {
             line: line.number,
             seq_before: self.prev_seq,
             seq_after: Some(seq),
-            ..Defect::new(kind, &self.seg.path, line.offset, line.len, detail)
+            ..Defect::new(kind, self.seg.path(), line.offset, line.len, detail)
         };
         let mut found = Vec::new();
         if s.summary.first_seq.is_none() {
@@ -272,7 +272,7 @@ impl<'a> SegmentState<'a> {
 
     fn finish(mut self) -> SegmentScan {
         self.scan.damaged_trailing = self.damaged_since;
-        let path = &self.seg.path;
+        let path = self.seg.path();
         if self.seg.len() == 0 {
             let mut defect = Defect::new(
                 DefectKind::EmptySegment,
@@ -413,7 +413,7 @@ fn unreadable(
     let seg = state.seg;
     state.push(Defect::new(
         DefectKind::Unreadable,
-        &seg.path,
+        seg.path(),
         at,
         seg.len().saturating_sub(at),
         format!("could not be read from byte {at}: {e}"),
@@ -439,14 +439,14 @@ pub(super) fn scan_segment(
     #[cfg(test)]
     let opened = if super::tests::UNREADABLE
         .lock()
-        .is_ok_and(|p| p.as_deref() == Some(seg.path.as_path()))
+        .is_ok_and(|p| p.as_deref() == Some(seg.path()))
     {
         Err(io::Error::from(io::ErrorKind::PermissionDenied))
     } else {
-        ForwardLines::open(&seg.path, seg.len(), opts.read)
+        ForwardLines::open(seg.path(), seg.len(), opts.read)
     };
     #[cfg(not(test))]
-    let opened = ForwardLines::open(&seg.path, seg.len(), opts.read);
+    let opened = ForwardLines::open(seg.path(), seg.len(), opts.read);
     let mut lines = match opened {
         Ok(lines) => lines,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {

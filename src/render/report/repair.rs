@@ -46,7 +46,7 @@ pub fn write_text(
         let bytes = listing
             .segments
             .iter()
-            .find(|s| s.path == *path)
+            .find(|s| s.path() == *path)
             .map_or(0, |s| s.len());
         writeln!(
             out,
@@ -177,7 +177,7 @@ pub fn json(listing: &Listing, plan: &RepairPlan, dry_run: bool, quarantined: &[
             let bytes = listing
                 .segments
                 .iter()
-                .find(|s| s.path == *p)
+                .find(|s| s.path() == *p)
                 .map_or(0, |s| s.len());
             json!({"segment": file_name_lossy(p), "bytes": bytes})
         })

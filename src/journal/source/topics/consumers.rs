@@ -31,19 +31,44 @@ struct Wire {
 }
 
 /// Every `*.json` in `dir` (sorted by name), and a defect for each that does
-/// not parse as a cursor.
+/// not parse as a cursor. An entry named `*.json` that is not a regular file
+/// (a directory, a FIFO, any symlink) is never opened or followed (a FIFO
+/// would block the read) and never silently left out: a `not-regular-file`
+/// defect, so a lag report never looks complete without it.
 pub fn read_dir(dir: &Path) -> (Vec<Consumer>, Vec<Defect>) {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+    let mut files = Vec::new();
+    let mut defects = Vec::new();
+    for e in fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
+    {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        match e.file_type() {
+            Ok(t) if t.is_file() => files.push(path),
+            Ok(t) => {
+                let kind = crate::journal::segment::irregular_kind(&path, t);
+                defects.push(Defect::new(
+                    DefectKind::NotRegularFile,
+                    &path,
+                    0,
+                    0,
+                    format!(
+                        "named like a consumer cursor file but is {}: not read",
+                        kind.describe()
+                    ),
+                ));
+            }
+            // Gone since the directory was read.
+            Err(_) => {}
+        }
+    }
     files.sort();
+    defects.sort_by(|a, b| a.segment.cmp(&b.segment));
     let mut consumers = Vec::new();
-    let mut defects = Vec::new();
     for file in files {
         let bytes = match fs::read(&file) {
             Ok(b) => b,

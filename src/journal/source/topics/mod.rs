@@ -420,6 +420,15 @@ impl Source for TopicLog {
         visit: &mut dyn FnMut(Item<'_>) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
         let opened = self.open()?;
+        // Topic files that cannot be read are said before any event, as a
+        // per-session store's are: never a silently shorter answer.
+        if let Opened::Jsonl(j) = &opened {
+            for d in j.irregular() {
+                if visit(Item::Damage(d)).is_break() {
+                    return Ok(());
+                }
+            }
+        }
         let newest_first = direction == Direction::NewestFirst;
         let streams = self
             .selected(&opened)?
@@ -535,7 +544,10 @@ impl Source for TopicLog {
     fn heads(&self) -> Result<Heads, JournalError> {
         let opened = self.open()?;
         let mut streams = Vec::new();
-        let mut problems = Vec::new();
+        let mut problems = match &opened {
+            Opened::Jsonl(j) => j.irregular(),
+            Opened::Sqlite(_) => Vec::new(),
+        };
         let table = match &opened {
             Opened::Sqlite(db) => Some(db.topic_heads()?),
             Opened::Jsonl(_) => None,

@@ -47,7 +47,17 @@ impl TopicLock {
             .mode(0o644)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
-            .map_err(|e| JournalError::io(&path, e))?;
+            .map_err(|e| match e.raw_os_error() {
+                // O_NOFOLLOW met a symlink: the runtime's lock is a plain
+                // file, and one elsewhere would not exclude the runtime.
+                Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
+                    JournalError::Replaced {
+                        path: path.clone(),
+                        what: "is a symbolic link (a topic lock is never followed)",
+                    }
+                }
+                _ => JournalError::io(&path, e),
+            })?;
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
