@@ -251,8 +251,10 @@ trait Classify {
 
 /// The classes by definition, one byte at a time: other processors, and
 /// the reference the SIMD classifiers are tested against.
+#[cfg(any(test, not(target_arch = "x86_64")))]
 struct Portable;
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 impl Classify for Portable {
     unsafe fn strings(block: &[u8; 64]) -> StringClasses {
         let mut c = StringClasses::default();
