@@ -17,13 +17,17 @@
 //!    structural bytes and non-ASCII bytes. From those, with carries from
 //!    the block before: the bytes escaped by an odd run of backslashes, the
 //!    unescaped quotes, and the bytes inside strings (a prefix XOR of the
-//!    quotes). A control byte inside a string is an error here. Token starts
-//!    are the structural bytes and opening quotes outside strings, and the
-//!    first byte of each run of other bytes outside strings (a scalar).
+//!    quotes, one carry-less multiplication with AVX2). A control byte
+//!    inside a string is an error here, and so is an escaped byte that is
+//!    not one of `"\/bfnrtu` (a mask too); each `\u` escape is read (hex
+//!    digits, surrogate pairs). A block inside one string ends there. Token
+//!    starts are the structural bytes and opening quotes outside strings,
+//!    and the first byte of each run of other bytes outside strings (a
+//!    scalar).
 //! 2. *Stage 2* walks the token starts with a state machine (no recursion;
 //!    the open arrays and objects are a bit stack, 127 levels deep at most,
 //!    as in serde_json). Each scalar is parsed where it lies and must end
-//!    exactly where its run ends; each escape inside a string is checked.
+//!    exactly where its run ends.
 //!
 //! Outside strings the grammar admits ASCII only, so one UTF-8 check of the
 //! whole line (skipped when no byte is above 0x7f) plus the grammar is
