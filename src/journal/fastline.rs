@@ -1,12 +1,39 @@
-//! A fast path for whole-journal scans (`stats`): reads the engine's record
-//! head (`{"seq":N,"ts":"..","session_id":"..","event":{"type":".."`)
-//! without building anything, and checks the whole line is valid JSON with a
-//! validating scanner that skips string bodies with memchr.
+//! A fast path for whole-journal scans (`stats`, the full dump, `verify`):
+//! reads the engine's record head
+//! (`{"seq":N,"ts":"..","session_id":"..","event":{"type":".."`) without
+//! building anything, and checks the whole line is valid JSON with a
+//! two-stage validator in the manner of simdjson.
 //!
 //! It answers the same as [`parse_line`] for every line it accepts; any line
 //! not in the engine's exact shape (other field order, escapes in the head,
 //! `\r`) returns `None` and the caller falls back to [`parse_line`], so damage
-//! is never counted as an event.
+//! is never counted as an event. [`valid_json`] gives exactly
+//! `serde_json::Value`'s verdict on any bytes.
+//!
+//! How the validator works, 64 bytes at a time:
+//!
+//! 1. *Stage 1* classifies the block into bitmasks (SSE2 or AVX2 on x86_64,
+//!    plain code elsewhere): backslashes, quotes, control bytes, whitespace,
+//!    structural bytes and non-ASCII bytes. From those, with carries from
+//!    the block before: the bytes escaped by an odd run of backslashes, the
+//!    unescaped quotes, and the bytes inside strings (a prefix XOR of the
+//!    quotes, one carry-less multiplication with AVX2). A control byte
+//!    inside a string is an error here, and so is an escaped byte that is
+//!    not one of `"\/bfnrtu` (a mask too); each `\u` escape is read (hex
+//!    digits, surrogate pairs). A block inside one string ends there. Token
+//!    starts are the structural bytes and opening quotes outside strings,
+//!    and the first byte of each run of other bytes outside strings (a
+//!    scalar).
+//! 2. *Stage 2* walks the token starts with a state machine (no recursion;
+//!    the open arrays and objects are a bit stack, 127 levels deep at most,
+//!    as in serde_json). Each scalar is parsed where it lies and must end
+//!    exactly where its run ends.
+//!
+//! Outside strings the grammar admits ASCII only, so one UTF-8 check of the
+//! whole line (skipped when no byte is above 0x7f) plus the grammar is
+//! serde_json's verdict. Any byte the masks could misjudge (a backslash
+//! outside a string) sits in a scalar run and fails the scalar's parse
+//! before the verdict can be "valid".
 //!
 //! [`parse_line`]: crate::journal::record::parse_line
 
@@ -35,16 +62,26 @@ pub(crate) fn fast_record_keys<'a>(
         keys.clear();
     }
     let head = Head::of(line)?;
-    // The head is known good; the whole line must still be one JSON value
-    // in UTF-8 (which covers the head's strings too), with no head key
-    // repeated later in the line (nor one spelled with escapes, which the
-    // exact parser decodes).
-    let mut p = Parser::new(line);
-    p.event_keys = event_keys;
-    if !p.whole() || p.head_keys != HeadKeys::Unique {
+    validated_record(line, head, event_keys)
+}
+
+/// The head's record once the whole line is validated: one JSON value in
+/// UTF-8 (which covers the head's strings too), with no head key repeated
+/// later in the line (nor one spelled with escapes, which the exact parser
+/// decodes).
+fn validated_record<'a>(
+    line: &'a [u8],
+    head: Head<'a>,
+    event_keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<FastRecord<'a>> {
+    let seen = validate_best(line, event_keys)?;
+    if seen != HeadKeys::Unique {
         return None;
     }
-    head.record(line)
+    // SAFETY: `validate` checked the whole line is UTF-8, and each piece
+    // starts and ends next to an ASCII quote, so on character boundaries.
+    let text = |piece: &'a [u8]| unsafe { std::str::from_utf8_unchecked(piece) };
+    Some(head.with(text))
 }
 
 /// The record head of a line that [`fast_record`] accepted before (the same
@@ -52,7 +89,19 @@ pub(crate) fn fast_record_keys<'a>(
 /// line again. On any other line it answers like `fast_record` would only
 /// by chance: the caller must know the line was accepted.
 pub(crate) fn fast_record_prechecked(line: &[u8]) -> Option<FastRecord<'_>> {
-    Head::of(line)?.record(line)
+    let head = Head::of(line)?;
+    // Checked all the same (a few short ASCII pieces): a broken promise
+    // gives a wrong answer, never invalid text.
+    let pieces_ok = std::str::from_utf8(head.ts).is_ok()
+        && head
+            .session_id
+            .is_none_or(|s| std::str::from_utf8(s).is_ok())
+        && std::str::from_utf8(head.event_type).is_ok();
+    if !pieces_ok {
+        return None;
+    }
+    // SAFETY: each piece was checked just above.
+    Some(head.with(|piece| unsafe { std::str::from_utf8_unchecked(piece) }))
 }
 
 /// The record head's pieces, as byte slices of the line.
@@ -64,10 +113,24 @@ struct Head<'a> {
 }
 
 impl<'a> Head<'a> {
+    /// One pass over the head: the seq's digits are read once, with
+    /// [`fast_seq`]'s rules (1 to 20 digits, no leading zero, within u64).
+    ///
+    /// [`fast_seq`]: crate::journal::record::fast_seq
     fn of(line: &'a [u8]) -> Option<Head<'a>> {
-        let seq = crate::journal::record::fast_seq(line)?;
-        let digits = line[7..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let rest = line[7 + digits..].strip_prefix(b",\"ts\":\"")?;
+        let rest = line.strip_prefix(b"{\"seq\":")?;
+        let mut seq: u64 = 0;
+        let mut digits = 0;
+        while let Some(&d) = rest.get(digits)
+            && d.is_ascii_digit()
+        {
+            seq = seq.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            digits += 1;
+        }
+        if digits == 0 || (digits > 1 && rest[0] == b'0') {
+            return None;
+        }
+        let rest = rest[digits..].strip_prefix(b",\"ts\":\"")?;
         let (ts, rest) = plain_string(rest)?;
         let (session_id, rest) = match rest.strip_prefix(b",\"session_id\":\"") {
             Some(r) => {
@@ -86,85 +149,29 @@ impl<'a> Head<'a> {
         })
     }
 
-    /// The pieces as text, from one UTF-8 conversion of the head (the
-    /// pieces' ends sit next to ASCII quotes, so on character boundaries).
-    fn record(&self, line: &'a [u8]) -> Option<FastRecord<'a>> {
-        let at = |piece: &[u8]| piece.as_ptr() as usize - line.as_ptr() as usize;
-        let head_end = at(self.event_type) + self.event_type.len();
-        let head = std::str::from_utf8(&line[..head_end]).ok()?;
-        let s = |piece: &[u8]| -> Option<&'a str> { head.get(at(piece)..at(piece) + piece.len()) };
-        Some(FastRecord {
+    /// The pieces as text, each converted by `text`.
+    fn with(&self, text: impl Fn(&'a [u8]) -> &'a str) -> FastRecord<'a> {
+        FastRecord {
             seq: self.seq,
-            ts: s(self.ts)?,
-            session_id: match self.session_id {
-                Some(b) => Some(s(b)?),
-                None => None,
-            },
-            event_type: s(self.event_type)?,
-        })
+            ts: text(self.ts),
+            session_id: self.session_id.map(&text),
+            event_type: text(self.event_type),
+        }
     }
 }
 
 /// A string body up to its closing quote, with no escape or control byte.
+/// The head's strings are short: one loop beats a search and a second pass.
 fn plain_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
-    let end = memchr::memchr2(b'"', b'\\', b)?;
-    if b[end] != b'"' || b[..end].iter().any(|&c| c < 0x20) {
-        return None;
+    for (end, &c) in b.iter().enumerate() {
+        if c == b'"' {
+            return Some((&b[..end], &b[end + 1..]));
+        }
+        if c == b'\\' || c < 0x20 {
+            return None;
+        }
     }
-    Some((&b[..end], &b[end + 1..]))
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `w` that may be `"`, `\\` or below 0x20
-/// (SWAR). Only the lowest set bit is exact (a borrow can flag a byte above a
-/// special one), which is all the caller uses; no special byte gives 0.
-fn special_bytes(w: u64) -> u64 {
-    let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    let q = w ^ (ONES * u64::from(b'"'));
-    let quote = q.wrapping_sub(ONES) & !q & HIGH;
-    let e = w ^ (ONES * u64::from(b'\\'));
-    let escape = e.wrapping_sub(ONES) & !e & HIGH;
-    below | quote | escape
-}
-
-/// Bit `i` of the first mask is set when byte `i` of `chunk` is `"`, `\\` or
-/// below 0x20; bit `i` of the second when it is not ASCII. Exact, unlike
-/// [`special_bytes`]; SSE2 (every x86_64 has it) where available.
-#[cfg(target_arch = "x86_64")]
-fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of every x86_64 target (the compiler enables it
-    // for the whole crate), and the load reads the 16 bytes of `chunk`
-    // (unaligned loads allowed).
-    unsafe {
-        let v = _mm_loadu_si128(chunk.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let escape = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned c <= 0x1f exactly when min(c, 0x1f) == c.
-        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-        let special = _mm_or_si128(_mm_or_si128(quote, escape), control);
-        (
-            _mm_movemask_epi8(special) as u32,
-            _mm_movemask_epi8(v) as u32,
-        )
-    }
-}
-
-/// [`special_bytes16`] without SIMD: two words, exact masks.
-#[cfg(not(target_arch = "x86_64"))]
-fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
-    let mut special = 0u32;
-    let mut non_ascii = 0u32;
-    for (i, c) in chunk.into_iter().enumerate() {
-        special |= u32::from(c == b'"' || c == b'\\' || c < 0x20) << i;
-        non_ascii |= u32::from(c >> 7) << i;
-    }
-    (special, non_ascii)
+    None
 }
 
 /// Nesting deeper than this is refused: serde_json (and so the engine)
@@ -173,14 +180,13 @@ fn special_bytes16(chunk: [u8; 16]) -> (u32, u32) {
 const MAX_DEPTH: usize = 127;
 
 /// Whether `b` is exactly one JSON value (RFC 8259) in UTF-8, surrounded by
-/// optional whitespace. Outside strings the grammar admits ASCII only, so
-/// checking the string bodies that hold non-ASCII bytes checks the line.
+/// optional whitespace.
 ///
 /// "Valid" is what `serde_json::Value` accepts: besides the grammar, every
 /// `\uXXXX` escape is a scalar value or a surrogate pair (a lone `\ud800`
 /// is refused) and every number is a finite double (`1e400` is refused).
 pub fn valid_json(b: &[u8]) -> bool {
-    Parser::new(b).whole()
+    validate_best(b, None).is_some()
 }
 
 /// What the validator saw of the keys the record head reads.
@@ -194,320 +200,771 @@ enum HeadKeys {
     Escaped,
 }
 
-/// Where an object sits, for the head-key checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Top,
-    Event,
-    Other,
+/// The classes of a 64-byte block that matter inside strings, bit `i` for
+/// byte `i`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct StringClasses {
+    backslash: u64,
+    quote: u64,
+    /// Below 0x20.
+    control: u64,
+    non_ascii: u64,
 }
 
-struct Parser<'a, 'k> {
-    b: &'a [u8],
-    i: usize,
-    head_keys: HeadKeys,
-    /// Where to note the event object's keys, when asked.
-    event_keys: Option<&'k mut Vec<(usize, usize)>>,
+/// The classes of a 64-byte block that matter outside strings only: a
+/// block inside one string never needs them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct LayoutClasses {
+    /// JSON's whitespace: space, tab, line feed, carriage return.
+    space: u64,
+    /// `{`, `}`, `[`, `]`, `:`, `,`.
+    structural: u64,
 }
 
-impl<'a> Parser<'a, '_> {
-    fn new(b: &'a [u8]) -> Self {
-        Parser {
-            b,
-            i: 0,
-            head_keys: HeadKeys::Unique,
-            event_keys: None,
+/// The bytes that may follow a backslash in a string, for blocks with
+/// escapes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct EscapeClasses {
+    /// `"`, `\\`, `/`, `b`, `f`, `n`, `r`, `t`, `u`.
+    simple: u64,
+    /// `u`, whose four hex digits come next.
+    unicode: u64,
+}
+
+/// Stage 1's classifier, one implementation per instruction set.
+trait Classify {
+    /// # Safety
+    /// The processor has the instructions the implementation uses.
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses;
+    /// # Safety
+    /// As for [`Classify::strings`].
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses;
+    /// # Safety
+    /// As for [`Classify::strings`].
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses;
+    /// Bit `i` is the XOR of bits `0..=i`: inside-string bits from quote
+    /// bits.
+    ///
+    /// # Safety
+    /// As for [`Classify::strings`].
+    #[inline(always)]
+    unsafe fn prefix_xor(x: u64) -> u64 {
+        prefix_xor(x)
+    }
+}
+
+/// The classes by definition, one byte at a time: other processors, and
+/// the reference the SIMD classifiers are tested against.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+struct Portable;
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+impl Classify for Portable {
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses {
+        let mut c = StringClasses::default();
+        for (i, &x) in block.iter().enumerate() {
+            c.backslash |= u64::from(x == b'\\') << i;
+            c.quote |= u64::from(x == b'"') << i;
+            c.control |= u64::from(x < 0x20) << i;
+            c.non_ascii |= u64::from(x >= 0x80) << i;
         }
+        c
     }
 
-    fn whole(&mut self) -> bool {
-        self.ws();
-        let role = if self.peek() == Some(b'{') {
-            Role::Top
-        } else {
-            Role::Other
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
+        let mut c = LayoutClasses::default();
+        for (i, &x) in block.iter().enumerate() {
+            c.space |= u64::from(matches!(x, b' ' | b'\t' | b'\n' | b'\r')) << i;
+            let structural = matches!(x, b'{' | b'}' | b'[' | b']' | b':' | b',');
+            c.structural |= u64::from(structural) << i;
+        }
+        c
+    }
+
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
+        let mut c = EscapeClasses::default();
+        for (i, &x) in block.iter().enumerate() {
+            let simple = matches!(
+                x,
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u'
+            );
+            c.simple |= u64::from(simple) << i;
+            c.unicode |= u64::from(x == b'u') << i;
+        }
+        c
+    }
+}
+
+/// Sixteen bytes at a time with SSE2, which every x86_64 has.
+#[cfg(target_arch = "x86_64")]
+struct Sse2;
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Sse2 {
+    #[inline(always)]
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8,
+            _mm_set1_epi8,
         };
-        self.value(0, role) && {
-            self.ws();
-            self.i == self.b.len()
-        }
-    }
-
-    fn note_key(&mut self, state: HeadKeys) {
-        if self.head_keys == HeadKeys::Unique {
-            self.head_keys = state;
-        }
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-
-    fn value(&mut self, depth: usize, role: Role) -> bool {
-        self.ws();
-        match self.peek() {
-            Some(b'{') => self.object(depth + 1, role),
-            Some(b'[') => self.array(depth + 1),
-            Some(b'"') => self.string(),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => false,
-        }
-    }
-
-    fn object(&mut self, depth: usize, role: Role) -> bool {
-        if depth > MAX_DEPTH {
-            return false;
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return true;
-        }
-        // Head keys seen in this object (bits: seq, ts, session_id, event / type).
-        let mut seen = 0u8;
-        loop {
-            self.ws();
-            let key_start = self.i + 1;
-            if self.peek() != Some(b'"') || !self.string() {
-                return false;
-            }
-            let mut value_role = Role::Other;
-            if role != Role::Other {
-                let key = &self.b[key_start..self.i - 1];
-                let bit = match (role, key) {
-                    (Role::Top, b"seq") => 1,
-                    (Role::Top, b"ts") => 2,
-                    (Role::Top, b"session_id") => 4,
-                    (Role::Top, b"event") => {
-                        value_role = Role::Event;
-                        8
-                    }
-                    (Role::Event, b"type") => 16,
-                    _ => 0,
-                };
-                if seen & bit != 0 {
-                    self.note_key(HeadKeys::Repeated);
-                }
-                if role == Role::Event
-                    && let Some(keys) = self.event_keys.as_deref_mut()
-                {
-                    keys.push((key_start, self.i - 1));
-                }
-                seen |= bit;
-                if key.contains(&b'\\') {
-                    self.note_key(HeadKeys::Escaped);
-                }
-            }
-            self.ws();
-            if self.peek() != Some(b':') {
-                return false;
-            }
-            self.i += 1;
-            if !self.value(depth, value_role) {
-                return false;
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return true;
-                }
-                _ => return false,
-            }
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> bool {
-        if depth > MAX_DEPTH {
-            return false;
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            return true;
-        }
-        loop {
-            if !self.value(depth, Role::Other) {
-                return false;
-            }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return true;
-                }
-                _ => return false,
-            }
-        }
-    }
-
-    fn string(&mut self) -> bool {
-        self.i += 1;
-        let b = self.b;
-        let start = self.i;
-        // High bits seen in the body: only then is it checked as UTF-8.
-        let mut high = 0u64;
-        loop {
-            // Sixteen bytes at a time (SSE2 on x86_64), then eight (SWAR),
-            // jumping straight to the first byte that ends, escapes or breaks
-            // the string; the last few bytes of the line one by one below.
-            loop {
-                if let Some(chunk) = b.get(self.i..self.i + 16) {
-                    let (special, non_ascii) = special_bytes16(chunk.try_into().unwrap_or([0; 16]));
-                    if special != 0 {
-                        let skip = special.trailing_zeros();
-                        high |= u64::from(non_ascii & ((1u32 << skip) - 1));
-                        self.i += skip as usize;
-                        break;
-                    }
-                    high |= u64::from(non_ascii);
-                    self.i += 16;
-                } else if let Some(chunk) = b.get(self.i..self.i + 8) {
-                    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                    let special = special_bytes(word);
-                    if special != 0 {
-                        let skip = (special.trailing_zeros() / 8) as usize;
-                        high |= word & HIGH & ((1u64 << (skip * 8)) - 1);
-                        self.i += skip;
-                        break;
-                    }
-                    high |= word & HIGH;
-                    self.i += 8;
-                } else {
-                    break;
-                }
-            }
-            let Some(&c) = b.get(self.i) else {
-                return false;
+        let mut c = StringClasses::default();
+        for k in 0..4 {
+            // SAFETY: SSE2 is part of every x86_64 target; the load reads
+            // bytes 16k..16k+16 of the block (unaligned loads allowed).
+            let [backslash, quote, control, non_ascii] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+                let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+                let is = |b: u8| mask(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)));
+                // Unsigned c <= 0x1f exactly when min(c, 0x1f) == c.
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                [is(b'\\'), is(b'"'), mask(control), mask(v)]
             };
-            self.i += 1;
-            match c {
-                b'"' => {
-                    return high == 0 || simdutf8::basic::from_utf8(&b[start..self.i - 1]).is_ok();
+            c.backslash |= backslash;
+            c.quote |= quote;
+            c.control |= control;
+            c.non_ascii |= non_ascii;
+        }
+        c
+    }
+
+    #[inline(always)]
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        let mut c = LayoutClasses::default();
+        for k in 0..4 {
+            // SAFETY: as in `strings`.
+            let [space, structural] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+                let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+                let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+                let space = _mm_or_si128(
+                    _mm_or_si128(is(b' '), is(b'\t')),
+                    _mm_or_si128(is(b'\n'), is(b'\r')),
+                );
+                // `[` and `{`, `]` and `}` differ in bit 5 alone.
+                let v20 = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                let brackets = _mm_or_si128(
+                    _mm_cmpeq_epi8(v20, _mm_set1_epi8(b'{' as i8)),
+                    _mm_cmpeq_epi8(v20, _mm_set1_epi8(b'}' as i8)),
+                );
+                let structural = _mm_or_si128(brackets, _mm_or_si128(is(b':'), is(b',')));
+                [mask(space), mask(structural)]
+            };
+            c.space |= space;
+            c.structural |= structural;
+        }
+        c
+    }
+
+    #[inline(always)]
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        let mut c = EscapeClasses::default();
+        for k in 0..4 {
+            // SAFETY: as in `strings`.
+            let [simple, unicode] = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+                let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+                let mask = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * k);
+                let u = is(b'u');
+                let simple = b"\"\\/bfnrt".iter().fold(u, |m, &x| _mm_or_si128(m, is(x)));
+                [mask(simple), mask(u)]
+            };
+            c.simple |= simple;
+            c.unicode |= unicode;
+        }
+        c
+    }
+}
+
+/// Thirty-two bytes at a time with AVX2; whitespace and structural bytes
+/// by two nibble lookups (simdjson's method, with our own tables).
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+/// Nibble tables: a byte is in a class when the entries of its low and of
+/// its high nibble share the class's bit. Structural: bit 0 for `[]{}`
+/// (0x5B 0x5D 0x7B 0x7D), bit 1 for `,` (0x2C), bit 2 for `:` (0x3A);
+/// whitespace: bit 3 for tab, line feed, carriage return (0x09 0x0A 0x0D),
+/// bit 4 for space (0x20).
+#[cfg(target_arch = "x86_64")]
+const LOW_NIBBLE: [u8; 16] = [16, 0, 0, 0, 0, 0, 0, 0, 0, 8, 4 | 8, 1, 2, 1 | 8, 0, 0];
+#[cfg(target_arch = "x86_64")]
+const HIGH_NIBBLE: [u8; 16] = [8, 0, 2 | 16, 4, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// Nibble tables for the bytes that may follow a backslash: bit 0 for `"`
+/// and `/` (0x22 0x2F), bit 1 for `\\` (0x5C), bit 2 for `b`, `f`, `n`
+/// (0x62 0x66 0x6E), bit 3 for `r`, `t` (0x72 0x74), bit 4 for `u` (0x75).
+#[cfg(target_arch = "x86_64")]
+const ESCAPE_LOW_NIBBLE: [u8; 16] = [0, 0, 1 | 4 | 8, 0, 8, 16, 4, 0, 0, 0, 0, 0, 2, 0, 4, 1];
+#[cfg(target_arch = "x86_64")]
+const ESCAPE_HIGH_NIBBLE: [u8; 16] = [0, 0, 1, 0, 0, 2, 4, 8 | 16, 0, 0, 0, 0, 0, 0, 0, 0];
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx2 {
+    /// One carry-less multiplication by all ones (simdjson's way).
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    unsafe fn prefix_xor(x: u64) -> u64 {
+        use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
+        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set_epi64x(0, -1), 0);
+        _mm_cvtsi128_si64(product) as u64
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn strings(block: &[u8; 64]) -> StringClasses {
+        use std::arch::x86_64::{
+            __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+            _mm256_set1_epi8,
+        };
+        let mut c = StringClasses::default();
+        for k in 0..2 {
+            // SAFETY: the caller checked the processor has AVX2; the load
+            // reads bytes 32k..32k+32 of the block (unaligned loads allowed).
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let mask = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k);
+            let is = |b: u8| mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)));
+            c.backslash |= is(b'\\');
+            c.quote |= is(b'"');
+            c.control |= mask(_mm256_cmpeq_epi8(
+                _mm256_min_epu8(v, _mm256_set1_epi8(0x1f)),
+                v,
+            ));
+            c.non_ascii |= mask(v);
+        }
+        c
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
+        use std::arch::x86_64::{
+            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
+            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+            _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
+        };
+        // SAFETY: the tables are 16 bytes each.
+        let (low_table, high_table) = unsafe {
+            (
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(LOW_NIBBLE.as_ptr().cast())),
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(HIGH_NIBBLE.as_ptr().cast())),
+            )
+        };
+        let nibble = _mm256_set1_epi8(0x0f);
+        let mut c = LayoutClasses::default();
+        for k in 0..2 {
+            // SAFETY: as in `strings`.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
+            let high = _mm256_shuffle_epi8(
+                high_table,
+                _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble),
+            );
+            let class = _mm256_and_si256(low, high);
+            let none_of = |bits: i8| {
+                let m = _mm256_cmpeq_epi8(
+                    _mm256_and_si256(class, _mm256_set1_epi8(bits)),
+                    _mm256_setzero_si256(),
+                );
+                u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k)
+            };
+            let mine = u64::from(u32::MAX) << (32 * k);
+            c.structural |= !none_of(0b111) & mine;
+            c.space |= !none_of(0b11000) & mine;
+        }
+        c
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
+        use std::arch::x86_64::{
+            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
+            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+            _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
+        };
+        // SAFETY: the tables are 16 bytes each.
+        let (low_table, high_table) = unsafe {
+            (
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(ESCAPE_LOW_NIBBLE.as_ptr().cast())),
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(ESCAPE_HIGH_NIBBLE.as_ptr().cast())),
+            )
+        };
+        let nibble = _mm256_set1_epi8(0x0f);
+        let mut c = EscapeClasses::default();
+        for k in 0..2 {
+            // SAFETY: as in `strings`.
+            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
+            let high = _mm256_shuffle_epi8(
+                high_table,
+                _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble),
+            );
+            let class = _mm256_and_si256(low, high);
+            let none_of = |bits: i8| {
+                let m = _mm256_cmpeq_epi8(
+                    _mm256_and_si256(class, _mm256_set1_epi8(bits)),
+                    _mm256_setzero_si256(),
+                );
+                u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k)
+            };
+            let mine = u64::from(u32::MAX) << (32 * k);
+            c.simple |= !none_of(0b11111) & mine;
+            c.unicode |= !none_of(0b10000) & mine;
+        }
+        c
+    }
+}
+
+/// Bit `i` set when byte `i` is escaped: it follows an odd run of
+/// backslashes (simdjson's branchless form). `prev_escaped` carries whether
+/// the first byte of the next block is escaped.
+#[inline(always)]
+fn escaped_bytes(backslash: u64, prev_escaped: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    // A backslash escaped by the block before starts no run.
+    let backslash = backslash & !*prev_escaped;
+    let follows_escape = backslash << 1 | *prev_escaped;
+    // Adding a run's start to the run carries past its end: the sum's bits
+    // tell whether each run started on an even or an odd bit.
+    let odd_starts = backslash & !EVEN & !follows_escape;
+    let (even_start_runs, overflow) = odd_starts.overflowing_add(backslash);
+    *prev_escaped = u64::from(overflow);
+    let invert = even_start_runs << 1;
+    (EVEN ^ invert) & follows_escape
+}
+
+/// Bit `i` is the XOR of bits `0..=i`, in six shifts.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// What stage 2 expects at the next token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A value.
+    Value,
+    /// A value or `]` (just after `[`).
+    FirstItem,
+    /// A key or `}` (just after `{`).
+    FirstKey,
+    /// A key (after `,` in an object).
+    Key,
+    /// `:` after a key.
+    Colon,
+    /// `,` or the closing bracket, or nothing at depth 0.
+    Next,
+}
+
+/// Validates `b` (see [`valid_json`]) with the best classifier this
+/// processor has: AVX2 when it has it (std caches the check), else SSE2
+/// (every x86_64 has it), or the portable one on other processors.
+fn validate_best(b: &[u8], event_keys: Option<&mut Vec<(usize, usize)>>) -> Option<HeadKeys> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+        {
+            // SAFETY: the processor has AVX2 and PCLMULQDQ, checked just
+            // above.
+            return unsafe { validate_avx2(b, event_keys) };
+        }
+        // SAFETY: every x86_64 processor has SSE2.
+        unsafe { validate::<Sse2>(b, event_keys) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: the portable classifier needs nothing.
+    unsafe {
+        validate::<Portable>(b, event_keys)
+    }
+}
+
+/// [`validate`] compiled for AVX2 (and PCLMULQDQ, which every processor
+/// with AVX2 has), so the classifier inlines into it.
+///
+/// # Safety
+/// The processor has AVX2 and PCLMULQDQ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq")]
+unsafe fn validate_avx2(
+    b: &[u8],
+    event_keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<HeadKeys> {
+    // SAFETY: AVX2 and PCLMULQDQ are there (this function's own contract).
+    unsafe { validate::<Avx2>(b, event_keys) }
+}
+
+/// Validates `b` (see [`valid_json`]); `None` when it is not valid, else
+/// what it saw of the head keys. The event object's key ranges go to
+/// `event_keys` when asked. `C` is stage 1's classifier (a parameter so the
+/// tests can run every classifier on the same input).
+///
+/// # Safety
+/// The processor has the instructions `C` uses.
+#[inline(always)]
+unsafe fn validate<C: Classify>(
+    b: &[u8],
+    mut event_keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<HeadKeys> {
+    // Stage 1 carries between blocks.
+    let mut prev_escaped = 0u64;
+    let mut in_string_carry = 0u64;
+    let mut prev_other = 0u64;
+    let mut non_ascii = 0u64;
+    // A `\uD8xx\uDCxx` pair is checked at its first `u`; the second lies
+    // before this.
+    let mut unicode_checked_to = 0usize;
+    // Stage 2.
+    let mut expect = Expect::Value;
+    let mut depth = 0usize;
+    // Bit d set when the container at depth d (1 = outermost) is an object.
+    let mut objects = 0u128;
+    let mut head_keys = HeadKeys::Unique;
+    // Head keys seen (bits: seq, ts, session_id, event; type).
+    let mut seen_top = 0u8;
+    let mut seen_event = 0u8;
+    // The last top-level key was `event`; the object at depth 2 is its value.
+    let mut event_next = false;
+    let mut in_event = false;
+
+    let mut tail = [b' '; 64];
+    let mut base = 0;
+    while base < b.len() {
+        // The last block of a line of 64 bytes or more is the line's last
+        // 64 bytes, its masks shifted so that bit 0 is byte `base`; past
+        // the end the bits are as for spaces. A shorter line is copied
+        // into spaces.
+        let (block, shift): (&[u8; 64], u32) = match b.get(base..base + 64) {
+            Some(s) => (s.try_into().ok()?, 0),
+            None if b.len() >= 64 => {
+                let s = &b[b.len() - 64..];
+                (s.try_into().ok()?, (base + 64 - b.len()) as u32)
+            }
+            None => {
+                tail[..b.len()].copy_from_slice(b);
+                (&tail, 0)
+            }
+        };
+        // SAFETY: the caller vouches for `C`'s instructions.
+        let mut c = unsafe { C::strings(block) };
+        c.backslash >>= shift;
+        c.quote >>= shift;
+        c.control >>= shift;
+        c.non_ascii >>= shift;
+        non_ascii |= c.non_ascii;
+
+        let escaped = escaped_bytes(c.backslash, &mut prev_escaped);
+        let quote = c.quote & !escaped;
+        // SAFETY: as above.
+        let in_string = unsafe { C::prefix_xor(quote) } ^ in_string_carry;
+        in_string_carry = ((in_string as i64) >> 63) as u64;
+        if c.control & in_string != 0 {
+            return None;
+        }
+        // Each escaped byte inside a string must make an escape with its
+        // backslash (one escaped by a backslash outside a string sits in a
+        // scalar run, refused below); `\\u` escapes are read one by one.
+        let escapes = escaped & in_string;
+        if escapes != 0 {
+            // SAFETY: as above.
+            let e = unsafe { C::escapes(block) };
+            if escapes & !(e.simple >> shift) != 0 {
+                return None;
+            }
+            let mut unicode = escapes & e.unicode >> shift;
+            while unicode != 0 {
+                let at = base + unicode.trailing_zeros() as usize;
+                unicode &= unicode - 1;
+                if at >= unicode_checked_to {
+                    unicode_checked_to = unicode_escape(b, at)?;
                 }
-                b'\\' => match self.peek() {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
-                    Some(b'u') => {
-                        self.i += 1;
-                        let Some(unit) = self.hex4() else {
-                            return false;
-                        };
-                        match unit {
-                            // A high surrogate needs a low one right after it.
-                            0xD800..=0xDBFF => {
-                                if b.get(self.i..self.i + 2) != Some(&b"\\u"[..]) {
-                                    return false;
-                                }
-                                self.i += 2;
-                                if !matches!(self.hex4(), Some(0xDC00..=0xDFFF)) {
-                                    return false;
-                                }
+            }
+        }
+        if in_string & !quote == u64::MAX {
+            // Inside one string from end to end: no token, no scalar run.
+            prev_other = 0;
+            base += 64;
+            continue;
+        }
+        // SAFETY: as above.
+        let mut layout = unsafe { C::layout(block) };
+        layout.structural >>= shift;
+        layout.space = layout.space >> shift | !(u64::MAX >> shift);
+        let other = !(layout.structural | layout.space | c.quote | in_string);
+        let scalars = other & !(other << 1 | prev_other);
+        prev_other = other >> 63;
+        let mut tokens = (layout.structural & !in_string) | (quote & in_string) | scalars;
+
+        while tokens != 0 {
+            let at = base + tokens.trailing_zeros() as usize;
+            tokens &= tokens - 1;
+            let c = b[at];
+            // By what is expected first: the sequence of states is regular
+            // (key, colon, value, comma...), so these branches predict well.
+            match expect {
+                Expect::Colon => {
+                    if c != b':' {
+                        return None;
+                    }
+                    expect = Expect::Value;
+                }
+                Expect::Value | Expect::FirstItem => match c {
+                    b'"' => expect = Expect::Next,
+                    b'{' | b'[' => {
+                        if depth == MAX_DEPTH {
+                            return None;
+                        }
+                        depth += 1;
+                        if c == b'{' {
+                            objects |= 1 << depth;
+                            // At depth 2 an object is the value of the last
+                            // top-level key.
+                            if depth == 2 {
+                                in_event = event_next;
+                                seen_event = 0;
                             }
-                            0xDC00..=0xDFFF => return false,
-                            _ => {}
+                            expect = Expect::FirstKey;
+                        } else {
+                            objects &= !(1 << depth);
+                            expect = Expect::FirstItem;
                         }
                     }
-                    _ => return false,
+                    b']' if expect == Expect::FirstItem => {
+                        depth -= 1;
+                        expect = Expect::Next;
+                    }
+                    _ => {
+                        let end = scalar(b, at)?;
+                        // The scalar must fill its run: the next byte ends it.
+                        if b.get(end).is_some_and(|&n| !ENDS_SCALAR[usize::from(n)]) {
+                            return None;
+                        }
+                        expect = Expect::Next;
+                    }
                 },
-                // Raw control characters are not allowed inside a JSON string.
-                0..=0x1f => return false,
-                _ => high |= u64::from(c & 0x80),
+                Expect::Next => {
+                    let object = objects >> depth & 1 == 1;
+                    match c {
+                        b',' if depth > 0 => {
+                            expect = if object { Expect::Key } else { Expect::Value };
+                        }
+                        b'}' | b']' if depth > 0 && object == (c == b'}') => {
+                            if depth == 2 {
+                                in_event = false;
+                            }
+                            depth -= 1;
+                        }
+                        _ => return None,
+                    }
+                }
+                Expect::Key | Expect::FirstKey => match c {
+                    b'"' => {
+                        expect = Expect::Colon;
+                        if depth == 1 || (depth == 2 && in_event) {
+                            let start = at + 1;
+                            let (end, plain) = key_end(b, start);
+                            let key = &b[start..end];
+                            let bit = match (plain, depth, key) {
+                                (false, _, _) => 0,
+                                (true, 1, b"seq") => 1,
+                                (true, 1, b"ts") => 2,
+                                (true, 1, b"session_id") => 4,
+                                (true, 1, b"event") => 8,
+                                (true, 2, b"type") => 16,
+                                _ => 0,
+                            };
+                            let seen = if depth == 1 {
+                                event_next = bit == 8;
+                                &mut seen_top
+                            } else {
+                                if let Some(keys) = event_keys.as_deref_mut() {
+                                    keys.push((start, end));
+                                }
+                                &mut seen_event
+                            };
+                            if head_keys == HeadKeys::Unique {
+                                if !plain {
+                                    head_keys = HeadKeys::Escaped;
+                                } else if *seen & bit != 0 {
+                                    head_keys = HeadKeys::Repeated;
+                                }
+                            }
+                            *seen |= bit;
+                        }
+                    }
+                    b'}' if expect == Expect::FirstKey => {
+                        if depth == 2 {
+                            in_event = false;
+                        }
+                        depth -= 1;
+                        expect = Expect::Next;
+                    }
+                    _ => return None,
+                },
             }
         }
+        base += 64;
     }
+    let complete = in_string_carry == 0 && expect == Expect::Next && depth == 0;
+    let utf8 = non_ascii == 0 || simdutf8::basic::from_utf8(b).is_ok();
+    (complete && utf8).then_some(head_keys)
+}
 
-    /// Four hex digits, as a UTF-16 code unit.
-    fn hex4(&mut self) -> Option<u16> {
-        let hex = self.b.get(self.i..self.i + 4)?;
-        let mut unit = 0u16;
-        for &h in hex {
-            unit = unit << 4 | (h as char).to_digit(16)? as u16;
-        }
-        self.i += 4;
-        Some(unit)
+/// The bytes that may follow a scalar: whitespace, structural bytes and a
+/// quote (which the grammar then refuses), as the run of a scalar ends.
+const ENDS_SCALAR: [bool; 256] = {
+    let ends = b" \t\n\r{}[]:,\"";
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < ends.len() {
+        t[ends[i] as usize] = true;
+        i += 1;
     }
+    t
+};
 
-    fn literal(&mut self, word: &[u8]) -> bool {
-        if self.b[self.i..].starts_with(word) {
-            self.i += word.len();
-            true
-        } else {
-            false
+/// Where the key whose body starts at `start` ends (its closing quote, or
+/// its first backslash), and whether it is plain (no escape).
+/// Keys are short: eight bytes at a time (SWAR), no call to a search.
+#[inline(always)]
+fn key_end(b: &[u8], start: usize) -> (usize, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut end = start;
+    while let Some(word) = b.get(end..end + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // The high bit of each byte that may be `"` or `\\`: the lowest
+        // one set is exact (a borrow only flags bytes above it).
+        let q = w ^ (ONES * u64::from(b'"'));
+        let e = w ^ (ONES * u64::from(b'\\'));
+        let special = (q.wrapping_sub(ONES) & !q | e.wrapping_sub(ONES) & !e) & HIGH;
+        if special != 0 {
+            end += (special.trailing_zeros() / 8) as usize;
+            return (end, b[end] == b'"');
         }
+        end += 8;
     }
+    while let Some(&c) = b.get(end) {
+        if c == b'"' || c == b'\\' {
+            return (end, c == b'"');
+        }
+        end += 1;
+    }
+    (end, false)
+}
 
-    fn digits(&mut self) -> usize {
-        let n = self.b[self.i..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        self.i += n;
-        n
+/// Checks the `\\u` escape whose `u` is at `at` (inside a string); returns
+/// where the next one may start, or `None` if the escape is not JSON or
+/// not a Unicode scalar value (a lone surrogate), as serde_json judges.
+fn unicode_escape(b: &[u8], at: usize) -> Option<usize> {
+    match hex4(b, at + 1)? {
+        // A high surrogate needs a low one right after it.
+        0xD800..=0xDBFF => {
+            if b.get(at + 5..at + 7) != Some(&b"\\u"[..]) {
+                return None;
+            }
+            matches!(hex4(b, at + 7)?, 0xDC00..=0xDFFF).then_some(at + 11)
+        }
+        0xDC00..=0xDFFF => None,
+        _ => Some(at + 5),
     }
+}
 
-    fn number(&mut self) -> bool {
-        let start = self.i;
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return false,
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return false;
-            }
-        }
-        let mut exponent = false;
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            exponent = true;
-            self.i += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return false;
-            }
-        }
-        // Only a long mantissa or an exponent can leave a double's range
-        // (serde_json refuses infinity); short plain numbers never do.
-        if exponent || self.i - start > 300 {
-            let text = &self.b[start..self.i];
-            // ASCII digits and signs only: from_utf8 cannot fail.
-            let finite = std::str::from_utf8(text)
-                .ok()
-                .and_then(|t| t.parse::<f64>().ok())
-                .is_some_and(f64::is_finite);
-            if !finite {
-                return false;
-            }
-        }
-        true
+/// Four hex digits at `at`, as a UTF-16 code unit.
+fn hex4(b: &[u8], at: usize) -> Option<u16> {
+    let hex = b.get(at..at + 4)?;
+    let mut unit = 0u16;
+    for &h in hex {
+        unit = unit << 4 | (h as char).to_digit(16)? as u16;
     }
+    Some(unit)
+}
+
+/// Parses the scalar starting at `at` (`true`, `false`, `null` or a
+/// number); returns where it ends.
+#[inline(always)]
+fn scalar(b: &[u8], at: usize) -> Option<usize> {
+    let literal = |word: &[u8]| b[at..].starts_with(word).then_some(at + word.len());
+    match b[at] {
+        b't' => literal(b"true"),
+        b'f' => literal(b"false"),
+        b'n' => literal(b"null"),
+        b'-' | b'0'..=b'9' => number(b, at),
+        _ => None,
+    }
+}
+
+fn digits(b: &[u8], at: usize) -> usize {
+    b[at..].iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+/// A number's grammar, and serde_json's range: it is read as a finite
+/// double.
+fn number(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    if b[i] == b'-' {
+        i += 1;
+    }
+    match b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i += digits(b, i),
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let n = digits(b, i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    let mut exponent = false;
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        exponent = true;
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(b, i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    // Only a long mantissa or an exponent can leave a double's range
+    // (serde_json refuses infinity); short plain numbers never do.
+    if exponent || i - start > 300 {
+        // ASCII digits and signs only: from_utf8 cannot fail.
+        let finite = std::str::from_utf8(&b[start..i])
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .is_some_and(f64::is_finite);
+        if !finite {
+            return None;
+        }
+    }
+    Some(i)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::journal::record::parse_line;
+    use proptest::prelude::*;
 
     /// The depth limit is serde_json's, to the level: a line one level
     /// deeper than what it parses is refused here too.
@@ -620,17 +1077,113 @@ mod tests {
         }
     }
 
-    /// The 16-byte scanner's masks, byte by byte, against the definition.
+    /// The classifiers this processor can run, with the validator built on
+    /// each.
+    type Validator = fn(&[u8]) -> Option<HeadKeys>;
+
+    fn validators() -> Vec<(&'static str, Validator)> {
+        // SAFETY (each): the portable classifier needs nothing, SSE2 is on
+        // every x86_64, AVX2 only when detected.
+        let mut all: Vec<(&str, Validator)> =
+            vec![("portable", |b| unsafe { validate::<Portable>(b, None) })];
+        #[cfg(target_arch = "x86_64")]
+        {
+            all.push(("sse2", |b| unsafe { validate::<Sse2>(b, None) }));
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+            {
+                all.push(("avx2", |b| unsafe { validate_avx2(b, None) }));
+            }
+        }
+        all
+    }
+
+    /// Stage 1's classes by each classifier.
+    type Classifier = fn(&[u8; 64]) -> (StringClasses, LayoutClasses, EscapeClasses);
+
+    fn classifiers() -> Vec<(&'static str, Classifier)> {
+        // SAFETY: as in `validators`.
+        let mut all: Vec<(&str, Classifier)> = vec![("portable", |b| unsafe {
+            (
+                Portable::strings(b),
+                Portable::layout(b),
+                Portable::escapes(b),
+            )
+        })];
+        #[cfg(target_arch = "x86_64")]
+        {
+            all.push(("sse2", |b| unsafe {
+                (Sse2::strings(b), Sse2::layout(b), Sse2::escapes(b))
+            }));
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(("avx2", |b| unsafe {
+                    (Avx2::strings(b), Avx2::layout(b), Avx2::escapes(b))
+                }));
+            }
+        }
+        all
+    }
+
+    /// The carry-less multiplication gives the six shifts' prefix XOR.
     #[test]
-    fn special_bytes16_flags_exactly_quotes_escapes_controls_and_non_ascii() {
-        for c in 0..=255u8 {
-            for at in [0, 7, 8, 15] {
-                let mut chunk = [b'a'; 16];
-                chunk[at] = c;
-                let (special, non_ascii) = special_bytes16(chunk);
-                let is_special = c == b'"' || c == b'\\' || c < 0x20;
-                assert_eq!(special, u32::from(is_special) << at, "{c:#x} at {at}");
-                assert_eq!(non_ascii, u32::from(c >= 0x80) << at, "{c:#x} at {at}");
+    fn prefix_xor_agrees() {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("pclmulqdq") {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64;
+            for _ in 0..10_000 {
+                x = x.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (x >> 3);
+                // SAFETY: PCLMULQDQ checked above.
+                assert_eq!(unsafe { Avx2::prefix_xor(x) }, prefix_xor(x), "{x:#x}");
+            }
+            for x in [0, 1, 1 << 63, u64::MAX, 0x8000_0000_0000_0001] {
+                assert_eq!(unsafe { Avx2::prefix_xor(x) }, prefix_xor(x), "{x:#x}");
+            }
+        }
+        // By definition, on one value: bit i is the parity of bits 0..=i.
+        let x = 0b1001_0000_0110u64 | 1 << 63;
+        let mut naive = 0u64;
+        for i in 0..64 {
+            let below = if i == 63 {
+                u64::MAX
+            } else {
+                (1u64 << (i + 1)) - 1
+            };
+            naive |= u64::from((x & below).count_ones() % 2) << i;
+        }
+        assert_eq!(prefix_xor(x), naive);
+    }
+
+    /// Stage 1's classes, byte by byte at every lane edge, against the
+    /// definition, by every classifier.
+    #[test]
+    fn classifiers_flag_exactly_each_class() {
+        for (name, classify) in classifiers() {
+            for c in 0..=255u8 {
+                for at in [0, 7, 8, 15, 16, 31, 32, 47, 48, 63] {
+                    let mut block = [b'a'; 64];
+                    block[at] = c;
+                    let bit = 1u64 << at;
+                    let want = |yes: bool| if yes { bit } else { 0 };
+                    let strings = StringClasses {
+                        backslash: want(c == b'\\'),
+                        quote: want(c == b'"'),
+                        control: want(c < 0x20),
+                        non_ascii: want(c >= 0x80),
+                    };
+                    let layout = LayoutClasses {
+                        space: want(matches!(c, b' ' | b'\t' | b'\n' | b'\r')),
+                        structural: want(b"{}[]:,".contains(&c)),
+                    };
+                    let escapes = EscapeClasses {
+                        simple: want(b"\"\\/bfnrtu".contains(&c)),
+                        unicode: want(c == b'u'),
+                    };
+                    assert_eq!(
+                        classify(&block),
+                        (strings, layout, escapes),
+                        "{name}: {c:#x} at {at}"
+                    );
+                }
             }
         }
     }
@@ -670,5 +1223,400 @@ mod tests {
             assert!(serde_json::from_str::<serde_json::Value>(good).is_ok());
         }
         assert!(!valid_json(&[b'['; 200]));
+    }
+
+    /// serde_json's verdict on any bytes, the reference for the validator.
+    fn serde_verdict(b: &[u8]) -> bool {
+        std::str::from_utf8(b).is_ok() && serde_json::from_slice::<serde_json::Value>(b).is_ok()
+    }
+
+    /// Every verdict on `b` at once: the validator with the SIMD and the
+    /// plain classifier, serde_json, and `fast_record` against `parse_line`.
+    fn check(b: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+        use proptest::prop_assert_eq;
+        let shown = String::from_utf8_lossy(b);
+        let serde = serde_verdict(b);
+        prop_assert_eq!(valid_json(b), serde, "valid_json on {}", shown);
+        let best = validate_best(b, None);
+        for (name, validate) in validators() {
+            prop_assert_eq!(validate(b), best, "{} on {}", name, shown);
+        }
+        if let Some(f) = fast_record(b) {
+            let r = parse_line(b);
+            prop_assert!(
+                r.is_ok(),
+                "fast_record accepted what parse_line refuses: {}",
+                shown
+            );
+            let r = r.unwrap();
+            prop_assert_eq!(
+                (f.seq, Some(f.ts), f.session_id, Some(f.event_type)),
+                (
+                    r.seq,
+                    r.ts.as_deref(),
+                    r.session_id.as_deref(),
+                    r.event_type.as_deref()
+                ),
+                "fast_record on {}",
+                shown
+            );
+            prop_assert_eq!(fast_record_prechecked(b), Some(f));
+            let mut keys = Vec::new();
+            prop_assert_eq!(fast_record_keys(b, Some(&mut keys)), Some(f));
+            let event: serde_json::Value = serde_json::from_slice(b).unwrap();
+            let mut want: Vec<&str> = event["event"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            want.sort_unstable();
+            let mut got: Vec<&str> = keys
+                .iter()
+                .map(|&(s, e)| std::str::from_utf8(&b[s..e]).unwrap())
+                .collect();
+            got.sort_unstable();
+            got.dedup();
+            prop_assert_eq!(got, want, "event keys of {}", shown);
+        }
+        Ok(())
+    }
+
+    /// The engine's own lines: every line of the bamboo corpora (clean,
+    /// torn and the sink's), read once.
+    fn corpus_lines() -> &'static [Vec<u8>] {
+        static LINES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        LINES.get_or_init(|| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+            let mut lines = Vec::new();
+            for dir in std::fs::read_dir(&root).unwrap() {
+                let dir = dir.unwrap().path();
+                if !dir
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bamboo-")
+                {
+                    continue;
+                }
+                for file in std::fs::read_dir(&dir).unwrap() {
+                    let file = file.unwrap().path();
+                    if file.extension().is_some_and(|e| e == "jsonl") {
+                        let data = std::fs::read(&file).unwrap();
+                        lines.extend(data.split(|&c| c == b'\n').map(<[u8]>::to_vec));
+                    }
+                }
+            }
+            assert!(lines.len() > 1000, "{} corpus lines", lines.len());
+            lines
+        })
+    }
+
+    #[test]
+    fn every_corpus_line_gets_serde_jsons_verdict() {
+        let mut accepted = 0;
+        for line in corpus_lines() {
+            check(line).unwrap();
+            accepted += usize::from(fast_record(line).is_some());
+        }
+        // The clean corpus is the engine's shape: the fast path takes it.
+        assert!(accepted * 2 > corpus_lines().len(), "{accepted}");
+    }
+
+    /// A change to a line: a byte replaced, inserted or removed, or the
+    /// line cut there.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Replace(proptest::sample::Index, u8),
+        Insert(proptest::sample::Index, Vec<u8>),
+        Remove(proptest::sample::Index),
+        Cut(proptest::sample::Index),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        use proptest::sample::Index;
+        let special = prop_oneof![
+            Just(b'"'),
+            Just(b'\\'),
+            Just(b'{'),
+            Just(b'}'),
+            Just(b'['),
+            Just(b']'),
+            Just(b','),
+            Just(b':'),
+            Just(b' '),
+            Just(b'0'),
+            Just(b'e'),
+            Just(b'-'),
+            Just(0u8),
+            Just(0x1f),
+            Just(b'\n'),
+            Just(0x7f),
+            Just(0x80),
+            Just(0xc3),
+            Just(0xe9),
+            Just(0xff),
+            any::<u8>(),
+        ];
+        let piece = prop_oneof![
+            proptest::collection::vec(special.clone(), 1..4),
+            Just(b"\\\\".to_vec()),
+            Just(b"\\\\\\".to_vec()),
+            Just(b"\\\"".to_vec()),
+            Just(b"\\u".to_vec()),
+            Just(b"\\ud83d".to_vec()),
+            Just(b"\\ude80".to_vec()),
+            Just("\u{e9}\u{1F680}".as_bytes().to_vec()),
+            Just(b"1e400".to_vec()),
+            Just(b"true".to_vec()),
+            Just(b"\"a\":".to_vec()),
+            Just(b"\"seq\":1,".to_vec()),
+            Just(b"\"type\":\"x\",".to_vec()),
+        ];
+        prop_oneof![
+            (any::<Index>(), special).prop_map(|(i, c)| Mutation::Replace(i, c)),
+            (any::<Index>(), piece).prop_map(|(i, p)| Mutation::Insert(i, p)),
+            any::<Index>().prop_map(Mutation::Remove),
+            any::<Index>().prop_map(Mutation::Cut),
+        ]
+    }
+
+    fn mutate(line: &[u8], mutations: &[Mutation]) -> Vec<u8> {
+        let mut v = line.to_vec();
+        for m in mutations {
+            match m {
+                Mutation::Replace(i, c) if !v.is_empty() => {
+                    let at = i.index(v.len());
+                    v[at] = *c;
+                }
+                Mutation::Insert(i, p) => {
+                    let at = i.index(v.len() + 1);
+                    v.splice(at..at, p.iter().copied());
+                }
+                Mutation::Remove(i) if !v.is_empty() => {
+                    v.remove(i.index(v.len()));
+                }
+                Mutation::Cut(i) => v.truncate(i.index(v.len() + 1)),
+                _ => {}
+            }
+        }
+        v
+    }
+
+    /// Lines like the engine's, with strings of any length (so every
+    /// special byte lands at every place around the 64-byte blocks), deep
+    /// nesting and numbers of every form.
+    fn generated_line() -> impl Strategy<Value = Vec<u8>> {
+        let body = proptest::collection::vec(
+            prop_oneof![
+                8 => Just("a".to_owned()),
+                1 => Just("\\\\".to_owned()),
+                1 => Just("\\\"".to_owned()),
+                1 => Just("\\n".to_owned()),
+                1 => Just("\\u00e9".to_owned()),
+                1 => Just("\\ud83d\\ude80".to_owned()),
+                1 => Just("\u{e9}".to_owned()),
+                1 => Just("\u{1F680}".to_owned()),
+                1 => Just(" ".to_owned()),
+                1 => Just("{".to_owned()),
+            ],
+            0..150,
+        )
+        .prop_map(|v| v.concat());
+        let number = prop_oneof![
+            Just("0".to_owned()),
+            Just("-12.5e-3".to_owned()),
+            Just("1E+308".to_owned()),
+            Just("1e309".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("9".repeat(301)),
+            Just("0.".to_owned() + &"1".repeat(400)),
+        ];
+        (
+            0u64..1_000_000,
+            body.clone(),
+            proptest::option::of(body.clone()),
+            body,
+            number,
+            0usize..130,
+            0usize..130,
+        )
+            .prop_map(|(seq, ts, session, content, n, open, close)| {
+                let mut line = format!("{{\"seq\":{seq},\"ts\":\"{ts}\"");
+                if let Some(s) = session {
+                    line.push_str(&format!(",\"session_id\":\"{s}\""));
+                }
+                line.push_str(&format!(
+                    ",\"event\":{{\"type\":\"t\",\"content\":\"{content}\",\"n\":{n},\"d\":{}0{}}}}}",
+                    "[".repeat(open),
+                    "]".repeat(close)
+                ));
+                line.into_bytes()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn mutated_corpus_lines_get_serde_jsons_verdict(
+            line in any::<proptest::sample::Index>(),
+            mutations in proptest::collection::vec(mutation(), 1..4),
+        ) {
+            let lines = corpus_lines();
+            check(&mutate(&lines[line.index(lines.len())], &mutations))?;
+        }
+
+        #[test]
+        fn generated_lines_get_serde_jsons_verdict(line in generated_line()) {
+            check(&line)?;
+        }
+
+        #[test]
+        fn mutated_generated_lines_get_serde_jsons_verdict(
+            line in generated_line(),
+            mutations in proptest::collection::vec(mutation(), 1..3),
+        ) {
+            check(&mutate(&line, &mutations))?;
+        }
+    }
+
+    /// The escape carry across blocks, one run at a time: a run of 1 to 5
+    /// backslashes ending at every byte from 56 to 136 (so on both sides of
+    /// both block edges), followed by a quote, a letter or nothing.
+    #[test]
+    fn backslash_runs_at_the_block_edges() {
+        for run in 1..=5 {
+            for end in 56..=136 {
+                for after in [&b"\""[..], b"n", b"", b"\"\"", b"u0041\""] {
+                    // `["` then filler up to where the run starts.
+                    let mut v = b"[\"".to_vec();
+                    v.resize(end + 1 - run, b'a');
+                    v.extend(std::iter::repeat_n(b'\\', run));
+                    assert_eq!(v.len(), end + 1);
+                    v.extend_from_slice(after);
+                    for close in [&b"\"]"[..], b"]", b"\"", b"\",\"\\\"]"] {
+                        let mut line = v.clone();
+                        line.extend_from_slice(close);
+                        check(&line).unwrap();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Quotes and other token bytes at every place around the block edges:
+    /// strings opening or closing on byte 63 or 64, scalars crossing it.
+    #[test]
+    fn tokens_at_the_block_edges() {
+        for pad in 0..140 {
+            for tail in [
+                &b"\"x\"]"[..],
+                b"\"\"]",
+                b"true]",
+                b"tru]",
+                b"truex]",
+                b"-0.5e+1]",
+                b"1 2]",
+                b"{\"a\":1}]",
+                b"{\"a\"1}]",
+                b"\"\x01\"]",
+                b"\"\xc3\xa9\"]",
+                b"\xc3\xa9]",
+                b"\"a\\\"]",
+                b"nul",
+                b"\"",
+            ] {
+                let mut line = b"[".to_vec();
+                line.extend(std::iter::repeat_n(b' ', pad));
+                line.extend_from_slice(tail);
+                check(&line).unwrap();
+                let mut in_string = b"[\"".to_vec();
+                in_string.extend(std::iter::repeat_n(b'a', pad));
+                in_string.extend_from_slice(b"\",");
+                in_string.extend_from_slice(tail);
+                check(&in_string).unwrap();
+            }
+        }
+    }
+
+    /// Escaped and misplaced head keys are noticed wherever they sit.
+    #[test]
+    fn head_keys_repeated_or_escaped_fall_back() {
+        let base =
+            br#"{"seq":1,"ts":"t","event":{"type":"x","a":{"type":1,"seq":2}},"o":{"seq":3}}"#;
+        assert!(fast_record(base).is_some());
+        for line in [
+            &br#"{"seq":1,"ts":"t","event":{"type":"x","type":"y"}}"#[..],
+            br#"{"seq":1,"ts":"t","event":{"type":"x","a":{}, "type":"y"}}"#,
+            br#"{"seq":1,"ts":"t","event":{"type":"x","a":[{}], "t\u0079pe":"y"}}"#,
+            br#"{"seq":1,"ts":"t","event":{"type":"x"},"ts":"u"}"#,
+            br#"{"seq":1,"ts":"t","event":{"type":"x"},"\u0065vent":1}"#,
+            br#"{"seq":1,"ts":"t","event":{"type":"x"},"event":{"type":"x"}}"#,
+        ] {
+            assert!(valid_json(line));
+            assert_eq!(fast_record(line), None, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    /// The validator's speed on one core, printed (no timed assertion):
+    /// `FASTLINE_BENCH_DIR=<journal dir> cargo test --release --lib
+    /// fastline_throughput -- --ignored --nocapture` (the bamboo corpus by
+    /// default).
+    #[test]
+    #[ignore]
+    fn fastline_throughput() {
+        use std::io::Write;
+        let dir = std::env::var_os("FASTLINE_BENCH_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bamboo-clean"),
+            std::path::PathBuf::from,
+        );
+        // A few MB, so the cache holds them: the validator's own speed,
+        // not the memory's; the best of many rounds.
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        files.sort();
+        let mut data = Vec::new();
+        for file in files {
+            if data.len() >= 4 << 20 {
+                break;
+            }
+            data.extend(std::fs::read(file).unwrap());
+        }
+        data.truncate(4 << 20);
+        let lines: Vec<&[u8]> = data.split(|&c| c == b'\n').collect();
+        let mb = data.len() as f64 / 1e6;
+        let time = |name: &str, f: &dyn Fn(&[u8]) -> bool| {
+            let mut best = f64::MAX;
+            let mut count = 0;
+            for _ in 0..200 {
+                let start = std::time::Instant::now();
+                count = lines.iter().filter(|l| f(l)).count();
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+            // A benchmark's report to whoever runs it by hand (an ignored
+            // test), on stderr: the library itself never prints.
+            writeln!(
+                std::io::stderr().lock(),
+                "{name}: {count} of {} lines, {mb:.1} MB in {:.2} ms: {:.0} MB/s",
+                lines.len(),
+                best * 1e3,
+                mb / best
+            )
+            .unwrap();
+        };
+        // A first round warms the caches and the branch predictors.
+        time("warm-up (valid_json)", &|l| valid_json(l));
+        time("valid_json", &|l| valid_json(l));
+        time("fast_record", &|l| fast_record(l).is_some());
+        time("fast_record_prechecked", &|l| {
+            fast_record_prechecked(l).is_some()
+        });
+        time("simdutf8", &|l| simdutf8::basic::from_utf8(l).is_ok());
+        time("serde_json IgnoredAny", &|l| {
+            serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok()
+        });
     }
 }
