@@ -124,17 +124,17 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineFault> {
 }
 
 /// [`parse_line`] for a line whose bytes `fast_record` already accepted (on
-/// another thread, see [`scan_parallel`]): the head is read
-/// without validating the line a second time. Any other line is parsed in
-/// full.
+/// another thread, see [`scan_parallel`]), with where it found the head:
+/// the line is neither validated nor read again. Any other line (`head`
+/// `None`) is parsed in full.
 ///
 /// [`scan_parallel`]: crate::journal::scan::scan_parallel
 pub(crate) fn parse_prechecked_line(
     line: &[u8],
-    prechecked: bool,
+    head: Option<crate::journal::fastline::HeadSpans>,
 ) -> Result<Record<'_>, LineFault> {
     let stripped = crate::journal::lines::strip_cr(line);
-    if prechecked && let Some(f) = crate::journal::fastline::fast_record_prechecked(stripped) {
+    if let Some(f) = head.and_then(|h| h.record(stripped)) {
         return Ok(Record {
             seq: f.seq,
             ts: Some(Cow::Borrowed(f.ts)),

@@ -16,6 +16,7 @@ use super::family::{
 use super::{Format, Position};
 use crate::journal::defect::Defect;
 use crate::journal::error::JournalError;
+use crate::journal::fastline::HeadSpans;
 use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
 use crate::journal::scan::{Direction, Visit, scan, scan_parallel};
@@ -244,7 +245,7 @@ impl Segments<'_> {
     {
         let newest_first = direction == Direction::NewestFirst;
         let window_filter = filter.window_filter();
-        let mut on_visit = |v: Visit<'_, '_>, prechecked: bool| {
+        let mut on_visit = |v: Visit<'_, '_>, head: Option<HeadSpans>| {
             let (segment, line) = match v {
                 Visit::Damage(d) => return visit(Item::Damage(d)),
                 Visit::Line { segment, line } => (segment, line),
@@ -258,7 +259,7 @@ impl Segments<'_> {
             if !filter.prefilter(content) {
                 return ControlFlow::Continue(());
             }
-            let record = match parse_prechecked_line(content, prechecked) {
+            let record = match parse_prechecked_line(content, head) {
                 Ok(record) => record,
                 Err(fault) => {
                     return visit(Item::Damage(Defect::from_fault(
@@ -301,7 +302,7 @@ impl Segments<'_> {
                 direction,
                 ReadOptions::default(),
                 window_filter,
-                |v| on_visit(v, false),
+                |v| on_visit(v, None),
             )?;
         }
         Ok(())
