@@ -835,21 +835,25 @@ fn follow_wakes_on(s: &Store, append: impl FnOnce(), want_id: u64) {
         "tail".as_ref(),
         "-f".as_ref(),
         "-n".as_ref(),
-        "0".as_ref(),
+        "1".as_ref(),
         "-o".as_ref(),
         "jsonl".as_ref(),
         s.root.as_os_str(),
     ]);
-    // Past the first poll and the watch set up (and a first rescan's reach).
-    std::thread::sleep(Duration::from_millis(700));
+    // The newest event printed says the first read is done (a sleep alone
+    // raced a slow start on a busy machine: the append then was part of
+    // the first read, and `-n 0` printed nothing); then past the watch set
+    // up.
+    follow.wait_for("the first read", |out, _| out.lines().count() == 1);
+    std::thread::sleep(Duration::from_millis(500));
     let started = std::time::Instant::now();
     append();
-    follow.wait_for("the append", |out, _| out.lines().count() == 1);
+    follow.wait_for("the append", |out, _| out.lines().count() == 2);
     let took = started.elapsed();
     follow.signal("TERM");
     let (status, out, err) = follow.wait_exit();
     assert!(status.success(), "{err}");
-    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let v: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(v["id"], want_id, "{out}");
     assert!(
         took < Duration::from_millis(1500),
