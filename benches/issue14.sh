@@ -45,7 +45,7 @@ since=$(cat $(segs "$big") | tail -c $(( $(cat "$big"/events-*.jsonl | wc -c) / 
 # (the one with the fewest, first by id when several tie).
 rare_session=$(rg -o --no-filename '"session_id":"[^"]*"' "$big" | sort | uniq -c | sort -k1,1n -k2 | head -1 | sed 's/.*"session_id":"\([^"]*\)"/\1/')
 # A literal that occurs once, from the middle of the big journal.
-rare=$(sed -n 1000p "$(ls "$big"/events-*.jsonl | sort | sed -n 32p)" | jq -r '.event | (.message_id // .run_id // .session_id // .type)')
+rare=$(sed -n '1000,$p' "$(ls "$big"/events-*.jsonl | sort | sed -n 32p)" | rg -m1 -o '"message_id":"[^"]*"' | sed 's/.*:"\(.*\)"/\1/')
 bytes=$(cat "$big"/events-*.jsonl | wc -c)
 lines=$(cat "$big"/events-*.jsonl | wc -l)
 
