@@ -1231,19 +1231,22 @@ fn tail_follow_watches_the_store_and_waits_for_it_only_with_retry() {
         "tail".as_ref(),
         "-f".as_ref(),
         "-n".as_ref(),
-        "0".as_ref(),
+        "1".as_ref(),
         "-o".as_ref(),
         "jsonl".as_ref(),
         s.root.as_os_str(),
     ]);
-    std::thread::sleep(Duration::from_millis(500));
+    // The newest event printed says the first read is done (a sleep alone
+    // raced a slow start: a file made before the first read is not new).
+    follow.wait_for("the first read", |out, _| out.lines().count() == 1);
+    std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
     fs::write(
         s.file("sess-05-new"),
         record_like(&template, "sess-05-new", 1),
     )
     .unwrap();
-    follow.wait_for("the new file", |out, _| out.lines().count() == 1);
+    follow.wait_for("the new file", |out, _| out.lines().count() == 2);
     {
         use std::io::Write as _;
         let mut f = fs::OpenOptions::new()
@@ -1252,7 +1255,7 @@ fn tail_follow_watches_the_store_and_waits_for_it_only_with_retry() {
             .unwrap();
         f.write_all(&record_like(&template, S1, 59)).unwrap();
     }
-    follow.wait_for("the append", |out, _| out.lines().count() == 2);
+    follow.wait_for("the append", |out, _| out.lines().count() == 3);
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "woken by the watcher, not the 5 s rescan: {:?}",
