@@ -479,82 +479,74 @@ impl Classify for Avx2 {
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn layout(block: &[u8; 64]) -> LayoutClasses {
-        use std::arch::x86_64::{
-            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
-            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
-            _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
-        };
-        // SAFETY: the tables are 16 bytes each.
-        let (low_table, high_table) = unsafe {
-            (
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(LOW_NIBBLE.as_ptr().cast())),
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(HIGH_NIBBLE.as_ptr().cast())),
-            )
-        };
-        let nibble = _mm256_set1_epi8(0x0f);
-        let mut c = LayoutClasses::default();
-        for k in 0..2 {
-            // SAFETY: as in `strings`.
-            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
-            let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
-            let high = _mm256_shuffle_epi8(
-                high_table,
-                _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble),
-            );
-            let class = _mm256_and_si256(low, high);
-            let none_of = |bits: i8| {
-                let m = _mm256_cmpeq_epi8(
-                    _mm256_and_si256(class, _mm256_set1_epi8(bits)),
-                    _mm256_setzero_si256(),
-                );
-                u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k)
-            };
-            let mine = u64::from(u32::MAX) << (32 * k);
-            c.structural |= !none_of(0b111) & mine;
-            c.space |= !none_of(0b11000) & mine;
-        }
-        c
+        // SAFETY: AVX2 is enabled for this function, as for the caller.
+        let [structural, space] =
+            unsafe { nibble_masks(block, &LOW_NIBBLE, &HIGH_NIBBLE, [0b111, 0b11000]) };
+        LayoutClasses { structural, space }
     }
 
     #[inline]
     #[target_feature(enable = "avx2")]
     unsafe fn escapes(block: &[u8; 64]) -> EscapeClasses {
-        use std::arch::x86_64::{
-            __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
-            _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
-            _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
-        };
-        // SAFETY: the tables are 16 bytes each.
-        let (low_table, high_table) = unsafe {
-            (
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(ESCAPE_LOW_NIBBLE.as_ptr().cast())),
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(ESCAPE_HIGH_NIBBLE.as_ptr().cast())),
+        // SAFETY: AVX2 is enabled for this function, as for the caller.
+        let [simple, unicode] = unsafe {
+            nibble_masks(
+                block,
+                &ESCAPE_LOW_NIBBLE,
+                &ESCAPE_HIGH_NIBBLE,
+                [0b11111, 0b10000],
             )
         };
-        let nibble = _mm256_set1_epi8(0x0f);
-        let mut c = EscapeClasses::default();
-        for k in 0..2 {
-            // SAFETY: as in `strings`.
-            let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
-            let low = _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble));
-            let high = _mm256_shuffle_epi8(
+        EscapeClasses { simple, unicode }
+    }
+}
+
+/// A block's bytes classified by nibble lookup (simdjson's way): a byte's
+/// class is `low[its low nibble] & high[its high nibble]`, and bit `i` of
+/// `masks[j]` is set when byte `i`'s class shares a bit with `bits[j]`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn nibble_masks(
+    block: &[u8; 64],
+    low: &[u8; 16],
+    high: &[u8; 16],
+    bits: [i8; 2],
+) -> [u64; 2] {
+    use std::arch::x86_64::{
+        __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
+        _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8, _mm256_setzero_si256,
+        _mm256_shuffle_epi8, _mm256_srli_epi16,
+    };
+    // SAFETY: the tables are 16 bytes each.
+    let (low_table, high_table) = unsafe {
+        (
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(low.as_ptr().cast())),
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(high.as_ptr().cast())),
+        )
+    };
+    let nibble = _mm256_set1_epi8(0x0f);
+    let mut masks = [0u64; 2];
+    for k in 0..2 {
+        // SAFETY: bytes 32k..32k+32 of the 64-byte block (unaligned loads
+        // allowed).
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
+        let class = _mm256_and_si256(
+            _mm256_shuffle_epi8(low_table, _mm256_and_si256(v, nibble)),
+            _mm256_shuffle_epi8(
                 high_table,
                 _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble),
+            ),
+        );
+        for (mask, &b) in masks.iter_mut().zip(&bits) {
+            let none = _mm256_cmpeq_epi8(
+                _mm256_and_si256(class, _mm256_set1_epi8(b)),
+                _mm256_setzero_si256(),
             );
-            let class = _mm256_and_si256(low, high);
-            let none_of = |bits: i8| {
-                let m = _mm256_cmpeq_epi8(
-                    _mm256_and_si256(class, _mm256_set1_epi8(bits)),
-                    _mm256_setzero_si256(),
-                );
-                u64::from(_mm256_movemask_epi8(m) as u32) << (32 * k)
-            };
-            let mine = u64::from(u32::MAX) << (32 * k);
-            c.simple |= !none_of(0b11111) & mine;
-            c.unicode |= !none_of(0b10000) & mine;
+            *mask |= u64::from(!(_mm256_movemask_epi8(none) as u32)) << (32 * k);
         }
-        c
     }
+    masks
 }
 
 /// Bit `i` set when byte `i` is escaped: it follows an odd run of
