@@ -121,13 +121,13 @@ where
 /// caller that also validated every other segment was the slowest thread),
 /// and a scan with a window filter (a rare `--session` or `--grep`: the
 /// search through the windows is the work, and it splits by segment). W is
-/// the number of CPUs the process may use (at most [`MAX_WORKERS`]).
+/// `cpus`, the number of CPUs the process may use (at most
+/// [`MAX_WORKERS`]).
 ///
-/// Memory: each worker hands lines over in batches of about a read chunk,
-/// at most two batches in flight per worker, so a worker reads at most
-/// about three chunks ahead of the visitor: a visitor that stops early (`-n
-/// 20`) costs the other workers that much reading. When the visitor stops,
-/// the workers stop at their next line or send.
+/// Memory: the workers hand lines over in batches of about a read chunk,
+/// at most [`IN_FLIGHT_BATCHES`] in flight between them, so a visitor that
+/// stops early (`-n 20`) costs the workers at most that much reading ahead.
+/// When the visitor stops, the workers stop at their next line or send.
 ///
 /// [`fast_record`]: crate::journal::fastline::fast_record
 pub(crate) fn scan_parallel<F>(
@@ -136,12 +136,12 @@ pub(crate) fn scan_parallel<F>(
     direction: Direction,
     opts: ReadOptions,
     window_filter: Option<WindowFilter>,
+    cpus: usize,
     visit: F,
 ) -> Result<ControlFlow<()>, JournalError>
 where
     F: FnMut(Visit<'_, '_>, Option<HeadSpans>) -> ControlFlow<()>,
 {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let plan = Plan {
         direction,
         opts,
@@ -328,40 +328,38 @@ fn check_lines(
     ends: &WorkerEnds,
 ) -> io::Result<bool> {
     let tx = &ends.tx;
-    {
-        let mut batch = ends.batch();
-        while let Some(line) = lines.read_line()? {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                return Ok(false);
-            }
-            let body = line.raw().map(|raw| {
-                let start = batch.bytes.len();
-                batch.bytes.extend_from_slice(raw);
-                (start, batch.bytes.len())
-            });
-            let head = line.content().and_then(|c| {
-                crate::journal::fastline::fast_record(c).map(|f| HeadSpans::of(c, &f))
-            });
-            batch.lines.push(BatchLine {
-                offset: line.offset,
-                number: line.number,
-                len: line.len,
-                terminated: line.terminated,
-                body,
-                head,
-            });
-            if batch.bytes.len() >= BATCH_BYTES {
-                let full = std::mem::replace(&mut batch, ends.batch());
-                if tx.send(Handed::Lines(full)).is_err() {
-                    return Ok(false);
-                }
-            }
-        }
-        if !batch.lines.is_empty() && tx.send(Handed::Lines(batch)).is_err() {
+    let mut batch = ends.batch();
+    while let Some(line) = lines.read_line()? {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(false);
         }
-        Ok(true)
+        let body = line.raw().map(|raw| {
+            let start = batch.bytes.len();
+            batch.bytes.extend_from_slice(raw);
+            (start, batch.bytes.len())
+        });
+        let head = line
+            .content()
+            .and_then(|c| crate::journal::fastline::fast_record(c).map(|f| HeadSpans::of(c, &f)));
+        batch.lines.push(BatchLine {
+            offset: line.offset,
+            number: line.number,
+            len: line.len,
+            terminated: line.terminated,
+            body,
+            head,
+        });
+        if batch.bytes.len() >= BATCH_BYTES {
+            let full = std::mem::replace(&mut batch, ends.batch());
+            if tx.send(Handed::Lines(full)).is_err() {
+                return Ok(false);
+            }
+        }
     }
+    if !batch.lines.is_empty() && tx.send(Handed::Lines(batch)).is_err() {
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// The visitor's side of a segment a worker read.

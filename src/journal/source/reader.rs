@@ -283,9 +283,10 @@ impl Segments<'_> {
         // most of its cost), and one with a window filter (a rare session or
         // text: searching the windows is the work). Newest first without a
         // filter (`-n 20`) usually stops in the newest segment: one thread.
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let parallel = (window_filter.is_some() || direction == Direction::OldestFirst)
             && self.candidates.len() >= 2
-            && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+            && cpus >= 2;
         if parallel {
             let _stopped = scan_parallel(
                 self.listing,
@@ -293,6 +294,7 @@ impl Segments<'_> {
                 direction,
                 ReadOptions::default(),
                 window_filter,
+                cpus,
                 on_visit,
             )?;
         } else {
