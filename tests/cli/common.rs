@@ -287,6 +287,15 @@ impl Spawned {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
+    /// For a follower started with `-n 1`: waits until it printed the newest
+    /// event (its first read is done: a change made before that would be
+    /// part of it, not new), then a moment more for its watch to be set up.
+    /// A fixed sleep instead raced a slow start on a busy machine.
+    pub fn wait_first_read(&self) {
+        self.wait_for("the first read", |out, _| out.lines().count() == 1);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
     /// Waits until `done(stdout, stderr)` holds; panics with both after `WAIT`.
     pub fn wait_for(&self, what: &str, done: impl Fn(&str, &str) -> bool) {
         let start = std::time::Instant::now();

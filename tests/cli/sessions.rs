@@ -1236,10 +1236,7 @@ fn tail_follow_watches_the_store_and_waits_for_it_only_with_retry() {
         "jsonl".as_ref(),
         s.root.as_os_str(),
     ]);
-    // The newest event printed says the first read is done (a sleep alone
-    // raced a slow start: a file made before the first read is not new).
-    follow.wait_for("the first read", |out, _| out.lines().count() == 1);
-    std::thread::sleep(Duration::from_millis(300));
+    follow.wait_first_read();
     let started = std::time::Instant::now();
     fs::write(
         s.file("sess-05-new"),

@@ -840,12 +840,7 @@ fn follow_wakes_on(s: &Store, append: impl FnOnce(), want_id: u64) {
         "jsonl".as_ref(),
         s.root.as_os_str(),
     ]);
-    // The newest event printed says the first read is done (a sleep alone
-    // raced a slow start on a busy machine: the append then was part of
-    // the first read, and `-n 0` printed nothing); then past the watch set
-    // up.
-    follow.wait_for("the first read", |out, _| out.lines().count() == 1);
-    std::thread::sleep(Duration::from_millis(500));
+    follow.wait_first_read();
     let started = std::time::Instant::now();
     append();
     follow.wait_for("the append", |out, _| out.lines().count() == 2);
@@ -927,10 +922,7 @@ fn tail_follow_of_several_journals_resets_a_recreated_topic() {
         a.root.as_os_str(),
         b.root.as_os_str(),
     ]);
-    // The newest event printed says the first read is done (a topic made
-    // again before the first read would be no reset at all).
-    follow.wait_for("the first read", |out, _| out.lines().count() == 1);
-    std::thread::sleep(Duration::from_millis(300));
+    follow.wait_first_read();
     fs::remove_file(topic_file(&a, INBOX)).unwrap();
     recreate_topic(&a, INBOX, 1..=2, 1000);
     follow.wait_for("a reset and 2 events", |out, _| out.lines().count() == 4);
