@@ -133,6 +133,13 @@ pub struct ForwardLines {
     filter: Option<WindowFilter>,
     /// Bytes from `buf[pos..]` read since the filter last looked.
     window_unchecked: bool,
+    /// Hand-over mode (see [`ForwardLines::with_handover`]): buffers set
+    /// aside, each with the file offset of its byte 0, oldest first.
+    retired: Vec<(Vec<u8>, u64)>,
+    /// Hand-over mode: buffers to read into next.
+    spares: Option<Vec<Vec<u8>>>,
+    /// A line was handed out of `buf` since it was last set aside.
+    handed: bool,
 }
 
 impl ForwardLines {
@@ -156,7 +163,58 @@ impl ForwardLines {
             skipping_from: None,
             filter: None,
             window_unchecked: false,
+            retired: Vec::new(),
+            spares: None,
+            handed: false,
         }
+    }
+
+    /// Hand-over mode: when the reader needs room, a buffer from which a
+    /// line was handed out is set aside unchanged (the unread rest, a
+    /// partial line, moves to another buffer) for
+    /// [`ForwardLines::take_retired`]. A caller that sends lines to
+    /// another thread then sends the buffer itself instead of a copy of its
+    /// lines (the full dump's workers: that copy was a twentieth of the
+    /// dump).
+    /// `spares` are buffers to read into (the current one first), given
+    /// back by [`ForwardLines::finish_handover`], so a long scan reuses a
+    /// few buffers instead of having the kernel zero a fresh one per chunk.
+    pub(crate) fn with_handover(mut self, mut spares: Vec<Vec<u8>>) -> Self {
+        if let Some(buf) = spares.pop() {
+            self.buf = buf;
+        }
+        self.spares = Some(spares);
+        self
+    }
+
+    /// The oldest buffer set aside and not taken yet, with the file offset
+    /// of its byte 0. Every line handed out before the line the last call
+    /// to `next_line` returned lies in a buffer set aside (and a buffer is
+    /// set aside only once a line was handed out of it); that line and any
+    /// later lie in the current buffer.
+    pub(crate) fn take_retired(&mut self) -> Option<(Vec<u8>, u64)> {
+        (!self.retired.is_empty()).then(|| self.retired.remove(0))
+    }
+
+    /// A buffer for a later read (hand-over mode: one the caller is done
+    /// with).
+    pub(crate) fn give_spare(&mut self, buf: Vec<u8>) {
+        if let Some(spares) = &mut self.spares {
+            spares.push(buf);
+        }
+    }
+
+    /// The end of a hand-over read: the current buffer (the lines handed
+    /// out since the last buffer was set aside lie in it; its byte 0 is at
+    /// [`ForwardLines::buffer_offset`]), and the spare buffers left.
+    pub(crate) fn finish_handover(self) -> (Vec<u8>, Vec<Vec<u8>>) {
+        (self.buf, self.spares.unwrap_or_default())
+    }
+
+    /// The file offset of the current buffer's byte 0 (the line the last
+    /// call returned lies in that buffer).
+    pub(crate) fn buffer_offset(&self) -> u64 {
+        self.buf_offset
     }
 
     /// Passes over whole windows of lines that `filter` rejects (line numbers
@@ -230,9 +288,8 @@ impl ForwardLines {
                 self.skipping_from = Some(self.buf_offset + self.pos as u64);
             }
             if self.skipping_from.is_some() {
-                self.buf_offset += self.filled as u64;
-                self.pos = 0;
-                self.filled = 0;
+                self.pos = self.filled;
+                self.drop_consumed();
             }
             if self.read_more()? == 0 {
                 // At the limit (or the file shrank): whatever remains is unterminated.
@@ -260,6 +317,7 @@ impl ForwardLines {
                 body: LineBody::TooLong,
             };
         }
+        self.handed = true;
         Line {
             offset: self.buf_offset + start as u64,
             number: Some(number),
@@ -269,19 +327,41 @@ impl ForwardLines {
         }
     }
 
+    /// Drops `buf[..pos]` (lines handed out or passed over) and moves the
+    /// rest to the front; in hand-over mode a buffer a line was handed out
+    /// of is set aside instead, and the rest moves to a spare buffer.
+    fn drop_consumed(&mut self) {
+        if self.pos == 0 {
+            return;
+        }
+        let rest = self.filled - self.pos;
+        match &mut self.spares {
+            Some(spares) if self.handed => {
+                let mut fresh = spares.pop().unwrap_or_default();
+                // Only grown, never cleared: a reused buffer is not zeroed again.
+                if fresh.len() < rest {
+                    fresh.resize(rest, 0);
+                }
+                fresh[..rest].copy_from_slice(&self.buf[self.pos..self.filled]);
+                let old = std::mem::replace(&mut self.buf, fresh);
+                self.retired.push((old, self.buf_offset));
+                self.handed = false;
+            }
+            _ => self.buf.copy_within(self.pos..self.filled, 0),
+        }
+        self.buf_offset += self.pos as u64;
+        self.filled = rest;
+        self.pos = 0;
+    }
+
     /// Reads the next chunk after the buffered bytes; 0 at the limit or EOF.
     fn read_more(&mut self) -> io::Result<usize> {
         let file_pos = self.buf_offset + self.filled as u64;
         if file_pos >= self.limit {
             return Ok(0);
         }
-        // Compact: keep only the unconsumed part of the current line.
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.filled, 0);
-            self.buf_offset += self.pos as u64;
-            self.filled -= self.pos;
-            self.pos = 0;
-        }
+        // Keep only the unconsumed part of the current line.
+        self.drop_consumed();
         let want = (self.limit - file_pos).min(self.opts.chunk as u64) as usize;
         let need = self.filled + want;
         if self.buf.len() < need {
@@ -666,6 +746,59 @@ mod tests {
             let want = naive(&data, max_line);
             agree(&collect_forward(f.path(), data.len() as u64, opts), &want, max_line);
             agree(&collect_backward(f.path(), data.len() as u64, opts), &want, max_line);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Hand-over mode: each line's bytes, read only once its buffer was
+        /// set aside (or at the end), are the line's; spare buffers given
+        /// back full of other bytes change nothing.
+        #[test]
+        fn handed_over_buffers_hold_every_line_handed_out(
+            data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'a'), Just(b'b'), Just(0u8)], 0..400),
+            chunk in 1usize..40,
+            max_line in 1usize..60,
+            filtered in any::<bool>(),
+            spares in 0usize..3,
+        ) {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(&data).unwrap();
+            let len = data.len() as u64;
+            let opts = ReadOptions { chunk, max_line };
+            let filter = if filtered { wants_b() } else { None };
+            let mut plain = ForwardLines::open(f.path(), len, opts).unwrap().with_window_filter(filter.clone());
+            let mut want = Vec::new();
+            while let Some(l) = plain.next_line().unwrap() {
+                want.push((l.offset, l.len, l.terminated, l.raw().map(<[u8]>::to_vec)));
+            }
+            let mut r = ForwardLines::open(f.path(), len, opts)
+                .unwrap()
+                .with_window_filter(filter)
+                .with_handover(vec![vec![b'x'; 50]; spares]);
+            // Lines whose bytes sit in the current buffer: (offset, len,
+            // terminated, where in the buffer).
+            let mut pending: Vec<(u64, u64, bool, Option<usize>)> = Vec::new();
+            let mut got = Vec::new();
+            let resolve = |pending: &mut Vec<(u64, u64, bool, Option<usize>)>, buf: &[u8], got: &mut Expected| {
+                for (offset, len, terminated, at) in pending.drain(..) {
+                    let body = at.map(|a| buf[a..a + len as usize].to_vec());
+                    got.push((offset, len, terminated, body));
+                }
+            };
+            loop {
+                let line = r.next_line().unwrap().map(|l| (l.offset, l.len, l.terminated, l.raw().is_some()));
+                while let Some((buf, _)) = r.take_retired() {
+                    resolve(&mut pending, &buf, &mut got);
+                    r.give_spare(vec![b'y'; buf.len()]);
+                }
+                let Some((offset, len, terminated, has_body)) = line else { break };
+                let at = has_body.then(|| (offset - r.buffer_offset()) as usize);
+                pending.push((offset, len, terminated, at));
+            }
+            let (buf, _) = r.finish_handover();
+            resolve(&mut pending, &buf, &mut got);
+            prop_assert_eq!(got, want);
         }
     }
 

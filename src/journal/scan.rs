@@ -186,11 +186,16 @@ where
             let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(IN_FLIGHT_BATCHES / workers);
             let (back, spare) = std::sync::mpsc::channel::<Batch>();
             receivers.push((rx, back));
-            let ends = WorkerEnds { tx, spare };
+            let mut ends = WorkerEnds {
+                tx,
+                spare,
+                buffers: Vec::new(),
+                line_lists: Vec::new(),
+            };
             let plan = plan.clone();
             s.spawn(move || {
                 for &i in order.iter().skip(w).step_by(workers) {
-                    if !check_segment(&listing.segments[i], &plan, stop, &ends) {
+                    if !check_segment(&listing.segments[i], &plan, stop, &mut ends) {
                         return;
                     }
                 }
@@ -230,7 +235,10 @@ enum Handed {
     End(io::Result<()>),
 }
 
-/// Lines copied out of the reader's buffer, with their classification.
+/// Lines with their classification, and the bytes they lie in: for a
+/// forward read the very buffer the reader read into (set aside in
+/// hand-over mode, see [`ForwardLines::with_handover`]), for a backward
+/// read a copy of the lines.
 #[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
@@ -244,6 +252,11 @@ struct Batch {
 struct WorkerEnds {
     tx: std::sync::mpsc::SyncSender<Handed>,
     spare: std::sync::mpsc::Receiver<Batch>,
+    /// A forward read's buffers back from the visitor, kept from one
+    /// segment to the next.
+    buffers: Vec<Vec<u8>>,
+    /// Their line lists.
+    line_lists: Vec<Vec<BatchLine>>,
 }
 
 impl WorkerEnds {
@@ -299,14 +312,13 @@ fn check_segment(
     seg: &Segment,
     plan: &Plan,
     stop: &std::sync::atomic::AtomicBool,
-    ends: &WorkerEnds,
+    ends: &mut WorkerEnds,
 ) -> bool {
-    let tx = &ends.tx;
     let result =
         match plan.direction {
             Direction::OldestFirst => ForwardLines::open(seg.path(), seg.len(), plan.opts)
                 .and_then(|l| {
-                    check_lines(l.with_window_filter(plan.window_filter.clone()), stop, ends)
+                    check_forward(l.with_window_filter(plan.window_filter.clone()), stop, ends)
                 }),
             Direction::NewestFirst => BackwardLines::open(seg.path(), seg.len(), plan.opts)
                 .and_then(|l| {
@@ -314,9 +326,9 @@ fn check_segment(
                 }),
         };
     match result {
-        Ok(true) => tx.send(Handed::End(Ok(()))).is_ok(),
+        Ok(true) => ends.tx.send(Handed::End(Ok(()))).is_ok(),
         Ok(false) => false,
-        Err(e) => tx.send(Handed::End(Err(e))).is_ok(),
+        Err(e) => ends.tx.send(Handed::End(Err(e))).is_ok(),
     }
 }
 
@@ -360,6 +372,93 @@ fn check_lines(
         return Ok(false);
     }
     Ok(true)
+}
+
+/// [`check_lines`] for a forward read, without copying the lines: each
+/// batch is a buffer the reader read into and set aside (hand-over mode),
+/// sent with the lines that were handed out of it.
+fn check_forward(
+    lines: ForwardLines,
+    stop: &std::sync::atomic::AtomicBool,
+    ends: &mut WorkerEnds,
+) -> io::Result<bool> {
+    let mut lines = lines.with_handover(std::mem::take(&mut ends.buffers));
+    // The lines handed out of the reader's current buffer.
+    let mut pending = Vec::new();
+    loop {
+        let line = lines.next_line()?;
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let entry = line.map(|line| {
+            let head = line.content().and_then(|c| {
+                crate::journal::fastline::fast_record(c).map(|f| HeadSpans::of(c, &f))
+            });
+            let entry = BatchLine {
+                offset: line.offset,
+                number: line.number,
+                len: line.len,
+                terminated: line.terminated,
+                body: None,
+                head,
+            };
+            (entry, line.raw().is_some())
+        });
+        // The lines before this one (or before the end) lie in the buffer
+        // set aside during this read, if one was; this one lies in the
+        // current buffer.
+        while let Some((buffer, _)) = lines.take_retired() {
+            if !send_retired(&mut lines, buffer, &mut pending, ends) {
+                return Ok(false);
+            }
+        }
+        let Some((mut entry, has_body)) = entry else {
+            break;
+        };
+        if has_body {
+            let at = (entry.offset - lines.buffer_offset()) as usize;
+            entry.body = Some((at, at + entry.len as usize));
+        }
+        pending.push(entry);
+    }
+    let (buffer, spares) = lines.finish_handover();
+    ends.buffers = spares;
+    if pending.is_empty() {
+        ends.buffers.push(buffer);
+        return Ok(true);
+    }
+    let batch = Batch {
+        bytes: buffer,
+        lines: pending,
+    };
+    Ok(ends.tx.send(Handed::Lines(batch)).is_ok())
+}
+
+/// Sends `buffer`, set aside by the reader, with the lines `pending` that
+/// were handed out of it; false when the visitor has gone.
+fn send_retired(
+    lines: &mut ForwardLines,
+    buffer: Vec<u8>,
+    pending: &mut Vec<BatchLine>,
+    ends: &mut WorkerEnds,
+) -> bool {
+    // The batches the visitor is done with: their buffers for the reader,
+    // their line lists for the next batches.
+    while let Ok(done) = ends.spare.try_recv() {
+        lines.give_spare(done.bytes);
+        ends.line_lists.push(done.lines);
+    }
+    if pending.is_empty() {
+        lines.give_spare(buffer);
+        return true;
+    }
+    let mut list = ends.line_lists.pop().unwrap_or_default();
+    list.clear();
+    let batch = Batch {
+        bytes: buffer,
+        lines: std::mem::replace(pending, list),
+    };
+    ends.tx.send(Handed::Lines(batch)).is_ok()
 }
 
 /// The visitor's side of a segment a worker read.
@@ -662,7 +761,9 @@ mod tests {
                         let content = line.content().unwrap();
                         assert_eq!(
                             head.and_then(|h| h.record(content)),
-                            crate::journal::fastline::fast_record(content)
+                            crate::journal::fastline::fast_record(content),
+                            "{direction:?} {indexes:?} {workers} {:?}",
+                            window_filter.is_some()
                         );
                     } else {
                         assert!(!prechecked);
