@@ -19,15 +19,20 @@
 //!    unescaped quotes, and the bytes inside strings (a prefix XOR of the
 //!    quotes, one carry-less multiplication with AVX2). A control byte
 //!    inside a string is an error here, and so is an escaped byte that is
-//!    not one of `"\/bfnrtu` (a mask too); each `\u` escape is read (hex
+//!    not one of `"\/bfnrtu` (a mask too, found for every block: no branch
+//!    on whether a block has escapes); each `\u` escape is read (hex
 //!    digits, surrogate pairs). A block inside one string ends there. Token
 //!    starts are the structural bytes and opening quotes outside strings,
 //!    and the first byte of each run of other bytes outside strings (a
 //!    scalar).
-//! 2. *Stage 2* walks the token starts with a state machine (no recursion;
-//!    the open arrays and objects are a bit stack, 127 levels deep at most,
-//!    as in serde_json). Each scalar is parsed where it lies and must end
-//!    exactly where its run ends.
+//! 2. *Stage 2* pulls the token starts from stage 1, which classifies the
+//!    next blocks only when the current one has no token left (so the
+//!    blocks of a long string pass in stage 1's own loop). It follows the
+//!    grammar mostly by where its code is (no recursion; the open arrays
+//!    and objects are a bit stack, 127 levels deep at most, as in
+//!    serde_json): an object's member, key to the `,` or `}` after a string
+//!    or scalar value, is one pass of one loop. Each scalar is parsed where
+//!    it lies and must end exactly where its run ends.
 //!
 //! Outside strings the grammar admits ASCII only, so one UTF-8 check of the
 //! whole line (skipped when no byte is above 0x7f) plus the grammar is
@@ -605,23 +610,6 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
-/// What stage 2 expects at the next token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    /// A value.
-    Value,
-    /// A value or `]` (just after `[`).
-    FirstItem,
-    /// A key or `}` (just after `{`).
-    FirstKey,
-    /// A key (after `,` in an object).
-    Key,
-    /// `:` after a key.
-    Colon,
-    /// `,` or the closing bracket, or nothing at depth 0.
-    Next,
-}
-
 /// Validates `b` (see [`valid_json`]) with the best classifier this
 /// processor has: AVX2 when it has it (std caches the check), else SSE2
 /// (every x86_64 has it), or the portable one on other processors.
@@ -660,220 +648,396 @@ unsafe fn validate_avx2(
     unsafe { validate::<Avx2>(b, event_keys) }
 }
 
+/// Stage 1 over a line, run lazily: it classifies blocks only when stage 2
+/// wants a token and the current block has none left, so a block inside
+/// one string never leaves stage 1's loop.
+struct Stage1<'a> {
+    b: &'a [u8],
+    /// Where the next block to classify starts.
+    next_block: usize,
+    /// The token starts left in the current block, bit `i` for byte
+    /// `block + i`.
+    tokens: u64,
+    block: usize,
+    carries: Carries,
+    /// A `\uD8xx\uDCxx` pair is checked at its first `u`; the second lies
+    /// before this.
+    unicode_checked_to: usize,
+}
+
+/// What stage 1 carries from block to block.
+#[derive(Clone, Copy, Default)]
+struct Carries {
+    prev_escaped: u64,
+    in_string: u64,
+    prev_other: u64,
+    non_ascii: u64,
+    /// Bytes that make the line invalid (control bytes and bad escapes in
+    /// strings), checked once a refill.
+    error: u64,
+}
+
+impl<'a> Stage1<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Stage1 {
+            b,
+            next_block: 0,
+            tokens: 0,
+            block: 0,
+            carries: Carries::default(),
+            unicode_checked_to: 0,
+        }
+    }
+
+    /// The next token start and its byte; past the last token, the line's
+    /// length and 0 (every time it is asked). `None` when stage 1 found the
+    /// line invalid (a control byte or a bad escape in a string).
+    ///
+    /// # Safety
+    /// The processor has the instructions `C` uses.
+    #[inline(always)]
+    unsafe fn next<C: Classify>(&mut self) -> Option<(usize, u8)> {
+        if self.tokens == 0 {
+            // SAFETY: the caller vouches for `C`'s instructions.
+            unsafe { self.refill::<C>()? };
+        }
+        let at = self.block + self.tokens.trailing_zeros() as usize;
+        self.tokens &= self.tokens - 1;
+        Some((at, self.b.get(at).copied().unwrap_or(0)))
+    }
+
+    /// Classifies blocks until one has a token; at the end of the line, a
+    /// token at the line's length. `None` when the line is invalid.
+    ///
+    /// # Safety
+    /// As for [`Stage1::next`].
+    #[inline(always)]
+    unsafe fn refill<C: Classify>(&mut self) -> Option<()> {
+        let b = self.b;
+        let mut k = self.carries;
+        let mut base = self.next_block;
+        let mut tokens = 0;
+        // Whole blocks, then the line's last bytes.
+        while let Some(block) = b.get(base..base + 64) {
+            let block: &[u8; 64] = block.try_into().ok()?;
+            // SAFETY: the caller vouches for `C`'s instructions.
+            tokens =
+                unsafe { classify::<C>(&mut k, block, 0, base, b, &mut self.unicode_checked_to)? };
+            base += 64;
+            if tokens != 0 {
+                break;
+            }
+        }
+        if tokens == 0 && base < b.len() {
+            // The last block of a line of 64 bytes or more is the line's
+            // last 64 bytes, its masks shifted so that bit 0 is byte
+            // `base`; past the end the bits are as for spaces. A shorter
+            // line is copied into spaces.
+            let mut tail = [b' '; 64];
+            let (block, shift): (&[u8; 64], u32) = if b.len() >= 64 {
+                let s = &b[b.len() - 64..];
+                (s.try_into().ok()?, (base + 64 - b.len()) as u32)
+            } else {
+                tail[..b.len()].copy_from_slice(b);
+                (&tail, 0)
+            };
+            // SAFETY: as above.
+            tokens = unsafe {
+                classify::<C>(&mut k, block, shift, base, b, &mut self.unicode_checked_to)?
+            };
+            base += 64;
+        }
+        if k.error != 0 {
+            return None;
+        }
+        if tokens != 0 {
+            self.block = base - 64;
+        } else {
+            // The end token.
+            self.block = b.len();
+            tokens = 1;
+        }
+        self.tokens = tokens;
+        self.next_block = base;
+        self.carries = k;
+        Some(())
+    }
+}
+
+/// Stage 1 on one block whose first byte is `b[base]`: the token starts
+/// (bit `i` for byte `base + i`), with the carries updated. `shift` is how
+/// far the block's bytes lie before `base` (the line's last block). `None`
+/// when a `\u` escape in it is invalid.
+///
+/// # Safety
+/// The processor has the instructions `C` uses.
+#[inline(always)]
+unsafe fn classify<C: Classify>(
+    k: &mut Carries,
+    block: &[u8; 64],
+    shift: u32,
+    base: usize,
+    b: &[u8],
+    unicode_checked_to: &mut usize,
+) -> Option<u64> {
+    // SAFETY (each classifier call): the caller vouches for `C`'s
+    // instructions.
+    let mut c = unsafe { C::strings(block) };
+    c.backslash >>= shift;
+    c.quote >>= shift;
+    c.control >>= shift;
+    c.non_ascii >>= shift;
+    k.non_ascii |= c.non_ascii;
+
+    let escaped = escaped_bytes(c.backslash, &mut k.prev_escaped);
+    let quote = c.quote & !escaped;
+    let in_string = unsafe { C::prefix_xor(quote) } ^ k.in_string;
+    k.in_string = ((in_string as i64) >> 63) as u64;
+    k.error |= c.control & in_string;
+    // Each escaped byte inside a string must make an escape with its
+    // backslash (one escaped by a backslash outside a string sits in a
+    // scalar run, refused by stage 2); `\u` escapes are read one by one.
+    // The classes are found for every block: a branch on whether it has
+    // escapes was a misprediction in every third block of text.
+    let escapes = escaped & in_string;
+    let e = unsafe { C::escapes(block) };
+    k.error |= escapes & !(e.simple >> shift);
+    let mut unicode = escapes & e.unicode >> shift;
+    while unicode != 0 {
+        let at = base + unicode.trailing_zeros() as usize;
+        unicode &= unicode - 1;
+        if at >= *unicode_checked_to {
+            *unicode_checked_to = unicode_escape(b, at)?;
+        }
+    }
+    if in_string & !quote == u64::MAX {
+        // Inside one string from end to end: no token, no scalar run.
+        k.prev_other = 0;
+        return Some(0);
+    }
+    let mut layout = unsafe { C::layout(block) };
+    layout.structural >>= shift;
+    layout.space = layout.space >> shift | !(u64::MAX >> shift);
+    let other = !(layout.structural | layout.space | c.quote | in_string);
+    let scalars = other & !(other << 1 | k.prev_other);
+    k.prev_other = other >> 63;
+    Some((layout.structural & !in_string) | (quote & in_string) | scalars)
+}
+
+/// Where stage 2 stands: the token in hand starts a value or a key, or a
+/// value just ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The token in hand starts a value (after `:`, `,` in an array, `[`,
+    /// or at the start).
+    Value,
+    /// The token in hand starts an object's member (after `{` or `,`).
+    Key,
+    /// A value ended; the next token is `,`, a closing bracket or the end.
+    AfterValue,
+}
+
+/// What stage 2 saw of the head keys.
+struct HeadKeyWatch<'k> {
+    head_keys: HeadKeys,
+    /// Head keys seen (bits: seq, ts, session_id, event; type).
+    seen_top: u8,
+    seen_event: u8,
+    /// The last top-level key was `event`; the object at depth 2 is its
+    /// value.
+    event_next: bool,
+    in_event: bool,
+    event_keys: Option<&'k mut Vec<(usize, usize)>>,
+}
+
+impl HeadKeyWatch<'_> {
+    /// The key whose opening quote is at `at`, in an object at `depth`.
+    #[inline(always)]
+    fn key(&mut self, b: &[u8], at: usize, depth: usize) {
+        if depth == 1 || (depth == 2 && self.in_event) {
+            let start = at + 1;
+            let (end, plain) = key_end(b, start);
+            let key = &b[start..end];
+            let bit = match (plain, depth, key) {
+                (false, _, _) => 0,
+                (true, 1, b"seq") => 1,
+                (true, 1, b"ts") => 2,
+                (true, 1, b"session_id") => 4,
+                (true, 1, b"event") => 8,
+                (true, 2, b"type") => 16,
+                _ => 0,
+            };
+            let seen = if depth == 1 {
+                self.event_next = bit == 8;
+                &mut self.seen_top
+            } else {
+                if let Some(keys) = self.event_keys.as_deref_mut() {
+                    keys.push((start, end));
+                }
+                &mut self.seen_event
+            };
+            if self.head_keys == HeadKeys::Unique {
+                if !plain {
+                    self.head_keys = HeadKeys::Escaped;
+                } else if *seen & bit != 0 {
+                    self.head_keys = HeadKeys::Repeated;
+                }
+            }
+            *seen |= bit;
+        }
+    }
+
+    /// An object opens at `depth`.
+    #[inline(always)]
+    fn open_object(&mut self, depth: usize) {
+        // At depth 2 an object is the value of the last top-level key.
+        if depth == 2 {
+            self.in_event = self.event_next;
+            self.seen_event = 0;
+        }
+    }
+
+    /// A container at `depth` closes.
+    #[inline(always)]
+    fn close(&mut self, depth: usize) {
+        if depth == 2 {
+            self.in_event = false;
+        }
+    }
+}
+
+/// The scalar whose run starts at `at` is one and fills its run.
+#[inline(always)]
+fn scalar_fills(b: &[u8], at: usize) -> Option<()> {
+    let end = scalar(b, at)?;
+    // The next byte ends the run (a scalar must fill it).
+    match b.get(end) {
+        Some(&n) if !ENDS_SCALAR[usize::from(n)] => None,
+        _ => Some(()),
+    }
+}
+
 /// Validates `b` (see [`valid_json`]); `None` when it is not valid, else
 /// what it saw of the head keys. The event object's key ranges go to
 /// `event_keys` when asked. `C` is stage 1's classifier (a parameter so the
 /// tests can run every classifier on the same input).
+///
+/// Stage 2 pulls tokens from stage 1 and keeps its place in the grammar
+/// mostly in where the code is: an object's member (key, colon, value and
+/// the `,` or `}` after it) is one pass of one loop, whose checks each
+/// predict well, rather than four trips through a state dispatch.
 ///
 /// # Safety
 /// The processor has the instructions `C` uses.
 #[inline(always)]
 unsafe fn validate<C: Classify>(
     b: &[u8],
-    mut event_keys: Option<&mut Vec<(usize, usize)>>,
+    event_keys: Option<&mut Vec<(usize, usize)>>,
 ) -> Option<HeadKeys> {
-    // Stage 1 carries between blocks.
-    let mut prev_escaped = 0u64;
-    let mut in_string_carry = 0u64;
-    let mut prev_other = 0u64;
-    let mut non_ascii = 0u64;
-    // A `\uD8xx\uDCxx` pair is checked at its first `u`; the second lies
-    // before this.
-    let mut unicode_checked_to = 0usize;
-    // Stage 2.
-    let mut expect = Expect::Value;
+    let mut s = Stage1::new(b);
     let mut depth = 0usize;
     // Bit d set when the container at depth d (1 = outermost) is an object.
     let mut objects = 0u128;
-    let mut head_keys = HeadKeys::Unique;
-    // Head keys seen (bits: seq, ts, session_id, event; type).
-    let mut seen_top = 0u8;
-    let mut seen_event = 0u8;
-    // The last top-level key was `event`; the object at depth 2 is its value.
-    let mut event_next = false;
-    let mut in_event = false;
-
-    let mut tail = [b' '; 64];
-    let mut base = 0;
-    while base < b.len() {
-        // The last block of a line of 64 bytes or more is the line's last
-        // 64 bytes, its masks shifted so that bit 0 is byte `base`; past
-        // the end the bits are as for spaces. A shorter line is copied
-        // into spaces.
-        let (block, shift): (&[u8; 64], u32) = match b.get(base..base + 64) {
-            Some(s) => (s.try_into().ok()?, 0),
-            None if b.len() >= 64 => {
-                let s = &b[b.len() - 64..];
-                (s.try_into().ok()?, (base + 64 - b.len()) as u32)
-            }
-            None => {
-                tail[..b.len()].copy_from_slice(b);
-                (&tail, 0)
-            }
-        };
-        // SAFETY: the caller vouches for `C`'s instructions.
-        let mut c = unsafe { C::strings(block) };
-        c.backslash >>= shift;
-        c.quote >>= shift;
-        c.control >>= shift;
-        c.non_ascii >>= shift;
-        non_ascii |= c.non_ascii;
-
-        let escaped = escaped_bytes(c.backslash, &mut prev_escaped);
-        let quote = c.quote & !escaped;
-        // SAFETY: as above.
-        let in_string = unsafe { C::prefix_xor(quote) } ^ in_string_carry;
-        in_string_carry = ((in_string as i64) >> 63) as u64;
-        if c.control & in_string != 0 {
-            return None;
-        }
-        // Each escaped byte inside a string must make an escape with its
-        // backslash (one escaped by a backslash outside a string sits in a
-        // scalar run, refused below); `\\u` escapes are read one by one.
-        let escapes = escaped & in_string;
-        if escapes != 0 {
-            // SAFETY: as above.
-            let e = unsafe { C::escapes(block) };
-            if escapes & !(e.simple >> shift) != 0 {
-                return None;
-            }
-            let mut unicode = escapes & e.unicode >> shift;
-            while unicode != 0 {
-                let at = base + unicode.trailing_zeros() as usize;
-                unicode &= unicode - 1;
-                if at >= unicode_checked_to {
-                    unicode_checked_to = unicode_escape(b, at)?;
-                }
-            }
-        }
-        if in_string & !quote == u64::MAX {
-            // Inside one string from end to end: no token, no scalar run.
-            prev_other = 0;
-            base += 64;
-            continue;
-        }
-        // SAFETY: as above.
-        let mut layout = unsafe { C::layout(block) };
-        layout.structural >>= shift;
-        layout.space = layout.space >> shift | !(u64::MAX >> shift);
-        let other = !(layout.structural | layout.space | c.quote | in_string);
-        let scalars = other & !(other << 1 | prev_other);
-        prev_other = other >> 63;
-        let mut tokens = (layout.structural & !in_string) | (quote & in_string) | scalars;
-
-        while tokens != 0 {
-            let at = base + tokens.trailing_zeros() as usize;
-            tokens &= tokens - 1;
-            let c = b[at];
-            // By what is expected first: the sequence of states is regular
-            // (key, colon, value, comma...), so these branches predict well.
-            match expect {
-                Expect::Colon => {
-                    if c != b':' {
+    let mut watch = HeadKeyWatch {
+        head_keys: HeadKeys::Unique,
+        seen_top: 0,
+        seen_event: 0,
+        event_next: false,
+        in_event: false,
+        event_keys,
+    };
+    // SAFETY (each `next`): the caller vouches for `C`'s instructions.
+    let (mut at, mut c) = unsafe { s.next::<C>()? };
+    let mut state = State::Value;
+    loop {
+        match state {
+            State::Value => match c {
+                b'"' => state = State::AfterValue,
+                b'{' => {
+                    if depth == MAX_DEPTH {
                         return None;
                     }
-                    expect = Expect::Value;
+                    depth += 1;
+                    objects |= 1 << depth;
+                    watch.open_object(depth);
+                    (at, c) = unsafe { s.next::<C>()? };
+                    if c == b'}' {
+                        watch.close(depth);
+                        depth -= 1;
+                        state = State::AfterValue;
+                    } else {
+                        state = State::Key;
+                    }
                 }
-                Expect::Value | Expect::FirstItem => match c {
-                    b'"' => expect = Expect::Next,
+                b'[' => {
+                    if depth == MAX_DEPTH {
+                        return None;
+                    }
+                    depth += 1;
+                    objects &= !(1 << depth);
+                    (at, c) = unsafe { s.next::<C>()? };
+                    if c == b']' {
+                        depth -= 1;
+                        state = State::AfterValue;
+                    }
+                }
+                _ => {
+                    scalar_fills(b, at)?;
+                    state = State::AfterValue;
+                }
+            },
+            // One pass per member while the values are strings or scalars.
+            State::Key => loop {
+                if c != b'"' {
+                    return None;
+                }
+                watch.key(b, at, depth);
+                (_, c) = unsafe { s.next::<C>()? };
+                if c != b':' {
+                    return None;
+                }
+                (at, c) = unsafe { s.next::<C>()? };
+                match c {
+                    b'"' => {}
                     b'{' | b'[' => {
-                        if depth == MAX_DEPTH {
-                            return None;
-                        }
-                        depth += 1;
-                        if c == b'{' {
-                            objects |= 1 << depth;
-                            // At depth 2 an object is the value of the last
-                            // top-level key.
-                            if depth == 2 {
-                                in_event = event_next;
-                                seen_event = 0;
-                            }
-                            expect = Expect::FirstKey;
-                        } else {
-                            objects &= !(1 << depth);
-                            expect = Expect::FirstItem;
-                        }
+                        state = State::Value;
+                        break;
                     }
-                    b']' if expect == Expect::FirstItem => {
-                        depth -= 1;
-                        expect = Expect::Next;
-                    }
-                    _ => {
-                        let end = scalar(b, at)?;
-                        // The scalar must fill its run: the next byte ends it.
-                        if b.get(end).is_some_and(|&n| !ENDS_SCALAR[usize::from(n)]) {
-                            return None;
-                        }
-                        expect = Expect::Next;
-                    }
-                },
-                Expect::Next => {
-                    let object = objects >> depth & 1 == 1;
-                    match c {
-                        b',' if depth > 0 => {
-                            expect = if object { Expect::Key } else { Expect::Value };
-                        }
-                        b'}' | b']' if depth > 0 && object == (c == b'}') => {
-                            if depth == 2 {
-                                in_event = false;
-                            }
-                            depth -= 1;
-                        }
-                        _ => return None,
-                    }
+                    _ => scalar_fills(b, at)?,
                 }
-                Expect::Key | Expect::FirstKey => match c {
-                    b'"' => {
-                        expect = Expect::Colon;
-                        if depth == 1 || (depth == 2 && in_event) {
-                            let start = at + 1;
-                            let (end, plain) = key_end(b, start);
-                            let key = &b[start..end];
-                            let bit = match (plain, depth, key) {
-                                (false, _, _) => 0,
-                                (true, 1, b"seq") => 1,
-                                (true, 1, b"ts") => 2,
-                                (true, 1, b"session_id") => 4,
-                                (true, 1, b"event") => 8,
-                                (true, 2, b"type") => 16,
-                                _ => 0,
-                            };
-                            let seen = if depth == 1 {
-                                event_next = bit == 8;
-                                &mut seen_top
-                            } else {
-                                if let Some(keys) = event_keys.as_deref_mut() {
-                                    keys.push((start, end));
-                                }
-                                &mut seen_event
-                            };
-                            if head_keys == HeadKeys::Unique {
-                                if !plain {
-                                    head_keys = HeadKeys::Escaped;
-                                } else if *seen & bit != 0 {
-                                    head_keys = HeadKeys::Repeated;
-                                }
-                            }
-                            *seen |= bit;
-                        }
-                    }
-                    b'}' if expect == Expect::FirstKey => {
-                        if depth == 2 {
-                            in_event = false;
-                        }
+                (_, c) = unsafe { s.next::<C>()? };
+                match c {
+                    b',' => (at, c) = unsafe { s.next::<C>()? },
+                    b'}' => {
+                        watch.close(depth);
                         depth -= 1;
-                        expect = Expect::Next;
+                        state = State::AfterValue;
+                        break;
                     }
                     _ => return None,
-                },
+                }
+            },
+            State::AfterValue => {
+                (at, c) = unsafe { s.next::<C>()? };
+                let object = objects >> depth & 1 == 1;
+                match c {
+                    b',' if depth > 0 => {
+                        (at, c) = unsafe { s.next::<C>()? };
+                        state = if object { State::Key } else { State::Value };
+                    }
+                    b'}' | b']' if depth > 0 && object == (c == b'}') => {
+                        watch.close(depth);
+                        depth -= 1;
+                    }
+                    // The end of the line, after one whole value.
+                    0 if at == b.len() && depth == 0 => break,
+                    _ => return None,
+                }
             }
         }
-        base += 64;
     }
-    let complete = in_string_carry == 0 && expect == Expect::Next && depth == 0;
-    let utf8 = non_ascii == 0 || simdutf8::basic::from_utf8(b).is_ok();
-    (complete && utf8).then_some(head_keys)
+    let utf8 = s.carries.non_ascii == 0 || simdutf8::basic::from_utf8(b).is_ok();
+    (s.carries.in_string == 0 && utf8).then_some(watch.head_keys)
 }
 
 /// The bytes that may follow a scalar: whitespace, structural bytes and a
@@ -931,7 +1095,8 @@ fn hex4(b: &[u8], at: usize) -> Option<u16> {
 #[inline(always)]
 fn scalar(b: &[u8], at: usize) -> Option<usize> {
     let literal = |word: &[u8]| b[at..].starts_with(word).then_some(at + word.len());
-    match b[at] {
+    // `at` may be the line's end (stage 2's end token).
+    match *b.get(at)? {
         b't' => literal(b"true"),
         b'f' => literal(b"false"),
         b'n' => literal(b"null"),
