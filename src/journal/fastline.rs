@@ -791,15 +791,60 @@ unsafe fn classify<C: Classify>(
 
     let escaped = escaped_bytes(c.backslash, &mut k.prev_escaped);
     let quote = c.quote & !escaped;
+    if k.in_string != 0 && quote == 0 {
+        // Inside one string from end to end (the block before ended in
+        // one, and no quote here ends it): no prefix XOR to wait for, no
+        // token, no scalar run.
+        k.error |= c.control;
+        // SAFETY: as above.
+        unsafe { check_escapes::<C>(k, block, escaped, shift, base, b, unicode_checked_to)? };
+        k.prev_other = 0;
+        return Some(0);
+    }
     let in_string = unsafe { C::prefix_xor(quote) } ^ k.in_string;
     k.in_string = ((in_string as i64) >> 63) as u64;
     k.error |= c.control & in_string;
-    // Each escaped byte inside a string must make an escape with its
-    // backslash (one escaped by a backslash outside a string sits in a
-    // scalar run, refused by stage 2); `\u` escapes are read one by one.
-    // The classes are found for every block: a branch on whether it has
-    // escapes was a misprediction in every third block of text.
-    let escapes = escaped & in_string;
+    unsafe {
+        check_escapes::<C>(
+            k,
+            block,
+            escaped & in_string,
+            shift,
+            base,
+            b,
+            unicode_checked_to,
+        )?
+    };
+    let mut layout = unsafe { C::layout(block) };
+    layout.structural >>= shift;
+    layout.space = layout.space >> shift | !(u64::MAX >> shift);
+    let other = !(layout.structural | layout.space | c.quote | in_string);
+    let scalars = other & !(other << 1 | k.prev_other);
+    k.prev_other = other >> 63;
+    Some((layout.structural & !in_string) | (quote & in_string) | scalars)
+}
+
+/// Checks the escaped bytes `escapes` (bit `i` for byte `base + i`), all
+/// inside strings: each must make an escape with its backslash (one
+/// escaped by a backslash outside a string sits in a scalar run, refused
+/// by stage 2); `\\u` escapes are read one by one. The classes are found
+/// for every block: a branch on whether it has escapes was a
+/// misprediction in every third block of text. `None` when a `\\u`
+/// escape is invalid; other bad escapes go to `k.error`.
+///
+/// # Safety
+/// The processor has the instructions `C` uses.
+#[inline(always)]
+unsafe fn check_escapes<C: Classify>(
+    k: &mut Carries,
+    block: &[u8; 64],
+    escapes: u64,
+    shift: u32,
+    base: usize,
+    b: &[u8],
+    unicode_checked_to: &mut usize,
+) -> Option<()> {
+    // SAFETY: the caller vouches for `C`'s instructions.
     let e = unsafe { C::escapes(block) };
     k.error |= escapes & !(e.simple >> shift);
     let mut unicode = escapes & e.unicode >> shift;
@@ -810,18 +855,7 @@ unsafe fn classify<C: Classify>(
             *unicode_checked_to = unicode_escape(b, at)?;
         }
     }
-    if in_string & !quote == u64::MAX {
-        // Inside one string from end to end: no token, no scalar run.
-        k.prev_other = 0;
-        return Some(0);
-    }
-    let mut layout = unsafe { C::layout(block) };
-    layout.structural >>= shift;
-    layout.space = layout.space >> shift | !(u64::MAX >> shift);
-    let other = !(layout.structural | layout.space | c.quote | in_string);
-    let scalars = other & !(other << 1 | k.prev_other);
-    k.prev_other = other >> 63;
-    Some((layout.structural & !in_string) | (quote & in_string) | scalars)
+    Some(())
 }
 
 /// Where stage 2 stands: the token in hand starts a value or a key, or a
@@ -1733,6 +1767,41 @@ mod tests {
                 in_string.extend_from_slice(b"\",");
                 in_string.extend_from_slice(tail);
                 check(&in_string).unwrap();
+            }
+        }
+    }
+
+    /// Strings several blocks long (stage 1's in-string path, which skips
+    /// the prefix XOR for blocks with no quote after one that ended inside
+    /// a string), with each escape, quote, control or non-ASCII byte at
+    /// every place of the first three blocks, then more tokens.
+    #[test]
+    fn long_strings_with_any_byte_anywhere() {
+        for piece in [
+            &b"\""[..],
+            b"\\\\",
+            b"\\\"",
+            b"\\\\\"",
+            b"\\u00e9",
+            b"\\ud83d\\ude80",
+            b"\\ud83d",
+            b"\\u12",
+            b"\\q",
+            b"\\",
+            b"\x01",
+            b"\x1f",
+            b"\xc3\xa9",
+            b"\xe9",
+            b"\x7f",
+        ] {
+            for at in 0..200 {
+                let mut line = br#"{"seq":1,"ts":"t","event":{"type":"x","content":""#.to_vec();
+                let start = line.len();
+                line.resize(start + at, b'a');
+                line.extend_from_slice(piece);
+                line.resize(start + 260, b'b');
+                line.extend_from_slice(br#"","n":[1,{"a":"b"}]}}"#);
+                check(&line).unwrap();
             }
         }
     }
