@@ -594,6 +594,29 @@ impl Matcher {
         }))
     }
 
+    /// Whether the query has no condition at all, so every record matches.
+    pub fn accepts_all(&self) -> bool {
+        // Every field named, so that a condition added later cannot be
+        // forgotten here (a dump would then print what it should not).
+        let Query {
+            seq,
+            since,
+            until,
+            sessions,
+            types,
+            fields,
+            grep,
+            exact_time: _,
+        } = &self.query;
+        *seq == SeqRange::default()
+            && since.is_none()
+            && until.is_none()
+            && sessions.is_empty()
+            && types.is_empty()
+            && fields.is_empty()
+            && grep.is_none()
+    }
+
     /// The exact test on a parsed record.
     pub fn matches(&self, rec: &Record<'_>) -> bool {
         let q = &self.query;
@@ -650,6 +673,10 @@ impl crate::journal::source::reader::RecordFilter for Matcher {
 
     fn past_time_range(&self, raw: &[u8], newest_first: bool) -> bool {
         Matcher::past_time_range(self, raw, newest_first)
+    }
+
+    fn accepts_all(&self) -> bool {
+        Matcher::accepts_all(self)
     }
 }
 

@@ -19,7 +19,7 @@ use crate::journal::error::JournalError;
 use crate::journal::fastline::HeadSpans;
 use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
-use crate::journal::scan::{Direction, Visit, scan, scan_parallel};
+use crate::journal::scan::{Direction, Visit, Workers, scan, scan_parallel};
 use crate::journal::segment::Listing;
 use crate::query::Query;
 
@@ -41,13 +41,25 @@ pub trait RecordFilter {
     fn past_time_range(&self, _raw: &[u8], _newest_first: bool) -> bool {
         false
     }
+    /// Whether every record passes, whatever it holds (no condition at
+    /// all): a reader may then hand records over without testing them.
+    fn accepts_all(&self) -> bool {
+        false
+    }
 }
+
+/// Takes runs of records as their stored bytes, each line with its `\n`,
+/// and how many records they hold (see [`Segments::visit_runs_with`]).
+pub type RunSink<'a> = &'a mut dyn FnMut(&[u8], usize) -> ControlFlow<()>;
 
 /// The filter that accepts every record.
 pub struct AcceptAll;
 
 impl RecordFilter for AcceptAll {
     fn matches(&self, _rec: &Record<'_>) -> bool {
+        true
+    }
+    fn accepts_all(&self) -> bool {
         true
     }
 }
@@ -237,7 +249,30 @@ impl Segments<'_> {
         &self,
         filter: &F,
         direction: Direction,
+        visit: V,
+    ) -> Result<(), JournalError>
+    where
+        F: RecordFilter + ?Sized,
+        V: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        self.visit_runs_with(filter, direction, visit, None)
+    }
+
+    /// [`Segments::visit_with`], where runs of records may be handed to
+    /// `runs` whole instead of to `visit` one by one: `bytes` are `count`
+    /// records as stored, each line with its `\n`, in reading order. A
+    /// printer of stored lines writes a run as it is, with no work per
+    /// record (the full dump). Runs come only when `filter` accepts every
+    /// record ([`RecordFilter::accepts_all`]) and the read is oldest first
+    /// on worker threads, and only of lines the validating fast path
+    /// accepted: damage, blank lines and records in another shape still
+    /// go to `visit`, in their place.
+    pub fn visit_runs_with<F, V>(
+        &self,
+        filter: &F,
+        direction: Direction,
         mut visit: V,
+        runs: Option<RunSink<'_>>,
     ) -> Result<(), JournalError>
     where
         F: RecordFilter + ?Sized,
@@ -288,13 +323,24 @@ impl Segments<'_> {
             && self.candidates.len() >= 2
             && cpus >= 2;
         if parallel {
+            let mut on_run = runs.filter(|_| filter.accepts_all()).map(|run| {
+                move |_: &crate::journal::segment::Segment, bytes: &[u8], count: usize| {
+                    run(bytes, count)
+                }
+            });
+            let workers = Workers {
+                cpus,
+                runs: on_run
+                    .as_mut()
+                    .map(|r| r as &mut dyn FnMut(&_, &[u8], usize) -> ControlFlow<()>),
+            };
             let _stopped = scan_parallel(
                 self.listing,
                 &self.candidates,
                 direction,
                 ReadOptions::default(),
                 window_filter,
-                cpus,
+                workers,
                 on_visit,
             )?;
         } else {
