@@ -177,12 +177,18 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
         p.shown += count;
         ControlFlow::Continue(())
     };
-    let takes_runs = opts.limit.is_none() && printed.borrow().renderer.prints_stored_lines();
+    // Read to the end: no limit, and no time range to stop at.
+    let whole =
+        opts.limit.is_none() && matcher.query().since.is_none() && matcher.query().until.is_none();
+    let takes_runs = printed.borrow().renderer.prints_stored_lines();
     if opts.limit != Some(0) {
         match &segments {
-            Some(s) if takes_runs => {
-                s.visit_runs_with(&matcher, opts.direction, &mut on_item, Some(&mut on_run))?
-            }
+            Some(s) if whole => s.visit_whole_with(
+                &matcher,
+                opts.direction,
+                &mut on_item,
+                takes_runs.then_some(&mut on_run as _),
+            )?,
             Some(s) => s.visit_with(&matcher, opts.direction, &mut on_item)?,
             None => source.visit(&matcher, opts.direction, &mut on_item)?,
         }

@@ -58,7 +58,8 @@ fn raw_output_is_the_stored_lines_byte_for_byte() {
 
 /// Issue 14: a whole dump of stored lines writes runs of records as they
 /// were read (no work per record). It prints exactly what printing one
-/// record at a time prints (a limit turns runs off), stdout and stderr,
+/// record at a time prints (a limit turns runs and, newest first, the
+/// worker threads off), stdout and stderr, in both orders,
 /// whatever the lines between the runs hold: damage of every kind, blank
 /// lines, CRLF, records in another field order, in segments of several
 /// read chunks (256 KiB) so runs and single lines alternate.
@@ -101,25 +102,31 @@ fn a_dump_prints_what_one_record_at_a_time_prints() {
     j.append_events(6001..=6100, 100);
     let before = j.snapshot();
 
-    let dump = j
-        .cmd(&["inspect", "--all", "--oldest-first", "-o", "raw"])
-        .output()
-        .unwrap();
-    let one_by_one = j
-        .cmd(&["inspect", "-n", "1000000", "--oldest-first", "-o", "raw"])
-        .output()
-        .unwrap();
-    assert_eq!(dump.status.code(), one_by_one.status.code());
-    assert!(
-        dump.stdout == one_by_one.stdout,
-        "stdout differs: {} vs {} bytes",
-        dump.stdout.len(),
-        one_by_one.stdout.len()
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&dump.stderr),
-        String::from_utf8_lossy(&one_by_one.stderr)
-    );
+    // Newest first, --all reads on worker threads too (no runs there).
+    let mut dump = None;
+    for order in [&["--oldest-first"][..], &[]] {
+        let whole = j
+            .cmd(&[&["inspect", "--all", "-o", "raw"][..], order].concat())
+            .output()
+            .unwrap();
+        let one_by_one = j
+            .cmd(&[&["inspect", "-n", "1000000", "-o", "raw"][..], order].concat())
+            .output()
+            .unwrap();
+        assert_eq!(whole.status.code(), one_by_one.status.code());
+        assert!(
+            whole.stdout == one_by_one.stdout,
+            "{order:?}: stdout differs: {} vs {} bytes",
+            whole.stdout.len(),
+            one_by_one.stdout.len()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&whole.stderr),
+            String::from_utf8_lossy(&one_by_one.stderr)
+        );
+        dump.get_or_insert(whole);
+    }
+    let dump = dump.unwrap();
     // And it is what the journal holds: every line of the clean segment,
     // the CRLF record with its CR, none of the damage.
     let out = String::from_utf8(dump.stdout).unwrap();

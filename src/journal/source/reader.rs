@@ -49,7 +49,7 @@ pub trait RecordFilter {
 }
 
 /// Takes runs of records as their stored bytes, each line with its `\n`,
-/// and how many records they hold (see [`Segments::visit_runs_with`]).
+/// and how many records they hold (see [`Segments::visit_whole_with`]).
 pub type RunSink<'a> = &'a mut dyn FnMut(&[u8], usize) -> ControlFlow<()>;
 
 /// The filter that accepts every record.
@@ -255,24 +255,41 @@ impl Segments<'_> {
         F: RecordFilter + ?Sized,
         V: FnMut(Item<'_>) -> ControlFlow<()>,
     {
-        self.visit_runs_with(filter, direction, visit, None)
+        self.visit_impl(filter, direction, visit, None)
     }
 
-    /// [`Segments::visit_with`], where runs of records may be handed to
-    /// `runs` whole instead of to `visit` one by one: `bytes` are `count`
-    /// records as stored, each line with its `\n`, in reading order. A
-    /// printer of stored lines writes a run as it is, with no work per
-    /// record (the full dump). Runs come only when `filter` accepts every
-    /// record ([`RecordFilter::accepts_all`]) and the read is oldest first
-    /// on worker threads, and only of lines the validating fast path
-    /// accepted: damage, blank lines and records in another shape still
-    /// go to `visit`, in their place.
-    pub fn visit_runs_with<F, V>(
+    /// [`Segments::visit_with`] for a caller that reads to the end (no
+    /// limit, no time range: `visit` breaks only on a write error). The
+    /// segments are then read on worker threads in either direction, and
+    /// runs of records may be handed to `runs` whole instead of to `visit`
+    /// one by one: `bytes` are `count` records as stored, each line with
+    /// its `\n`, in reading order. A printer of stored lines writes a run
+    /// as it is, with no work per record (the full dump). Runs come only
+    /// when `filter` accepts every record ([`RecordFilter::accepts_all`])
+    /// and the read is oldest first, and only of lines the validating fast
+    /// path accepted: damage, blank lines and records in another shape
+    /// still go to `visit`, in their place.
+    pub fn visit_whole_with<F, V>(
+        &self,
+        filter: &F,
+        direction: Direction,
+        visit: V,
+        runs: Option<RunSink<'_>>,
+    ) -> Result<(), JournalError>
+    where
+        F: RecordFilter + ?Sized,
+        V: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        self.visit_impl(filter, direction, visit, Some(runs))
+    }
+
+    /// `whole`: `Some` for [`Segments::visit_whole_with`].
+    fn visit_impl<F, V>(
         &self,
         filter: &F,
         direction: Direction,
         mut visit: V,
-        runs: Option<RunSink<'_>>,
+        whole: Option<Option<RunSink<'_>>>,
     ) -> Result<(), JournalError>
     where
         F: RecordFilter + ?Sized,
@@ -313,17 +330,20 @@ impl Segments<'_> {
                 stored,
             })
         };
-        // Two kinds of scan read on worker threads where there are several
-        // cores: a whole journal read oldest first (a dump: validation is
-        // most of its cost), and one with a window filter (a rare session or
-        // text: searching the windows is the work). Newest first without a
-        // filter (`-n 20`) usually stops in the newest segment: one thread.
+        // Three kinds of scan read on worker threads where there are
+        // several cores: a whole journal (a dump: validation is most of its
+        // cost), one read oldest first (which usually goes far), and one
+        // with a window filter (a rare session or text: searching the
+        // windows is the work). Newest first without a filter (`-n 20`)
+        // usually stops in the newest segment: one thread, no reading ahead.
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let parallel = (window_filter.is_some() || direction == Direction::OldestFirst)
-            && self.candidates.len() >= 2
-            && cpus >= 2;
+        let parallel =
+            (whole.is_some() || window_filter.is_some() || direction == Direction::OldestFirst)
+                && self.candidates.len() >= 2
+                && cpus >= 2;
         if parallel {
-            let mut on_run = runs.filter(|_| filter.accepts_all()).map(|run| {
+            let runs = whole.flatten().filter(|_| filter.accepts_all());
+            let mut on_run = runs.map(|run| {
                 move |_: &crate::journal::segment::Segment, bytes: &[u8], count: usize| {
                     run(bytes, count)
                 }
