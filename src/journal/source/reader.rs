@@ -336,11 +336,17 @@ impl Segments<'_> {
         // with a window filter (a rare session or text: searching the
         // windows is the work). Newest first without a filter (`-n 20`)
         // usually stops in the newest segment: one thread, no reading ahead.
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let parallel =
+        // The CPU count last: std reads the cgroup's quota files for it,
+        // a dozen system calls that `-n 20` has no use for.
+        let may_split =
             (whole.is_some() || window_filter.is_some() || direction == Direction::OldestFirst)
-                && self.candidates.len() >= 2
-                && cpus >= 2;
+                && self.candidates.len() >= 2;
+        let cpus = if may_split {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            1
+        };
+        let parallel = cpus >= 2;
         if parallel {
             let runs = whole.flatten().filter(|_| filter.accepts_all());
             let mut on_run = runs.map(|run| {
