@@ -6,6 +6,7 @@
 //! window filter, late parsing and early stop unchanged); [`Sessions`] is the
 //! per-session store, merged across sessions by timestamp.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -86,6 +87,51 @@ pub enum Item<'a> {
         /// Why: [`RESTART_WENT_BACK`] or [`RESTART_REPLACED`].
         reason: &'static str,
     },
+}
+
+/// An [`Item::Record`] copied out of the reader's buffers, for a caller
+/// that prints it after the read that found it (a merge of journals,
+/// `tail`'s last N).
+#[derive(Debug, Clone)]
+pub struct OwnedRecord {
+    pub position: Position,
+    seq: u64,
+    ts: Option<String>,
+    session_id: Option<String>,
+    event_type: Option<String>,
+    raw: Vec<u8>,
+    stored: Vec<u8>,
+}
+
+impl OwnedRecord {
+    /// A copy of `record` at `position`, stored as `stored`.
+    pub fn new(position: Position, record: &Record<'_>, stored: &[u8]) -> Self {
+        OwnedRecord {
+            position,
+            seq: record.seq,
+            ts: record.ts.as_deref().map(str::to_owned),
+            session_id: record.session_id.as_deref().map(str::to_owned),
+            event_type: record.event_type.as_deref().map(str::to_owned),
+            raw: record.raw.to_vec(),
+            stored: stored.to_vec(),
+        }
+    }
+
+    /// The record, borrowed from the copy.
+    pub fn record(&self) -> Record<'_> {
+        Record {
+            seq: self.seq,
+            ts: self.ts.as_deref().map(Cow::Borrowed),
+            session_id: self.session_id.as_deref().map(Cow::Borrowed),
+            event_type: self.event_type.as_deref().map(Cow::Borrowed),
+            raw: &self.raw,
+        }
+    }
+
+    /// The line as stored.
+    pub fn stored(&self) -> &[u8] {
+        &self.stored
+    }
 }
 
 /// The stream's newest record is below the position a reader held.
