@@ -657,29 +657,6 @@ impl Matcher {
     }
 }
 
-/// The matcher is what every format's reader filters with.
-impl crate::journal::source::reader::RecordFilter for Matcher {
-    fn window_filter(&self) -> Option<WindowFilter> {
-        Matcher::window_filter(self)
-    }
-
-    fn prefilter(&self, raw: &[u8]) -> bool {
-        Matcher::prefilter(self, raw)
-    }
-
-    fn matches(&self, rec: &Record<'_>) -> bool {
-        Matcher::matches(self, rec)
-    }
-
-    fn past_time_range(&self, raw: &[u8], newest_first: bool) -> bool {
-        Matcher::past_time_range(self, raw, newest_first)
-    }
-
-    fn accepts_all(&self) -> bool {
-        Matcher::accepts_all(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

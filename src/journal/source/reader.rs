@@ -22,7 +22,7 @@ use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
 use crate::journal::scan::{Direction, Visit, Workers, scan, scan_parallel};
 use crate::journal::segment::Listing;
-use crate::query::Query;
+use crate::query::{Matcher, Query};
 
 /// Which records a reader hands on: a cheap test on the raw bytes (and on
 /// whole windows of lines), then the exact test on the parsed record.
@@ -62,6 +62,30 @@ impl RecordFilter for AcceptAll {
     }
     fn accepts_all(&self) -> bool {
         true
+    }
+}
+
+/// The matcher is what every format's reader filters with (here, not in
+/// `query`, so that the query knows nothing of the readers).
+impl RecordFilter for Matcher {
+    fn window_filter(&self) -> Option<WindowFilter> {
+        Matcher::window_filter(self)
+    }
+
+    fn prefilter(&self, raw: &[u8]) -> bool {
+        Matcher::prefilter(self, raw)
+    }
+
+    fn matches(&self, rec: &Record<'_>) -> bool {
+        Matcher::matches(self, rec)
+    }
+
+    fn past_time_range(&self, raw: &[u8], newest_first: bool) -> bool {
+        Matcher::past_time_range(self, raw, newest_first)
+    }
+
+    fn accepts_all(&self) -> bool {
+        Matcher::accepts_all(self)
     }
 }
 
