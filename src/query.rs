@@ -594,6 +594,29 @@ impl Matcher {
         }))
     }
 
+    /// Whether the query has no condition at all, so every record matches.
+    pub fn accepts_all(&self) -> bool {
+        // Every field named, so that a condition added later cannot be
+        // forgotten here (a dump would then print what it should not).
+        let Query {
+            seq,
+            since,
+            until,
+            sessions,
+            types,
+            fields,
+            grep,
+            exact_time: _,
+        } = &self.query;
+        *seq == SeqRange::default()
+            && since.is_none()
+            && until.is_none()
+            && sessions.is_empty()
+            && types.is_empty()
+            && fields.is_empty()
+            && grep.is_none()
+    }
+
     /// The exact test on a parsed record.
     pub fn matches(&self, rec: &Record<'_>) -> bool {
         let q = &self.query;
@@ -631,25 +654,6 @@ impl Matcher {
             }
         }
         true
-    }
-}
-
-/// The matcher is what every format's reader filters with.
-impl crate::journal::source::reader::RecordFilter for Matcher {
-    fn window_filter(&self) -> Option<WindowFilter> {
-        Matcher::window_filter(self)
-    }
-
-    fn prefilter(&self, raw: &[u8]) -> bool {
-        Matcher::prefilter(self, raw)
-    }
-
-    fn matches(&self, rec: &Record<'_>) -> bool {
-        Matcher::matches(self, rec)
-    }
-
-    fn past_time_range(&self, raw: &[u8], newest_first: bool) -> bool {
-        Matcher::past_time_range(self, raw, newest_first)
     }
 }
 

@@ -122,16 +122,22 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
         (None, None) => unreachable!("one reader is chosen above"),
     };
 
-    let mut out = ctx.stdout(false);
-    let mut renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx))
-        .with_source(crate::cmd::identity::source_tag(
+    let out = ctx.stdout(false);
+    let renderer = Renderer::new(RenderOptions::for_console(opts.format.into(), ctx)).with_source(
+        crate::cmd::identity::source_tag(
             &crate::cmd::resolve_dir(&args.dir)?,
             None,
             args.source_id.as_deref(),
-        )?);
+        )?,
+    );
     let mut damage = DamageTally::default();
-    let mut shown = 0usize;
-    let mut write_error = None;
+    // Shared by the record visitor and the run visitor below.
+    let printed = std::cell::RefCell::new(Printed {
+        out,
+        renderer,
+        shown: 0,
+        write_error: None,
+    });
     let mut on_item = |item: Item<'_>| {
         let (record, stored, position) = match item {
             Item::Damage(d) => {
@@ -146,22 +152,53 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
                 position,
             } => (record, stored, position),
         };
-        if let Err(e) = renderer.record_at(&mut out, record, stored, &position, None) {
-            write_error = Some(e);
+        let p = &mut *printed.borrow_mut();
+        if let Err(e) = p
+            .renderer
+            .record_at(&mut p.out, record, stored, &position, None)
+        {
+            p.write_error = Some(e);
             return ControlFlow::Break(());
         }
-        shown += 1;
-        if opts.limit.is_some_and(|limit| shown >= limit) {
+        p.shown += 1;
+        if opts.limit.is_some_and(|limit| p.shown >= limit) {
             return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
     };
+    // A whole dump of stored lines (no limit): runs of records are
+    // written as they were read, with no work per record.
+    let mut on_run = |run: &[u8], count: usize| {
+        let p = &mut *printed.borrow_mut();
+        if let Err(e) = p.renderer.stored_run(&mut p.out, run) {
+            p.write_error = Some(e);
+            return ControlFlow::Break(());
+        }
+        p.shown += count;
+        ControlFlow::Continue(())
+    };
+    // Read to the end: no limit, and no time range to stop at.
+    let whole =
+        opts.limit.is_none() && matcher.query().since.is_none() && matcher.query().until.is_none();
+    let takes_runs = printed.borrow().renderer.prints_stored_lines();
     if opts.limit != Some(0) {
         match &segments {
+            Some(s) if whole => s.visit_whole_with(
+                &matcher,
+                opts.direction,
+                &mut on_item,
+                takes_runs.then_some(&mut on_run as _),
+            )?,
             Some(s) => s.visit_with(&matcher, opts.direction, &mut on_item)?,
             None => source.visit(&matcher, opts.direction, &mut on_item)?,
         }
     }
+    let Printed {
+        mut out,
+        mut renderer,
+        shown,
+        write_error,
+    } = printed.into_inner();
     if let Some(e) = write_error {
         return Err(e.into());
     }
@@ -184,4 +221,12 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::CouldNotRun);
     }
     Ok(ExitCode::Success)
+}
+
+/// What `inspect` has printed so far, and where.
+struct Printed {
+    out: Box<dyn Write>,
+    renderer: Renderer,
+    shown: usize,
+    write_error: Option<std::io::Error>,
 }

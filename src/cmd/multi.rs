@@ -3,7 +3,6 @@
 //! merged on time, then source label, then position, each labelled with its
 //! source (`--label NAME=PATH`, by default the directory's name).
 
-use std::borrow::Cow;
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -17,7 +16,7 @@ use journal::record::Record;
 use journal::render::notice::DamageTally;
 use journal::render::{RenderOptions, Renderer, SourceTag};
 use journal::scan::Direction;
-use journal::source::reader::{self, Item};
+use journal::source::reader::{self, Item, OwnedRecord};
 use journal::source::{Format, Position, open_family};
 
 use crate::cli::{DirArg, FilterArgs, JournalFormat, OutputFormat};
@@ -141,14 +140,8 @@ fn last_components(p: &Path, n: usize) -> String {
 /// A record read from one journal of a merge, owned until the merge prints it.
 pub(crate) struct Owned {
     pub(crate) source: usize,
-    pub(crate) position: Position,
     pub(crate) time: Option<DateTime<Utc>>,
-    seq: u64,
-    ts: Option<String>,
-    session: Option<String>,
-    event_type: Option<String>,
-    raw: Vec<u8>,
-    stored: Vec<u8>,
+    pub(crate) rec: OwnedRecord,
 }
 
 impl Journal {
@@ -177,10 +170,6 @@ impl Journal {
 }
 
 impl Owned {
-    pub(crate) fn stored_bytes(&self) -> &[u8] {
-        &self.stored
-    }
-
     pub(crate) fn new(
         source: usize,
         position: Position,
@@ -190,23 +179,7 @@ impl Owned {
         Owned {
             source,
             time: record.timestamp(),
-            position,
-            seq: record.seq,
-            ts: record.ts.as_deref().map(str::to_owned),
-            session: record.session_id.as_deref().map(str::to_owned),
-            event_type: record.event_type.as_deref().map(str::to_owned),
-            raw: record.raw.to_vec(),
-            stored: stored.to_vec(),
-        }
-    }
-
-    pub(crate) fn view(&self) -> Record<'_> {
-        Record {
-            seq: self.seq,
-            ts: self.ts.as_deref().map(Cow::Borrowed),
-            session_id: self.session.as_deref().map(Cow::Borrowed),
-            event_type: self.event_type.as_deref().map(Cow::Borrowed),
-            raw: &self.raw,
+            rec: OwnedRecord::new(position, record, stored),
         }
     }
 }
@@ -223,8 +196,8 @@ pub(crate) fn merge_sort(records: &mut [Owned], journals: &[Journal]) {
                     .label
                     .cmp(&journals[b.source].tag.label)
             })
-            .then_with(|| a.position.number().cmp(&b.position.number()))
-            .then_with(|| a.position.to_string().cmp(&b.position.to_string()))
+            .then_with(|| a.rec.position.number().cmp(&b.rec.position.number()))
+            .then_with(|| a.rec.position.to_string().cmp(&b.rec.position.to_string()))
     });
 }
 
@@ -346,8 +319,8 @@ impl MergeKey {
         MergeKey {
             time: r.time,
             label_rank: label_rank[r.source],
-            number: r.position.number(),
-            position: r.position.to_string(),
+            number: r.rec.position.number(),
+            position: r.rec.position.to_string(),
         }
     }
 }
@@ -423,9 +396,13 @@ pub(crate) fn inspect(
             }
             let r = next[i].take().expect("a record for every heap entry");
             let tag = &journals[r.source].tag;
-            if let Err(e) =
-                renderer.record_at(&mut out, &r.view(), &r.stored, &r.position, Some(tag))
-            {
+            if let Err(e) = renderer.record_at(
+                &mut out,
+                &r.rec.record(),
+                r.rec.stored(),
+                &r.rec.position,
+                Some(tag),
+            ) {
                 write_error = Some(e);
                 break;
             }

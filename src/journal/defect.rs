@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::journal::lines::Line;
-use crate::journal::record::LineFault;
-use crate::journal::segment::file_name_lossy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -212,4 +210,45 @@ impl Defect {
             None => format!("{name}: byte {}", self.offset),
         }
     }
+}
+
+/// Why a line is not a valid record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineFault {
+    /// The line holds NUL bytes (a filesystem that extended the file but lost
+    /// the data): `at` is the offset of the first NUL within the line, `run` the
+    /// length of that run.
+    Nul { at: usize, run: usize },
+    /// Not UTF-8: `at` is the offset of the first bad byte within the line.
+    InvalidUtf8 { at: usize },
+    /// UTF-8 but not JSON (or trailing garbage after the value).
+    NotJson { message: String },
+    /// JSON, but not an object with an unsigned integer `seq`.
+    NoSeq { message: String },
+    /// A key of the record head written twice (`seq`, `ts`, `session_id`,
+    /// `event`, or `event.type`).
+    DuplicateKey { key: &'static str },
+}
+
+impl LineFault {
+    pub fn describe(&self) -> String {
+        match self {
+            LineFault::Nul { at, run } => format!("{run} NUL byte(s) at byte {at} of the line"),
+            LineFault::InvalidUtf8 { at } => format!("invalid UTF-8 at byte {at} of the line"),
+            LineFault::NotJson { message } => format!("not JSON: {message}"),
+            LineFault::NoSeq { message } => format!("no numeric seq: {message}"),
+            LineFault::DuplicateKey { key } => format!(
+                "key \"{key}\" appears twice: readers disagree on which counts, so the line \
+                 is not a record"
+            ),
+        }
+    }
+}
+
+/// The last component of a path, for messages.
+pub fn file_name_lossy(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

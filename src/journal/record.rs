@@ -62,38 +62,7 @@ pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Why a line is not a valid record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineFault {
-    /// The line holds NUL bytes (a filesystem that extended the file but lost
-    /// the data): `at` is the offset of the first NUL within the line, `run` the
-    /// length of that run.
-    Nul { at: usize, run: usize },
-    /// Not UTF-8: `at` is the offset of the first bad byte within the line.
-    InvalidUtf8 { at: usize },
-    /// UTF-8 but not JSON (or trailing garbage after the value).
-    NotJson { message: String },
-    /// JSON, but not an object with an unsigned integer `seq`.
-    NoSeq { message: String },
-    /// A key of the record head written twice (`seq`, `ts`, `session_id`,
-    /// `event`, or `event.type`).
-    DuplicateKey { key: &'static str },
-}
-
-impl LineFault {
-    pub fn describe(&self) -> String {
-        match self {
-            LineFault::Nul { at, run } => format!("{run} NUL byte(s) at byte {at} of the line"),
-            LineFault::InvalidUtf8 { at } => format!("invalid UTF-8 at byte {at} of the line"),
-            LineFault::NotJson { message } => format!("not JSON: {message}"),
-            LineFault::NoSeq { message } => format!("no numeric seq: {message}"),
-            LineFault::DuplicateKey { key } => format!(
-                "key \"{key}\" appears twice: readers disagree on which counts, so the line \
-                 is not a record"
-            ),
-        }
-    }
-}
+pub use crate::journal::defect::LineFault;
 
 /// Fully checks a line (without `\n`; a trailing `\r` is ignored).
 pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineFault> {

@@ -121,7 +121,7 @@ where
 /// caller that also validated every other segment was the slowest thread),
 /// and a scan with a window filter (a rare `--session` or `--grep`: the
 /// search through the windows is the work, and it splits by segment). W is
-/// `cpus`, the number of CPUs the process may use (at most
+/// `workers.cpus`, the number of CPUs the process may use (at most
 /// [`MAX_WORKERS`]).
 ///
 /// Memory: the workers hand lines over in batches of about a read chunk,
@@ -136,7 +136,7 @@ pub(crate) fn scan_parallel<F>(
     direction: Direction,
     opts: ReadOptions,
     window_filter: Option<WindowFilter>,
-    cpus: usize,
+    workers: Workers<'_>,
     visit: F,
 ) -> Result<ControlFlow<()>, JournalError>
 where
@@ -146,10 +146,25 @@ where
         direction,
         opts,
         window_filter,
-        workers: cpus.min(MAX_WORKERS),
+        workers: workers.cpus.min(MAX_WORKERS),
     };
-    scan_on_workers(listing, indexes, plan, visit)
+    scan_on_workers(listing, indexes, plan, visit, workers.runs)
 }
+
+/// How many threads a parallel scan may use, and who takes runs.
+pub(crate) struct Workers<'r> {
+    /// The CPUs the process may use.
+    pub cpus: usize,
+    /// Takes runs of lines at once, when given (see [`RunVisitor`]).
+    pub runs: Option<RunVisitor<'r>>,
+}
+
+/// Takes a run of lines at once instead of one by one: `bytes` are
+/// `lines` whole lines of `segment` as stored, each with its `\n`, next to
+/// each other in the file, and every one a line the validating fast path
+/// accepted (a record, not damage, not blank). A scan offers runs only
+/// oldest first, and only lines it would otherwise visit one by one.
+pub(crate) type RunVisitor<'r> = &'r mut dyn FnMut(&Segment, &[u8], usize) -> ControlFlow<()>;
 
 /// How a parallel scan reads.
 #[derive(Clone)]
@@ -167,6 +182,7 @@ fn scan_on_workers<F>(
     indexes: &[usize],
     plan: Plan,
     mut visit: F,
+    mut runs: Option<RunVisitor<'_>>,
 ) -> Result<ControlFlow<()>, JournalError>
 where
     F: FnMut(Visit<'_, '_>, Option<HeadSpans>) -> ControlFlow<()>,
@@ -206,7 +222,7 @@ where
             let seg = &listing.segments[i];
             let is_newest = Some(i) == newest;
             let (rx, back) = &receivers[k % workers];
-            flow = match handed_segment(rx, back, seg, is_newest, &mut visit) {
+            flow = match handed_segment(rx, back, seg, is_newest, &mut visit, &mut runs) {
                 Ok(ControlFlow::Continue(())) => continue,
                 Ok(ControlFlow::Break(())) => ControlFlow::Break(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -243,6 +259,30 @@ enum Handed {
 struct Batch {
     bytes: Vec<u8>,
     lines: Vec<BatchLine>,
+    /// `bytes` are the segment's bytes as read, each line in its place
+    /// with its `\n` after it (a forward read's own buffer).
+    in_place: bool,
+}
+
+impl Batch {
+    /// The lines as one run of stored bytes (see [`RunVisitor`]), when
+    /// they are: in place, next to each other, each terminated and
+    /// accepted by the fast path. Only the line list is read, not the lines.
+    fn run(&self) -> Option<&[u8]> {
+        if !self.in_place {
+            return None;
+        }
+        let (first, last) = (self.lines.first()?, self.lines.last()?);
+        let mut next = first.offset;
+        for l in &self.lines {
+            if l.offset != next || !l.terminated || l.head.is_none() || l.body.is_none() {
+                return None;
+            }
+            next = l.end_offset();
+        }
+        let (start, end) = (first.body?.0, last.body?.1);
+        self.bytes.get(start..=end)
+    }
 }
 
 /// A worker's ends of its two channels: filled batches to the visitor, and
@@ -280,7 +320,15 @@ impl Batch {
         Batch {
             bytes: Vec::with_capacity(BATCH_BYTES + 64 * 1024),
             lines: Vec::with_capacity(BATCH_BYTES / 256),
+            in_place: false,
         }
+    }
+}
+
+impl BatchLine {
+    /// Offset just past the line and its `\n`.
+    fn end_offset(&self) -> u64 {
+        self.offset + self.len + u64::from(self.terminated)
     }
 }
 
@@ -430,6 +478,7 @@ fn check_forward(
     let batch = Batch {
         bytes: buffer,
         lines: pending,
+        in_place: true,
     };
     Ok(ends.tx.send(Handed::Lines(batch)).is_ok())
 }
@@ -457,6 +506,7 @@ fn send_retired(
     let batch = Batch {
         bytes: buffer,
         lines: std::mem::replace(pending, list),
+        in_place: true,
     };
     ends.tx.send(Handed::Lines(batch)).is_ok()
 }
@@ -468,6 +518,7 @@ fn handed_segment<F>(
     seg: &Segment,
     is_newest: bool,
     visit: &mut F,
+    runs: &mut Option<RunVisitor<'_>>,
 ) -> io::Result<ControlFlow<()>>
 where
     F: FnMut(Visit<'_, '_>, Option<HeadSpans>) -> ControlFlow<()>,
@@ -482,6 +533,16 @@ where
             Handed::End(result) => return result.map(|()| ControlFlow::Continue(())),
             Handed::Lines(batch) => batch,
         };
+        if let Some(run) = runs.as_mut()
+            && let Some(bytes) = batch.run()
+        {
+            let flow = run(seg, bytes, batch.lines.len());
+            let _ = back.send(batch);
+            if flow.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+            continue;
+        }
         for l in &batch.lines {
             let line = Line {
                 offset: l.offset,
@@ -750,29 +811,80 @@ mod tests {
                     window_filter: window_filter.clone(),
                     workers,
                 };
-                let flow = scan_on_workers(&listing, &indexes, plan.clone(), |v, head| {
-                    let prechecked = head.is_some();
-                    prechecked_lines += usize::from(prechecked);
-                    if let Visit::Line { line, .. } = &v {
-                        let accepted =
-                            crate::journal::fastline::fast_record(line.content().unwrap())
-                                .is_some();
-                        assert_eq!(prechecked, accepted, "{:?}", seen(&v));
-                        let content = line.content().unwrap();
-                        assert_eq!(
-                            head.and_then(|h| h.record(content)),
-                            crate::journal::fastline::fast_record(content),
-                            "{direction:?} {indexes:?} {workers} {:?}",
-                            window_filter.is_some()
-                        );
-                    } else {
-                        assert!(!prechecked);
-                    }
-                    got.push(seen(&v));
-                    ControlFlow::Continue(())
-                });
+                let flow = scan_on_workers(
+                    &listing,
+                    &indexes,
+                    plan.clone(),
+                    |v, head| {
+                        let prechecked = head.is_some();
+                        prechecked_lines += usize::from(prechecked);
+                        if let Visit::Line { line, .. } = &v {
+                            let accepted =
+                                crate::journal::fastline::fast_record(line.content().unwrap())
+                                    .is_some();
+                            assert_eq!(prechecked, accepted, "{:?}", seen(&v));
+                            let content = line.content().unwrap();
+                            assert_eq!(
+                                head.and_then(|h| h.record(content)),
+                                crate::journal::fastline::fast_record(content),
+                                "{direction:?} {indexes:?} {workers} {:?}",
+                                window_filter.is_some()
+                            );
+                        } else {
+                            assert!(!prechecked);
+                        }
+                        got.push(seen(&v));
+                        ControlFlow::Continue(())
+                    },
+                    None,
+                );
                 assert!(flow.unwrap().is_continue());
                 assert_eq!(got, want, "{direction:?} {indexes:?} {workers}");
+
+                // With runs taken: the same lines and damage in the same
+                // order, some of the lines as runs (oldest first only),
+                // every run made of lines the fast path accepts.
+                let stored = |s: &Seen| match s {
+                    Seen::Line { segment, bytes, .. } => (segment.clone(), Some(bytes.clone())),
+                    Seen::Damage(_, segment, _) => (segment.clone(), None),
+                };
+                let got = std::cell::RefCell::new(Vec::new());
+                let mut run_lines = 0;
+                let mut on_run = |seg: &Segment, bytes: &[u8], n: usize| {
+                    assert_eq!(bytes.last(), Some(&b'\n'));
+                    let lines: Vec<&[u8]> =
+                        bytes[..bytes.len() - 1].split(|&b| b == b'\n').collect();
+                    assert_eq!(lines.len(), n);
+                    for l in lines {
+                        assert!(crate::journal::fastline::fast_record(l).is_some());
+                        got.borrow_mut()
+                            .push((seg.path().to_owned(), Some(l.to_vec())));
+                    }
+                    run_lines += n;
+                    ControlFlow::Continue(())
+                };
+                let flow = scan_on_workers(
+                    &listing,
+                    &indexes,
+                    plan.clone(),
+                    |v, _| {
+                        got.borrow_mut().push(stored(&seen(&v)));
+                        ControlFlow::Continue(())
+                    },
+                    Some(&mut on_run),
+                );
+                assert!(flow.unwrap().is_continue());
+                let want_stored: Vec<_> = want.iter().map(stored).collect();
+                assert_eq!(
+                    got.into_inner(),
+                    want_stored,
+                    "{direction:?} {indexes:?} {workers}"
+                );
+                if direction == Direction::NewestFirst {
+                    assert_eq!(run_lines, 0);
+                } else if window_filter.is_none() && indexes.contains(&0) {
+                    assert!(run_lines > 0, "{indexes:?} {workers}");
+                }
                 if window_filter.is_none() {
                     // Every good line, whichever worker read it: good(1..=3),
                     // good(5), good(7), good(9..=11), good(13).
@@ -799,14 +911,20 @@ mod tests {
                 // Stopping at every place stops there, on any worker's segment.
                 for stop_at in 0..want.len() {
                     let mut n = 0;
-                    let flow = scan_on_workers(&listing, &indexes, plan.clone(), |_, _| {
-                        n += 1;
-                        if n > stop_at {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
-                    });
+                    let flow = scan_on_workers(
+                        &listing,
+                        &indexes,
+                        plan.clone(),
+                        |_, _| {
+                            n += 1;
+                            if n > stop_at {
+                                ControlFlow::Break(())
+                            } else {
+                                ControlFlow::Continue(())
+                            }
+                        },
+                        None,
+                    );
                     assert!(flow.unwrap().is_break());
                     assert_eq!(n, stop_at + 1);
                 }

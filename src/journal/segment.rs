@@ -26,6 +26,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustix::fs::FileType;
 
+pub use crate::journal::defect::file_name_lossy;
 use crate::journal::dircache::ListingCache;
 use crate::journal::dirread::DirRead;
 use crate::journal::error::JournalError;
@@ -516,14 +517,6 @@ fn irregular_kind_of(path: &Path, ft: FileType) -> IrregularKind {
         FileType::Fifo => IrregularKind::Fifo,
         _ => IrregularKind::Other,
     }
-}
-
-/// The last component of a path, for messages.
-pub fn file_name_lossy(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
 }
 
 /// serde `serialize_with` helpers: JSON output names segments and quarantine

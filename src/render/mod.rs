@@ -207,6 +207,20 @@ impl Renderer {
         }
     }
 
+    /// Whether a record is printed as its stored line and a `\n`, byte
+    /// for byte (`raw` to anything but a terminal), so that
+    /// [`Renderer::stored_run`] may print many at once.
+    pub fn prints_stored_lines(&self) -> bool {
+        self.opts.format == RecordFormat::Raw && !self.opts.terminal
+    }
+
+    /// Records whose stored lines, each with its `\n`, are `run` (only
+    /// when [`Renderer::prints_stored_lines`]): written as they are.
+    pub fn stored_run(&mut self, out: &mut dyn Write, run: &[u8]) -> io::Result<()> {
+        debug_assert!(self.prints_stored_lines());
+        out.write_all(run)
+    }
+
     fn write_json_line(&self, out: &mut dyn Write, line: &[u8]) -> io::Result<()> {
         if self.opts.terminal {
             out.write_all(&escape::escape_json_line(line))

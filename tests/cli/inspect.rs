@@ -56,6 +56,88 @@ fn raw_output_is_the_stored_lines_byte_for_byte() {
     );
 }
 
+/// Issue 14: a whole dump of stored lines writes runs of records as they
+/// were read (no work per record). It prints exactly what printing one
+/// record at a time prints (a limit turns runs and, newest first, the
+/// worker threads off), stdout and stderr, in both orders,
+/// whatever the lines between the runs hold: damage of every kind, blank
+/// lines, CRLF, records in another field order, in segments of several
+/// read chunks (256 KiB) so runs and single lines alternate.
+#[test]
+fn a_dump_prints_what_one_record_at_a_time_prints() {
+    let j = TestJournal::new();
+    // Clean, two read chunks.
+    j.append_events(1..=1500, 1500);
+    // Every kind of line between records.
+    let odd: [&[u8]; 8] = [
+        b"\n",
+        b"   \n",
+        b"not json\n",
+        b"{\"ts\":\"2026-11-20T09:00:00Z\",\"seq\":1502,\"event\":{\"type\":\"x\"}}\n",
+        b"{\"seq\":1503,\"seq\":1503,\"ts\":\"t\",\"event\":{\"type\":\"x\"}}\n",
+        b"{\"seq\":1504,\"ts\":\"2026-11-20T09:00:00Z\",\"event\":{\"type\":\"crlf\"}}\r\n",
+        b"{\"seq\":1505,\"ts\":\"t\",\"event\":{\"type\":\"x\",\"a\":\"\\ud800\"}}\n",
+        b"\0\0\0\n",
+    ];
+    for (k, line) in odd.iter().enumerate() {
+        j.append_raw(
+            &segment_name(1501),
+            format!("{}\n", event_line(1601 + k as u64)).as_bytes(),
+        );
+        j.append_raw(&segment_name(1501), line);
+    }
+    // Clean but for one line in the middle of its third chunk, then a
+    // closed segment ending in a torn line.
+    for seq in 2001..=4000 {
+        j.append_raw(
+            &segment_name(2001),
+            format!("{}\n", event_line(seq)).as_bytes(),
+        );
+        if seq == 3300 {
+            j.append_raw(&segment_name(2001), b"{\"seq\":\n");
+        }
+    }
+    j.append_events(5001..=5100, 100);
+    j.append_raw(&segment_name(5001), b"{\"seq\":5101,\"ts");
+    j.append_events(6001..=6100, 100);
+    let before = j.snapshot();
+
+    // Newest first, --all reads on worker threads too (no runs there).
+    let mut dump = None;
+    for order in [&["--oldest-first"][..], &[]] {
+        let whole = j
+            .cmd(&[&["inspect", "--all", "-o", "raw"][..], order].concat())
+            .output()
+            .unwrap();
+        let one_by_one = j
+            .cmd(&[&["inspect", "-n", "1000000", "-o", "raw"][..], order].concat())
+            .output()
+            .unwrap();
+        assert_eq!(whole.status.code(), one_by_one.status.code());
+        assert!(
+            whole.stdout == one_by_one.stdout,
+            "{order:?}: stdout differs: {} vs {} bytes",
+            whole.stdout.len(),
+            one_by_one.stdout.len()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&whole.stderr),
+            String::from_utf8_lossy(&one_by_one.stderr)
+        );
+        dump.get_or_insert(whole);
+    }
+    let dump = dump.unwrap();
+    // And it is what the journal holds: every line of the clean segment,
+    // the CRLF record with its CR, none of the damage.
+    let out = String::from_utf8(dump.stdout).unwrap();
+    assert!(out.starts_with(&format!("{}\n{}\n", event_line(1), event_line(2))));
+    assert!(out.contains("\"type\":\"crlf\"}}\r\n"));
+    assert!(!out.contains("not json") && !out.contains("\"seq\":\n"));
+    assert_eq!(out.lines().count(), 1500 + 8 + 2 + 2000 + 100 + 100);
+    assert!(String::from_utf8_lossy(&dump.stderr).contains("damage"));
+    assert_eq!(j.snapshot(), before);
+}
+
 #[test]
 fn default_limit_is_20_newest_first() {
     let j = TestJournal::with_events(100, 30);

@@ -22,13 +22,12 @@ use std::sync::mpsc;
 use anyhow::{Context as _, Result};
 use journal::defect::DefectKind;
 use journal::query::Matcher;
-use journal::record::Record;
 use journal::render::notice::DamageTally;
 use journal::render::{Gap, RecordFormat, RenderOptions, Renderer, Reset};
 use journal::scan::Direction;
 use journal::source::Position;
 use journal::source::family::Positions;
-use journal::source::reader::{Item, Source};
+use journal::source::reader::{Item, OwnedRecord, Source};
 
 use super::DEFAULT_LINES;
 use super::ack::{Acks, spawn_ack_reader};
@@ -86,41 +85,6 @@ fn write_positions(path: &Path, format: &str, p: &Positions) -> Result<()> {
     let v = serde_json::json!({"format": format, "streams": p});
     journal::atomic::write_file(path, format!("{v}\n").as_bytes())
         .with_context(|| format!("{}: cannot write the cursor", path.display()))
-}
-
-/// A record kept for printing after the read that found it.
-struct Held {
-    position: Position,
-    seq: u64,
-    ts: Option<String>,
-    session: Option<String>,
-    event_type: Option<String>,
-    raw: Vec<u8>,
-    stored: Vec<u8>,
-}
-
-impl Held {
-    fn of(position: &Position, r: &Record<'_>, stored: &[u8]) -> Held {
-        Held {
-            position: position.clone(),
-            seq: r.seq,
-            ts: r.ts.as_deref().map(Into::into),
-            session: r.session_id.as_deref().map(Into::into),
-            event_type: r.event_type.as_deref().map(Into::into),
-            raw: r.raw.to_vec(),
-            stored: stored.to_vec(),
-        }
-    }
-
-    fn record(&self) -> Record<'_> {
-        Record {
-            seq: self.seq,
-            ts: self.ts.as_deref().map(Into::into),
-            session_id: self.session.as_deref().map(Into::into),
-            event_type: self.event_type.as_deref().map(Into::into),
-            raw: &self.raw,
-        }
-    }
 }
 
 struct Tail<'a> {
@@ -382,7 +346,7 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
             }
         }
         let n = args.lines.unwrap_or(DEFAULT_LINES);
-        let mut last: Vec<Held> = Vec::new();
+        let mut last: Vec<OwnedRecord> = Vec::new();
         let mut damage = Vec::new();
         if n > 0 {
             source.visit(&matcher, Direction::NewestFirst, &mut |item| match item {
@@ -396,7 +360,7 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
                     record,
                     stored,
                 } => {
-                    last.push(Held::of(&position, record, stored));
+                    last.push(OwnedRecord::new(position.clone(), record, stored));
                     if last.len() >= n {
                         ControlFlow::Break(())
                     } else {
@@ -411,7 +375,7 @@ pub(super) fn run(args: &TailArgs, source: &dyn Source, ctx: &Context) -> Result
         for h in last.iter().rev() {
             if let Err(e) =
                 tail.renderer
-                    .record_at(&mut tail.out, &h.record(), &h.stored, &h.position, None)
+                    .record_at(&mut tail.out, &h.record(), h.stored(), &h.position, None)
             {
                 tail.write_error = Some(e);
                 break;

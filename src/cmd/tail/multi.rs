@@ -364,16 +364,16 @@ impl Output {
         if let Some(acks) = &self.acks {
             acks.lock().expect("ack state").push(
                 r.source,
-                &r.position.cursor_stream(),
-                r.position.number(),
-                format!("{}:{}", tag.id, r.position),
+                &r.rec.position.cursor_stream(),
+                r.rec.position.number(),
+                format!("{}:{}", tag.id, r.rec.position),
             );
         }
         self.renderer.record_at(
             &mut self.out,
-            &r.view(),
-            r.stored_bytes(),
-            &r.position,
+            &r.rec.record(),
+            r.rec.stored(),
+            &r.rec.position,
             Some(tag),
         )
     }

@@ -6,6 +6,7 @@
 //! window filter, late parsing and early stop unchanged); [`Sessions`] is the
 //! per-session store, merged across sessions by timestamp.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -19,9 +20,9 @@ use crate::journal::error::JournalError;
 use crate::journal::fastline::HeadSpans;
 use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
-use crate::journal::scan::{Direction, Visit, scan, scan_parallel};
+use crate::journal::scan::{Direction, Visit, Workers, scan, scan_parallel};
 use crate::journal::segment::Listing;
-use crate::query::Query;
+use crate::query::{Matcher, Query};
 
 /// Which records a reader hands on: a cheap test on the raw bytes (and on
 /// whole windows of lines), then the exact test on the parsed record.
@@ -41,7 +42,16 @@ pub trait RecordFilter {
     fn past_time_range(&self, _raw: &[u8], _newest_first: bool) -> bool {
         false
     }
+    /// Whether every record passes, whatever it holds (no condition at
+    /// all): a reader may then hand records over without testing them.
+    fn accepts_all(&self) -> bool {
+        false
+    }
 }
+
+/// Takes runs of records as their stored bytes, each line with its `\n`,
+/// and how many records they hold (see [`Segments::visit_whole_with`]).
+pub type RunSink<'a> = &'a mut dyn FnMut(&[u8], usize) -> ControlFlow<()>;
 
 /// The filter that accepts every record.
 pub struct AcceptAll;
@@ -49,6 +59,33 @@ pub struct AcceptAll;
 impl RecordFilter for AcceptAll {
     fn matches(&self, _rec: &Record<'_>) -> bool {
         true
+    }
+    fn accepts_all(&self) -> bool {
+        true
+    }
+}
+
+/// The matcher is what every format's reader filters with (here, not in
+/// `query`, so that the query knows nothing of the readers).
+impl RecordFilter for Matcher {
+    fn window_filter(&self) -> Option<WindowFilter> {
+        Matcher::window_filter(self)
+    }
+
+    fn prefilter(&self, raw: &[u8]) -> bool {
+        Matcher::prefilter(self, raw)
+    }
+
+    fn matches(&self, rec: &Record<'_>) -> bool {
+        Matcher::matches(self, rec)
+    }
+
+    fn past_time_range(&self, raw: &[u8], newest_first: bool) -> bool {
+        Matcher::past_time_range(self, raw, newest_first)
+    }
+
+    fn accepts_all(&self) -> bool {
+        Matcher::accepts_all(self)
     }
 }
 
@@ -74,6 +111,51 @@ pub enum Item<'a> {
         /// Why: [`RESTART_WENT_BACK`] or [`RESTART_REPLACED`].
         reason: &'static str,
     },
+}
+
+/// An [`Item::Record`] copied out of the reader's buffers, for a caller
+/// that prints it after the read that found it (a merge of journals,
+/// `tail`'s last N).
+#[derive(Debug, Clone)]
+pub struct OwnedRecord {
+    pub position: Position,
+    seq: u64,
+    ts: Option<String>,
+    session_id: Option<String>,
+    event_type: Option<String>,
+    raw: Vec<u8>,
+    stored: Vec<u8>,
+}
+
+impl OwnedRecord {
+    /// A copy of `record` at `position`, stored as `stored`.
+    pub fn new(position: Position, record: &Record<'_>, stored: &[u8]) -> Self {
+        OwnedRecord {
+            position,
+            seq: record.seq,
+            ts: record.ts.as_deref().map(str::to_owned),
+            session_id: record.session_id.as_deref().map(str::to_owned),
+            event_type: record.event_type.as_deref().map(str::to_owned),
+            raw: record.raw.to_vec(),
+            stored: stored.to_vec(),
+        }
+    }
+
+    /// The record, borrowed from the copy.
+    pub fn record(&self) -> Record<'_> {
+        Record {
+            seq: self.seq,
+            ts: self.ts.as_deref().map(Cow::Borrowed),
+            session_id: self.session_id.as_deref().map(Cow::Borrowed),
+            event_type: self.event_type.as_deref().map(Cow::Borrowed),
+            raw: &self.raw,
+        }
+    }
+
+    /// The line as stored.
+    pub fn stored(&self) -> &[u8] {
+        &self.stored
+    }
 }
 
 /// The stream's newest record is below the position a reader held.
@@ -237,7 +319,47 @@ impl Segments<'_> {
         &self,
         filter: &F,
         direction: Direction,
+        visit: V,
+    ) -> Result<(), JournalError>
+    where
+        F: RecordFilter + ?Sized,
+        V: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        self.visit_impl(filter, direction, visit, None)
+    }
+
+    /// [`Segments::visit_with`] for a caller that reads to the end (no
+    /// limit, no time range: `visit` breaks only on a write error). The
+    /// segments are then read on worker threads in either direction, and
+    /// runs of records may be handed to `runs` whole instead of to `visit`
+    /// one by one: `bytes` are `count` records as stored, each line with
+    /// its `\n`, in reading order. A printer of stored lines writes a run
+    /// as it is, with no work per record (the full dump). Runs come only
+    /// when `filter` accepts every record ([`RecordFilter::accepts_all`])
+    /// and the read is oldest first, and only of lines the validating fast
+    /// path accepted: damage, blank lines and records in another shape
+    /// still go to `visit`, in their place.
+    pub fn visit_whole_with<F, V>(
+        &self,
+        filter: &F,
+        direction: Direction,
+        visit: V,
+        runs: Option<RunSink<'_>>,
+    ) -> Result<(), JournalError>
+    where
+        F: RecordFilter + ?Sized,
+        V: FnMut(Item<'_>) -> ControlFlow<()>,
+    {
+        self.visit_impl(filter, direction, visit, Some(runs))
+    }
+
+    /// `whole`: `Some` for [`Segments::visit_whole_with`].
+    fn visit_impl<F, V>(
+        &self,
+        filter: &F,
+        direction: Direction,
         mut visit: V,
+        whole: Option<Option<RunSink<'_>>>,
     ) -> Result<(), JournalError>
     where
         F: RecordFilter + ?Sized,
@@ -278,23 +400,43 @@ impl Segments<'_> {
                 stored,
             })
         };
-        // Two kinds of scan read on worker threads where there are several
-        // cores: a whole journal read oldest first (a dump: validation is
-        // most of its cost), and one with a window filter (a rare session or
-        // text: searching the windows is the work). Newest first without a
-        // filter (`-n 20`) usually stops in the newest segment: one thread.
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        let parallel = (window_filter.is_some() || direction == Direction::OldestFirst)
-            && self.candidates.len() >= 2
-            && cpus >= 2;
+        // Three kinds of scan read on worker threads where there are
+        // several cores: a whole journal (a dump: validation is most of its
+        // cost), one read oldest first (which usually goes far), and one
+        // with a window filter (a rare session or text: searching the
+        // windows is the work). Newest first without a filter (`-n 20`)
+        // usually stops in the newest segment: one thread, no reading ahead.
+        // The CPU count last: std reads the cgroup's quota files for it,
+        // a dozen system calls that `-n 20` has no use for.
+        let may_split =
+            (whole.is_some() || window_filter.is_some() || direction == Direction::OldestFirst)
+                && self.candidates.len() >= 2;
+        let cpus = if may_split {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        } else {
+            1
+        };
+        let parallel = cpus >= 2;
         if parallel {
+            let runs = whole.flatten().filter(|_| filter.accepts_all());
+            let mut on_run = runs.map(|run| {
+                move |_: &crate::journal::segment::Segment, bytes: &[u8], count: usize| {
+                    run(bytes, count)
+                }
+            });
+            let workers = Workers {
+                cpus,
+                runs: on_run
+                    .as_mut()
+                    .map(|r| r as &mut dyn FnMut(&_, &[u8], usize) -> ControlFlow<()>),
+            };
             let _stopped = scan_parallel(
                 self.listing,
                 &self.candidates,
                 direction,
                 ReadOptions::default(),
                 window_filter,
-                cpus,
+                workers,
                 on_visit,
             )?;
         } else {
