@@ -320,14 +320,29 @@ fn may_store(read: &DirRead, stamp: &DirStamp, now: SystemTime) -> bool {
 /// The listing cached in `file` for the directory `stamp` describes, as a
 /// read of `dir`; `None` when there is none or it does not match.
 fn load(file: &Path, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
-    let mut f = fs::File::open(file).ok()?;
-    let len = f.metadata().ok()?.len();
-    if len > MAX_FILE {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(file)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    // Only a file this user wrote and no one else may change: in a cache
+    // directory shared with others (a JOURNAL_CACHE_DIR in /tmp), another
+    // user's file could otherwise hide or invent segments.
+    if !trusted_owner(meta.uid(), meta.mode()) || meta.len() > MAX_FILE {
         return None;
     }
+    let len = meta.len();
     let mut bytes = Vec::with_capacity(len as usize);
     f.read_to_end(&mut bytes).ok()?;
     decode(bytes, stamp, dir)
+}
+
+/// Whether a cache file owned by `uid` with `mode` is one this process may
+/// believe: its own, writable by no one else.
+fn trusted_owner(uid: u32, mode: u32) -> bool {
+    uid == rustix::process::geteuid().as_raw() && mode & 0o022 == 0
 }
 
 /// `bytes` (a whole cache file) as a read of `dir`, when they are whole, of
@@ -881,6 +896,37 @@ mod tests {
         // A clock before the epoch's 30 days, or a missing directory: nothing.
         assert_eq!(remove_stale(dir, UNIX_EPOCH), 0);
         assert_eq!(remove_stale(&dir.join("none"), now), 0);
+    }
+
+    #[test]
+    fn only_our_own_cache_files_that_no_one_else_may_write_are_believed() {
+        let me = rustix::process::geteuid().as_raw();
+        assert!(trusted_owner(me, 0o100600));
+        assert!(trusted_owner(me, 0o100644));
+        assert!(!trusted_owner(me, 0o100664), "group-writable");
+        assert!(!trusted_owner(me, 0o100666), "world-writable");
+        assert!(
+            !trusted_owner(me.wrapping_add(1), 0o100600),
+            "another user's"
+        );
+        // A real file made group-writable is a miss, then a hit again.
+        let dir = big_dir(3);
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = ListingCache::at(cache_dir.path());
+        let stamp = stamp_of(dir.path());
+        let read = DirRead::read(dir.path()).unwrap();
+        let file = cache.file_for(&stamp);
+        store(&cache, &file, &stamp, &read).unwrap();
+        assert!(load(&file, &stamp, dir.path()).is_some());
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(load(&file, &stamp, dir.path()).is_none());
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load(&file, &stamp, dir.path()).is_some());
+        // A symbolic link to a good file is not followed.
+        let link = cache_dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(load(&link, &stamp, dir.path()).is_none());
     }
 
     #[test]
