@@ -955,23 +955,17 @@ mod tests {
         store(&cache, &file, &stamp, &DirRead::read(dir.path()).unwrap()).unwrap();
         let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
         let age = || fs::metadata(&file).unwrap().modified().unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        let make_old = || {
+            let f = fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(old).unwrap();
+        };
+        make_old();
         assert_eq!(age(), old);
         assert!(load(&file, &stamp, dir.path()).is_some());
         assert!(age() > old + STALE_AFTER, "a hit moves the time on");
         assert_eq!(remove_stale(cache_dir.path(), SystemTime::now()), 0);
         // A miss (another stamp) does not.
-        fs::File::options()
-            .write(true)
-            .open(&file)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        make_old();
         let other = DirStamp {
             ino: stamp.ino + 1,
             ..stamp
