@@ -40,8 +40,11 @@
 //! - a cache file that is missing, torn, corrupt, of another version or of
 //!   another directory is a miss, and every failure to read or write one is
 //!   silent: the directory is read as if there were no cache;
-//! - a cache file not written for [`STALE_AFTER`] (its directory gone, or
-//!   never read again) is removed when a listing is next written: only
+//! - a cache file owned by another user, writable by anyone but its owner,
+//!   or reached through a symbolic link is a miss too;
+//! - a cache file neither written nor used for [`STALE_AFTER`] (its
+//!   directory gone, or never read again; a hit moves its time on once a
+//!   day) is removed when a listing is next written: only
 //!   regular files named as this module names them and beginning with its
 //!   magic, at most [`MAX_REMOVALS`] a time, from one read of the cache
 //!   directory. Nothing else there is touched.
@@ -95,7 +98,7 @@ pub const CACHED_FS: [(i64, &str); 7] = [
     (0x2FC1_2FC1, "zfs"),
 ];
 
-/// How long a cache file may go unwritten before a write removes it.
+/// How long a cache file may go unwritten and unused before a write removes it.
 pub const STALE_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The most stale cache files one write removes (the rest, the next time).
@@ -320,14 +323,42 @@ fn may_store(read: &DirRead, stamp: &DirStamp, now: SystemTime) -> bool {
 /// The listing cached in `file` for the directory `stamp` describes, as a
 /// read of `dir`; `None` when there is none or it does not match.
 fn load(file: &Path, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
-    let mut f = fs::File::open(file).ok()?;
-    let len = f.metadata().ok()?.len();
-    if len > MAX_FILE {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(file)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    // Only a file this user wrote and no one else may change: in a cache
+    // directory shared with others (a JOURNAL_CACHE_DIR in /tmp), another
+    // user's file could otherwise hide or invent segments.
+    if !trusted_owner(meta.uid(), meta.mode()) || meta.len() > MAX_FILE {
         return None;
     }
+    let len = meta.len();
     let mut bytes = Vec::with_capacity(len as usize);
     f.read_to_end(&mut bytes).ok()?;
-    decode(bytes, stamp, dir)
+    let read = decode(bytes, stamp, dir)?;
+    // A file in use is not stale: its time is moved on (once a day at
+    // most, one system call) so that only files nobody used are removed.
+    let now = SystemTime::now();
+    if meta
+        .modified()
+        .is_ok_and(|m| now.duration_since(m).is_ok_and(|age| age > REFRESH_AFTER))
+    {
+        let _ = f.set_modified(now);
+    }
+    Some(read)
+}
+
+/// How old a cache file may grow before a hit moves its time on.
+const REFRESH_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Whether a cache file owned by `uid` with `mode` is one this process may
+/// believe: its own, writable by no one else.
+fn trusted_owner(uid: u32, mode: u32) -> bool {
+    uid == rustix::process::geteuid().as_raw() && mode & 0o022 == 0
 }
 
 /// `bytes` (a whole cache file) as a read of `dir`, when they are whole, of
@@ -488,8 +519,8 @@ fn begins_with_magic(path: &Path) -> bool {
     head[..got] == MAGIC[..got]
 }
 
-/// Removes from the cache directory `dir` the cache files last written more
-/// than [`STALE_AFTER`] before `now`: one read of `dir`, at most
+/// Removes from the cache directory `dir` the cache files last written (or
+/// used, see [`REFRESH_AFTER`]) more than [`STALE_AFTER`] before `now`: one read of `dir`, at most
 /// [`MAX_REMOVALS`] removals, every failure silent.
 fn remove_stale(dir: &Path, now: SystemTime) -> usize {
     let Some(limit) = now.checked_sub(STALE_AFTER) else {
@@ -881,6 +912,67 @@ mod tests {
         // A clock before the epoch's 30 days, or a missing directory: nothing.
         assert_eq!(remove_stale(dir, UNIX_EPOCH), 0);
         assert_eq!(remove_stale(&dir.join("none"), now), 0);
+    }
+
+    #[test]
+    fn only_our_own_cache_files_that_no_one_else_may_write_are_believed() {
+        let me = rustix::process::geteuid().as_raw();
+        assert!(trusted_owner(me, 0o100600));
+        assert!(trusted_owner(me, 0o100644));
+        assert!(!trusted_owner(me, 0o100664), "group-writable");
+        assert!(!trusted_owner(me, 0o100666), "world-writable");
+        assert!(
+            !trusted_owner(me.wrapping_add(1), 0o100600),
+            "another user's"
+        );
+        // A real file made group-writable is a miss, then a hit again.
+        let dir = big_dir(3);
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = ListingCache::at(cache_dir.path());
+        let stamp = stamp_of(dir.path());
+        let read = DirRead::read(dir.path()).unwrap();
+        let file = cache.file_for(&stamp);
+        store(&cache, &file, &stamp, &read).unwrap();
+        assert!(load(&file, &stamp, dir.path()).is_some());
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(load(&file, &stamp, dir.path()).is_none());
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load(&file, &stamp, dir.path()).is_some());
+        // A symbolic link to a good file is not followed.
+        let link = cache_dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(load(&link, &stamp, dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_hit_keeps_a_file_in_use_from_growing_stale() {
+        let dir = big_dir(3);
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = ListingCache::at(cache_dir.path());
+        let stamp = stamp_of(dir.path());
+        let file = cache.file_for(&stamp);
+        store(&cache, &file, &stamp, &DirRead::read(dir.path()).unwrap()).unwrap();
+        let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
+        let age = || fs::metadata(&file).unwrap().modified().unwrap();
+        let make_old = || {
+            let f = fs::File::options().write(true).open(&file).unwrap();
+            f.set_modified(old).unwrap();
+        };
+        make_old();
+        assert_eq!(age(), old);
+        assert!(load(&file, &stamp, dir.path()).is_some());
+        assert!(age() > old + STALE_AFTER, "a hit moves the time on");
+        assert_eq!(remove_stale(cache_dir.path(), SystemTime::now()), 0);
+        // A miss (another stamp) does not.
+        make_old();
+        let other = DirStamp {
+            ino: stamp.ino + 1,
+            ..stamp
+        };
+        assert!(load(&file, &other, dir.path()).is_none());
+        assert_eq!(age(), old);
+        assert_eq!(remove_stale(cache_dir.path(), SystemTime::now()), 1);
     }
 
     #[test]

@@ -338,9 +338,13 @@ impl ForwardLines {
         match &mut self.spares {
             Some(spares) if self.handed => {
                 let mut fresh = spares.pop().unwrap_or_default();
-                // Only grown, never cleared: a reused buffer is not zeroed again.
-                if fresh.len() < rest {
-                    fresh.resize(rest, 0);
+                // Room for the rest and the next read, grown only by what
+                // is missing: a reused buffer is not zeroed again, and the
+                // read below does not double it (a buffer of every batch
+                // in flight doubled was half the dump's memory).
+                let room = rest + self.opts.chunk;
+                if fresh.len() < room {
+                    fresh.resize(room, 0);
                 }
                 fresh[..rest].copy_from_slice(&self.buf[self.pos..self.filled]);
                 let old = std::mem::replace(&mut self.buf, fresh);

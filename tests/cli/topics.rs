@@ -947,3 +947,70 @@ fn tail_follow_of_several_journals_resets_a_recreated_topic() {
     assert_eq!(ids, [1, 2]);
     assert!(err.contains("below 96"), "{err}");
 }
+
+/// Rows whose columns are not the runtime's (a payload that is not JSON, a
+/// time stored as text, a kind stored as a blob) are damage that keeps its
+/// id: the rest of each topic is read; recover names the largest id stored
+/// (a writer that continued from a lower one would collide with it); stats
+/// counts the consumers' lag against it; verify reports each row once, with
+/// no false gap, head mismatch or cursor beyond the head.
+#[test]
+fn sqlite_rows_of_other_column_types_are_damage_that_keeps_its_id() {
+    let s = Store::corpus("harn-sqlite");
+    let db = s.root.join("events.sqlite");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE events SET payload = X'7b7b' WHERE topic = 'triggers.inbox' AND event_id = 96;
+             UPDATE events SET occurred_at_ms = 'soon'
+               WHERE topic = 'agent.transcript.llm' AND event_id = 144;
+             UPDATE events SET kind = X'00' WHERE topic = 'agent.transcript.llm' AND event_id = 100;",
+        )
+        .unwrap();
+    let before = dir_state(&s.root);
+
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(defect_kinds(&v), ["not-event-record"; 3], "{v}");
+    let details = v["defects"].to_string();
+    for want in [
+        "events row (agent.transcript.llm, 100): kind is a blob, not text",
+        "events row (agent.transcript.llm, 144): occurred_at_ms is text, not an integer",
+        "events row (triggers.inbox, 96): payload or headers are not the runtime's JSON",
+    ] {
+        assert!(details.contains(want), "{want}: {details}");
+    }
+
+    let (r, code) = s.json(&["recover", "--json"]);
+    assert_eq!(code, 0, "{r}");
+    let latest: BTreeMap<&str, u64> = r["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stream"].as_str().unwrap(), s["latest"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(latest, BTreeMap::from([(LLM, 144), (INBOX, 96)]), "{r}");
+    assert!(!r.to_string().contains("head-mismatch"), "{r}");
+
+    let (st, _) = s.json(&["stats", "--json"]);
+    assert_eq!(st["events"], 240 - 3, "{st}");
+    let inbox_worker = st["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["topic"] == INBOX)
+        .unwrap();
+    assert_eq!(inbox_worker["head"], 96, "{st}");
+
+    let out = s
+        .cmd(&["inspect", "--all", "-o", "jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        240 - 3
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 3 damaged"));
+    assert_eq!(dir_state(&s.root), before, "a read changed the directory");
+}

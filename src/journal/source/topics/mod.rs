@@ -99,6 +99,14 @@ pub fn rfc3339(ms: i64) -> String {
 pub enum StreamItem {
     Event(TopicEvent),
     Damage(Defect),
+    /// An event that is stored under a known id but cannot be read (an
+    /// SQLite row whose columns are not the runtime's): damage, which
+    /// still holds its id, so a head and an id sequence count it (the
+    /// runtime's next event must not take that id).
+    DamagedEvent {
+        id: u64,
+        defect: Defect,
+    },
 }
 
 /// One topic read in one direction, an item at a time (bounded memory).
@@ -329,8 +337,8 @@ fn merge(
             match s.next_item()? {
                 None => return Ok(ControlFlow::Continue(None)),
                 Some(StreamItem::Event(e)) => return Ok(ControlFlow::Continue(Some(e))),
-                Some(StreamItem::Damage(d)) => {
-                    if visit(StreamItem::Damage(d)).is_break() {
+                Some(damage @ (StreamItem::Damage(_) | StreamItem::DamagedEvent { .. })) => {
+                    if visit(damage).is_break() {
                         return Ok(ControlFlow::Break(()));
                     }
                 }
@@ -436,7 +444,9 @@ impl Source for TopicLog {
             .map(|t| opened.stream(t, newest_first))
             .collect::<Result<Vec<_>, _>>()?;
         merge(streams, newest_first, &mut |item| match item {
-            StreamItem::Damage(d) => visit(Item::Damage(d)),
+            StreamItem::Damage(d) | StreamItem::DamagedEvent { defect: d, .. } => {
+                visit(Item::Damage(d))
+            }
             StreamItem::Event(e) => offer(&e, filter, visit),
         })
     }
@@ -482,7 +492,9 @@ impl Source for TopicLog {
                 match item {
                     StreamItem::Damage(d)
                         if d.kind == crate::journal::defect::DefectKind::TornTail => {}
-                    StreamItem::Damage(d) => damage.push(d),
+                    StreamItem::Damage(d) | StreamItem::DamagedEvent { defect: d, .. } => {
+                        damage.push(d)
+                    }
                     StreamItem::Event(e) => {
                         if newest.is_none() {
                             newest = Some(e.id);
@@ -536,7 +548,9 @@ impl Source for TopicLog {
             .map(|v| Box::new(VecStream(v.into_iter())) as Box<dyn TopicStream>)
             .collect();
         merge(streams, false, &mut |item| match item {
-            StreamItem::Damage(d) => visit(Item::Damage(d)),
+            StreamItem::Damage(d) | StreamItem::DamagedEvent { defect: d, .. } => {
+                visit(Item::Damage(d))
+            }
             StreamItem::Event(e) => offer(&e, filter, visit),
         })
     }
@@ -555,15 +569,25 @@ impl Source for TopicLog {
         for topic in self.selected(&opened)? {
             let mut stream = opened.stream(&topic, true)?;
             let mut head = None;
+            // Stored events newer than the newest readable one.
+            let mut damaged_top: Option<u64> = None;
             while let Some(item) = stream.next_item()? {
                 match item {
                     StreamItem::Damage(d) => problems.push(d),
+                    StreamItem::DamagedEvent { id, defect } => {
+                        damaged_top = damaged_top.max(Some(id));
+                        problems.push(defect);
+                    }
                     StreamItem::Event(e) => {
                         head = Some(e);
                         break;
                     }
                 }
             }
+            // The head is the largest id stored, readable or not: a writer
+            // that continues from a lower one would collide with it.
+            let head_id = head.as_ref().map(|e| e.id).max(damaged_top);
+            let head_event = head.as_ref().filter(|e| Some(e.id) == head_id);
             let mut extra = BTreeMap::new();
             let file = match &self.backend {
                 Backend::Jsonl(log) => Some(log.topic_path(&topic)),
@@ -572,15 +596,18 @@ impl Source for TopicLog {
             if let (Some(table), Opened::Sqlite(db)) = (&table, &opened) {
                 let last_id = table.get(&topic).copied();
                 extra.insert("topic_heads_last_id".to_owned(), serde_json::json!(last_id));
-                let max = head.as_ref().map(|e| e.id);
-                if let Some(d) = sqlite::head_disagreement(&db.path, &topic, last_id, max) {
+                if let Some(d) = sqlite::head_disagreement(&db.path, &topic, last_id, head_id) {
                     problems.push(d);
                 }
             }
             streams.push(StreamHead {
+                position: head_id.map(|id| Position::Topic {
+                    topic: topic.clone(),
+                    id,
+                }),
                 stream: topic,
-                position: head.as_ref().map(TopicEvent::position),
-                ts: head.as_ref().map(|e| rfc3339(e.occurred_at_ms)),
+                // A head that cannot be read has no time to tell.
+                ts: head_event.map(|e| rfc3339(e.occurred_at_ms)),
                 file,
                 extra,
             });
@@ -624,6 +651,13 @@ impl Source for TopicLog {
                 let e = match item {
                     StreamItem::Damage(d) => {
                         defects.push(d);
+                        continue;
+                    }
+                    // Not an event to count, but its id is stored: the
+                    // head consumers lag behind takes it.
+                    StreamItem::DamagedEvent { id, defect } => {
+                        defects.push(defect);
+                        s.last = s.last.max(Some(id));
                         continue;
                     }
                     StreamItem::Event(e) => e,

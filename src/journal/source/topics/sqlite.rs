@@ -331,6 +331,8 @@ struct Row {
     payload: Vec<u8>,
     headers: String,
     occurred_at_ms: i64,
+    /// A column whose type is not the runtime's (it cannot read the row).
+    bad_column: Option<String>,
 }
 
 impl SqlStream {
@@ -353,12 +355,32 @@ impl SqlStream {
                         ValueRef::Real(f) => f.to_string().into_bytes(),
                         ValueRef::Null => b"null".to_vec(),
                     };
+                    // A kind or time of another type makes the row damage,
+                    // not the read's end: the rest of the topic is still read.
+                    let mut bad_column = None;
+                    let kind = match r.get_ref(1)? {
+                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        v => {
+                            bad_column = Some(format!("kind is {}, not text", type_name(v)));
+                            String::new()
+                        }
+                    };
+                    let occurred_at_ms = match r.get_ref(4)? {
+                        ValueRef::Integer(ms) => ms,
+                        v => {
+                            bad_column.get_or_insert_with(|| {
+                                format!("occurred_at_ms is {}, not an integer", type_name(v))
+                            });
+                            0
+                        }
+                    };
                     Ok(Row {
                         id: r.get(0)?,
-                        kind: r.get(1)?,
+                        kind,
                         payload: bytes(r.get_ref(2)?),
                         headers: String::from_utf8_lossy(&bytes(r.get_ref(3)?)).into_owned(),
-                        occurred_at_ms: r.get(4)?,
+                        occurred_at_ms,
+                        bad_column,
                     })
                 })
                 .map_err(err)?;
@@ -378,6 +400,26 @@ impl SqlStream {
 
     /// The row as the event the JSONL backend would store for it.
     fn item(&self, row: Row) -> StreamItem {
+        let damaged = |what: String| StreamItem::DamagedEvent {
+            id: row.id.max(0) as u64,
+            defect: Defect {
+                seq_after: Some(row.id.max(0) as u64),
+                ..Defect::new(
+                    DefectKind::NotEventRecord,
+                    &self.path,
+                    0,
+                    0,
+                    format!(
+                        "events row ({}, {}): {what}; the runtime cannot read topic {} at this \
+                         event",
+                        self.topic, row.id, self.topic
+                    ),
+                )
+            },
+        };
+        if let Some(what) = &row.bad_column {
+            return damaged(what.clone());
+        }
         let raw = line_of(
             row.id,
             &row.kind,
@@ -405,20 +447,9 @@ impl SqlStream {
                     Err(e) => e,
                     Ok(_) => "malformed".to_owned(),
                 };
-                StreamItem::Damage(Defect {
-                    seq_after: Some(row.id.max(0) as u64),
-                    ..Defect::new(
-                        DefectKind::NotEventRecord,
-                        &self.path,
-                        0,
-                        0,
-                        format!(
-                            "events row ({}, {}): payload or headers are not the runtime's \
-                             JSON ({why}); the runtime cannot read topic {} at this event",
-                            self.topic, row.id, self.topic
-                        ),
-                    )
-                })
+                damaged(format!(
+                    "payload or headers are not the runtime's JSON ({why})"
+                ))
             }
         }
     }
@@ -430,6 +461,17 @@ impl TopicStream for SqlStream {
             self.read_page()?;
         }
         Ok(self.queue.pop_front())
+    }
+}
+
+/// A value's SQLite storage class, as SQLite's documentation names it.
+fn type_name(v: ValueRef<'_>) -> &'static str {
+    match v {
+        ValueRef::Null => "null",
+        ValueRef::Integer(_) => "an integer",
+        ValueRef::Real(_) => "a real",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "a blob",
     }
 }
 

@@ -35,6 +35,40 @@ fn at(e: &TopicEvent, kind: DefectKind, detail: String) -> Defect {
     }
 }
 
+/// The defect of id `id` coming after id `prev` (repeated, backwards, or
+/// skipping ids), placed where `here` is; `None` when it follows on.
+fn sequence_defect(topic: &str, prev: Option<u64>, id: u64, here: &Defect) -> Option<Defect> {
+    let p = prev?;
+    let (kind, what) = if id == p {
+        (DefectKind::SeqRepeated, format!("id {id} repeats"))
+    } else if id < p {
+        (
+            DefectKind::SeqBackwards,
+            format!("id {id} goes back after {p}"),
+        )
+    } else if id > p + 1 {
+        (
+            DefectKind::SeqGap,
+            format!(
+                "ids skip from {p} to {id}: events {}..={} are missing (the runtime's \
+                 compaction only removes a prefix)",
+                p + 1,
+                id - 1
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(Defect {
+        kind,
+        severity: kind.default_severity(),
+        seq_before: Some(p),
+        seq_after: Some(id),
+        detail: format!("topic {topic}: {what}"),
+        ..here.clone()
+    })
+}
+
 /// Reads one topic oldest first and checks its ids and its chain.
 pub fn check_topic(topic: &str, stream: &mut dyn TopicStream) -> Result<TopicCheck, JournalError> {
     let mut c = TopicCheck {
@@ -55,12 +89,25 @@ pub fn check_topic(topic: &str, stream: &mut dyn TopicStream) -> Result<TopicChe
                 c.defects.push(d);
                 continue;
             }
+            // Stored but unreadable: its id takes its place in the
+            // sequence and the head; its hash is unknown, so the next
+            // event's link cannot be checked.
+            StreamItem::DamagedEvent { id, defect } => {
+                if let Some(d) = sequence_defect(topic, prev.as_ref().map(|p| p.0), id, &defect) {
+                    c.defects.push(d);
+                }
+                c.defects.push(defect);
+                c.head = Some(id);
+                c.last_hash = None;
+                prev = Some((id, None));
+                continue;
+            }
             StreamItem::Event(e) => e,
         };
         c.records += 1;
         c.bytes += e.raw.len() as u64 + 1;
-        match &prev {
-            None if e.id > 1 => c.notes.push(Note {
+        if prev.is_none() && e.id > 1 {
+            c.notes.push(Note {
                 kind: "compaction-gap",
                 stream: topic.to_owned(),
                 detail: format!(
@@ -69,37 +116,11 @@ pub fn check_topic(topic: &str, stream: &mut dyn TopicStream) -> Result<TopicChe
                     e.id,
                     e.id - 1
                 ),
-            }),
-            None => {}
-            Some((p, _)) => {
-                let bad = if e.id == *p {
-                    Some((DefectKind::SeqRepeated, format!("id {} repeats", e.id)))
-                } else if e.id < *p {
-                    Some((
-                        DefectKind::SeqBackwards,
-                        format!("id {} goes back after {p}", e.id),
-                    ))
-                } else if e.id > p + 1 {
-                    Some((
-                        DefectKind::SeqGap,
-                        format!(
-                            "ids skip from {p} to {}: events {}..={} are missing (the runtime's \
-                             compaction only removes a prefix)",
-                            e.id,
-                            p + 1,
-                            e.id - 1
-                        ),
-                    ))
-                } else {
-                    None
-                };
-                if let Some((kind, what)) = bad {
-                    c.defects.push(Defect {
-                        seq_before: Some(*p),
-                        ..at(&e, kind, format!("topic {topic}: {what}"))
-                    });
-                }
-            }
+            });
+        }
+        let here = at(&e, DefectKind::SeqGap, String::new());
+        if let Some(d) = sequence_defect(topic, prev.as_ref().map(|p| p.0), e.id, &here) {
+            c.defects.push(d);
         }
         let link = match chain::link(topic, &e.raw) {
             Ok(link) => link,
