@@ -211,9 +211,20 @@ fn plain_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
 /// branches were a tenth of a dump) and a call to a search.
 #[inline(always)]
 fn string_stop(b: &[u8], start: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut end = start;
     while let Some(word) = b.get(end..end + 8) {
-        let special = special_bytes(word);
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // The high bit of each byte that may be `"`, `\\` or below 0x20:
+        // in each term the lowest one set is exact (a borrow only flags
+        // bytes above a true one), so the lowest of all three is.
+        let q = w ^ (ONES * u64::from(b'"'));
+        let e = w ^ (ONES * u64::from(b'\\'));
+        let special = (q.wrapping_sub(ONES) & !q
+            | e.wrapping_sub(ONES) & !e
+            | w.wrapping_sub(ONES * 0x20) & !w)
+            & HIGH;
         if special != 0 {
             return end + (special.trailing_zeros() / 8) as usize;
         }
@@ -226,20 +237,6 @@ fn string_stop(b: &[u8], start: usize) -> usize {
         end += 1;
     }
     end
-}
-
-/// The high bit of each of the eight bytes of `word` that may be `"`,
-/// `\\` or below 0x20: in each term the lowest one set is exact (a borrow
-/// only flags bytes above a true one), so the lowest of all three is.
-#[inline(always)]
-fn special_bytes(word: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-    let q = w ^ (ONES * u64::from(b'"'));
-    let e = w ^ (ONES * u64::from(b'\\'));
-    (q.wrapping_sub(ONES) & !q | e.wrapping_sub(ONES) & !e | w.wrapping_sub(ONES * 0x20) & !w)
-        & HIGH
 }
 
 /// Nesting deeper than this is refused: serde_json (and so the engine)
@@ -890,10 +887,10 @@ struct HeadKeyWatch<'k> {
 impl HeadKeyWatch<'_> {
     /// The key whose opening quote is at `at`, in an object at `depth`.
     #[inline(always)]
-    fn key(&mut self, b: &[u8], at: usize, colon: usize, depth: usize) {
+    fn key(&mut self, b: &[u8], at: usize, depth: usize) {
         if depth == 1 || (depth == 2 && self.in_event) {
             let start = at + 1;
-            let (end, plain) = key_before_colon(b, start, colon);
+            let (end, plain) = key_end(b, start);
             let key = &b[start..end];
             let bit = match (plain, depth, key) {
                 (false, _, _) => 0,
@@ -1028,12 +1025,11 @@ unsafe fn validate<C: Classify>(
                 if c != b'"' {
                     return None;
                 }
-                let colon;
-                (colon, c) = unsafe { s.next::<C>()? };
+                watch.key(b, at, depth);
+                (_, c) = unsafe { s.next::<C>()? };
                 if c != b':' {
                     return None;
                 }
-                watch.key(b, at, colon, depth);
                 (at, c) = unsafe { s.next::<C>()? };
                 match c {
                     b'"' => {}
@@ -1099,34 +1095,6 @@ const ENDS_SCALAR: [bool; 256] = {
 fn key_end(b: &[u8], start: usize) -> (usize, bool) {
     let end = string_stop(b, start);
     (end, b.get(end) == Some(&b'"'))
-}
-
-/// [`key_end`] for a key whose `:` is at `colon`. When the quote closing
-/// the key is just before the colon and the key is at most 16 bytes (most
-/// keys), two words hold it all: with no `"`, `\\` or control byte in them
-/// it is plain and ends there, found with no search and no branch on the
-/// key's length (`key_end`'s word loop mispredicted on keys of 8 to 16
-/// bytes).
-#[inline(always)]
-fn key_before_colon(b: &[u8], start: usize, colon: usize) -> (usize, bool) {
-    let end = colon.wrapping_sub(1);
-    let len = end.wrapping_sub(start);
-    if let Some(two) = b.get(start..start + 16)
-        && len <= 16
-        && b.get(end) == Some(&b'"')
-    {
-        let special =
-            u128::from(special_bytes(&two[..8])) | u128::from(special_bytes(&two[8..])) << 64;
-        // The key's own bytes: a borrow in `special_bytes` only flags bytes
-        // above a true one, so bytes past the key cannot flag any in it.
-        let body = 1u128
-            .checked_shl(8 * len as u32)
-            .map_or(u128::MAX, |bit| bit - 1);
-        if special & body == 0 {
-            return (end, true);
-        }
-    }
-    key_end(b, start)
 }
 
 /// Checks the `\\u` escape whose `u` is at `at` (inside a string); returns
@@ -1834,41 +1802,6 @@ mod tests {
                 line.resize(start + 260, b'b');
                 line.extend_from_slice(br#"","n":[1,{"a":"b"}]}}"#);
                 check(&line).unwrap();
-            }
-        }
-    }
-
-    /// The key found from its colon is the key found by searching, for
-    /// keys of every length around 8 and 16 bytes with a quote, backslash,
-    /// control or other byte at every place, a space or not before the
-    /// colon, and the line cut short after it.
-    #[test]
-    fn key_before_colon_agrees_with_key_end() {
-        for len in 0..20 {
-            for at in (0..len).map(Some).chain([None]) {
-                for c in [b'"', b'\\', 0x01, 0x1f, b'a', 0xc3, b' '] {
-                    for space in [&b""[..], b" "] {
-                        let mut line = b"{\"".to_vec();
-                        line.extend((0..len).map(|i| b'k' + (i % 5) as u8));
-                        if let Some(at) = at {
-                            line[2 + at] = c;
-                        }
-                        line.push(b'"');
-                        line.extend_from_slice(space);
-                        let colon = line.len();
-                        line.extend_from_slice(b":1}");
-                        for cut in colon + 1..=line.len() + 20 {
-                            let mut l = line.clone();
-                            l.resize(cut, b' ');
-                            assert_eq!(
-                                key_before_colon(&l, 2, colon),
-                                key_end(&l, 2),
-                                "{}",
-                                String::from_utf8_lossy(&l)
-                            );
-                        }
-                    }
-                }
             }
         }
     }
