@@ -43,9 +43,12 @@ PY
 since=$(cat $(segs "$big") | tail -c $(( $(cat "$big"/events-*.jsonl | wc -c) / 100 )) | sed -n 2p | jq -r .ts)
 # A rare session: the generator's short-lived sessions have 2 to 6 events
 # (the one with the fewest, first by id when several tie).
-rare_session=$(rg -o --no-filename '"session_id":"[^"]*"' "$big" | sort | uniq -c | sort -k1,1n -k2 | head -1 | sed 's/.*"session_id":"\([^"]*\)"/\1/')
+rare_session=$(rg -o --no-filename '"session_id":"[^"]*"' "$big" | sort | uniq -c | sort -k1,1n -k2 | awk "NR == 1" | sed 's/.*"session_id":"\([^"]*\)"/\1/')
 # A literal that occurs once, from the middle of the big journal.
-rare=$(sed -n '1000,$p' "$(ls "$big"/events-*.jsonl | sort | sed -n 32p)" | rg -m1 -o '"message_id":"[^"]*"' | sed 's/.*:"\(.*\)"/\1/')
+# (one awk, no pipe: with pipefail, a reader that stops at its first match
+# kills the writer before it with SIGPIPE, and the script with it)
+rare=$(awk 'NR >= 1000 && match($0, /"message_id":"[^"]*"/) { print substr($0, RSTART + 14, RLENGTH - 15); exit }' \
+  "$(ls "$big"/events-*.jsonl | sort | sed -n 32p)")
 bytes=$(cat "$big"/events-*.jsonl | wc -c)
 lines=$(cat "$big"/events-*.jsonl | wc -l)
 
