@@ -125,9 +125,13 @@ where
 /// [`MAX_WORKERS`]).
 ///
 /// Memory: the workers hand lines over in batches of about a read chunk,
-/// at most [`IN_FLIGHT_BATCHES`] in flight between them, so a visitor that
-/// stops early (`-n 20`) costs the workers at most that much reading ahead.
-/// When the visitor stops, the workers stop at their next line or send.
+/// at most [`IN_FLIGHT_BATCHES`] and [`IN_FLIGHT_BYTES`] in flight between
+/// them (a batch holding one line longer than a worker's share goes
+/// alone), so a visitor that stops early (`-n 20`) costs the workers at
+/// most that much reading ahead, and a journal of long lines holds a few
+/// of them per worker, not forty (a dump of 16 MiB lines peaked at 710 MiB;
+/// now 220). When the visitor stops, the workers stop at their next line,
+/// send, or wait for room.
 ///
 /// [`fast_record`]: crate::journal::fastline::fast_record
 pub(crate) fn scan_parallel<F>(
@@ -194,19 +198,24 @@ where
     }
     let workers = plan.workers.min(order.len()).max(1);
     let stop = std::sync::atomic::AtomicBool::new(false);
+    let credits: Vec<Credit> = (0..workers)
+        .map(|_| Credit::new(IN_FLIGHT_BYTES / workers))
+        .collect();
     std::thread::scope(|s| {
         let stop = &stop;
         let order = &order;
         let mut receivers = Vec::with_capacity(workers);
-        for w in 0..workers {
+        for (w, credit) in credits.iter().enumerate() {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(IN_FLIGHT_BATCHES / workers);
             let (back, spare) = std::sync::mpsc::channel::<Batch>();
-            receivers.push((rx, back));
+            receivers.push((rx, back, credit));
             let mut ends = WorkerEnds {
                 tx,
                 spare,
                 buffers: Vec::new(),
                 line_lists: Vec::new(),
+                credit,
+                stop,
             };
             let plan = plan.clone();
             s.spawn(move || {
@@ -221,8 +230,9 @@ where
         for (k, &i) in order.iter().enumerate() {
             let seg = &listing.segments[i];
             let is_newest = Some(i) == newest;
-            let (rx, back) = &receivers[k % workers];
-            flow = match handed_segment(rx, back, seg, is_newest, &mut visit, &mut runs) {
+            let (rx, back, credit) = &receivers[k % workers];
+            let ends = (rx, back, *credit);
+            flow = match handed_segment(ends, seg, is_newest, &mut visit, &mut runs) {
                 Ok(ControlFlow::Continue(())) => continue,
                 Ok(ControlFlow::Break(())) => ControlFlow::Break(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -233,8 +243,12 @@ where
             };
             break;
         }
-        // Stops the workers (at their next line, or their next send).
+        // Stops the workers (at their next line, or their next send, or
+        // while they wait for room).
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for credit in &credits {
+            credit.close();
+        }
         drop(receivers);
         Ok(flow)
     })
@@ -289,7 +303,7 @@ impl Batch {
 /// the emptied ones back, so that a dump reuses a few buffers instead of
 /// allocating (and the kernel zeroing) a fresh one for every chunk: that
 /// was a fifth of a dump's CPU time, in page faults.
-struct WorkerEnds {
+struct WorkerEnds<'a> {
     tx: std::sync::mpsc::SyncSender<Handed>,
     spare: std::sync::mpsc::Receiver<Batch>,
     /// A forward read's buffers back from the visitor, kept from one
@@ -297,21 +311,106 @@ struct WorkerEnds {
     buffers: Vec<Vec<u8>>,
     /// Their line lists.
     line_lists: Vec<Vec<BatchLine>>,
+    /// The bytes this worker may have in flight.
+    credit: &'a Credit,
+    stop: &'a std::sync::atomic::AtomicBool,
 }
 
-impl WorkerEnds {
-    /// An empty batch: one handed back when there is one.
+impl WorkerEnds<'_> {
+    /// An empty batch: one handed back when there is one (and not grown
+    /// past [`MAX_POOLED`] by a long line).
     fn batch(&self) -> Batch {
         match self.spare.try_recv() {
-            Ok(mut b) => {
+            Ok(mut b) if b.bytes.capacity() <= MAX_POOLED => {
                 b.bytes.clear();
                 b.lines.clear();
                 b
             }
-            Err(_) => Batch::with_room(),
+            _ => Batch::with_room(),
+        }
+    }
+
+    /// Sends `batch` once this worker's bytes in flight leave room for it;
+    /// false when the visitor has gone.
+    fn send_lines(&self, batch: Batch) -> bool {
+        let bytes = batch.bytes.len();
+        self.credit.take(bytes, self.stop) && {
+            let sent = self.tx.send(Handed::Lines(batch)).is_ok();
+            if !sent {
+                self.credit.give(bytes);
+            }
+            sent
         }
     }
 }
+
+/// The bytes of lines one worker has handed over and the visitor has not
+/// finished with, at most `budget`: a batch is only sent when it fits, or
+/// alone when it is larger (one line longer than the budget). The channel
+/// bounds batches by count; this bounds them by size, so that a journal of
+/// long lines (16 MiB each, say) cannot put forty of them in memory at once.
+struct Credit {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    budget: usize,
+}
+
+impl Credit {
+    fn new(budget: usize) -> Credit {
+        Credit {
+            used: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            budget,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until `bytes` fit (or nothing else is in flight); false when
+    /// the scan stopped meanwhile.
+    fn take(&self, bytes: usize, stop: &std::sync::atomic::AtomicBool) -> bool {
+        let mut used = self.lock();
+        while *used > 0 && *used + bytes > self.budget {
+            // Checked under the lock, which `close` takes before it wakes
+            // the waiters: a stop is never missed.
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
+            used = self
+                .freed
+                .wait(used)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *used += bytes;
+        true
+    }
+
+    fn give(&self, bytes: usize) {
+        let mut used = self.lock();
+        *used = used.saturating_sub(bytes);
+        self.freed.notify_all();
+    }
+
+    /// Wakes a worker waiting for room (after the stop flag is set).
+    fn close(&self) {
+        let _used = self.lock();
+        self.freed.notify_all();
+    }
+}
+
+/// Bytes of lines in flight, shared by the workers: twice what
+/// [`IN_FLIGHT_BATCHES`] batches of a read chunk hold, so that batches of
+/// ordinary lines are bounded by their count (as fast as without this
+/// bound; at its size they were 5 % slower), and long lines by this.
+const IN_FLIGHT_BYTES: usize = 2 * IN_FLIGHT_BATCHES * BATCH_BYTES;
+
+/// A buffer grown past this by a long line is dropped when it comes back,
+/// not kept for the next read.
+const MAX_POOLED: usize = 4 * BATCH_BYTES;
 
 impl Batch {
     /// A batch with room for a chunk of lines, so that filling it does not
@@ -360,7 +459,7 @@ fn check_segment(
     seg: &Segment,
     plan: &Plan,
     stop: &std::sync::atomic::AtomicBool,
-    ends: &mut WorkerEnds,
+    ends: &mut WorkerEnds<'_>,
 ) -> bool {
     let result =
         match plan.direction {
@@ -385,9 +484,8 @@ fn check_segment(
 fn check_lines(
     mut lines: impl LineReader,
     stop: &std::sync::atomic::AtomicBool,
-    ends: &WorkerEnds,
+    ends: &WorkerEnds<'_>,
 ) -> io::Result<bool> {
-    let tx = &ends.tx;
     let mut batch = ends.batch();
     while let Some(line) = lines.read_line()? {
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -411,12 +509,12 @@ fn check_lines(
         });
         if batch.bytes.len() >= BATCH_BYTES {
             let full = std::mem::replace(&mut batch, ends.batch());
-            if tx.send(Handed::Lines(full)).is_err() {
+            if !ends.send_lines(full) {
                 return Ok(false);
             }
         }
     }
-    if !batch.lines.is_empty() && tx.send(Handed::Lines(batch)).is_err() {
+    if !batch.lines.is_empty() && !ends.send_lines(batch) {
         return Ok(false);
     }
     Ok(true)
@@ -428,7 +526,7 @@ fn check_lines(
 fn check_forward(
     lines: ForwardLines,
     stop: &std::sync::atomic::AtomicBool,
-    ends: &mut WorkerEnds,
+    ends: &mut WorkerEnds<'_>,
 ) -> io::Result<bool> {
     let mut lines = lines.with_handover(std::mem::take(&mut ends.buffers));
     // The lines handed out of the reader's current buffer.
@@ -480,7 +578,7 @@ fn check_forward(
         lines: pending,
         in_place: true,
     };
-    Ok(ends.tx.send(Handed::Lines(batch)).is_ok())
+    Ok(ends.send_lines(batch))
 }
 
 /// Sends `buffer`, set aside by the reader, with the lines `pending` that
@@ -489,12 +587,14 @@ fn send_retired(
     lines: &mut ForwardLines,
     buffer: Vec<u8>,
     pending: &mut Vec<BatchLine>,
-    ends: &mut WorkerEnds,
+    ends: &mut WorkerEnds<'_>,
 ) -> bool {
     // The batches the visitor is done with: their buffers for the reader,
     // their line lists for the next batches.
     while let Ok(done) = ends.spare.try_recv() {
-        lines.give_spare(done.bytes);
+        if done.bytes.len() <= MAX_POOLED {
+            lines.give_spare(done.bytes);
+        }
         ends.line_lists.push(done.lines);
     }
     if pending.is_empty() {
@@ -508,13 +608,16 @@ fn send_retired(
         lines: std::mem::replace(pending, list),
         in_place: true,
     };
-    ends.tx.send(Handed::Lines(batch)).is_ok()
+    ends.send_lines(batch)
 }
 
 /// The visitor's side of a segment a worker read.
 fn handed_segment<F>(
-    rx: &std::sync::mpsc::Receiver<Handed>,
-    back: &std::sync::mpsc::Sender<Batch>,
+    (rx, back, credit): (
+        &std::sync::mpsc::Receiver<Handed>,
+        &std::sync::mpsc::Sender<Batch>,
+        &Credit,
+    ),
     seg: &Segment,
     is_newest: bool,
     visit: &mut F,
@@ -537,6 +640,7 @@ where
             && let Some(bytes) = batch.run()
         {
             let flow = run(seg, bytes, batch.lines.len());
+            credit.give(batch.bytes.len());
             let _ = back.send(batch);
             if flow.is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -559,6 +663,7 @@ where
                 return Ok(ControlFlow::Break(()));
             }
         }
+        credit.give(batch.bytes.len());
         // The worker may be gone (it stopped after its last segment).
         let _ = back.send(batch);
     }
@@ -733,6 +838,42 @@ mod tests {
             },
             Visit::Damage(d) => Seen::Damage(d.kind, d.segment.clone(), d.offset),
         }
+    }
+
+    /// The byte bound between a worker and the visitor: batches are taken
+    /// while they fit, one larger than the budget only alone, a waiting
+    /// worker goes on when the visitor gives bytes back, and a stop wakes it
+    /// with `false`.
+    #[test]
+    fn credit_bounds_the_bytes_in_flight_and_a_stop_wakes_a_waiter() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::Duration;
+        let stop = AtomicBool::new(false);
+        let credit = Credit::new(100);
+        assert!(credit.take(60, &stop));
+        assert!(credit.take(40, &stop));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| credit.take(30, &stop));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                !waiter.is_finished(),
+                "took 30 bytes with 100 of 100 in flight"
+            );
+            credit.give(60);
+            assert!(waiter.join().unwrap());
+        });
+        assert_eq!(*credit.lock(), 70);
+        credit.give(70);
+        // Larger than the budget: alone, and only alone.
+        assert!(credit.take(500, &stop));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| credit.take(1, &stop));
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(!waiter.is_finished());
+            stop.store(true, Ordering::Relaxed);
+            credit.close();
+            assert!(!waiter.join().unwrap(), "a stop ends the wait with false");
+        });
     }
 
     /// Issue 14 item 2: the oldest-first scan on worker threads hands the
