@@ -168,7 +168,7 @@ pub fn run(args: InspectArgs, ctx: &Context) -> Result<ExitCode> {
     };
     // A whole dump of stored lines (no limit): runs of records are
     // written as they were read, with no work per record.
-    let mut on_run = |run: &[u8], count: usize| {
+    let mut on_run = |_: &journal::segment::Segment, run: &[u8], count: usize| {
         let p = &mut *printed.borrow_mut();
         if let Err(e) = p.renderer.stored_run(&mut p.out, run) {
             p.write_error = Some(e);

@@ -233,7 +233,8 @@ thread_local! {
 
 /// Lists the journal (a directory that holds no journal is an error), from
 /// the read format detection made when there is one, else through the
-/// listing cache ([`list_for_reading`]). For read-only commands only: that read is a few moments old, which a reader does not mind (its
+/// listing cache ([`list_for_reading`]). For read-only commands only: that
+/// read is a few moments old, which a reader does not mind (its
 /// listing is the directory as it was when the command started), but a
 /// command that changes the journal lists it itself, under its claim.
 pub fn read_listing(arg: &DirArg) -> Result<Listing> {

@@ -323,12 +323,8 @@ fn may_store(read: &DirRead, stamp: &DirStamp, now: SystemTime) -> bool {
 /// The listing cached in `file` for the directory `stamp` describes, as a
 /// read of `dir`; `None` when there is none or it does not match.
 fn load(file: &Path, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
-    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(file)
-        .ok()?;
+    use std::os::unix::fs::MetadataExt as _;
+    let mut f = open_no_follow(file).ok()?;
     let meta = f.metadata().ok()?;
     // Only a file this user wrote and no one else may change: in a cache
     // directory shared with others (a JOURNAL_CACHE_DIR in /tmp), another
@@ -350,6 +346,16 @@ fn load(file: &Path, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
         let _ = f.set_modified(now);
     }
     Some(read)
+}
+
+/// `path` opened for reading, refused when it is a symbolic link: a cache
+/// file is only ever one this module wrote there.
+fn open_no_follow(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
 }
 
 /// How old a cache file may grow before a hit moves its time on.
@@ -499,12 +505,7 @@ fn is_cache_name(name: &str) -> bool {
 /// Whether the regular file `path` begins with the magic (a temporary torn
 /// early may hold only part of it, or nothing). Not through a symlink.
 fn begins_with_magic(path: &Path) -> bool {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let Ok(mut f) = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-    else {
+    let Ok(mut f) = open_no_follow(path) else {
         return false;
     };
     let mut head = [0u8; MAGIC.len()];

@@ -168,7 +168,7 @@ pub(crate) struct Workers<'r> {
 /// each other in the file, and every one a line the validating fast path
 /// accepted (a record, not damage, not blank). A scan offers runs only
 /// oldest first, and only lines it would otherwise visit one by one.
-pub(crate) type RunVisitor<'r> = &'r mut dyn FnMut(&Segment, &[u8], usize) -> ControlFlow<()>;
+pub type RunVisitor<'r> = &'r mut dyn FnMut(&Segment, &[u8], usize) -> ControlFlow<()>;
 
 /// How a parallel scan reads.
 #[derive(Clone)]
@@ -425,6 +425,22 @@ impl Batch {
 }
 
 impl BatchLine {
+    /// `line`, its bytes at `body` in the batch, checked with the
+    /// validating fast path.
+    fn of(line: &Line<'_>, body: Option<(usize, usize)>) -> BatchLine {
+        let head = line
+            .content()
+            .and_then(|c| crate::journal::fastline::fast_record(c).map(|f| HeadSpans::of(c, &f)));
+        BatchLine {
+            offset: line.offset,
+            number: line.number,
+            len: line.len,
+            terminated: line.terminated,
+            body,
+            head,
+        }
+    }
+
     /// Offset just past the line and its `\n`.
     fn end_offset(&self) -> u64 {
         self.offset + self.len + u64::from(self.terminated)
@@ -496,17 +512,7 @@ fn check_lines(
             batch.bytes.extend_from_slice(raw);
             (start, batch.bytes.len())
         });
-        let head = line
-            .content()
-            .and_then(|c| crate::journal::fastline::fast_record(c).map(|f| HeadSpans::of(c, &f)));
-        batch.lines.push(BatchLine {
-            offset: line.offset,
-            number: line.number,
-            len: line.len,
-            terminated: line.terminated,
-            body,
-            head,
-        });
+        batch.lines.push(BatchLine::of(&line, body));
         if batch.bytes.len() >= BATCH_BYTES {
             let full = std::mem::replace(&mut batch, ends.batch());
             if !ends.send_lines(full) {
@@ -536,20 +542,8 @@ fn check_forward(
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(false);
         }
-        let entry = line.map(|line| {
-            let head = line.content().and_then(|c| {
-                crate::journal::fastline::fast_record(c).map(|f| HeadSpans::of(c, &f))
-            });
-            let entry = BatchLine {
-                offset: line.offset,
-                number: line.number,
-                len: line.len,
-                terminated: line.terminated,
-                body: None,
-                head,
-            };
-            (entry, line.raw().is_some())
-        });
+        // Where the body lies is known once this read's buffer is.
+        let entry = line.map(|line| (BatchLine::of(&line, None), line.raw().is_some()));
         // The lines before this one (or before the end) lie in the buffer
         // set aside during this read, if one was; this one lies in the
         // current buffer.

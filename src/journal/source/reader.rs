@@ -20,7 +20,7 @@ use crate::journal::error::JournalError;
 use crate::journal::fastline::HeadSpans;
 use crate::journal::lines::{ReadOptions, WindowFilter};
 use crate::journal::record::{Record, parse_prechecked_line};
-use crate::journal::scan::{Direction, Visit, Workers, scan, scan_parallel};
+use crate::journal::scan::{Direction, RunVisitor, Visit, Workers, scan, scan_parallel};
 use crate::journal::segment::Listing;
 use crate::query::{Matcher, Query};
 
@@ -48,10 +48,6 @@ pub trait RecordFilter {
         false
     }
 }
-
-/// Takes runs of records as their stored bytes, each line with its `\n`,
-/// and how many records they hold (see [`Segments::visit_whole_with`]).
-pub type RunSink<'a> = &'a mut dyn FnMut(&[u8], usize) -> ControlFlow<()>;
 
 /// The filter that accepts every record.
 pub struct AcceptAll;
@@ -325,15 +321,15 @@ impl Segments<'_> {
         F: RecordFilter + ?Sized,
         V: FnMut(Item<'_>) -> ControlFlow<()>,
     {
-        self.visit_impl(filter, direction, visit, None)
+        self.visit_impl(filter, direction, visit, false, None)
     }
 
     /// [`Segments::visit_with`] for a caller that reads to the end (no
     /// limit, no time range: `visit` breaks only on a write error). The
     /// segments are then read on worker threads in either direction, and
     /// runs of records may be handed to `runs` whole instead of to `visit`
-    /// one by one: `bytes` are `count` records as stored, each line with
-    /// its `\n`, in reading order. A printer of stored lines writes a run
+    /// one by one: `bytes` are `count` records of the segment as stored,
+    /// each line with its `\n`, in reading order. A printer of stored lines writes a run
     /// as it is, with no work per record (the full dump). Runs come only
     /// when `filter` accepts every record ([`RecordFilter::accepts_all`])
     /// and the read is oldest first, and only of lines the validating fast
@@ -344,22 +340,23 @@ impl Segments<'_> {
         filter: &F,
         direction: Direction,
         visit: V,
-        runs: Option<RunSink<'_>>,
+        runs: Option<RunVisitor<'_>>,
     ) -> Result<(), JournalError>
     where
         F: RecordFilter + ?Sized,
         V: FnMut(Item<'_>) -> ControlFlow<()>,
     {
-        self.visit_impl(filter, direction, visit, Some(runs))
+        self.visit_impl(filter, direction, visit, true, runs)
     }
 
-    /// `whole`: `Some` for [`Segments::visit_whole_with`].
+    /// `whole` and `runs`: as for [`Segments::visit_whole_with`].
     fn visit_impl<F, V>(
         &self,
         filter: &F,
         direction: Direction,
         mut visit: V,
-        whole: Option<Option<RunSink<'_>>>,
+        whole: bool,
+        runs: Option<RunVisitor<'_>>,
     ) -> Result<(), JournalError>
     where
         F: RecordFilter + ?Sized,
@@ -408,9 +405,8 @@ impl Segments<'_> {
         // usually stops in the newest segment: one thread, no reading ahead.
         // The CPU count last: std reads the cgroup's quota files for it,
         // a dozen system calls that `-n 20` has no use for.
-        let may_split =
-            (whole.is_some() || window_filter.is_some() || direction == Direction::OldestFirst)
-                && self.candidates.len() >= 2;
+        let may_split = (whole || window_filter.is_some() || direction == Direction::OldestFirst)
+            && self.candidates.len() >= 2;
         let cpus = if may_split {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         } else {
@@ -418,17 +414,9 @@ impl Segments<'_> {
         };
         let parallel = cpus >= 2;
         if parallel {
-            let runs = whole.flatten().filter(|_| filter.accepts_all());
-            let mut on_run = runs.map(|run| {
-                move |_: &crate::journal::segment::Segment, bytes: &[u8], count: usize| {
-                    run(bytes, count)
-                }
-            });
             let workers = Workers {
                 cpus,
-                runs: on_run
-                    .as_mut()
-                    .map(|r| r as &mut dyn FnMut(&_, &[u8], usize) -> ControlFlow<()>),
+                runs: runs.filter(|_| filter.accepts_all()),
             };
             let _stopped = scan_parallel(
                 self.listing,

@@ -400,10 +400,11 @@ impl SqlStream {
 
     /// The row as the event the JSONL backend would store for it.
     fn item(&self, row: Row) -> StreamItem {
+        let id = row.id.max(0) as u64;
         let damaged = |what: String| StreamItem::DamagedEvent {
-            id: row.id.max(0) as u64,
+            id,
             defect: Defect {
-                seq_after: Some(row.id.max(0) as u64),
+                seq_after: Some(id),
                 ..Defect::new(
                     DefectKind::NotEventRecord,
                     &self.path,
