@@ -52,20 +52,28 @@
 //! Only readers use it: commands that change a journal (prune, repair,
 //! append) and a follower's rescans read the directory itself.
 //!
-//! # File format (version 1, little-endian)
+//! # File format (version 2, little-endian)
 //!
 //! ```text
 //! magic    8  b"JRNLDIRC"
-//! version  1  1
+//! version  1  2
 //! stamp   53  dev major u32, dev minor u32, ino u64,
 //!             mtime (sec i64, nsec u32), ctime (sec i64, nsec u32),
 //!             has btime u8, btime (sec i64, nsec u32)
-//! count    4  u32: entries
-//! names    4  u32: bytes of names
-//! entries     count x (ino u64, type u8 (mode >> 12), name length u8)
-//! names       the names, one after the other, in the entries' order
+//! count    4  u32: entries not named like segments
+//! names    4  u32: bytes of their names
+//! segments 4  u32: entries named like segments
+//! entries     count x (ino u64, type u8 (mode >> 12), name length u8), by name
+//! names       their names, one after the other, in the entries' order
+//! segments    segments x (seq u64, ino u64, digits u8, type u8): each
+//!             segment name as its two numbers, by seq, the longer name
+//!             first (18 bytes where the name took 43)
 //! checksum 8 u64: [`checksum`] of every byte before it
 //! ```
+//!
+//! A hit reads the file into one buffer and uses it where it is: the
+//! segments' table is not copied (on a journal of ten thousand segments,
+//! the memory a command touches is most of its cost).
 
 use std::ffi::OsString;
 use std::fs;
@@ -77,7 +85,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType, StatxFlags};
 
-use crate::journal::dirread::{DirRead, Raw, open_dir};
+use crate::journal::dirread::{DirRead, Raw, SegRaw, Segs, open_dir};
 
 /// How much older than the wall clock a directory's mtime and ctime must be
 /// for its listing to be cached (see the module's proof).
@@ -107,9 +115,9 @@ pub const MAX_REMOVALS: usize = 256;
 const MAGIC: &[u8; 8] = b"JRNLDIRC";
 /// The name of a cache file's temporary before it is renamed.
 const TMP_PREFIX: &str = ".listing-";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const STAMP_LEN: usize = 53;
-const HEADER_LEN: usize = MAGIC.len() + 1 + STAMP_LEN + 4 + 4;
+const HEADER_LEN: usize = MAGIC.len() + 1 + STAMP_LEN + 4 + 4 + 4;
 const ENTRY_LEN: usize = 10;
 const SUM_LEN: usize = 8;
 /// A cache file larger than this is not read (a directory of about a
@@ -388,11 +396,30 @@ fn decode(bytes: Vec<u8>, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().unwrap()) as usize;
     let count = u32_at(STAMP_LEN);
     let names_len = u32_at(STAMP_LEN + 4);
+    let seg_count = u32_at(STAMP_LEN + 8);
     let rest = &body[HEADER_LEN..];
-    if count.checked_mul(ENTRY_LEN)?.checked_add(names_len)? != rest.len() {
+    let segs_len = seg_count.checked_mul(SegRaw::RECORD_LEN)?;
+    if count
+        .checked_mul(ENTRY_LEN)?
+        .checked_add(names_len)?
+        .checked_add(segs_len)?
+        != rest.len()
+    {
         return None;
     }
-    let (table, names) = rest.split_at(count * ENTRY_LEN);
+    let (table, rest) = rest.split_at(count * ENTRY_LEN);
+    let (names, segs) = rest.split_at(names_len);
+    // Every record a segment name, each after the one before: a file that
+    // says otherwise is not a listing this module wrote.
+    let mut prev: Option<(u64, std::cmp::Reverse<u8>)> = None;
+    for rec in segs.chunks_exact(SegRaw::RECORD_LEN) {
+        let name = SegRaw::from_record(rec)?.name;
+        let key = (name.seq, std::cmp::Reverse(name.width));
+        if prev.is_some_and(|p| p >= key) {
+            return None;
+        }
+        prev = Some(key);
+    }
     // Each name one path component, as a directory returns them: a file
     // that says otherwise is not a listing (and could name a path elsewhere).
     if memchr::memchr2(b'/', 0, names).is_some() {
@@ -420,40 +447,53 @@ fn decode(bytes: Vec<u8>, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     if start != names.len() {
         return None;
     }
+    let at = names_at + names_len;
     Some(DirRead {
         dir: dir.to_owned(),
         names: bytes,
         entries,
+        segments: Segs::Stored {
+            at,
+            count: seg_count,
+        },
         snapshot: true,
     })
 }
 
-/// `read` as a cache file for the directory `stamp` describes, its entries
-/// sorted by name: the engine's zero-padded segment names are then in seq
-/// order, which the listing's sort finds already sorted (one pass).
+/// `read` as a cache file for the directory `stamp` describes: the other
+/// entries by name, the segments by seq (which the listing's sort then finds
+/// already sorted, in one pass).
 fn encode(stamp: &DirStamp, read: &DirRead) -> Option<Vec<u8>> {
     let name = |r: &Raw| &read.names[r.start as usize..(r.start + r.len) as usize];
     let mut sorted: Vec<&Raw> = read.entries.iter().collect();
     sorted.sort_unstable_by(|a, b| name(a).cmp(name(b)));
-    let count = u32::try_from(read.entries.len()).ok()?;
-    let names_len = u32::try_from(read.names.len()).ok()?;
+    let mut segs: Vec<SegRaw> = read.segments().map(|e| e.raw()).collect();
+    segs.sort_unstable_by_key(|s| (s.name.seq, std::cmp::Reverse(s.name.width)));
+    let names_len: usize = sorted.iter().map(|r| r.len as usize).sum();
     let mut out = Vec::with_capacity(
-        HEADER_LEN + read.entries.len() * ENTRY_LEN + read.names.len() + SUM_LEN,
+        HEADER_LEN
+            + sorted.len() * ENTRY_LEN
+            + names_len
+            + segs.len() * SegRaw::RECORD_LEN
+            + SUM_LEN,
     );
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
     stamp.encode(&mut out);
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&names_len.to_le_bytes());
-    let mut names = Vec::with_capacity(read.names.len());
-    for r in sorted {
-        let name = name(r);
+    for n in [sorted.len(), names_len, segs.len()] {
+        out.extend_from_slice(&u32::try_from(n).ok()?.to_le_bytes());
+    }
+    for r in &sorted {
         out.extend_from_slice(&r.ino.to_le_bytes());
         out.push((r.d_type.as_raw_mode() >> 12) as u8);
-        out.push(u8::try_from(name.len()).ok()?);
-        names.extend_from_slice(name);
+        out.push(u8::try_from(r.len).ok()?);
     }
-    out.extend_from_slice(&names);
+    for r in &sorted {
+        out.extend_from_slice(name(r));
+    }
+    for s in segs {
+        s.to_record(&mut out);
+    }
     let sum = checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     Some(out)
@@ -699,9 +739,19 @@ mod tests {
         assert!(back.is_snapshot());
         assert!(names(&back) == names(&read));
         assert_eq!(back.len(), 1102);
-        // In name order: the listing's sort finds it sorted.
-        let order: Vec<_> = back.entries().map(|e| e.file_name().to_owned()).collect();
-        assert!(order.is_sorted());
+        // The others in name order, the segments in seq order (which the
+        // listing's sort finds sorted), kept as their numbers.
+        let others: Vec<_> = back.others().map(|e| e.file_name().to_owned()).collect();
+        assert_eq!(others, ["link", "sub"]);
+        let seqs: Vec<u64> = back.segments().map(|e| e.name().seq).collect();
+        assert_eq!(seqs, (0..1100).collect::<Vec<u64>>());
+        assert!(matches!(back.segments, Segs::Stored { count: 1100, .. }));
+        // The file is the names of the others and 18 bytes a segment.
+        let file = encode(&stamp, &back).unwrap();
+        assert_eq!(
+            file.len(),
+            HEADER_LEN + 2 * ENTRY_LEN + 7 + 1100 * SegRaw::RECORD_LEN + SUM_LEN
+        );
         let link = back.entries().find(|e| e.file_name() == "link").unwrap();
         assert_eq!(link.file_type().unwrap(), FileType::Symlink);
     }
@@ -1006,19 +1056,42 @@ mod tests {
         wrong_count[MAGIC.len() + 1 + STAMP_LEN] ^= 1;
         let mut long_name = body.clone();
         long_name[HEADER_LEN + 9] = 255;
+        // The two other entries ("link", "sub"), then 1100 segments.
+        let names_at = HEADER_LEN + 2 * ENTRY_LEN;
+        let segs_at = names_at + "linksub".len();
+        assert_eq!(&body[names_at..segs_at], b"linksub");
+        let rec = |i: usize| segs_at + i * SegRaw::RECORD_LEN;
         let mut slash = body.clone();
-        let last = slash.len() - 1;
-        slash[last] = b'/';
+        slash[names_at + 1] = b'/';
         let mut nul = body.clone();
-        nul[last] = 0;
+        nul[names_at + 1] = 0;
         let mut version = body.clone();
-        version[MAGIC.len()] = 2;
+        version[MAGIC.len()] = 1;
+        let mut wrong_segments = body.clone();
+        wrong_segments[MAGIC.len() + 1 + STAMP_LEN + 8] ^= 1;
+        let mut no_digits = body.clone();
+        no_digits[rec(3) + 16] = 0;
+        let mut too_many_digits = body.clone();
+        too_many_digits[rec(3) + 16] = 21;
+        // Seq 10 in one digit: a name that would not parse back.
+        let mut seq_too_wide = body.clone();
+        seq_too_wide[rec(10) + 16] = 1;
+        let mut out_of_order = body.clone();
+        out_of_order.copy_within(rec(5)..rec(6), rec(7));
+        let mut twice = body.clone();
+        twice.copy_within(rec(5)..rec(6), rec(6));
         for (what, bad) in [
             ("count", wrong_count),
             ("name length", long_name),
             ("slash", slash),
             ("nul", nul),
             ("version", version),
+            ("segment count", wrong_segments),
+            ("no digits", no_digits),
+            ("21 digits", too_many_digits),
+            ("seq wider than its digits", seq_too_wide),
+            ("segments out of order", out_of_order),
+            ("a segment twice", twice),
         ] {
             assert!(decode(resum(bad), &stamp, tmp.path()).is_none(), "{what}");
         }

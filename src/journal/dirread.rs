@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags, RawDir};
 
+use crate::journal::segname::{MAX_NAME_LEN, SegmentName, parse_segment_parts, write_segment_name};
+
 /// Initial buffer: room for about 580 segment names.
 const MIN_BUF: usize = 32 * 1024;
 /// The largest buffer tried (about 300,000 segment names). Beyond it a
@@ -34,16 +36,26 @@ const MAX_RECLEN: usize = 280;
 /// The entries of one directory, as one read returned them (`.` and `..`
 /// left out), in the directory's own order (or from the listing cache, see
 /// [`dircache`](crate::journal::dircache)).
+///
+/// Entries named like segments are kept apart, as their numbers
+/// ([`SegmentName`]) rather than their names: a journal of ten thousand
+/// segments takes half the memory, and the listing does not parse each
+/// name again.
 #[derive(Debug, Clone)]
 pub struct DirRead {
     pub(crate) dir: PathBuf,
-    /// Every name, one after the other.
+    /// The names of the entries not named like segments, one after the
+    /// other (from the listing cache: the whole cache file, see
+    /// [`Segs::Stored`]).
     pub(crate) names: Vec<u8>,
+    /// The entries not named like segments.
     pub(crate) entries: Vec<Raw>,
+    /// The entries named like segments.
+    pub(crate) segments: Segs,
     pub(crate) snapshot: bool,
 }
 
-/// One entry: its name at `names[start..start + len]`.
+/// One entry not named like a segment: its name at `names[start..start + len]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Raw {
     pub(crate) start: u32,
@@ -52,13 +64,71 @@ pub(crate) struct Raw {
     pub(crate) ino: u64,
 }
 
+/// The entries named like segments of a [`DirRead`].
+#[derive(Debug, Clone)]
+pub(crate) enum Segs {
+    /// As the directory returned them.
+    Read(Vec<SegRaw>),
+    /// `count` records of [`SegRaw::RECORD_LEN`] bytes at `names[at..]`: a
+    /// cache file's own table, used where it was read (every record was
+    /// checked when the file was decoded, see [`SegRaw::from_record`]).
+    Stored { at: usize, count: usize },
+}
+
+/// One entry named like a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegRaw {
+    pub(crate) name: SegmentName,
+    pub(crate) d_type: FileType,
+    pub(crate) ino: u64,
+}
+
+impl SegRaw {
+    /// A record's bytes: seq u64, ino u64 (little-endian), digits u8, type
+    /// u8 (the mode's file type bits, `mode >> 12`).
+    pub(crate) const RECORD_LEN: usize = 18;
+
+    pub(crate) fn to_record(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.name.seq.to_le_bytes());
+        out.extend_from_slice(&self.ino.to_le_bytes());
+        out.push(self.name.width);
+        out.push((self.d_type.as_raw_mode() >> 12) as u8);
+    }
+
+    /// A record back; `None` when it is short, or its seq and digits make
+    /// no segment name.
+    pub(crate) fn from_record(rec: &[u8]) -> Option<SegRaw> {
+        let seq = u64::from_le_bytes(rec.get(..8)?.try_into().ok()?);
+        let ino = u64::from_le_bytes(rec.get(8..16)?.try_into().ok()?);
+        let name = SegmentName::new(seq, *rec.get(16)?)?;
+        let d_type = FileType::from_raw_mode(u32::from(*rec.get(17)?) << 12);
+        Some(SegRaw { name, d_type, ino })
+    }
+}
+
 /// One entry of a [`DirRead`].
 #[derive(Debug, Clone, Copy)]
 pub struct DirEntry<'a> {
     dir: &'a Path,
-    name: &'a OsStr,
+    name: EntryName<'a>,
     d_type: FileType,
     ino: u64,
+}
+
+/// An entry's name: where the read keeps it, or written out from a
+/// segment's numbers.
+#[derive(Debug, Clone, Copy)]
+enum EntryName<'a> {
+    Kept(&'a OsStr),
+    Segment([u8; MAX_NAME_LEN], u8),
+}
+
+/// One entry named like a segment, as its numbers (its name is written out
+/// only when asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentEntry<'a> {
+    dir: &'a Path,
+    raw: SegRaw,
 }
 
 impl DirRead {
@@ -99,8 +169,10 @@ impl DirRead {
                 // no memory), so neither grows entry by entry.
                 names: Vec::with_capacity(cap / 2),
                 entries: Vec::with_capacity(cap / 32),
+                segments: Segs::Read(Vec::new()),
                 snapshot: true,
             };
+            let mut segments = Vec::with_capacity(cap / 32);
             let mut calls = 0usize;
             // Bytes the first call used (each record's length recomputed the
             // kernel's way: 19 header bytes, the name and its NUL, 8-aligned).
@@ -119,6 +191,14 @@ impl DirRead {
                 if name == b"." || name == b".." {
                     continue;
                 }
+                if let Some(seg) = parse_segment_parts(name) {
+                    segments.push(SegRaw {
+                        name: seg,
+                        d_type: entry.file_type(),
+                        ino: entry.ino(),
+                    });
+                    continue;
+                }
                 read.entries.push(Raw {
                     start: read.names.len() as u32,
                     len: name.len() as u32,
@@ -127,6 +207,7 @@ impl DirRead {
                 });
                 read.names.extend_from_slice(name);
             }
+            read.segments = Segs::Read(segments);
             // `calls` counts the final, empty call too.
             if calls <= 2 {
                 return Ok(read);
@@ -165,24 +246,59 @@ impl DirRead {
         self
     }
 
-    /// The entries, in the order the directory returned them (by name for
-    /// a read from the listing cache, [`DirRead::read_cached`]).
+    /// Every entry: those not named like segments (in the order the
+    /// directory returned them, or by name from the listing cache), then
+    /// those named like segments (see [`DirRead::segments`]).
     pub fn entries(&self) -> impl Iterator<Item = DirEntry<'_>> {
+        self.others().chain(self.segments().map(|s| s.entry()))
+    }
+
+    /// The entries not named like segments.
+    pub fn others(&self) -> impl Iterator<Item = DirEntry<'_>> {
         self.entries.iter().map(move |r| DirEntry {
             dir: &self.dir,
-            name: OsStr::from_bytes(&self.names[r.start as usize..(r.start + r.len) as usize]),
+            name: EntryName::Kept(OsStr::from_bytes(
+                &self.names[r.start as usize..(r.start + r.len) as usize],
+            )),
             d_type: r.d_type,
             ino: r.ino,
         })
     }
 
+    /// The entries named like segments, in the order the directory returned
+    /// them (from the listing cache: by seq, the longer name first).
+    pub fn segments(&self) -> impl Iterator<Item = SegmentEntry<'_>> {
+        let (read, stored): (&[SegRaw], &[u8]) = match &self.segments {
+            Segs::Read(v) => (v, &[]),
+            Segs::Stored { at, count } => (&[], &self.names[*at..*at + count * SegRaw::RECORD_LEN]),
+        };
+        let stored = stored
+            .chunks_exact(SegRaw::RECORD_LEN)
+            .filter_map(SegRaw::from_record);
+        read.iter()
+            .copied()
+            .chain(stored)
+            .map(move |raw| SegmentEntry {
+                dir: &self.dir,
+                raw,
+            })
+    }
+
+    /// How many entries are named like segments.
+    pub fn segment_count(&self) -> usize {
+        match &self.segments {
+            Segs::Read(v) => v.len(),
+            Segs::Stored { count, .. } => *count,
+        }
+    }
+
     /// How many entries (`.` and `..` left out).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.segment_count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
@@ -196,17 +312,16 @@ pub(crate) fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
     )?)
 }
 
-impl<'a> DirEntry<'a> {
-    pub fn file_name(&self) -> &'a OsStr {
-        self.name
+impl DirEntry<'_> {
+    pub fn file_name(&self) -> &OsStr {
+        match &self.name {
+            EntryName::Kept(name) => name,
+            EntryName::Segment(buf, len) => OsStr::from_bytes(&buf[..usize::from(*len)]),
+        }
     }
 
     pub fn path(&self) -> PathBuf {
-        // Sized once: no reallocation per entry of a large directory.
-        let mut path = PathBuf::with_capacity(self.dir.as_os_str().len() + 1 + self.name.len());
-        path.push(self.dir);
-        path.push(self.name);
-        path
+        join(self.dir, self.file_name())
     }
 
     /// The inode number the directory entry names (no stat).
@@ -219,18 +334,69 @@ impl<'a> DirEntry<'a> {
     /// never followed: it is a symlink. `NotFound` when the entry is gone
     /// since the read (only possible where `lstat` was needed).
     pub fn file_type(&self) -> io::Result<FileType> {
-        match self.d_type {
-            FileType::Unknown => rustix::fs::lstat(self.path())
-                .map(|st| FileType::from_raw_mode(st.st_mode))
-                .map_err(Into::into),
-            t => Ok(t),
-        }
+        type_of(self.d_type, || self.path())
     }
 
     /// Whether the entry is a regular file (see [`DirEntry::file_type`]);
     /// `None` when it is gone since the read.
     pub fn is_file(&self) -> Option<bool> {
         self.file_type().ok().map(|t| t == FileType::RegularFile)
+    }
+}
+
+impl<'a> SegmentEntry<'a> {
+    /// The start seq and the digits' count the name says.
+    pub fn name(&self) -> SegmentName {
+        self.raw.name
+    }
+
+    /// The inode number the directory entry names (no stat).
+    pub fn ino(&self) -> u64 {
+        self.raw.ino
+    }
+
+    /// As [`DirEntry::file_type`].
+    pub fn file_type(&self) -> io::Result<FileType> {
+        type_of(self.raw.d_type, || self.path())
+    }
+
+    /// The entry, its name written out.
+    pub fn entry(&self) -> DirEntry<'a> {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let len = write_segment_name(self.raw.name, &mut buf) as u8;
+        DirEntry {
+            dir: self.dir,
+            name: EntryName::Segment(buf, len),
+            d_type: self.raw.d_type,
+            ino: self.raw.ino,
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.entry().path()
+    }
+
+    pub(crate) fn raw(&self) -> SegRaw {
+        self.raw
+    }
+}
+
+/// `dir/name`, sized once: no reallocation per entry of a large directory.
+fn join(dir: &Path, name: &OsStr) -> PathBuf {
+    let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+    path.push(dir);
+    path.push(name);
+    path
+}
+
+/// `d_type` as a file type, from one `lstat` of `path()` where the file
+/// system left it unknown.
+fn type_of(d_type: FileType, path: impl FnOnce() -> PathBuf) -> io::Result<FileType> {
+    match d_type {
+        FileType::Unknown => rustix::fs::lstat(path())
+            .map(|st| FileType::from_raw_mode(st.st_mode))
+            .map_err(Into::into),
+        t => Ok(t),
     }
 }
 

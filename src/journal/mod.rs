@@ -21,6 +21,7 @@ pub mod repair;
 pub mod scan;
 pub(crate) mod schema;
 pub mod segment;
+pub mod segname;
 pub mod source;
 pub mod stats;
 pub mod tailcut;

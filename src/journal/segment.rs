@@ -17,12 +17,12 @@
 //!   segment is opened for reading, or asked for): readers use it as their
 //!   end, so bytes appended after that are not mistaken for damage.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+use once_cell::race::OnceBox;
 
 use rustix::fs::FileType;
 
@@ -30,91 +30,13 @@ pub use crate::journal::defect::file_name_lossy;
 use crate::journal::dircache::ListingCache;
 use crate::journal::dirread::DirRead;
 use crate::journal::error::JournalError;
+pub use crate::journal::segname::{
+    NAME_DIGITS, has_jsonl_extension, parse_segment_name, segment_file_name,
+};
+use crate::journal::segname::{PREFIX, SUFFIX, SegmentName, seq_out_of_range};
 
 /// The writer's claim file (`flock(2)` target) inside a journal directory.
 pub const LOCK_FILE_NAME: &str = ".account-journal.lock";
-
-const PREFIX: &str = "events-";
-const SUFFIX: &str = ".jsonl";
-/// Width of the zero-padded start seq in the names the engine writes.
-pub const NAME_DIGITS: usize = 20;
-
-/// Parses `events-<digits>.jsonl` into its start seq. Anything else is `None`:
-/// a name that does not parse is not a segment and is left alone.
-pub fn parse_segment_name(name: &OsStr) -> Option<u64> {
-    // Bytes, not str: run on every entry of a directory of ten thousand
-    // segments (a name that is not UTF-8 is not a segment either way).
-    let digits = name
-        .as_bytes()
-        .strip_prefix(PREFIX.as_bytes())?
-        .strip_suffix(SUFFIX.as_bytes())?;
-    if digits.is_empty() || digits.len() > NAME_DIGITS {
-        return None;
-    }
-    if let Ok(d) = <&[u8; NAME_DIGITS]>::try_from(digits) {
-        // The engine's names: 4 + 8 + 8 digits, eight at a time (the first
-        // four behind four '0's).
-        let word = |b: [u8; 8]| u64::from_le_bytes(b);
-        let a = parse_digits(word([b'0', b'0', b'0', b'0', d[0], d[1], d[2], d[3]]))?;
-        let b = parse_digits(word(d[4..12].try_into().ok()?))?;
-        let c = parse_digits(word(d[12..].try_into().ok()?))?;
-        return a
-            .checked_mul(10u64.pow(16))?
-            .checked_add(b * 100_000_000 + c);
-    }
-    let mut seq: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        seq = seq.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(seq)
-}
-
-/// Whether a file name ends in `.jsonl` with something before it (what
-/// `Path::extension` says is a `jsonl` extension, without parsing a path).
-/// Eight ASCII digits, the first in the lowest byte (a little-endian load),
-/// as their number; `None` when a byte is not a digit. Run on every name of
-/// a large directory: a few instructions instead of eight multiplications
-/// in a chain.
-fn parse_digits(chunk: u64) -> Option<u64> {
-    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    // Each byte 0x30..=0x39: high nibble 3, and still 3 after adding 6 (a
-    // byte whose add carries into the next had a high nibble of F: refused).
-    if (chunk & HIGH) | ((chunk.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4)
-        != 0x3333_3333_3333_3333
-    {
-        return None;
-    }
-    let mut v = chunk - 0x3030_3030_3030_3030;
-    v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
-    v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
-    v = (v * 10_000 + (v >> 32)) & 0x0000_0000_FFFF_FFFF;
-    Some(v)
-}
-
-pub fn has_jsonl_extension(name: &OsStr) -> bool {
-    let name = name.as_bytes();
-    name.len() > SUFFIX.len() && name.ends_with(SUFFIX.as_bytes())
-}
-
-/// `events-<digits>.jsonl` with at most 20 digits whose number overflows u64.
-fn seq_out_of_range(name: &OsStr) -> bool {
-    name.to_str()
-        .and_then(|n| n.strip_prefix(PREFIX)?.strip_suffix(SUFFIX))
-        .is_some_and(|d| {
-            !d.is_empty()
-                && d.len() <= NAME_DIGITS
-                && d.bytes().all(|b| b.is_ascii_digit())
-                && d.parse::<u64>().is_err()
-        })
-}
-
-/// The file name the engine gives the segment starting at `start_seq`.
-pub fn segment_file_name(start_seq: u64) -> String {
-    format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
-}
 
 /// A regular file named like a segment, as listed by [`Listing::read`] (the
 /// only place that makes one, so a segment's path is always a regular file
@@ -123,22 +45,32 @@ pub fn segment_file_name(start_seq: u64) -> String {
 pub struct Segment {
     /// The start seq parsed from the file name.
     pub(crate) start_seq: u64,
-    /// How many digits the file name has (the engine writes 20): with the
-    /// start seq, the name itself (`events-` + the seq zero-padded to it +
-    /// `.jsonl`), as a name that does not parse is not a segment.
-    width: u8,
-    /// The listed directory, shared by its segments.
-    dir: Arc<PathBuf>,
+    /// The listed directory and how many digits the file name has, shared
+    /// by the listing's segments whose names have as many (all of them, as
+    /// the engine names them).
+    dir: Arc<SegmentDir>,
     /// The full path and the length, made the first time either is asked
     /// for: a listing of ten thousand segments builds only the paths of
     /// those a command opens (a path per segment was a tenth of
-    /// `inspect -n 20`'s time on such a journal, and the segment's size is
-    /// most of the listing's memory; issue 14).
-    opened: OnceLock<Box<Opened>>,
+    /// `inspect -n 20`'s time on such a journal). One pointer, not a
+    /// `OnceLock` (two words): the listing's memory is most of what a
+    /// command on such a journal costs (issue 14). Threads that race to
+    /// make it each may, but all of them get the one that was kept.
+    opened: OnceBox<Opened>,
     /// Inode number when the listing was taken (the directory entry's own,
     /// no stat): a mutation checks that the file it opens is still this one
     /// (see `dirfd`).
     pub(crate) ino: u64,
+}
+
+/// A listed directory and a count of digits (see [`Segment::dir`]).
+#[derive(Debug, PartialEq, Eq)]
+struct SegmentDir {
+    path: PathBuf,
+    /// With the start seq, the name itself (`events-` + the seq
+    /// zero-padded to it + `.jsonl`), as a name that does not parse is not
+    /// a segment (the engine writes 20).
+    width: u8,
 }
 
 /// What a [`Segment`] makes when it is first used.
@@ -152,8 +84,7 @@ struct Opened {
 /// The same file of the same listing: name, directory and inode.
 impl PartialEq for Segment {
     fn eq(&self, other: &Segment) -> bool {
-        (self.start_seq, self.width, self.ino) == (other.start_seq, other.width, other.ino)
-            && self.dir == other.dir
+        (self.start_seq, self.ino) == (other.start_seq, other.ino) && self.dir == other.dir
     }
 }
 
@@ -173,8 +104,9 @@ impl Segment {
     fn opened(&self) -> &Opened {
         self.opened.get_or_init(|| {
             let name = self.file_name();
-            let mut path = PathBuf::with_capacity(self.dir.as_os_str().len() + 1 + name.len());
-            path.push(self.dir.as_path());
+            let dir = &self.dir.path;
+            let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+            path.push(dir);
             path.push(name);
             Box::new(Opened {
                 path,
@@ -195,14 +127,13 @@ impl Segment {
         })
     }
 
-    /// A segment listed in `dir` under a name of `width` digits (the caller
-    /// checked that it is a regular file named like a segment).
-    fn listed(start_seq: u64, width: u8, dir: &Arc<PathBuf>, ino: u64) -> Segment {
+    /// A segment listed in `dir` (the caller checked that it is a regular
+    /// file named like a segment, with `dir`'s count of digits).
+    fn listed(start_seq: u64, dir: &Arc<SegmentDir>, ino: u64) -> Segment {
         Segment {
             start_seq,
-            width,
             dir: Arc::clone(dir),
-            opened: OnceLock::new(),
+            opened: OnceBox::new(),
             ino,
         }
     }
@@ -212,7 +143,7 @@ impl Segment {
         format!(
             "{PREFIX}{:0width$}{SUFFIX}",
             self.start_seq,
-            width = usize::from(self.width)
+            width = usize::from(self.dir.width)
         )
     }
 }
@@ -308,10 +239,7 @@ impl Listing {
         if read.is_snapshot() {
             return Listing::from_entries(&read, None);
         }
-        let newest = read
-            .entries()
-            .filter_map(|e| parse_segment_name(e.file_name()))
-            .max();
+        let newest = read.segments().map(|e| e.name().seq).max();
         let again = read_dir_for_listing(read.dir())?;
         // Keep nothing when the first read found no segment (as before).
         Listing::from_entries(&again, Some(newest))
@@ -321,27 +249,29 @@ impl Listing {
     fn from_entries(read: &DirRead, upto: Option<Option<u64>>) -> Result<Listing, JournalError> {
         let mut listing = Listing {
             dir: read.dir().to_owned(),
-            segments: Vec::with_capacity(read.len()),
+            segments: Vec::with_capacity(read.segment_count()),
             irregular: Vec::new(),
             has_lock_file: false,
         };
-        let dir = Arc::new(read.dir().to_owned());
-        for entry in read.entries() {
+        // One shared directory per count of digits, made when first needed.
+        let mut dirs: [Option<Arc<SegmentDir>>; NAME_DIGITS + 1] = Default::default();
+        for entry in read.others() {
             let name = entry.file_name();
             if name == LOCK_FILE_NAME {
                 listing.has_lock_file = true;
-                continue;
+            } else if seq_out_of_range(name) {
+                listing.irregular.push(Irregular {
+                    start_seq: u64::MAX,
+                    path: entry.path(),
+                    kind: IrregularKind::SeqOutOfRange,
+                });
             }
-            let Some(start_seq) = parse_segment_name(name) else {
-                if seq_out_of_range(name) {
-                    listing.irregular.push(Irregular {
-                        start_seq: u64::MAX,
-                        path: entry.path(),
-                        kind: IrregularKind::SeqOutOfRange,
-                    });
-                }
-                continue;
-            };
+        }
+        for entry in read.segments() {
+            let SegmentName {
+                seq: start_seq,
+                width,
+            } = entry.name();
             if let Some(newest) = upto
                 && newest.is_none_or(|newest| start_seq > newest)
             {
@@ -367,12 +297,16 @@ impl Listing {
                 }
             };
             if ft == FileType::RegularFile {
-                // The digits' count: the name less `events-` and `.jsonl`
-                // (at most 20, parse_segment_name checked).
-                let width = (name.len() - PREFIX.len() - SUFFIX.len()) as u8;
-                listing
-                    .segments
-                    .push(Segment::listed(start_seq, width, &dir, entry.ino()));
+                listing.segments.push(Segment::listed(
+                    start_seq,
+                    dirs[usize::from(width)].get_or_insert_with(|| {
+                        Arc::new(SegmentDir {
+                            path: read.dir().to_owned(),
+                            width,
+                        })
+                    }),
+                    entry.ino(),
+                ));
             } else {
                 let path = entry.path();
                 let kind = irregular_kind_of(&path, ft);
@@ -388,8 +322,8 @@ impl Listing {
         // for seqs written two ways ("events-1", "events-01": the longer
         // name first, as the names compare).
         listing.segments.sort_unstable_by(|a, b| {
-            (a.start_seq, std::cmp::Reverse(a.width))
-                .cmp(&(b.start_seq, std::cmp::Reverse(b.width)))
+            (a.start_seq, std::cmp::Reverse(a.dir.width))
+                .cmp(&(b.start_seq, std::cmp::Reverse(b.dir.width)))
         });
         listing.irregular.sort_by_key(|s| s.start_seq);
         Ok(listing)
@@ -547,95 +481,9 @@ pub(crate) mod ser {
 
 #[cfg(test)]
 mod tests {
-    /// The digit-at-a-time parse the fast path must agree with.
-    fn slow_parse(name: &[u8]) -> Option<u64> {
-        let digits = name.strip_prefix(b"events-")?.strip_suffix(b".jsonl")?;
-        if digits.is_empty() || digits.len() > NAME_DIGITS || !digits.iter().all(u8::is_ascii_digit)
-        {
-            return None;
-        }
-        std::str::from_utf8(digits).ok()?.parse().ok()
-    }
-
-    #[test]
-    fn twenty_digit_names_parse_as_digit_by_digit() {
-        let mut names: Vec<Vec<u8>> = [
-            "00000000000000000000",
-            "00000000000000000001",
-            "00000000000000086797",
-            "18446744073709551615",
-            "18446744073709551616",
-            "99999999999999999999",
-            "09999999999999999999",
-            "1844674407370955161a",
-            "a0000000000000000000",
-            "0000000000:000000000",
-            "0000000000/000000000",
-            "00000000000000000 00",
-            "0000000000000000000\u{ff}",
-        ]
-        .iter()
-        .map(|d| format!("events-{d}.jsonl").into_bytes())
-        .collect();
-        // Every byte value at every digit position.
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        for pos in 0..NAME_DIGITS {
-            for byte in 0u8..=255 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let mut d = format!("{:020}", x % 10u64.pow(19)).into_bytes();
-                d[pos] = byte;
-                let mut name = b"events-".to_vec();
-                name.extend_from_slice(&d);
-                name.extend_from_slice(b".jsonl");
-                names.push(name);
-            }
-        }
-        for name in &names {
-            let got = parse_segment_name(OsStr::from_bytes(name));
-            assert_eq!(got, slow_parse(name), "{}", String::from_utf8_lossy(name));
-        }
-        assert_eq!(
-            parse_segment_name(OsStr::new("events-18446744073709551615.jsonl")),
-            Some(u64::MAX)
-        );
-        assert_eq!(
-            parse_segment_name(OsStr::new("events-00000000000000086797.jsonl")),
-            Some(86797)
-        );
-    }
+    use std::ffi::OsStr;
 
     use super::*;
-
-    #[test]
-    fn parses_engine_names_and_rejects_lookalikes() {
-        assert_eq!(
-            parse_segment_name(OsStr::new("events-00000000000000000001.jsonl")),
-            Some(1)
-        );
-        assert_eq!(
-            parse_segment_name(OsStr::new("events-286.jsonl")),
-            Some(286)
-        );
-        assert_eq!(
-            parse_segment_name(OsStr::new("events-18446744073709551615.jsonl")),
-            Some(u64::MAX)
-        );
-        for bad in [
-            "events-.jsonl",
-            "events-1.jsonl.bak",
-            "events-1.json",
-            "events--1.jsonl",
-            "events-+1.jsonl",
-            "events-99999999999999999999.jsonl",
-            "events-000000000000000000001.jsonl",
-            "xevents-1.jsonl",
-            ".account-journal.lock",
-        ] {
-            assert_eq!(parse_segment_name(OsStr::new(bad)), None, "{bad}");
-        }
-    }
 
     fn line(seq: u64) -> String {
         format!(
@@ -785,11 +633,12 @@ mod tests {
     }
 
     /// A listing of ten thousand segments is mostly this struct: its size
-    /// is its page faults (issue 14).
+    /// is its page faults (issue 14). Four words: seq, inode, the shared
+    /// directory, the lazy path.
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn a_listed_segment_stays_small() {
-        assert!(std::mem::size_of::<Segment>() <= 48);
+        assert!(std::mem::size_of::<Segment>() <= 32);
     }
 
     #[test]

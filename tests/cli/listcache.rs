@@ -89,25 +89,30 @@ fn names_in(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Rewrites the cache file so that it lists `from` as `to` (names of the
-/// same length), with a checksum that matches: a cache that lies.
-fn forge(file: &Path, from: &str, to: &str) {
-    assert_eq!(from.len(), to.len());
+/// Rewrites the cache file so that it leaves out its newest segment, with
+/// a checksum that matches: a cache that lies. The layout is the one the
+/// listing cache's module documents (version 2): the segment count is the
+/// header's last u32, and the segments' 18-byte records, by seq, end the
+/// body.
+fn lie_about_the_newest(file: &Path) {
+    const COUNT_AT: usize = 8 + 1 + 53 + 4 + 4;
+    const RECORD: usize = 18;
     let mut bytes = fs::read(file).unwrap();
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from.as_bytes())
-        .unwrap_or_else(|| panic!("{from} not in the cache file"));
-    bytes[at..at + to.len()].copy_from_slice(to.as_bytes());
+    assert_eq!(&bytes[..9], b"JRNLDIRC\x02", "a version 2 cache file");
+    let count = u32::from_le_bytes(bytes[COUNT_AT..COUNT_AT + 4].try_into().unwrap());
+    assert_eq!(u64::from(count), SEGMENTS);
+    bytes[COUNT_AT..COUNT_AT + 4].copy_from_slice(&(count - 1).to_le_bytes());
+    let body = bytes.len() - 8;
+    let newest = &bytes[body - RECORD..body];
+    assert_eq!(
+        u64::from_le_bytes(newest[..8].try_into().unwrap()),
+        SEGMENTS
+    );
+    bytes.drain(body - RECORD..body);
     let body = bytes.len() - 8;
     let sum = journal::dircache::checksum(&bytes[..body]);
     bytes[body..].copy_from_slice(&sum.to_le_bytes());
     fs::write(file, bytes).unwrap();
-}
-
-fn lie_about_the_newest(file: &Path) {
-    let newest = segment_name(SEGMENTS);
-    forge(file, &newest, &newest.replacen('e', "x", 1));
 }
 
 #[test]

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::journal::dircache::ListingCache;
 use crate::journal::dirread::DirRead;
 use crate::journal::record::Record;
-use crate::journal::segment::{has_jsonl_extension, parse_segment_name};
+use crate::journal::segment::has_jsonl_extension;
 
 /// The journal shapes `journal` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -238,9 +238,7 @@ pub fn matches_shape(format: Format, path: &Path) -> bool {
 /// The directory formats' shapes, from one read of `path` (`read`).
 fn matches_shape_in(format: Format, path: &Path, read: &DirRead) -> bool {
     match format {
-        Format::Segments => read
-            .entries()
-            .any(|e| parse_segment_name(e.file_name()).is_some()),
+        Format::Segments => read.segment_count() > 0,
         Format::Sessions => sessions::events_dir_in(path, read).is_some(),
         Format::TopicsJsonl => {
             path.join("consumers").is_dir()
@@ -255,7 +253,8 @@ fn matches_shape_in(format: Format, path: &Path, read: &DirRead) -> bool {
 /// not exist or is no directory (it says so), or a directory holding nothing
 /// but the engine's own entries (lock file, `events-*`, quarantine files).
 fn looks_like_empty_engine_dir(read: &DirRead) -> bool {
-    read.entries().all(|e| {
+    // Segments are named `events-*`: only the other entries need a look.
+    read.others().all(|e| {
         let n = e.file_name().to_string_lossy();
         n == ".account-journal.lock"
             || n.starts_with("events-")
@@ -273,12 +272,10 @@ fn entries(dir: &Path) -> impl Iterator<Item = PathBuf> {
 /// The regular files directly in the directory read: candidates for a
 /// database.
 fn db_files_in(read: &DirRead) -> Vec<PathBuf> {
-    read.entries()
-        // Never the journals' own line files. Names first: a stat only for
-        // what may be a database, not for every segment of a large journal.
-        .filter(|e| {
-            !has_jsonl_extension(e.file_name()) && parse_segment_name(e.file_name()).is_none()
-        })
+    // Never the journals' own line files (segments are kept apart by the
+    // read). Names first: a stat only for what may be a database.
+    read.others()
+        .filter(|e| !has_jsonl_extension(e.file_name()))
         .map(|e| e.path())
         .filter(|p| p.is_file())
         .collect()

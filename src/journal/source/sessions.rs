@@ -36,7 +36,7 @@ pub(crate) fn events_dir_in(path: &Path, read: &DirRead) -> Option<PathBuf> {
     {
         return Some(events);
     }
-    read.entries()
+    read.others()
         .filter(|e| is_session_file_name(e.file_name()) && e.is_file() == Some(true))
         .any(|e| first_line_is_record(&e.path()))
         .then(|| path.to_owned())
