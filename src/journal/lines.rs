@@ -442,6 +442,26 @@ impl BackwardLines {
         self
     }
 
+    /// Reads into `buf` (its bytes do not matter) before growing a buffer
+    /// of its own: a caller reading many segments one after the other
+    /// hands each reader the last one's buffer ([`BackwardLines::into_buffer`]).
+    /// Only before the first line is read.
+    pub(crate) fn with_buffer(mut self, buf: Vec<u8>) -> Self {
+        debug_assert!(!self.started, "with_buffer after reading");
+        let end = buf.len();
+        self.buf = BackBuffer {
+            buf,
+            head: end,
+            tail: end,
+        };
+        self
+    }
+
+    /// The buffer this reader read into, for the next one.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.buf.buf
+    }
+
     /// Applies the window filter to the complete lines buffered before
     /// `line_end`: all of them when rejected, keeping only the partial first
     /// line whose start is not read yet. Returns `false` when nothing is left.
@@ -706,13 +726,25 @@ mod tests {
     }
 
     fn collect_backward(path: &Path, len: u64, opts: ReadOptions) -> Expected {
-        let mut r = BackwardLines::open(path, len, opts).unwrap();
+        collect_backward_into(path, len, opts, Vec::new()).0
+    }
+
+    /// [`collect_backward`], reading into `buf` first; gives the buffer back.
+    fn collect_backward_into(
+        path: &Path,
+        len: u64,
+        opts: ReadOptions,
+        buf: Vec<u8>,
+    ) -> (Expected, Vec<u8>) {
+        let mut r = BackwardLines::open(path, len, opts)
+            .unwrap()
+            .with_buffer(buf);
         let mut out = Vec::new();
         while let Some(l) = r.prev_line().unwrap() {
             out.push((l.offset, l.len, l.terminated, l.raw().map(<[u8]>::to_vec)));
         }
         out.reverse();
-        out
+        (out, r.into_buffer())
     }
 
     /// Same places; bodies equal wherever both readers kept them, and a body
@@ -743,13 +775,20 @@ mod tests {
             data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'a'), Just(b'\r'), Just(0u8)], 0..400),
             chunk in 1usize..40,
             max_line in 1usize..60,
+            junk in proptest::collection::vec(any::<u8>(), 0..100),
         ) {
             let mut f = tempfile::NamedTempFile::new().unwrap();
             f.write_all(&data).unwrap();
             let opts = ReadOptions { chunk, max_line };
             let want = naive(&data, max_line);
-            agree(&collect_forward(f.path(), data.len() as u64, opts), &want, max_line);
-            agree(&collect_backward(f.path(), data.len() as u64, opts), &want, max_line);
+            let len = data.len() as u64;
+            agree(&collect_forward(f.path(), len, opts), &want, max_line);
+            agree(&collect_backward(f.path(), len, opts), &want, max_line);
+            // A buffer handed on from another read (of other bytes, of any
+            // size, then of this file) changes nothing.
+            let (got, used) = collect_backward_into(f.path(), len, opts, junk);
+            agree(&got, &want, max_line);
+            agree(&collect_backward_into(f.path(), len, opts, used).0, &want, max_line);
         }
     }
 

@@ -213,6 +213,7 @@ where
                 tx,
                 spare,
                 buffers: Vec::new(),
+                back_buffer: Vec::new(),
                 line_lists: Vec::new(),
                 credit,
                 stop,
@@ -311,6 +312,10 @@ struct WorkerEnds<'a> {
     buffers: Vec<Vec<u8>>,
     /// Their line lists.
     line_lists: Vec<Vec<BatchLine>>,
+    /// A backward read's buffer, kept from one segment to the next (a
+    /// fresh one per segment was zeroed and faulted in again, up to the
+    /// chunk size, for every segment a filtered newest-first scan reads).
+    back_buffer: Vec<u8>,
     /// The bytes this worker may have in flight.
     credit: &'a Credit,
     stop: &'a std::sync::atomic::AtomicBool,
@@ -485,7 +490,15 @@ fn check_segment(
                 }),
             Direction::NewestFirst => BackwardLines::open(seg.path(), seg.len(), plan.opts)
                 .and_then(|l| {
-                    check_lines(l.with_window_filter(plan.window_filter.clone()), stop, ends)
+                    let mut lines = l
+                        .with_window_filter(plan.window_filter.clone())
+                        .with_buffer(std::mem::take(&mut ends.back_buffer));
+                    let done = check_lines(&mut lines, stop, ends);
+                    let buf = lines.into_buffer();
+                    if buf.capacity() <= MAX_POOLED {
+                        ends.back_buffer = buf;
+                    }
+                    done
                 }),
         };
     match result {
@@ -498,7 +511,7 @@ fn check_segment(
 /// Hands over every line of `lines`, checked, in batches; false when the
 /// visitor has gone.
 fn check_lines(
-    mut lines: impl LineReader,
+    lines: &mut impl LineReader,
     stop: &std::sync::atomic::AtomicBool,
     ends: &WorkerEnds<'_>,
 ) -> io::Result<bool> {
