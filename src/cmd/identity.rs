@@ -48,7 +48,11 @@ pub fn check_source_id(id: &str) -> Result<()> {
 /// absolute path when it does not exist yet). FNV-1a is fixed by its
 /// definition, so the id does not change with the compiler or the platform.
 pub fn derived_source_id(host: &str, dir: &Path) -> String {
-    let path = canonical(dir);
+    id_of_canonical(host, &canonical(dir))
+}
+
+/// [`derived_source_id`] of a path already made [`canonical`].
+fn id_of_canonical(host: &str, path: &Path) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let bytes = host
         .as_bytes()
@@ -94,10 +98,9 @@ pub fn canonical(dir: &Path) -> PathBuf {
     absolute
 }
 
-/// The label people see: the directory's name (`events` is the engine's
-/// default name, so then its parent's name too: `host-a/events`).
-pub fn default_label(dir: &Path) -> String {
-    let path = canonical(dir);
+/// The label people see: the directory's name (the merged view of several
+/// journals adds the parent's where two names are the same, see `multi`).
+fn label_of_canonical(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
@@ -106,15 +109,19 @@ pub fn default_label(dir: &Path) -> String {
 /// The tag of the journal at `dir`.
 pub fn source_tag(dir: &Path, label: Option<&str>, source_id: Option<&str>) -> Result<SourceTag> {
     let host = host_name();
+    // Resolved once (a few system calls per path component), only when
+    // something is derived from it.
+    let canon = std::cell::OnceCell::new();
+    let canon = || canon.get_or_init(|| canonical(dir));
     let id = match source_id {
         Some(id) => {
             check_source_id(id)?;
             id.to_owned()
         }
-        None => derived_source_id(&host, dir),
+        None => id_of_canonical(&host, canon()),
     };
     Ok(SourceTag {
-        label: label.map_or_else(|| default_label(dir), str::to_owned),
+        label: label.map_or_else(|| label_of_canonical(canon()), str::to_owned),
         id,
         host,
     })

@@ -21,6 +21,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::FileType;
+
 use crate::journal::dircache::ListingCache;
 use crate::journal::dirread::DirRead;
 use crate::journal::record::Record;
@@ -182,13 +184,22 @@ pub fn detect_reading_with(
     .ok();
     let found: Vec<Format> = match &read {
         Some(read) => {
-            // Database candidates, found once for both database formats.
-            let dbs = db_files_in(read);
+            // Database candidates, found and opened once for both database
+            // formats: each file's first bytes say which it may be.
+            let heads: Vec<(PathBuf, Vec<u8>)> = db_files_in(read)
+                .into_iter()
+                .map(|p| {
+                    let head = read_head(&p, SQLITE_MAGIC.len().max(REDB_MAGIC.len()) as u64);
+                    (p, head)
+                })
+                .collect();
             Format::ALL
                 .into_iter()
                 .filter(|&f| match f {
-                    Format::TopicsSqlite => dbs.iter().any(|p| is_event_log_sqlite(p)),
-                    Format::Redb => dbs.iter().any(|p| starts_with(p, REDB_MAGIC)),
+                    Format::TopicsSqlite => heads
+                        .iter()
+                        .any(|(p, head)| head.starts_with(SQLITE_MAGIC) && is_event_log_sqlite(p)),
+                    Format::Redb => heads.iter().any(|(_, head)| head.starts_with(REDB_MAGIC)),
                     f => matches_shape_in(f, path, read),
                 })
                 .collect()
@@ -276,8 +287,14 @@ fn db_files_in(read: &DirRead) -> Vec<PathBuf> {
     // read). Names first: a stat only for what may be a database.
     read.others()
         .filter(|e| !has_jsonl_extension(e.file_name()))
+        // The entry's own type (no stat); a symlink counts when it leads to
+        // a regular file.
+        .filter(|e| match e.file_type() {
+            Ok(FileType::RegularFile) => true,
+            Ok(FileType::Symlink) => e.path().is_file(),
+            _ => false,
+        })
         .map(|e| e.path())
-        .filter(|p| p.is_file())
         .collect()
 }
 
