@@ -7,6 +7,17 @@
 //! Every format that can reach a terminal goes through [`escape`], so event
 //! text never sends raw control characters or escape sequences to it.
 
+/// `eprintln!`, but the line goes to stderr in one write: stderr is
+/// unbuffered and `eprintln!` writes each piece of its format apart, so a
+/// message could be torn by another process writing to the same terminal or
+/// log in between. A failed write is ignored (there is nowhere left to say
+/// it), never a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::render::notice::say_line(format_args!($($arg)*))
+    };
+}
+
 mod console;
 pub mod escape;
 pub mod notice;

@@ -11,15 +11,23 @@ use crate::follow::Notice;
 use crate::render::escape::{escape_path, escape_text};
 use crate::segment::Irregular;
 
+/// Writes `args` and a newline to stderr in one write (see `say!`).
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut line = args.to_string();
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// The error a command stopped on (with its causes), before the exit status.
 pub fn error(error: &dyn Display) {
     // Paths and event text in messages come from input: escaped.
-    eprintln!("journal: {}", escape_text(&error.to_string()));
+    say!("journal: {}", escape_text(&error.to_string()));
 }
 
 /// An entry named like a segment that every reader skips.
 pub fn irregular(irr: &Irregular) {
-    eprintln!(
+    say!(
         "journal: warning: {} is named like a segment but is {}: skipped",
         escape_path(&irr.path),
         irr.kind.describe()
@@ -29,7 +37,7 @@ pub fn irregular(irr: &Irregular) {
 /// `inspect` stopped at its limit: said, so nobody takes the first N for
 /// everything (the scan stops there, so whether more exist is unknown).
 pub fn limit_reached(shown: usize, explicit: bool) {
-    eprintln!(
+    say!(
         "journal: note: showed {shown} events, the limit{}; there may be more \
          (-n N for more, --all for every one)",
         if explicit { " (-n)" } else { " by default" }
@@ -39,12 +47,12 @@ pub fn limit_reached(shown: usize, explicit: bool) {
 /// `inspect` on a terminal found nothing: an empty screen would leave the
 /// user guessing whether it ran (a pipe gets nothing, as grep does).
 pub fn no_match() {
-    eprintln!("journal: no events match");
+    say!("journal: no events match");
 }
 
 /// The directory cannot be watched; polling instead.
 pub fn cannot_watch(dir: &Path, error: &dyn Display, poll: Duration) {
-    eprintln!(
+    say!(
         "journal: warning: cannot watch {} for changes ({error}); polling every {} instead",
         escape_path(dir),
         humantime::format_duration(poll)
@@ -53,7 +61,7 @@ pub fn cannot_watch(dir: &Path, error: &dyn Display, poll: Duration) {
 
 /// `tail -f --retry` on a missing directory.
 pub fn waiting_for_dir(dir: &Path) {
-    eprintln!(
+    say!(
         "journal: {}: no such directory; waiting for it to appear (--retry)",
         escape_path(dir)
     );
@@ -63,9 +71,7 @@ pub fn waiting_for_dir(dir: &Path) {
 pub fn follow(notice: &Notice) {
     match notice {
         Notice::Pruned { first, last } => {
-            eprintln!(
-                "journal: warning: seqs {first}..{last} were pruned before they could be read"
-            );
+            say!("journal: warning: seqs {first}..{last} were pruned before they could be read");
         }
         Notice::Gap {
             segment,
@@ -73,7 +79,7 @@ pub fn follow(notice: &Notice) {
             expected,
             found,
             segment_start: true,
-        } => eprintln!(
+        } => say!(
             "journal: warning: {} starts at seq {found} (byte {offset}) where seq {expected} \
              was due: seqs {expected}..{} are missing from the journal",
             escape_name(segment),
@@ -85,7 +91,7 @@ pub fn follow(notice: &Notice) {
             expected,
             found,
             segment_start: false,
-        } => eprintln!(
+        } => say!(
             "journal: warning: {}: byte {offset}: seq {found} where seq {expected} was due: \
              seqs {expected}..{} are missing from the journal",
             escape_name(segment),
@@ -96,17 +102,17 @@ pub fn follow(notice: &Notice) {
             offset,
             last,
             found,
-        } => eprintln!(
+        } => say!(
             "journal: warning: {}: byte {offset}: seq {found} does not follow seq {last}: \
              skipped (never printed twice)",
             escape_name(segment)
         ),
-        Notice::Truncated { segment, from, to } => eprintln!(
+        Notice::Truncated { segment, from, to } => say!(
             "journal: note: {} was cut under the reader (read to byte {from}, now {to} \
              bytes); reading it again from its start (seqs already printed are skipped)",
             escape_name(segment)
         ),
-        Notice::Replaced { segment } => eprintln!(
+        Notice::Replaced { segment } => say!(
             "journal: note: {} was replaced by a new file; reading it (seqs already \
              printed are skipped)",
             escape_name(segment)
@@ -114,21 +120,21 @@ pub fn follow(notice: &Notice) {
         Notice::DirReplaced {
             dir,
             restarted: None,
-        } => eprintln!(
+        } => say!(
             "journal: note: {} was removed and recreated; following the new directory",
             escape_path(dir)
         ),
         Notice::DirReplaced {
             dir,
             restarted: Some(max),
-        } => eprintln!(
+        } => say!(
             "journal: warning: {} was removed and recreated as a new journal whose seqs \
              started again (its max seq is {max}, below the last seq printed): following it \
              from its oldest record",
             escape_path(dir)
         ),
         Notice::Damage(d) => {
-            eprintln!(
+            say!(
                 "journal: warning: {}: {}: {}: skipped",
                 escape_text(&d.place()),
                 d.kind.name(),
@@ -173,7 +179,7 @@ impl DamageTally {
 
     pub fn report(&self, dir: &Path) {
         if let Some(t) = &self.torn_tail {
-            eprintln!(
+            say!(
                 "journal: note: {} ends in a partial line of {} bytes at byte {} (a writer \
                  mid-append, or a crash); not shown",
                 escape_name(&t.segment),
@@ -191,9 +197,9 @@ impl DamageTally {
         } else {
             "line"
         };
-        eprintln!("journal: skipped {} damaged {what}{s}:", self.damaged_count);
+        say!("journal: skipped {} damaged {what}{s}:", self.damaged_count);
         for d in &self.damaged {
-            eprintln!(
+            say!(
                 "  {}: {}: {}",
                 escape_text(&d.place()),
                 d.kind.name(),
@@ -201,9 +207,9 @@ impl DamageTally {
             );
         }
         if self.damaged_count > self.damaged.len() {
-            eprintln!("  ... and {} more", self.damaged_count - self.damaged.len());
+            say!("  ... and {} more", self.damaged_count - self.damaged.len());
         }
-        eprintln!(
+        say!(
             "journal: run `journal verify {}` for the full list",
             escape_path(dir)
         );
@@ -214,7 +220,7 @@ impl DamageTally {
 /// A stream's records between a reader's position and the oldest the
 /// journal still holds are gone (tail over a family format).
 pub fn stream_gap(dir: &Path, stream: &str, first: u64, last: u64) {
-    eprintln!(
+    say!(
         "journal: warning: {}: stream {}: positions {first}..{last} are no longer held (pruned or \
          compacted before they could be read)",
         escape_path(dir),
@@ -229,7 +235,7 @@ pub fn stream_restart(dir: &Path, stream: &str, after: u64, reason: &str) {
     } else {
         format!("its newest position is below {after}, the last one read")
     };
-    eprintln!(
+    say!(
         "journal: warning: {}: stream {}: {why}: the stream started again; reading it from its \
          start",
         escape_path(dir),
@@ -238,7 +244,7 @@ pub fn stream_restart(dir: &Path, stream: &str, after: u64, reason: &str) {
 }
 
 pub fn unacknowledged(n: usize) {
-    eprintln!(
+    say!(
         "journal: note: {n} record(s) written were not acknowledged on stdin: the cursor stays \
          before them, and the next run sends them again"
     );

@@ -14,34 +14,34 @@ use crate::segment::file_name_lossy;
 
 /// An input line that was not appended (`verb`: "invalid" or "skipped").
 pub fn problem(verb: &str, number: u64, problem: &dyn Display) {
-    eprintln!("journal: {verb}: stdin:{number}: {problem}");
+    say!("journal: {verb}: stdin:{number}: {problem}");
 }
 
 /// How many more such lines were not shown.
 pub fn more_problems(verb: &str, more: usize) {
-    eprintln!("journal: ... and {more} more {verb} line(s)");
+    say!("journal: ... and {more} more {verb} line(s)");
 }
 
 pub fn nothing_to_append() {
-    eprintln!("journal: nothing to append: no event on stdin");
+    say!("journal: nothing to append: no event on stdin");
 }
 
 /// What opening the journal cut before appending, and where the bytes went.
 pub fn notes(done: &BatchDone) {
     if let Some((segment, _, bytes)) = &done.opened.tail_cut.truncate() {
-        eprintln!(
+        say!(
             "journal: note: cut a torn tail of {bytes} bytes from {} before appending",
             escape_name(segment)
         );
     }
     for segment in done.opened.tail_cut.delete() {
-        eprintln!(
+        say!(
             "journal: note: removed {}, which held no complete line",
             escape_name(segment)
         );
     }
     for q in &done.opened.quarantined {
-        eprintln!(
+        say!(
             "journal: note: the removed bytes are saved in {}",
             crate::render::escape::escape_path(q)
         );

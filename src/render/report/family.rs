@@ -82,7 +82,7 @@ pub fn recover_text(out: &mut dyn Write, heads: &Heads) -> io::Result<()> {
 /// runtime cannot open as it is.
 pub fn recover_problems(heads: &Heads) {
     for d in &heads.problems {
-        eprintln!(
+        say!(
             "journal: note: {}: {}: {}",
             escape_text(&d.place()),
             d.kind.name(),
@@ -265,7 +265,7 @@ fn consumers_table(out: &mut dyn Write, s: &FamilyStats) -> io::Result<()> {
 /// `stats`' problems, for stderr.
 pub fn stats_problems(s: &FamilyStats) {
     for d in &s.problems {
-        eprintln!(
+        say!(
             "journal: error: {}: {}; its events are not counted",
             escape_text(&d.place()),
             escape_text(&d.detail)

@@ -13,7 +13,7 @@ use crate::prune::PruneReport;
 /// What did not stop the prune but a person should know, on stderr.
 pub fn warnings(r: &PruneReport) {
     for w in &r.warnings {
-        eprintln!(
+        say!(
             "journal: warning: {}: {}",
             escape_name(&w.segment),
             w.message
@@ -21,7 +21,7 @@ pub fn warnings(r: &PruneReport) {
     }
     for h in &r.held_back {
         if h.cursor.is_none() {
-            eprintln!(
+            say!(
                 "journal: warning: --keep-unread {}: no such file yet: that reader has not \
                  started and will read from the oldest event, so every segment is kept",
                 h.cursor_file.display()

@@ -17,13 +17,13 @@ pub fn write_text(out: &mut dyn Write, recovery: &Recovery) -> io::Result<()> {
         _ => "no segment holds one: the max seq continues from the newest segment's name",
     };
     for seg in &recovery.segments_without_valid_line {
-        eprintln!(
+        say!(
             "journal: note: {} holds no complete valid line; {from}",
             escape_name(seg)
         );
     }
     if let Some(t) = &recovery.torn_tail {
-        eprintln!(
+        say!(
             "journal: note: {} has {} bytes after its last complete valid line (from byte {}): \
              a torn tail that a restarting writer cuts",
             escape_name(&t.segment),
