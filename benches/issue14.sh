@@ -5,7 +5,8 @@
 # ahead), peak RSS of the journal side.
 # Journals come from examples/gen_journal.rs: 512 MiB in 8 MiB segments
 # (64), and 64 MiB in ~7 KiB segments (rotating at 5000 bytes) (~9,000). Prints Markdown.
-# Run by hand: bash benches/issue14.sh   (RUNS=10 for a quicker run)
+# Run by hand: bash benches/issue14.sh   (RUNS=10 for a quicker run;
+# BEFORE=path/to/an/older/journal adds a table of this build against it)
 source "$(dirname "$0")/common.sh"
 DATA=${BENCH_DATA:-$ROOT/bench-data/issue14}
 mkdir -p "$DATA"
@@ -76,3 +77,31 @@ pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments" "$J recover $man
 # commands reading the directory itself, for comparison:
 pair "newest 20 on $(ls "$many"/events-*.jsonl | wc -l) segments, no listing cache" "JOURNAL_NO_CACHE=1 $J inspect -n 20 -o raw $many" "$J inspect -n 20 -o raw $big" "itself on 64 segments:"
 pair "recover on $(ls "$many"/events-*.jsonl | wc -l) segments, no listing cache" "JOURNAL_NO_CACHE=1 $J recover $many" "$J recover $big" "itself on 64 segments:"
+
+# With BEFORE=path/to/another/journal binary (an older build): every row's
+# journal command again, this build against that one in one hyperfine run
+# each, ratio this/before (issue 14's "no regression elsewhere"). The other
+# build keeps its listing cache apart (JOURNAL_CACHE_DIR), so that neither
+# reads or rewrites the other's cache files.
+if [ -n "${BEFORE:-}" ]; then
+  B="env JOURNAL_CACHE_DIR=$DATA/cache-before $BEFORE"
+  echo
+  echo "This build against \`$BEFORE\` (same journals, RUNS=$RUNS):"
+  echo
+  echo "| job | this build (mean) | before (mean) | ratio of means | ratio of medians | peak RSS (this build) |"
+  echo "|---|---|---|---|---|---|"
+  while IFS='|' read -r name args; do
+    pair "$name" "$J $args" "$B $args" "before:"
+  done <<ROWS
+newest 20|inspect -n 20 -o raw $big
+max seq|recover $big
+rare session, newest 20|inspect -n 20 -o raw --session $rare_session $big
+rare literal, newest 20|inspect -n 20 -o raw -g $rare $big
+verify|verify $big
+events of the last 1 %|inspect --all -o raw --since $since $big
+count by type (stats)|stats $big
+full dump|inspect --all --oldest-first -o raw $big
+newest 20 on the small-segment journal|inspect -n 20 -o raw $many
+recover on the small-segment journal|recover $many
+ROWS
+fi
