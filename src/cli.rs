@@ -720,7 +720,7 @@ pub struct RepairArgs {
     pub dry_run: bool,
 
     /// How long to wait for the writer's claim (e.g. 500ms, 10s)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::cmd::units::duration_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::units::duration_arg)]
     pub wait: std::time::Duration,
 
     /// Print the plan and the result as one JSON object
@@ -864,7 +864,7 @@ Examples:
 
 /// `--poll`: a duration of at least 10ms (`0s` or `1ns` would spin a core).
 fn parse_poll(s: &str) -> Result<std::time::Duration, String> {
-    let d = crate::cmd::units::duration_arg(s)?;
+    let d = crate::units::duration_arg(s)?;
     if d < std::time::Duration::from_millis(10) {
         return Err(format!(
             "{s} is too short: polling that often would keep a core busy (10ms at least)"

@@ -1,10 +1,12 @@
 //! The `journal` binary: parse arguments, run a subcommand, map errors to exit
-//! codes. Everything else is in the library (`journal::`) or in `cmd/`.
+//! codes. Everything else is in the library (`journal::`), in `cmd/`, or in
+//! `units` (the sizes and durations options take, shared by `cli` and `cmd`).
 
 #[macro_use]
 mod exit_codes;
 mod cli;
 mod cmd;
+mod units;
 
 use std::io;
 

@@ -11,9 +11,9 @@ use journal::render::report::{self, APPEND_SCHEMA, write_json};
 use journal::writer::WriterOptions;
 
 use crate::cli::AppendArgs;
-use crate::cmd::units::{parse_duration, parse_size};
 use crate::cmd::{Context, resolve_dir};
 use crate::exit_codes::ExitCode;
+use crate::units::{parse_duration, parse_size};
 
 /// The plain options `append` runs with.
 struct AppendOptions {

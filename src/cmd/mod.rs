@@ -12,7 +12,6 @@ mod recover;
 mod repair;
 mod stats;
 mod tail;
-pub(crate) mod units;
 mod verify;
 
 use std::cell::Cell;

@@ -8,9 +8,9 @@ use journal::prune::{PruneOptions, UnreadCursor, prune};
 use journal::render::report::{self, PRUNE_SCHEMA, write_json};
 
 use crate::cli::PruneArgs;
-use crate::cmd::units::{parse_duration, parse_size};
 use crate::cmd::{Context, resolve_dir};
 use crate::exit_codes::ExitCode;
+use crate::units::{parse_duration, parse_size};
 
 /// How the report is printed.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use journal::render::report::{self, STATS_SCHEMA, write_json};
 use journal::stats::{StatsOptions, stats};
 
 use crate::cli::StatsArgs;
-use crate::cmd::units::parse_size;
 use crate::cmd::{Context, Target, family, open_listing, open_streams};
 use crate::exit_codes::ExitCode;
+use crate::units::parse_size;
 
 pub fn run(args: StatsArgs, ctx: &Context) -> Result<ExitCode> {
     if let Target::Family(source) = open_streams(&args.dir, &args.read, &args.streams)? {
