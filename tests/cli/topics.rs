@@ -1014,3 +1014,74 @@ fn sqlite_rows_of_other_column_types_are_damage_that_keeps_its_id() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 3 damaged"));
     assert_eq!(dir_state(&s.root), before, "a read changed the directory");
 }
+
+/// Rows whose `event_id` is not an integer (text, a real, a blob: SQLite's
+/// INTEGER affinity keeps what does not look like one) are damage of the
+/// topic, found wherever SQLite sorts them, and every other row is still
+/// read once in both directions; an event at id i64::MAX is read too (a
+/// first page bounded by it left that event out).
+#[test]
+fn sqlite_ids_that_are_not_integers_are_damage_and_no_row_is_skipped() {
+    let s = Store::corpus("harn-sqlite");
+    let db = s.root.join("events.sqlite");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO events VALUES ('agent.transcript.llm', 'abc', 'x', X'7B7D', '{}', 1);
+             INSERT INTO events VALUES ('triggers.inbox', 2.5, 'x', X'7B7D', '{}', 1);
+             INSERT INTO events VALUES ('triggers.inbox', X'0102', 'x', X'7B7D', '{}', 1);
+             INSERT INTO events SELECT topic, 9223372036854775807, kind, payload, headers,
+               occurred_at_ms FROM events WHERE topic = 'triggers.inbox' AND event_id = 96;",
+        )
+        .unwrap();
+    let before = dir_state(&s.root);
+
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1, "{v}");
+    let details = v["defects"].to_string();
+    for want in [
+        "events row of topic agent.transcript.llm: event_id is the text \\\"abc\\\", not an integer",
+        "events row of topic triggers.inbox: event_id is the real 2.5, not an integer",
+        "events row of topic triggers.inbox: event_id is a blob of 2 bytes, not an integer",
+    ] {
+        assert!(details.contains(want), "{want}: {details}");
+    }
+
+    let (r, code) = s.json(&["recover", "--json"]);
+    assert_eq!(code, 0, "{r}");
+    let latest: BTreeMap<&str, u64> = r["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stream"].as_str().unwrap(), s["latest"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        latest,
+        BTreeMap::from([(LLM, 144), (INBOX, i64::MAX as u64)]),
+        "{r}"
+    );
+
+    // Every readable event once, newest first and oldest first.
+    for order in [&[][..], &["--oldest-first"][..]] {
+        let mut args = vec!["inspect", "--all", "-o", "jsonl"];
+        args.extend_from_slice(order);
+        let out = s.cmd(&args).output().unwrap();
+        assert!(out.status.success(), "{order:?}");
+        let mut ids: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        ids.sort_unstable();
+        // Both topics' 1..=96, the LLM topic's 97..=144, and i64::MAX.
+        let mut want: Vec<u64> = (1..=96).chain(1..=144).chain([i64::MAX as u64]).collect();
+        want.sort_unstable();
+        assert_eq!(ids, want, "{order:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("skipped 3 damaged"), "{order:?}: {stderr}");
+    }
+    assert_eq!(dir_state(&s.root), before, "a read changed the directory");
+}

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, types::ValueRef};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OpenFlags};
 
 use super::consumers::Consumer;
 use super::{LineBody, Place, StreamItem, TopicEvent, TopicStream, classify};
@@ -305,7 +306,7 @@ impl Db {
             path: self.path.clone(),
             topic: topic.to_owned(),
             newest_first,
-            bound: if newest_first { i64::MAX } else { i64::MIN },
+            bound: None,
             queue: VecDeque::new(),
             done: false,
         }
@@ -319,14 +320,20 @@ pub struct SqlStream {
     path: PathBuf,
     topic: String,
     newest_first: bool,
-    /// Ids beyond this one are still to read.
-    bound: i64,
+    /// Ids beyond this one (the last page's last, as stored: of any type)
+    /// are still to read; `None` before the first page. SQLite orders every
+    /// value (integers and reals by value, then text, then blobs), so the
+    /// pages visit every row once, whatever its id's type.
+    bound: Option<Value>,
     queue: VecDeque<StreamItem>,
     done: bool,
 }
 
 struct Row {
-    id: i64,
+    /// The id, or what it is instead of an integer.
+    id: Result<i64, String>,
+    /// The id as stored, for the next page's bound.
+    key: Value,
     kind: String,
     payload: Vec<u8>,
     headers: String,
@@ -337,18 +344,36 @@ struct Row {
 
 impl SqlStream {
     fn read_page(&mut self) -> Result<(), JournalError> {
-        let sql = if self.newest_first {
-            "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
-             WHERE topic = ?1 AND event_id < ?2 ORDER BY event_id DESC LIMIT ?3"
-        } else {
-            "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
-             WHERE topic = ?1 AND event_id > ?2 ORDER BY event_id ASC LIMIT ?3"
+        let sql = match (self.newest_first, self.bound.is_some()) {
+            (true, true) => {
+                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+                 WHERE topic = ?1 AND event_id < ?2 ORDER BY event_id DESC LIMIT ?3"
+            }
+            (false, true) => {
+                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+                 WHERE topic = ?1 AND event_id > ?2 ORDER BY event_id ASC LIMIT ?3"
+            }
+            // The first page: no bound (a bound of i64::MAX left out an
+            // event of that id, and every id stored as text or a blob).
+            (true, false) => {
+                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+                 WHERE topic = ?1 AND ?2 IS NULL ORDER BY event_id DESC LIMIT ?3"
+            }
+            (false, false) => {
+                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+                 WHERE topic = ?1 AND ?2 IS NULL ORDER BY event_id ASC LIMIT ?3"
+            }
         };
         let err = |e| db_err(&self.path, e, self.busy_wait);
         let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
             let rows = stmt
                 .query_map(rusqlite::params![self.topic, self.bound, PAGE], |r| {
+                    let key = Value::from(r.get_ref(0)?);
+                    let id = match &key {
+                        Value::Integer(id) => Ok(*id),
+                        other => Err(describe_id(other)),
+                    };
                     let bytes = |v: ValueRef<'_>| match v {
                         ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
                         ValueRef::Integer(i) => i.to_string().into_bytes(),
@@ -375,7 +400,8 @@ impl SqlStream {
                         }
                     };
                     Ok(Row {
-                        id: r.get(0)?,
+                        id,
+                        key,
                         kind,
                         payload: bytes(r.get_ref(2)?),
                         headers: String::from_utf8_lossy(&bytes(r.get_ref(3)?)).into_owned(),
@@ -390,7 +416,7 @@ impl SqlStream {
             self.done = true;
         }
         if let Some(last) = rows.last() {
-            self.bound = last.id;
+            self.bound = Some(last.key.clone());
         }
         for row in rows {
             self.queue.push_back(self.item(row));
@@ -400,7 +426,24 @@ impl SqlStream {
 
     /// The row as the event the JSONL backend would store for it.
     fn item(&self, row: Row) -> StreamItem {
-        let id = row.id.max(0) as u64;
+        let row_id = match row.id {
+            Ok(id) => id,
+            // No id to count in a head or a sequence: damage of the topic.
+            Err(what) => {
+                return StreamItem::Damage(Defect::new(
+                    DefectKind::NotEventRecord,
+                    &self.path,
+                    0,
+                    0,
+                    format!(
+                        "events row of topic {}: event_id is {what}, not an integer; the runtime \
+                         cannot read topic {} at this row",
+                        self.topic, self.topic
+                    ),
+                ));
+            }
+        };
+        let id = row_id.max(0) as u64;
         let damaged = |what: String| StreamItem::DamagedEvent {
             id,
             defect: Defect {
@@ -413,7 +456,7 @@ impl SqlStream {
                     format!(
                         "events row ({}, {}): {what}; the runtime cannot read topic {} at this \
                          event",
-                        self.topic, row.id, self.topic
+                        self.topic, row_id, self.topic
                     ),
                 )
             },
@@ -422,14 +465,14 @@ impl SqlStream {
             return damaged(what.clone());
         }
         let raw = line_of(
-            row.id,
+            row_id,
             &row.kind,
             &row.payload,
             &row.headers,
             row.occurred_at_ms,
         );
         match classify(&raw, true) {
-            LineBody::Event(head) if head.id == row.id as u64 => StreamItem::Event(TopicEvent {
+            LineBody::Event(head) if head.id == row_id as u64 => StreamItem::Event(TopicEvent {
                 topic: self.topic.clone(),
                 id: head.id,
                 kind: head.kind,
@@ -462,6 +505,22 @@ impl TopicStream for SqlStream {
             self.read_page()?;
         }
         Ok(self.queue.pop_front())
+    }
+}
+
+/// An `event_id` that is not an integer, for a message: its type and (cut
+/// short) its value.
+fn describe_id(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Integer(i) => format!("the integer {i}"),
+        Value::Real(f) => format!("the real {f}"),
+        Value::Text(t) => {
+            let cut: String = t.chars().take(40).collect();
+            let more = if cut.len() < t.len() { "..." } else { "" };
+            format!("the text {cut:?}{more}")
+        }
+        Value::Blob(b) => format!("a blob of {} bytes", b.len()),
     }
 }
 
