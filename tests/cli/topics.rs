@@ -1015,8 +1015,9 @@ fn sqlite_rows_of_other_column_types_are_damage_that_keeps_its_id() {
     assert_eq!(dir_state(&s.root), before, "a read changed the directory");
 }
 
-/// Rows whose `event_id` is not an integer (text, a real, a blob: SQLite's
-/// INTEGER affinity keeps what does not look like one) are damage of the
+/// Rows whose `event_id` is not an integer from 0 (text, a real, a blob:
+/// SQLite's INTEGER affinity keeps what does not look like one; a negative
+/// number) are damage of the
 /// topic, found wherever SQLite sorts them, and every other row is still
 /// read once in both directions; an event at id i64::MAX is read too (a
 /// first page bounded by it left that event out).
@@ -1030,6 +1031,7 @@ fn sqlite_ids_that_are_not_integers_are_damage_and_no_row_is_skipped() {
             "INSERT INTO events VALUES ('agent.transcript.llm', 'abc', 'x', X'7B7D', '{}', 1);
              INSERT INTO events VALUES ('triggers.inbox', 2.5, 'x', X'7B7D', '{}', 1);
              INSERT INTO events VALUES ('triggers.inbox', X'0102', 'x', X'7B7D', '{}', 1);
+             INSERT INTO events VALUES ('triggers.inbox', -7, 'x', X'7B7D', '{}', 1);
              INSERT INTO events SELECT topic, 9223372036854775807, kind, payload, headers,
                occurred_at_ms FROM events WHERE topic = 'triggers.inbox' AND event_id = 96;",
         )
@@ -1040,9 +1042,10 @@ fn sqlite_ids_that_are_not_integers_are_damage_and_no_row_is_skipped() {
     assert_eq!(code, 1, "{v}");
     let details = v["defects"].to_string();
     for want in [
-        "events row of topic agent.transcript.llm: event_id is the text \\\"abc\\\", not an integer",
-        "events row of topic triggers.inbox: event_id is the real 2.5, not an integer",
-        "events row of topic triggers.inbox: event_id is a blob of 2 bytes, not an integer",
+        "events row of topic agent.transcript.llm: event_id is the text \\\"abc\\\", not an id",
+        "events row of topic triggers.inbox: event_id is the real 2.5, not an id",
+        "events row of topic triggers.inbox: event_id is a blob of 2 bytes, not an id",
+        "events row of topic triggers.inbox: event_id is the negative integer -7, not an id",
     ] {
         assert!(details.contains(want), "{want}: {details}");
     }
@@ -1081,7 +1084,7 @@ fn sqlite_ids_that_are_not_integers_are_damage_and_no_row_is_skipped() {
         want.sort_unstable();
         assert_eq!(ids, want, "{order:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("skipped 3 damaged"), "{order:?}: {stderr}");
+        assert!(stderr.contains("skipped 4 damaged"), "{order:?}: {stderr}");
     }
     assert_eq!(dir_state(&s.root), before, "a read changed the directory");
 }

@@ -330,7 +330,7 @@ pub struct SqlStream {
 }
 
 struct Row {
-    /// The id, or what it is instead of an integer.
+    /// The id, or what it is instead of an integer from 0.
     id: Result<i64, String>,
     /// The id as stored, for the next page's bound.
     key: Value,
@@ -371,7 +371,7 @@ impl SqlStream {
                 .query_map(rusqlite::params![self.topic, self.bound, PAGE], |r| {
                     let key = Value::from(r.get_ref(0)?);
                     let id = match &key {
-                        Value::Integer(id) => Ok(*id),
+                        Value::Integer(id) if *id >= 0 => Ok(*id),
                         other => Err(describe_id(other)),
                     };
                     let bytes = |v: ValueRef<'_>| match v {
@@ -436,14 +436,14 @@ impl SqlStream {
                     0,
                     0,
                     format!(
-                        "events row of topic {}: event_id is {what}, not an integer; the runtime \
-                         cannot read topic {} at this row",
+                        "events row of topic {}: event_id is {what}, not an id (an integer from \
+                         0); the runtime cannot read topic {} at this row",
                         self.topic, self.topic
                     ),
                 ));
             }
         };
-        let id = row_id.max(0) as u64;
+        let id = row_id as u64;
         let damaged = |what: String| StreamItem::DamagedEvent {
             id,
             defect: Defect {
@@ -508,12 +508,12 @@ impl TopicStream for SqlStream {
     }
 }
 
-/// An `event_id` that is not an integer, for a message: its type and (cut
-/// short) its value.
+/// An `event_id` that is not an integer from 0, for a message: its type
+/// and (cut short) its value.
 fn describe_id(v: &Value) -> String {
     match v {
         Value::Null => "null".to_owned(),
-        Value::Integer(i) => format!("the integer {i}"),
+        Value::Integer(i) => format!("the negative integer {i}"),
         Value::Real(f) => format!("the real {f}"),
         Value::Text(t) => {
             let cut: String = t.chars().take(40).collect();
