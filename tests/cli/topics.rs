@@ -1015,6 +1015,62 @@ fn sqlite_rows_of_other_column_types_are_damage_that_keeps_its_id() {
     assert_eq!(dir_state(&s.root), before, "a read changed the directory");
 }
 
+/// A `topic_heads` or `consumers` row whose columns are not the runtime's
+/// is a defect of that topic or consumer: every command still answers for
+/// the rest (they failed with SQLite's type error, exit 2).
+#[test]
+fn sqlite_head_and_cursor_rows_of_other_types_are_defects_not_failures() {
+    let s = Store::corpus("harn-sqlite");
+    let db = s.root.join("events.sqlite");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE topic_heads SET last_id = 'x' WHERE topic = 'triggers.inbox';
+             UPDATE consumers SET cursor = 'y' WHERE topic = 'agent.transcript.llm';",
+        )
+        .unwrap();
+    let before = dir_state(&s.root);
+    let head_defect =
+        "topic_heads row of topic triggers.inbox: last_id is the text \\\"x\\\", not an id";
+    let cursor_defect =
+        "consumers row (agent.transcript.llm, portal): cursor is the text \\\"y\\\"";
+
+    let (v, code) = s.json(&["verify", "--json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(defect_kinds(&v), ["not-event-record"; 2], "{v}");
+    let details = v["defects"].to_string();
+    for want in [head_defect, cursor_defect] {
+        assert!(details.contains(want), "{want}: {details}");
+    }
+
+    let (r, code) = s.json(&["recover", "--json"]);
+    assert_eq!(code, 0, "{r}");
+    let inbox = r["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == INBOX)
+        .unwrap();
+    assert_eq!(inbox["latest"], 96, "{r}");
+    assert!(r.to_string().contains(head_defect), "{r}");
+    assert!(!r.to_string().contains("head-mismatch"), "{r}");
+
+    let (st, code) = s.json(&["stats", "--json"]);
+    assert_eq!(code, 0, "{st}");
+    let consumers: Vec<&str> = st["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        consumers,
+        [INBOX],
+        "the unreadable consumer is left out: {st}"
+    );
+    assert_eq!(dir_state(&s.root), before, "a read changed the directory");
+}
+
 /// Rows whose `event_id` is not an integer from 0 (text, a real, a blob:
 /// SQLite's INTEGER affinity keeps what does not look like one; a negative
 /// number) are damage of the

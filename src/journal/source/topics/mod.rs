@@ -254,7 +254,7 @@ impl Opened<'_> {
     fn consumers(&self) -> Result<(Vec<Consumer>, Vec<Defect>), JournalError> {
         match self {
             Opened::Jsonl(log) => log.consumers(),
-            Opened::Sqlite(db) => Ok((db.consumers()?, Vec::new())),
+            Opened::Sqlite(db) => db.consumers(),
         }
     }
 }
@@ -594,10 +594,21 @@ impl Source for TopicLog {
                 Backend::Sqlite(_) => None,
             };
             if let (Some(table), Opened::Sqlite(db)) = (&table, &opened) {
-                let last_id = table.get(&topic).copied();
-                extra.insert("topic_heads_last_id".to_owned(), serde_json::json!(last_id));
-                if let Some(d) = sqlite::head_disagreement(&db.path, &topic, last_id, head_id) {
-                    problems.push(d);
+                // An unreadable last_id is said once, with nothing to compare.
+                match table.get(&topic).map(Result::as_ref).transpose() {
+                    Err(d) => {
+                        extra.insert("topic_heads_last_id".to_owned(), serde_json::Value::Null);
+                        problems.push(d.clone());
+                    }
+                    Ok(last_id) => {
+                        let last_id = last_id.copied();
+                        extra.insert("topic_heads_last_id".to_owned(), serde_json::json!(last_id));
+                        if let Some(d) =
+                            sqlite::head_disagreement(&db.path, &topic, last_id, head_id)
+                        {
+                            problems.push(d);
+                        }
+                    }
                 }
             }
             streams.push(StreamHead {

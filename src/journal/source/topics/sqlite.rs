@@ -249,21 +249,38 @@ impl Db {
     }
 
     /// `topic_heads`: topic → last_id.
-    pub fn topic_heads(&self) -> Result<BTreeMap<String, u64>, JournalError> {
+    pub fn topic_heads(&self) -> Result<TopicHeads, JournalError> {
         let mut stmt = self
             .conn
             .prepare("SELECT topic, last_id FROM topic_heads")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                let topic = text_of(r.get_ref(0)?);
+                let last_id = match r.get_ref(1)? {
+                    ValueRef::Integer(id) if id >= 0 => Ok(id as u64),
+                    v => Err(Defect::new(
+                        DefectKind::NotEventRecord,
+                        &self.path,
+                        0,
+                        0,
+                        format!(
+                            "topic_heads row of topic {topic}: last_id is {}, not an id (an \
+                             integer from 0); the runtime cannot read this topic's head",
+                            describe_id(&Value::from(v))
+                        ),
+                    )),
+                };
+                Ok((topic, last_id))
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// The `consumers` table, by topic and consumer.
-    pub fn consumers(&self) -> Result<Vec<Consumer>, JournalError> {
+    /// The `consumers` table, by topic and consumer; a row whose columns
+    /// are not the runtime's is a defect instead (the runtime cannot load
+    /// that consumer), as an unreadable cursor file is in the JSONL backend.
+    pub fn consumers(&self) -> Result<(Vec<Consumer>, Vec<Defect>), JournalError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -273,16 +290,47 @@ impl Db {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(Consumer {
-                    topic: r.get(0)?,
-                    consumer_id: r.get(1)?,
-                    cursor: r.get::<_, i64>(2)?.max(0) as u64,
-                    updated_at_ms: r.get(3)?,
+                let topic = text_of(r.get_ref(0)?);
+                let consumer_id = text_of(r.get_ref(1)?);
+                let bad = |column: &str, v: ValueRef<'_>| {
+                    Defect::new(
+                        DefectKind::NotEventRecord,
+                        &self.path,
+                        0,
+                        0,
+                        format!(
+                            "consumers row ({topic}, {consumer_id}): {column} is {}, not an \
+                             integer; the runtime cannot load this consumer",
+                            describe_id(&Value::from(v))
+                        ),
+                    )
+                };
+                let cursor = match r.get_ref(2)? {
+                    ValueRef::Integer(c) => c.max(0) as u64,
+                    v => return Ok(Err(bad("cursor", v))),
+                };
+                let updated_at_ms = match r.get_ref(3)? {
+                    ValueRef::Integer(ms) => ms,
+                    v => return Ok(Err(bad("updated_at_ms", v))),
+                };
+                Ok(Ok(Consumer {
+                    topic,
+                    consumer_id,
+                    cursor,
+                    updated_at_ms: Some(updated_at_ms),
                     file: None,
-                })
+                }))
             })
             .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        let mut consumers = Vec::new();
+        let mut defects = Vec::new();
+        for row in rows {
+            match row.map_err(|e| self.err(e))? {
+                Ok(c) => consumers.push(c),
+                Err(d) => defects.push(d),
+            }
+        }
+        Ok((consumers, defects))
     }
 
     /// `PRAGMA quick_check`: what it finds wrong (empty when "ok").
@@ -508,8 +556,21 @@ impl TopicStream for SqlStream {
     }
 }
 
-/// An `event_id` that is not an integer from 0, for a message: its type
-/// and (cut short) its value.
+/// `topic_heads`: each topic's `last_id`, or why the runtime cannot read it.
+pub type TopicHeads = BTreeMap<String, Result<u64, Defect>>;
+
+/// A text column as text (another type lossily, as a message shows it).
+fn text_of(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Null => "null".to_owned(),
+    }
+}
+
+/// An id column's value that is not an integer from 0, for a message: its
+/// type and (cut short) its value.
 fn describe_id(v: &Value) -> String {
     match v {
         Value::Null => "null".to_owned(),

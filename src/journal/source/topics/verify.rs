@@ -276,10 +276,18 @@ pub(super) fn verify(
         topics.sort();
         topics.dedup();
         for topic in topics.into_iter().filter(|t| log.wanted(t)) {
+            // An unreadable last_id is said once, with nothing to compare.
+            let last_id = match table.get(topic).map(Result::as_ref).transpose() {
+                Err(d) => {
+                    out.defects.push(d.clone());
+                    continue;
+                }
+                Ok(last_id) => last_id.copied(),
+            };
             if let Some(d) = super::sqlite::head_disagreement(
                 &db.path,
                 topic,
-                table.get(topic).copied(),
+                last_id,
                 heads.get(topic).copied(),
             ) {
                 out.defects.push(d);
