@@ -1068,6 +1068,8 @@ fn sqlite_head_and_cursor_rows_of_other_types_are_defects_not_failures() {
         [INBOX],
         "the unreadable consumer is left out: {st}"
     );
+    // Both rows counted, as verify counts them.
+    assert_eq!(st["errors"], 2, "{st}");
     assert_eq!(dir_state(&s.root), before, "a read changed the directory");
 }
 

@@ -640,8 +640,16 @@ impl Source for TopicLog {
             ..FamilyStats::default()
         };
         let mut defects = consumer_defects;
-        if let Opened::Jsonl(j) = &opened {
-            defects.extend(j.irregular());
+        match &opened {
+            Opened::Jsonl(j) => defects.extend(j.irregular()),
+            // A head the runtime cannot read is damage of its topic, as an
+            // unreadable cursor is (comparing heads is verify's).
+            Opened::Sqlite(db) => defects.extend(
+                db.topic_heads()?
+                    .into_iter()
+                    .filter(|(topic, _)| self.wanted(topic))
+                    .filter_map(|(_, last_id)| last_id.err()),
+            ),
         }
         for topic in self.selected(&opened)? {
             // The times of the events consumers' cursors point at.
