@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 14's table: each `journal` command and the tool people would use,
-# measured in the same hyperfine run (page cache warm), ratio in the last
-# columns (journal / baseline, of the means and of the medians: below 1 is
-# ahead), peak RSS of the journal side.
+# measured in the same hyperfine run (page cache warm), peak RSS of the
+# journal side, and the ratio journal / baseline (below 1 is ahead): of the
+# medians, and in the last column of the means.
 # Journals come from examples/gen_journal.rs: 512 MiB in 8 MiB segments
 # (64), and 64 MiB in ~7 KiB segments (rotating at 5000 bytes) (~9,000). Prints Markdown.
 # Run by hand: bash benches/issue14.sh   (RUNS=10 for a quicker run;
@@ -39,7 +39,7 @@ a, b = r[0]["mean"] * 1000, r[1]["mean"] * 1000
 # The median too: a baseline with a pipe (cat | wc -l) has a long tail
 # of slow runs on a shared machine, which the mean carries.
 am, bm = r[0]["median"] * 1000, r[1]["median"] * 1000
-print(f"| {sys.argv[2]} | {a:.1f} ms | {sys.argv[3]} {b:.1f} ms | {a / b:.2f} | {am / bm:.2f} | {sys.argv[4]} MiB |")
+print(f"| {sys.argv[2]} | {a:.1f} ms | {sys.argv[3]} {b:.1f} ms | {sys.argv[4]} MiB | {am / bm:.2f} | {a / b:.2f} |")
 PY
   rm -f "$json"
 }
@@ -59,7 +59,7 @@ lines=$(cat "$big"/events-*.jsonl | wc -l)
 
 echo "512 MiB journal: $(ls "$big"/events-*.jsonl | wc -l) segments, $lines events, $((bytes / lines)) bytes a line on average; small-segment journal: $(ls "$many"/events-*.jsonl | wc -l) segments. RUNS=$RUNS."
 echo
-echo "| job | \`journal\` (mean) | the tool people would use (mean) | ratio of means | ratio of medians | peak RSS (journal) |"
+echo "| job | \`journal\` (mean) | the tool people would use (mean) | peak RSS (journal) | ratio of medians | ratio (of means) |"
 echo "|---|---|---|---|---|---|"
 pair "newest 20" "$J inspect -n 20 -o raw $big" "tac $(newest "$big") | head -20" "\`tac | head -20\`"
 pair "max seq" "$J recover $big" "tail -n 1 $(newest "$big") | jq .seq" "\`tail -n1 | jq .seq\`"
@@ -88,7 +88,7 @@ if [ -n "${BEFORE:-}" ]; then
   echo
   echo "This build against \`$BEFORE\` (same journals, RUNS=$RUNS):"
   echo
-  echo "| job | this build (mean) | before (mean) | ratio of means | ratio of medians | peak RSS (this build) |"
+  echo "| job | this build (mean) | before (mean) | peak RSS (this build) | ratio of medians | ratio (of means) |"
   echo "|---|---|---|---|---|---|"
   while IFS='|' read -r name args; do
     pair "$name" "$J $args" "$B $args" "before:"
