@@ -49,6 +49,25 @@ fn defect_kinds(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A copy of the SQLite corpus log with `sql` run on it (damage planted).
+fn sqlite_corpus_after(sql: &str) -> Store {
+    let s = Store::corpus("harn-sqlite");
+    rusqlite::Connection::open(s.root.join("events.sqlite"))
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+    s
+}
+
+/// Asserts that each of `wants` is said by some defect of `v` (a `--json`
+/// report).
+fn assert_defects_say(v: &Value, wants: &[&str]) {
+    let details = v["defects"].to_string();
+    for want in wants {
+        assert!(details.contains(want), "{want}: {details}");
+    }
+}
+
 /// Replaces (or with `None` removes) the line of `topic` holding event `id`.
 fn rewrite_event(s: &Store, topic: &str, id: u64, f: impl FnOnce(&[u8]) -> Option<Vec<u8>>) {
     let path = topic_file(s, topic);
@@ -956,40 +975,29 @@ fn tail_follow_of_several_journals_resets_a_recreated_topic() {
 /// no false gap, head mismatch or cursor beyond the head.
 #[test]
 fn sqlite_rows_of_other_column_types_are_damage_that_keeps_its_id() {
-    let s = Store::corpus("harn-sqlite");
-    let db = s.root.join("events.sqlite");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch(
-            "UPDATE events SET payload = X'7b7b' WHERE topic = 'triggers.inbox' AND event_id = 96;
-             UPDATE events SET occurred_at_ms = 'soon'
-               WHERE topic = 'agent.transcript.llm' AND event_id = 144;
-             UPDATE events SET kind = X'00' WHERE topic = 'agent.transcript.llm' AND event_id = 100;",
-        )
-        .unwrap();
+    let s = sqlite_corpus_after(
+        "UPDATE events SET payload = X'7b7b' WHERE topic = 'triggers.inbox' AND event_id = 96;
+         UPDATE events SET occurred_at_ms = 'soon'
+           WHERE topic = 'agent.transcript.llm' AND event_id = 144;
+         UPDATE events SET kind = X'00' WHERE topic = 'agent.transcript.llm' AND event_id = 100;",
+    );
     let before = dir_state(&s.root);
 
     let (v, code) = s.json(&["verify", "--json"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(defect_kinds(&v), ["not-event-record"; 3], "{v}");
-    let details = v["defects"].to_string();
-    for want in [
-        "events row (agent.transcript.llm, 100): kind is a blob, not text",
-        "events row (agent.transcript.llm, 144): occurred_at_ms is text, not an integer",
-        "events row (triggers.inbox, 96): payload or headers are not the runtime's JSON",
-    ] {
-        assert!(details.contains(want), "{want}: {details}");
-    }
+    assert_defects_say(
+        &v,
+        &[
+            "events row (agent.transcript.llm, 100): kind is a blob, not text",
+            "events row (agent.transcript.llm, 144): occurred_at_ms is text, not an integer",
+            "events row (triggers.inbox, 96): payload or headers are not the runtime's JSON",
+        ],
+    );
 
     let (r, code) = s.json(&["recover", "--json"]);
     assert_eq!(code, 0, "{r}");
-    let latest: BTreeMap<&str, u64> = r["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["stream"].as_str().unwrap(), s["latest"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(latest, BTreeMap::from([(LLM, 144), (INBOX, 96)]), "{r}");
+    assert_eq!(heads_of(&r), corpus_heads(), "{r}");
     assert!(!r.to_string().contains("head-mismatch"), "{r}");
 
     let (st, _) = s.json(&["stats", "--json"]);
@@ -1020,15 +1028,10 @@ fn sqlite_rows_of_other_column_types_are_damage_that_keeps_its_id() {
 /// the rest (they failed with SQLite's type error, exit 2).
 #[test]
 fn sqlite_head_and_cursor_rows_of_other_types_are_defects_not_failures() {
-    let s = Store::corpus("harn-sqlite");
-    let db = s.root.join("events.sqlite");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch(
-            "UPDATE topic_heads SET last_id = 'x' WHERE topic = 'triggers.inbox';
-             UPDATE consumers SET cursor = 'y' WHERE topic = 'agent.transcript.llm';",
-        )
-        .unwrap();
+    let s = sqlite_corpus_after(
+        "UPDATE topic_heads SET last_id = 'x' WHERE topic = 'triggers.inbox';
+         UPDATE consumers SET cursor = 'y' WHERE topic = 'agent.transcript.llm';",
+    );
     let before = dir_state(&s.root);
     let head_defect =
         "topic_heads row of topic triggers.inbox: last_id is the text \\\"x\\\", not an id";
@@ -1038,20 +1041,11 @@ fn sqlite_head_and_cursor_rows_of_other_types_are_defects_not_failures() {
     let (v, code) = s.json(&["verify", "--json"]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(defect_kinds(&v), ["not-event-record"; 2], "{v}");
-    let details = v["defects"].to_string();
-    for want in [head_defect, cursor_defect] {
-        assert!(details.contains(want), "{want}: {details}");
-    }
+    assert_defects_say(&v, &[head_defect, cursor_defect]);
 
     let (r, code) = s.json(&["recover", "--json"]);
     assert_eq!(code, 0, "{r}");
-    let inbox = r["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["stream"] == INBOX)
-        .unwrap();
-    assert_eq!(inbox["latest"], 96, "{r}");
+    assert_eq!(heads_of(&r), corpus_heads(), "{r}");
     assert!(r.to_string().contains(head_defect), "{r}");
     assert!(!r.to_string().contains("head-mismatch"), "{r}");
 
@@ -1081,46 +1075,33 @@ fn sqlite_head_and_cursor_rows_of_other_types_are_defects_not_failures() {
 /// first page bounded by it left that event out).
 #[test]
 fn sqlite_ids_that_are_not_integers_are_damage_and_no_row_is_skipped() {
-    let s = Store::corpus("harn-sqlite");
-    let db = s.root.join("events.sqlite");
-    rusqlite::Connection::open(&db)
-        .unwrap()
-        .execute_batch(
-            "INSERT INTO events VALUES ('agent.transcript.llm', 'abc', 'x', X'7B7D', '{}', 1);
-             INSERT INTO events VALUES ('triggers.inbox', 2.5, 'x', X'7B7D', '{}', 1);
-             INSERT INTO events VALUES ('triggers.inbox', X'0102', 'x', X'7B7D', '{}', 1);
-             INSERT INTO events VALUES ('triggers.inbox', -7, 'x', X'7B7D', '{}', 1);
-             INSERT INTO events SELECT topic, 9223372036854775807, kind, payload, headers,
-               occurred_at_ms FROM events WHERE topic = 'triggers.inbox' AND event_id = 96;",
-        )
-        .unwrap();
+    let s = sqlite_corpus_after(
+        "INSERT INTO events VALUES ('agent.transcript.llm', 'abc', 'x', X'7B7D', '{}', 1);
+         INSERT INTO events VALUES ('triggers.inbox', 2.5, 'x', X'7B7D', '{}', 1);
+         INSERT INTO events VALUES ('triggers.inbox', X'0102', 'x', X'7B7D', '{}', 1);
+         INSERT INTO events VALUES ('triggers.inbox', -7, 'x', X'7B7D', '{}', 1);
+         INSERT INTO events SELECT topic, 9223372036854775807, kind, payload, headers,
+           occurred_at_ms FROM events WHERE topic = 'triggers.inbox' AND event_id = 96;",
+    );
     let before = dir_state(&s.root);
 
     let (v, code) = s.json(&["verify", "--json"]);
     assert_eq!(code, 1, "{v}");
-    let details = v["defects"].to_string();
-    for want in [
-        "events row of topic agent.transcript.llm: event_id is the text \\\"abc\\\", not an id",
-        "events row of topic triggers.inbox: event_id is the real 2.5, not an id",
-        "events row of topic triggers.inbox: event_id is a blob of 2 bytes, not an id",
-        "events row of topic triggers.inbox: event_id is the negative integer -7, not an id",
-    ] {
-        assert!(details.contains(want), "{want}: {details}");
-    }
+    assert_defects_say(
+        &v,
+        &[
+            "events row of topic agent.transcript.llm: event_id is the text \\\"abc\\\", not an id",
+            "events row of topic triggers.inbox: event_id is the real 2.5, not an id",
+            "events row of topic triggers.inbox: event_id is a blob of 2 bytes, not an id",
+            "events row of topic triggers.inbox: event_id is the negative integer -7, not an id",
+        ],
+    );
 
     let (r, code) = s.json(&["recover", "--json"]);
     assert_eq!(code, 0, "{r}");
-    let latest: BTreeMap<&str, u64> = r["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["stream"].as_str().unwrap(), s["latest"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(
-        latest,
-        BTreeMap::from([(LLM, 144), (INBOX, i64::MAX as u64)]),
-        "{r}"
-    );
+    let mut heads = corpus_heads();
+    heads.insert(INBOX.to_owned(), i64::MAX as u64);
+    assert_eq!(heads_of(&r), heads, "{r}");
 
     // Every readable event once, newest first and oldest first.
     for order in [&[][..], &["--oldest-first"][..]] {
