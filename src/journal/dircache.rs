@@ -411,14 +411,13 @@ fn decode(bytes: Vec<u8>, stamp: &DirStamp, dir: &Path) -> Option<DirRead> {
     let (names, segs) = rest.split_at(names_len);
     // Every record a segment name, each after the one before: a file that
     // says otherwise is not a listing this module wrote.
-    let mut prev: Option<(u64, std::cmp::Reverse<u8>)> = None;
+    let mut prev = None;
     for rec in segs.chunks_exact(SegRaw::RECORD_LEN) {
         let name = SegRaw::from_record(rec)?.name;
-        let key = (name.seq, std::cmp::Reverse(name.width));
-        if prev.is_some_and(|p| p >= key) {
+        if prev.is_some_and(|p| p >= name) {
             return None;
         }
-        prev = Some(key);
+        prev = Some(name);
     }
     // Each name one path component, as a directory returns them: a file
     // that says otherwise is not a listing (and could name a path elsewhere).
@@ -468,7 +467,7 @@ fn encode(stamp: &DirStamp, read: &DirRead) -> Option<Vec<u8>> {
     let mut sorted: Vec<&Raw> = read.entries.iter().collect();
     sorted.sort_unstable_by(|a, b| name(a).cmp(name(b)));
     let mut segs: Vec<SegRaw> = read.segments().map(|e| e.raw()).collect();
-    segs.sort_unstable_by_key(|s| (s.name.seq, std::cmp::Reverse(s.name.width)));
+    segs.sort_unstable_by_key(|s| s.name);
     let names_len: usize = sorted.iter().map(|r| r.len as usize).sum();
     let mut out = Vec::with_capacity(
         HEADER_LEN
@@ -561,8 +560,8 @@ fn begins_with_magic(path: &Path) -> bool {
 }
 
 /// Removes from the cache directory `dir` the cache files last written (or
-/// used, see [`REFRESH_AFTER`]) more than [`STALE_AFTER`] before `now`: one read of `dir`, at most
-/// [`MAX_REMOVALS`] removals, every failure silent.
+/// used, see [`REFRESH_AFTER`]) more than [`STALE_AFTER`] before `now`: one
+/// read of `dir`, at most [`MAX_REMOVALS`] removals, every failure silent.
 fn remove_stale(dir: &Path, now: SystemTime) -> usize {
     let Some(limit) = now.checked_sub(STALE_AFTER) else {
         return 0;

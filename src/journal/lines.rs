@@ -443,8 +443,8 @@ impl BackwardLines {
     }
 
     /// Reads into `buf` (its bytes do not matter) before growing a buffer
-    /// of its own: a caller reading many segments one after the other
-    /// hands each reader the last one's buffer ([`BackwardLines::into_buffer`]).
+    /// of its own: a caller reading many segments one after the other hands
+    /// each reader the last one's buffer ([`BackwardLines::into_buffer`]).
     /// Only before the first line is read.
     pub(crate) fn with_buffer(mut self, buf: Vec<u8>) -> Self {
         debug_assert!(!self.started, "with_buffer after reading");

@@ -221,7 +221,7 @@ where
             let plan = plan.clone();
             s.spawn(move || {
                 for &i in order.iter().skip(w).step_by(workers) {
-                    if !check_segment(&listing.segments[i], &plan, stop, &mut ends) {
+                    if !check_segment(&listing.segments[i], &plan, &mut ends) {
                         return;
                     }
                 }
@@ -333,6 +333,11 @@ impl WorkerEnds<'_> {
             }
             _ => Batch::with_room(),
         }
+    }
+
+    /// Whether the visitor has stopped the scan.
+    fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends `batch` once this worker's bytes in flight leave room for it;
@@ -476,31 +481,24 @@ const BATCH_BYTES: usize = 256 * 1024;
 const IN_FLIGHT_BATCHES: usize = 40;
 
 /// A worker's work on one segment; false when the visitor has gone.
-fn check_segment(
-    seg: &Segment,
-    plan: &Plan,
-    stop: &std::sync::atomic::AtomicBool,
-    ends: &mut WorkerEnds<'_>,
-) -> bool {
-    let result =
-        match plan.direction {
-            Direction::OldestFirst => ForwardLines::open(seg.path(), seg.len(), plan.opts)
-                .and_then(|l| {
-                    check_forward(l.with_window_filter(plan.window_filter.clone()), stop, ends)
-                }),
-            Direction::NewestFirst => BackwardLines::open(seg.path(), seg.len(), plan.opts)
-                .and_then(|l| {
-                    let mut lines = l
-                        .with_window_filter(plan.window_filter.clone())
-                        .with_buffer(std::mem::take(&mut ends.back_buffer));
-                    let done = check_lines(&mut lines, stop, ends);
-                    let buf = lines.into_buffer();
-                    if buf.capacity() <= MAX_POOLED {
-                        ends.back_buffer = buf;
-                    }
-                    done
-                }),
-        };
+fn check_segment(seg: &Segment, plan: &Plan, ends: &mut WorkerEnds<'_>) -> bool {
+    let result = match plan.direction {
+        Direction::OldestFirst => ForwardLines::open(seg.path(), seg.len(), plan.opts)
+            .and_then(|l| check_forward(l.with_window_filter(plan.window_filter.clone()), ends)),
+        Direction::NewestFirst => {
+            BackwardLines::open(seg.path(), seg.len(), plan.opts).and_then(|l| {
+                let mut lines = l
+                    .with_window_filter(plan.window_filter.clone())
+                    .with_buffer(std::mem::take(&mut ends.back_buffer));
+                let done = check_lines(&mut lines, ends);
+                let buf = lines.into_buffer();
+                if buf.capacity() <= MAX_POOLED {
+                    ends.back_buffer = buf;
+                }
+                done
+            })
+        }
+    };
     match result {
         Ok(true) => ends.tx.send(Handed::End(Ok(()))).is_ok(),
         Ok(false) => false,
@@ -510,14 +508,10 @@ fn check_segment(
 
 /// Hands over every line of `lines`, checked, in batches; false when the
 /// visitor has gone.
-fn check_lines(
-    lines: &mut impl LineReader,
-    stop: &std::sync::atomic::AtomicBool,
-    ends: &WorkerEnds<'_>,
-) -> io::Result<bool> {
+fn check_lines(lines: &mut impl LineReader, ends: &WorkerEnds<'_>) -> io::Result<bool> {
     let mut batch = ends.batch();
     while let Some(line) = lines.read_line()? {
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if ends.stopped() {
             return Ok(false);
         }
         let body = line.raw().map(|raw| {
@@ -542,17 +536,13 @@ fn check_lines(
 /// [`check_lines`] for a forward read, without copying the lines: each
 /// batch is a buffer the reader read into and set aside (hand-over mode),
 /// sent with the lines that were handed out of it.
-fn check_forward(
-    lines: ForwardLines,
-    stop: &std::sync::atomic::AtomicBool,
-    ends: &mut WorkerEnds<'_>,
-) -> io::Result<bool> {
+fn check_forward(lines: ForwardLines, ends: &mut WorkerEnds<'_>) -> io::Result<bool> {
     let mut lines = lines.with_handover(std::mem::take(&mut ends.buffers));
     // The lines handed out of the reader's current buffer.
     let mut pending = Vec::new();
     loop {
         let line = lines.next_line()?;
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if ends.stopped() {
             return Ok(false);
         }
         // Where the body lies is known once this read's buffer is.
@@ -643,36 +633,32 @@ where
             Handed::End(result) => return result.map(|()| ControlFlow::Continue(())),
             Handed::Lines(batch) => batch,
         };
-        if let Some(run) = runs.as_mut()
+        let flow = if let Some(run) = runs.as_mut()
             && let Some(bytes) = batch.run()
         {
-            let flow = run(seg, bytes, batch.lines.len());
-            credit.give(batch.bytes.len());
-            let _ = back.send(batch);
-            if flow.is_break() {
-                return Ok(ControlFlow::Break(()));
-            }
-            continue;
-        }
-        for l in &batch.lines {
-            let line = Line {
-                offset: l.offset,
-                number: l.number,
-                len: l.len,
-                terminated: l.terminated,
-                body: match l.body {
-                    Some((a, b)) => LineBody::Bytes(&batch.bytes[a..b]),
-                    None => LineBody::TooLong,
-                },
-            };
-            let head = l.head;
-            if visit_line(seg, is_newest, line, &mut |v: Visit<'_, '_>| visit(v, head)).is_break() {
-                return Ok(ControlFlow::Break(()));
-            }
-        }
+            run(seg, bytes, batch.lines.len())
+        } else {
+            batch.lines.iter().try_for_each(|l| {
+                let line = Line {
+                    offset: l.offset,
+                    number: l.number,
+                    len: l.len,
+                    terminated: l.terminated,
+                    body: match l.body {
+                        Some((a, b)) => LineBody::Bytes(&batch.bytes[a..b]),
+                        None => LineBody::TooLong,
+                    },
+                };
+                let head = l.head;
+                visit_line(seg, is_newest, line, &mut |v: Visit<'_, '_>| visit(v, head))
+            })
+        };
         credit.give(batch.bytes.len());
         // The worker may be gone (it stopped after its last segment).
         let _ = back.send(batch);
+        if flow.is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
     }
 }
 

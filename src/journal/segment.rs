@@ -33,7 +33,7 @@ use crate::journal::error::JournalError;
 pub use crate::journal::segname::{
     NAME_DIGITS, has_jsonl_extension, parse_segment_name, segment_file_name,
 };
-use crate::journal::segname::{PREFIX, SUFFIX, SegmentName, seq_out_of_range};
+use crate::journal::segname::{SegmentName, seq_out_of_range};
 
 /// The writer's claim file (`flock(2)` target) inside a journal directory.
 pub const LOCK_FILE_NAME: &str = ".account-journal.lock";
@@ -140,11 +140,15 @@ impl Segment {
 
     /// The file name (as in the directory, byte for byte).
     pub fn file_name(&self) -> String {
-        format!(
-            "{PREFIX}{:0width$}{SUFFIX}",
-            self.start_seq,
-            width = usize::from(self.dir.width)
-        )
+        self.name().file_name()
+    }
+
+    /// The file name as its two numbers.
+    fn name(&self) -> SegmentName {
+        SegmentName {
+            seq: self.start_seq,
+            width: self.dir.width,
+        }
     }
 }
 
@@ -321,10 +325,7 @@ impl Listing {
         // sorted, as from the listing cache), made deterministic by the name
         // for seqs written two ways ("events-1", "events-01": the longer
         // name first, as the names compare).
-        listing.segments.sort_unstable_by(|a, b| {
-            (a.start_seq, std::cmp::Reverse(a.dir.width))
-                .cmp(&(b.start_seq, std::cmp::Reverse(b.dir.width)))
-        });
+        listing.segments.sort_unstable_by_key(Segment::name);
         listing.irregular.sort_by_key(|s| s.start_seq);
         Ok(listing)
     }

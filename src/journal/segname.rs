@@ -13,8 +13,8 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-pub(crate) const PREFIX: &str = "events-";
-pub(crate) const SUFFIX: &str = ".jsonl";
+const PREFIX: &str = "events-";
+const SUFFIX: &str = ".jsonl";
 /// Width of the zero-padded start seq in the names the engine writes.
 pub const NAME_DIGITS: usize = 20;
 
@@ -35,7 +35,30 @@ pub struct SegmentName {
 /// The longest segment name: `events-`, 20 digits, `.jsonl`.
 pub const MAX_NAME_LEN: usize = PREFIX.len() + NAME_DIGITS + SUFFIX.len();
 
+/// The order of the names in a listing: by seq, and for one seq written
+/// two ways (`events-1`, `events-01`) the longer name first, as the names
+/// compare.
+impl Ord for SegmentName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.seq, std::cmp::Reverse(self.width)).cmp(&(other.seq, std::cmp::Reverse(other.width)))
+    }
+}
+
+impl PartialOrd for SegmentName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl SegmentName {
+    /// The name itself.
+    pub fn file_name(self) -> String {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let len = write_segment_name(self, &mut buf);
+        // Only ASCII was written.
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    }
+
     /// `seq` written with `width` digits, when that is a name that parses
     /// back to the same two numbers.
     pub fn new(seq: u64, width: u8) -> Option<SegmentName> {
@@ -138,7 +161,11 @@ pub(crate) fn seq_out_of_range(name: &OsStr) -> bool {
 
 /// The file name the engine gives the segment starting at `start_seq`.
 pub fn segment_file_name(start_seq: u64) -> String {
-    format!("{PREFIX}{start_seq:0width$}{SUFFIX}", width = NAME_DIGITS)
+    SegmentName {
+        seq: start_seq,
+        width: NAME_DIGITS as u8,
+    }
+    .file_name()
 }
 
 #[cfg(test)]

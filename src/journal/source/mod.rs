@@ -196,9 +196,9 @@ pub fn detect_reading_with(
             Format::ALL
                 .into_iter()
                 .filter(|&f| match f {
-                    Format::TopicsSqlite => heads
-                        .iter()
-                        .any(|(p, head)| head.starts_with(SQLITE_MAGIC) && is_event_log_sqlite(p)),
+                    Format::TopicsSqlite => heads.iter().any(|(p, head)| {
+                        head.starts_with(SQLITE_MAGIC) && names_event_log_tables(p)
+                    }),
                     Format::Redb => heads.iter().any(|(_, head)| head.starts_with(REDB_MAGIC)),
                     f => matches_shape_in(f, path, read),
                 })
@@ -310,13 +310,15 @@ fn starts_with(path: &Path, magic: &[u8]) -> bool {
     read_head(path, magic.len() as u64) == magic
 }
 
-/// A SQLite 3 file whose schema page names the event log's tables. The
-/// schema's `CREATE TABLE` text sits in the first pages; it is searched as
-/// bytes, without opening the database with SQLite.
+/// A SQLite 3 file whose schema page names the event log's tables.
 pub fn is_event_log_sqlite(path: &Path) -> bool {
-    if !starts_with(path, SQLITE_MAGIC) {
-        return false;
-    }
+    starts_with(path, SQLITE_MAGIC) && names_event_log_tables(path)
+}
+
+/// The schema's `CREATE TABLE` text in the first pages of the SQLite file
+/// `path` names the event log's tables; searched as bytes, without opening
+/// the database with SQLite.
+fn names_event_log_tables(path: &Path) -> bool {
     let head = read_head(path, 64 * 1024);
     head.starts_with(SQLITE_MAGIC)
         && memchr::memmem::find(&head, b"topic_heads").is_some()

@@ -329,12 +329,12 @@ impl Segments<'_> {
     /// segments are then read on worker threads in either direction, and
     /// runs of records may be handed to `runs` whole instead of to `visit`
     /// one by one: `bytes` are `count` records of the segment as stored,
-    /// each line with its `\n`, in reading order. A printer of stored lines writes a run
-    /// as it is, with no work per record (the full dump). Runs come only
-    /// when `filter` accepts every record ([`RecordFilter::accepts_all`])
-    /// and the read is oldest first, and only of lines the validating fast
-    /// path accepted: damage, blank lines and records in another shape
-    /// still go to `visit`, in their place.
+    /// each line with its `\n`, in reading order. A printer of stored lines
+    /// writes a run as it is, with no work per record (the full dump). Runs
+    /// come only when `filter` accepts every record
+    /// ([`RecordFilter::accepts_all`]) and the read is oldest first, and
+    /// only of lines the validating fast path accepted: damage, blank lines
+    /// and records in another shape still go to `visit`, in their place.
     pub fn visit_whole_with<F, V>(
         &self,
         filter: &F,

@@ -267,7 +267,7 @@ impl Db {
                         format!(
                             "topic_heads row of topic {topic}: last_id is {}, not an id (an \
                              integer from 0); the runtime cannot read this topic's head",
-                            describe_id(&Value::from(v))
+                            describe_id(v)
                         ),
                     )),
                 };
@@ -301,7 +301,7 @@ impl Db {
                         format!(
                             "consumers row ({topic}, {consumer_id}): {column} is {}, not an \
                              integer; the runtime cannot load this consumer",
-                            describe_id(&Value::from(v))
+                            describe_id(v)
                         ),
                     )
                 };
@@ -392,36 +392,38 @@ struct Row {
 
 impl SqlStream {
     fn read_page(&mut self) -> Result<(), JournalError> {
+        // A page of rows in id order from just past the bound; the first
+        // page has no bound (one of i64::MAX left out an event of that id,
+        // and every id stored as text or a blob).
+        macro_rules! page {
+            ($bounded:literal, $order:literal) => {
+                concat!(
+                    "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
+                     WHERE topic = ?1 AND ",
+                    $bounded,
+                    " ORDER BY event_id ",
+                    $order,
+                    " LIMIT ?3"
+                )
+            };
+        }
         let sql = match (self.newest_first, self.bound.is_some()) {
-            (true, true) => {
-                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
-                 WHERE topic = ?1 AND event_id < ?2 ORDER BY event_id DESC LIMIT ?3"
-            }
-            (false, true) => {
-                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
-                 WHERE topic = ?1 AND event_id > ?2 ORDER BY event_id ASC LIMIT ?3"
-            }
-            // The first page: no bound (a bound of i64::MAX left out an
-            // event of that id, and every id stored as text or a blob).
-            (true, false) => {
-                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
-                 WHERE topic = ?1 AND ?2 IS NULL ORDER BY event_id DESC LIMIT ?3"
-            }
-            (false, false) => {
-                "SELECT event_id, kind, payload, headers, occurred_at_ms FROM events \
-                 WHERE topic = ?1 AND ?2 IS NULL ORDER BY event_id ASC LIMIT ?3"
-            }
+            (true, true) => page!("event_id < ?2", "DESC"),
+            (false, true) => page!("event_id > ?2", "ASC"),
+            (true, false) => page!("?2 IS NULL", "DESC"),
+            (false, false) => page!("?2 IS NULL", "ASC"),
         };
         let err = |e| db_err(&self.path, e, self.busy_wait);
         let rows: Vec<Row> = {
             let mut stmt = self.conn.prepare_cached(sql).map_err(err)?;
             let rows = stmt
                 .query_map(rusqlite::params![self.topic, self.bound, PAGE], |r| {
-                    let key = Value::from(r.get_ref(0)?);
-                    let id = match &key {
-                        Value::Integer(id) if *id >= 0 => Ok(*id),
+                    let stored_id = r.get_ref(0)?;
+                    let id = match stored_id {
+                        ValueRef::Integer(id) if id >= 0 => Ok(id),
                         other => Err(describe_id(other)),
                     };
+                    let key = Value::from(stored_id);
                     let bytes = |v: ValueRef<'_>| match v {
                         ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
                         ValueRef::Integer(i) => i.to_string().into_bytes(),
@@ -571,17 +573,18 @@ fn text_of(v: ValueRef<'_>) -> String {
 
 /// An id column's value that is not an integer from 0, for a message: its
 /// type and (cut short) its value.
-fn describe_id(v: &Value) -> String {
+fn describe_id(v: ValueRef<'_>) -> String {
     match v {
-        Value::Null => "null".to_owned(),
-        Value::Integer(i) => format!("the negative integer {i}"),
-        Value::Real(f) => format!("the real {f}"),
-        Value::Text(t) => {
+        ValueRef::Null => "null".to_owned(),
+        ValueRef::Integer(i) => format!("the negative integer {i}"),
+        ValueRef::Real(f) => format!("the real {f}"),
+        ValueRef::Text(t) => {
+            let t = String::from_utf8_lossy(t);
             let cut: String = t.chars().take(40).collect();
             let more = if cut.len() < t.len() { "..." } else { "" };
             format!("the text {cut:?}{more}")
         }
-        Value::Blob(b) => format!("a blob of {} bytes", b.len()),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
     }
 }
 
